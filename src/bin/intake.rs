@@ -1,0 +1,15 @@
+//! The `intake` Lambda function: the HTTP API behind API Gateway or a function URL.
+
+use graphgate::config::Settings;
+use graphgate::intake::{AppState, error_chain, router};
+use graphgate::telemetry;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init(telemetry::Format::Json);
+    let settings =
+        Settings::from_env().inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
+    let state = AppState::from_settings(settings)
+        .inspect_err(|e| tracing::error!(error = %error_chain(e), "cannot open the store"))?;
+    lambda_http::run(router(state)).await
+}

@@ -1,0 +1,272 @@
+//! Settings from the environment, parsed once at start-up into the types that use them.
+//! A bad or missing value stops the process with a message naming the variable.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::change::TenantId;
+use crate::graph::{ClientCredentials, Cloud, GraphBase, RetryPolicy, check_endpoint};
+use crate::intake::CallerRegistry;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is required: {why}")]
+    Missing {
+        name: &'static str,
+        why: &'static str,
+    },
+    #[error("{name} is invalid: {detail}")]
+    Invalid { name: &'static str, detail: String },
+}
+
+impl ConfigError {
+    pub(crate) fn invalid(name: &'static str, detail: impl ToString) -> Self {
+        ConfigError::Invalid {
+            name,
+            detail: detail.to_string(),
+        }
+    }
+}
+
+/// Everything a graphgate process needs to know, from the environment.
+#[derive(Debug)]
+pub struct Settings {
+    pub graph: GraphSettings,
+    pub callers: CallerRegistry,
+    pub db_path: PathBuf,
+    pub timing: Timing,
+}
+
+#[derive(Debug, Clone)]
+pub struct GraphSettings {
+    pub base: GraphBase,
+    pub credentials: ClientCredentials,
+    pub retry: RetryPolicy,
+}
+
+/// How long things may take.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// The most one intake request may spend, Graph retries included. In Lambda the
+    /// invocation's own deadline may cut it shorter.
+    pub request_timeout: Duration,
+    /// How long after Graph accepts an action its operation is first polled.
+    pub first_poll_after: Duration,
+}
+
+impl Timing {
+    /// How long a submitter owns a new change before the sweeper may presume it dead: past
+    /// the longest the submitter can spend on it.
+    pub fn submit_lease(&self) -> Duration {
+        self.request_timeout + Duration::from_secs(30)
+    }
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(25),
+            first_poll_after: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Reads one variable; tests and `serve --simulate` pass their own instead of the process's.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&process_env)
+    }
+
+    pub fn from_lookup(env: Env<'_>) -> Result<Self, ConfigError> {
+        let timing = Timing {
+            request_timeout: match env("GRAPHGATE_REQUEST_TIMEOUT_SECS") {
+                None => Timing::default().request_timeout,
+                Some(raw) => seconds("GRAPHGATE_REQUEST_TIMEOUT_SECS", &raw)?,
+            },
+            ..Timing::default()
+        };
+        Ok(Settings {
+            graph: GraphSettings::from_lookup(env)?,
+            callers: CallerRegistry::from_lookup(env)?,
+            db_path: env("GRAPHGATE_DB")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("./graphgate.db")),
+            timing,
+        })
+    }
+}
+
+impl GraphSettings {
+    pub fn from_lookup(env: Env<'_>) -> Result<Self, ConfigError> {
+        let cloud = match env("GRAPH_CLOUD") {
+            None => Cloud::Global,
+            Some(name) => Cloud::parse(&name).ok_or_else(|| {
+                ConfigError::invalid(
+                    "GRAPH_CLOUD",
+                    format!("{name:?} is not one of global, usgov, dod, china"),
+                )
+            })?,
+        };
+        let base_raw = env("GRAPH_BASE_URL").unwrap_or_else(|| cloud.graph_base().to_owned());
+        let base =
+            GraphBase::parse(&base_raw).map_err(|e| ConfigError::invalid("GRAPH_BASE_URL", e))?;
+        let token_url = match env("GRAPH_TOKEN_URL") {
+            Some(raw) => {
+                check_endpoint(&raw).map_err(|e| ConfigError::invalid("GRAPH_TOKEN_URL", e))?
+            }
+            None => {
+                let tenant = env("GRAPH_TENANT_ID").ok_or(ConfigError::Missing {
+                    name: "GRAPH_TENANT_ID",
+                    why: "the tenant whose devices graphgate manages (or set GRAPH_TOKEN_URL)",
+                })?;
+                let tenant = TenantId::parse(tenant)
+                    .map_err(|e| ConfigError::invalid("GRAPH_TENANT_ID", e))?;
+                let raw = format!("{}/{tenant}/oauth2/v2.0/token", cloud.authority());
+                check_endpoint(&raw).map_err(|e| ConfigError::invalid("GRAPH_TENANT_ID", e))?
+            }
+        };
+        let client_id = env("GRAPH_CLIENT_ID").ok_or(ConfigError::Missing {
+            name: "GRAPH_CLIENT_ID",
+            why: "the application (client) ID of graphgate's app registration",
+        })?;
+        let client_secret = env("GRAPH_CLIENT_SECRET").ok_or(ConfigError::Missing {
+            name: "GRAPH_CLIENT_SECRET",
+            why: "the client secret of graphgate's app registration",
+        })?;
+        Ok(GraphSettings {
+            credentials: ClientCredentials {
+                token_url,
+                client_id,
+                client_secret: SecretString::from(client_secret),
+                scope: base.scope(),
+            },
+            base,
+            retry: RetryPolicy::default(),
+        })
+    }
+}
+
+fn seconds(name: &'static str, raw: &str) -> Result<Duration, ConfigError> {
+    raw.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 900.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| {
+            ConfigError::invalid(
+                name,
+                format!("{raw:?} is not a number of seconds between 0 and 900"),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(&move |k: &str| map.get(k).cloned())
+    }
+
+    const CALLERS: &str = r#"[{"name":"itsm","auth":{"scheme":"bearer","token":"0123456789abcdef0123456789abcdef"},"allow":["*"]}]"#;
+
+    #[test]
+    fn national_clouds_pick_graph_and_authority() {
+        let s = settings(&[
+            ("GRAPH_CLOUD", "usgov"),
+            ("GRAPH_TENANT_ID", "contoso.onmicrosoft.us"),
+            ("GRAPH_CLIENT_ID", "app"),
+            ("GRAPH_CLIENT_SECRET", "s3cret"),
+            ("GRAPHGATE_CALLERS", CALLERS),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.graph.base.url().as_str(),
+            "https://graph.microsoft.us/beta"
+        );
+        assert_eq!(
+            s.graph.credentials.token_url.as_str(),
+            "https://login.microsoftonline.us/contoso.onmicrosoft.us/oauth2/v2.0/token"
+        );
+        assert_eq!(
+            s.graph.credentials.scope,
+            "https://graph.microsoft.us/.default"
+        );
+    }
+
+    #[test]
+    fn refuses_to_start_without_what_it_needs() {
+        let err = settings(&[("GRAPH_CLIENT_ID", "app")]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("GRAPH_TENANT_ID is required"),
+            "{err}"
+        );
+        let err = settings(&[
+            ("GRAPH_TENANT_ID", "t"),
+            ("GRAPH_CLIENT_ID", "app"),
+            ("GRAPH_CLIENT_SECRET", "s"),
+        ])
+        .unwrap_err();
+        assert!(
+            err.to_string().starts_with("GRAPHGATE_CALLERS is required"),
+            "{err}"
+        );
+        let err = settings(&[("GRAPH_CLOUD", "mars")]).unwrap_err();
+        assert!(err.to_string().contains("GRAPH_CLOUD"), "{err}");
+        let err = settings(&[("GRAPH_TENANT_ID", "a/b")]).unwrap_err();
+        assert!(
+            err.to_string().contains("GRAPH_TENANT_ID is invalid"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn plain_http_only_on_loopback() {
+        let err = settings(&[("GRAPH_BASE_URL", "http://graph.example.com/beta")]).unwrap_err();
+        assert!(
+            err.to_string().contains("GRAPH_BASE_URL is invalid"),
+            "{err}"
+        );
+        let err = settings(&[
+            ("GRAPH_BASE_URL", "http://127.0.0.1:9/beta"),
+            (
+                "GRAPH_TOKEN_URL",
+                "http://login.example.com/t/oauth2/v2.0/token",
+            ),
+        ])
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("GRAPH_TOKEN_URL is invalid"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = settings(&[
+            ("GRAPH_TOKEN_URL", "http://127.0.0.1:9/t/oauth2/v2.0/token"),
+            ("GRAPH_CLIENT_ID", "app"),
+            ("GRAPH_CLIENT_SECRET", "very-secret-value"),
+            ("GRAPHGATE_CALLERS", CALLERS),
+            ("GRAPHGATE_REQUEST_TIMEOUT_SECS", "2.5"),
+        ])
+        .unwrap();
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("very-secret-value"));
+        assert!(!printed.contains("0123456789abcdef0123456789abcdef"));
+        assert_eq!(s.timing.request_timeout, Duration::from_millis(2500));
+    }
+}

@@ -1,0 +1,141 @@
+//! What can go wrong talking to Graph, typed by what the caller should do about it.
+
+use std::time::Duration;
+
+use reqwest::Response;
+use serde::Deserialize;
+
+use super::endpoints::LocationError;
+use crate::change::GraphFailure;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GraphError {
+    /// 409: Graph already has an operation queued for the target.
+    #[error("Graph answered 409 {}: an operation is already queued", .0.code)]
+    Conflict(GraphFailure),
+    /// Any other 4xx: Graph will not do this, as asked.
+    #[error("Graph refused the request: {} {}", .0.http_status.unwrap_or_default(), .0.code)]
+    Refused(GraphFailure),
+    /// A 5xx that is not worth retrying.
+    #[error("Graph failed: {} {}", .0.http_status.unwrap_or_default(), .0.code)]
+    Server(GraphFailure),
+    /// Throttled, unavailable or unreachable until the attempts or the deadline ran out.
+    #[error("Graph stayed unavailable: {reason}")]
+    Unavailable {
+        reason: String,
+        /// How long Graph last asked us to wait, if it said.
+        retry_after: Option<Duration>,
+        /// Whether Graph may have acted anyway (a gateway timeout).
+        outcome_unknown: bool,
+    },
+    /// The request was sent and no answer came before the deadline.
+    #[error("Graph did not answer before the deadline")]
+    Timeout,
+    #[error("could not talk to Graph")]
+    Transport(#[source] reqwest::Error),
+    #[error("Graph accepted the action but its Location is unusable")]
+    Location(#[from] LocationError),
+    /// The token endpoint refused graphgate's own credentials.
+    #[error("the token endpoint refused graphgate's credentials: {http_status} {error}")]
+    TokenRefused { http_status: u16, error: String },
+    #[error("unexpected answer from {what}: {detail}")]
+    Unexpected { what: &'static str, detail: String },
+}
+
+impl GraphError {
+    /// Whether Graph may have carried out the action although no success reached us. Such a
+    /// change must be reconciled, not retried blindly or marked failed.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            GraphError::Unavailable {
+                outcome_unknown, ..
+            } => *outcome_unknown,
+            GraphError::Timeout | GraphError::Transport(_) | GraphError::Location(_) => true,
+            _ => false,
+        }
+    }
+
+    /// The failure as the change record keeps it.
+    pub fn failure(&self) -> GraphFailure {
+        match self {
+            GraphError::Conflict(f) | GraphError::Refused(f) | GraphError::Server(f) => f.clone(),
+            GraphError::TokenRefused { http_status, error } => GraphFailure {
+                http_status: Some(*http_status),
+                code: error.clone(),
+                message: "the token endpoint refused graphgate's credentials".into(),
+                request_id: None,
+            },
+            other => GraphFailure {
+                http_status: None,
+                code: match other {
+                    GraphError::Unavailable { .. } => "graphUnavailable",
+                    GraphError::Timeout => "graphTimeout",
+                    GraphError::Location(_) => "badLocation",
+                    _ => "graphUnreachable",
+                }
+                .into(),
+                message: other.to_string(),
+                request_id: None,
+            },
+        }
+    }
+
+    /// Reads a Graph error answer: `{"error":{"code","message","innerError":{"request-id"}}}`.
+    pub(crate) async fn from_response(response: Response) -> GraphError {
+        let status = response.status();
+        let header_id = request_id(response.headers());
+        let body = response.bytes().await.unwrap_or_default();
+        let parsed = serde_json::from_slice::<ErrorBody>(&body)
+            .ok()
+            .map(|b| b.error);
+        let failure = GraphFailure {
+            http_status: Some(status.as_u16()),
+            code: parsed
+                .as_ref()
+                .and_then(|e| e.code.clone())
+                .unwrap_or_else(|| status.canonical_reason().unwrap_or("unknown").to_owned()),
+            message: parsed
+                .as_ref()
+                .and_then(|e| e.message.clone())
+                .map(|m| m.chars().take(512).collect())
+                .unwrap_or_default(),
+            request_id: header_id.or_else(|| {
+                parsed
+                    .and_then(|e| e.inner_error)
+                    .and_then(|i| i.request_id)
+            }),
+        };
+        match status.as_u16() {
+            409 => GraphError::Conflict(failure),
+            400..=499 => GraphError::Refused(failure),
+            _ => GraphError::Server(failure),
+        }
+    }
+}
+
+/// Graph's `request-id` response header, which support asks for.
+pub(crate) fn request_id(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers
+        .get("request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: MainError,
+}
+
+#[derive(Deserialize)]
+struct MainError {
+    code: Option<String>,
+    message: Option<String>,
+    #[serde(alias = "innererror", alias = "InnerError", rename = "innerError")]
+    inner_error: Option<InnerError>,
+}
+
+#[derive(Deserialize)]
+struct InnerError {
+    #[serde(rename = "request-id")]
+    request_id: Option<String>,
+}

@@ -1,0 +1,183 @@
+//! Sending a request again while Graph throttles or cannot be reached, within a deadline.
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::{RequestBuilder, Response, StatusCode};
+use tokio::time::Instant;
+
+use super::error::{GraphError, request_id};
+
+/// How often and how patiently to retry. The deadline passed to each call bounds it too.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(20),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Exponential backoff with full jitter: uniform in `[0, min(max, base·2^(failures-1))]`.
+    pub fn backoff(&self, failures: u32) -> Duration {
+        let exp = 2u32.saturating_pow(failures.saturating_sub(1));
+        let cap = self.base_delay.saturating_mul(exp).min(self.max_delay);
+        Duration::from_secs_f64(rand::random_range(0.0..=cap.as_secs_f64()))
+    }
+}
+
+/// `Retry-After` as delta-seconds (Graph sends fractions, e.g. `2.128`) or as an HTTP-date.
+pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let raw = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = raw.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0)
+            .then(|| Duration::from_secs_f64(secs.min(86_400.0)));
+    }
+    let at = httpdate::parse_http_date(raw).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+fn is_retryable(status: StatusCode) -> bool {
+    matches!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS
+            | StatusCode::SERVICE_UNAVAILABLE
+            | StatusCode::GATEWAY_TIMEOUT
+    )
+}
+
+/// Sends the request `build` makes, each attempt with a fresh `client-request-id`, until an
+/// answer that is not 429/503/504, a connect error has been retried out, or the deadline
+/// would pass. A request that was sent but not answered is never resent: Graph may have
+/// acted on it.
+pub(crate) async fn send(
+    policy: &RetryPolicy,
+    deadline: Instant,
+    mut build: impl FnMut() -> RequestBuilder,
+) -> Result<Response, GraphError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(GraphError::Timeout);
+        }
+        let (client, request) = build().build_split();
+        let mut request = request.map_err(GraphError::Transport)?;
+        let client_request_id = uuid::Uuid::new_v4().to_string();
+        request.headers_mut().insert(
+            "client-request-id",
+            HeaderValue::from_str(&client_request_id).expect("a UUID is a valid header value"),
+        );
+        let timeout = request.timeout().map_or(remaining, |t| (*t).min(remaining));
+        *request.timeout_mut() = Some(timeout);
+        let method = request.method().clone();
+        let path = request.url().path().to_owned();
+
+        let (wait, failure) = match client.execute(request).await {
+            Ok(response) => {
+                let status = response.status();
+                tracing::info!(
+                    %method, path, status = status.as_u16(), attempt, client_request_id,
+                    request_id = request_id(response.headers()).as_deref().unwrap_or("-"),
+                    "graph answered"
+                );
+                if !is_retryable(status) {
+                    return Ok(response);
+                }
+                let hinted = retry_after(response.headers(), SystemTime::now());
+                let failure = GraphError::Unavailable {
+                    reason: format!("{status}"),
+                    retry_after: hinted,
+                    outcome_unknown: status == StatusCode::GATEWAY_TIMEOUT,
+                };
+                (hinted.unwrap_or_else(|| policy.backoff(attempt)), failure)
+            }
+            Err(e) if e.is_connect() => {
+                tracing::warn!(%method, path, attempt, client_request_id, error = %e, "graph unreachable");
+                let failure = GraphError::Unavailable {
+                    reason: "connection failed".into(),
+                    retry_after: None,
+                    outcome_unknown: false,
+                };
+                (policy.backoff(attempt), failure)
+            }
+            Err(e) if e.is_timeout() => {
+                tracing::warn!(%method, path, attempt, client_request_id, "graph timed out");
+                return Err(GraphError::Timeout);
+            }
+            Err(e) => return Err(GraphError::Transport(e)),
+        };
+        if attempt >= policy.max_attempts || Instant::now() + wait >= deadline {
+            return Err(failure);
+        }
+        tokio::time::sleep(wait).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
+        h
+    }
+
+    #[test]
+    fn retry_after_in_fractional_seconds() {
+        let now = SystemTime::now();
+        assert_eq!(
+            retry_after(&headers("2.128"), now),
+            Some(Duration::from_millis(2128))
+        );
+        assert_eq!(
+            retry_after(&headers("3"), now),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(retry_after(&headers("-1"), now), None);
+        assert_eq!(retry_after(&headers("soon"), now), None);
+        assert_eq!(retry_after(&HeaderMap::new(), now), None);
+    }
+
+    #[test]
+    fn retry_after_as_http_date() {
+        let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        assert_eq!(
+            retry_after(&headers("Sun, 06 Nov 1994 08:49:47 GMT"), now),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            retry_after(&headers("Sun, 06 Nov 1994 08:49:00 GMT"), now),
+            Some(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn backoff_is_jittered_under_a_growing_cap() {
+        let policy = RetryPolicy {
+            max_attempts: 10,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(1000),
+        };
+        for failures in 1..10 {
+            let cap = Duration::from_millis(100 * 2u64.pow(failures - 1)).min(policy.max_delay);
+            for _ in 0..50 {
+                assert!(policy.backoff(failures) <= cap);
+            }
+        }
+        // Full jitter spreads the waits: 200 draws are not all the same.
+        let draws: std::collections::BTreeSet<_> = (0..200).map(|_| policy.backoff(4)).collect();
+        assert!(draws.len() > 100);
+    }
+}

@@ -1,0 +1,175 @@
+//! Access tokens by the client-credentials grant, cached and refreshed before they expire.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+use url::Url;
+
+use super::error::GraphError;
+use super::retry::{self, RetryPolicy};
+
+/// graphgate's app registration, as the token endpoint knows it.
+#[derive(Debug, Clone)]
+pub struct ClientCredentials {
+    pub token_url: Url,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    /// `{graph origin}/.default`.
+    pub scope: String,
+}
+
+/// A bearer token. Cloning shares it; it never prints.
+#[derive(Clone)]
+pub struct AccessToken(Arc<SecretString>);
+
+impl AccessToken {
+    pub(crate) fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    fn same_as(&self, other: &AccessToken) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+struct Cached {
+    token: AccessToken,
+    refresh_at: Instant,
+    expires_at: Instant,
+}
+
+/// Hands out tokens, asking the token endpoint only when the cached one is due for refresh.
+/// The lock is held across the fetch, so a burst of requests on a cold cache makes one call.
+pub struct TokenSource {
+    http: reqwest::Client,
+    credentials: ClientCredentials,
+    retry: RetryPolicy,
+    cache: Mutex<Option<Cached>>,
+}
+
+impl TokenSource {
+    pub fn new(http: reqwest::Client, credentials: ClientCredentials, retry: RetryPolicy) -> Self {
+        Self {
+            http,
+            credentials,
+            retry,
+            cache: Mutex::new(None),
+        }
+    }
+
+    pub async fn token(&self, deadline: Instant) -> Result<AccessToken, GraphError> {
+        let mut cache = self.cache.lock().await;
+        let now = Instant::now();
+        if let Some(cached) = cache.as_ref().filter(|c| now < c.refresh_at) {
+            return Ok(cached.token.clone());
+        }
+        match self.fetch(deadline).await {
+            Ok(fresh) => {
+                let token = fresh.token.clone();
+                *cache = Some(fresh);
+                Ok(token)
+            }
+            // A token that is due for refresh but not yet expired still works.
+            Err(e) => match cache.as_ref().filter(|c| now < c.expires_at) {
+                Some(cached) => {
+                    tracing::warn!(error = %e, "token refresh failed; using the cached token until it expires");
+                    Ok(cached.token.clone())
+                }
+                None => Err(e),
+            },
+        }
+    }
+
+    /// Forgets `stale` after Graph refused it, unless another request already replaced it.
+    pub async fn invalidate(&self, stale: &AccessToken) {
+        let mut cache = self.cache.lock().await;
+        if cache.as_ref().is_some_and(|c| c.token.same_as(stale)) {
+            *cache = None;
+        }
+    }
+
+    async fn fetch(&self, deadline: Instant) -> Result<Cached, GraphError> {
+        let c = &self.credentials;
+        let form = [
+            ("client_id", c.client_id.as_str()),
+            ("client_secret", c.client_secret.expose_secret()),
+            ("scope", c.scope.as_str()),
+            ("grant_type", "client_credentials"),
+        ];
+        let started = Instant::now();
+        let response = retry::send(&self.retry, deadline, || {
+            self.http.post(c.token_url.clone()).form(&form)
+        })
+        .await?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(GraphError::Transport)?;
+        if !status.is_success() {
+            let refusal = serde_json::from_slice::<TokenRefusal>(&body).unwrap_or_default();
+            tracing::warn!(
+                status = status.as_u16(),
+                error = refusal.error.as_deref().unwrap_or("-"),
+                description = refusal.error_description.as_deref().unwrap_or("-"),
+                "token endpoint refused the request"
+            );
+            return Err(GraphError::TokenRefused {
+                http_status: status.as_u16(),
+                error: refusal.error.unwrap_or_else(|| "unknown".into()),
+            });
+        }
+        let granted: TokenGrant =
+            serde_json::from_slice(&body).map_err(|e| GraphError::Unexpected {
+                what: "the token endpoint",
+                detail: format!("a token response that does not parse ({e})"),
+            })?;
+        let lifetime = Duration::from_secs_f64(granted.expires_in.seconds());
+        // Refresh five minutes early, or halfway through a short-lived token.
+        let margin = Duration::from_secs(300).min(lifetime / 2);
+        tracing::info!(
+            expires_in_secs = lifetime.as_secs(),
+            "fetched a Graph token"
+        );
+        Ok(Cached {
+            token: AccessToken(Arc::new(SecretString::from(granted.access_token))),
+            refresh_at: started + lifetime - margin,
+            expires_at: started + lifetime,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenGrant {
+    access_token: String,
+    expires_in: Seconds,
+}
+
+/// `expires_in` arrives as a number from Entra ID and as a string from some older endpoints.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Seconds {
+    Number(f64),
+    Text(String),
+}
+
+impl Seconds {
+    fn seconds(&self) -> f64 {
+        let raw = match self {
+            Seconds::Number(n) => *n,
+            Seconds::Text(s) => s.trim().parse().unwrap_or(0.0),
+        };
+        if raw.is_finite() {
+            raw.clamp(0.0, 86_400.0)
+        } else {
+            0.0
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct TokenRefusal {
+    error: Option<String>,
+    error_description: Option<String>,
+}

@@ -1,0 +1,298 @@
+//! Who may call graphgate, how they prove it, and what each may ask for.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::change::ActionKind;
+use crate::config::{ConfigError, Env};
+
+const VAR: &str = "GRAPHGATE_CALLERS";
+/// Shortest plain bearer token accepted: 128 bits of hex, so a guessable token cannot slip in.
+pub const MIN_TOKEN_LEN: usize = 32;
+
+/// A registered caller, after authentication.
+pub struct Caller {
+    name: String,
+    token_sha256: [u8; 32],
+    allow: Allow,
+}
+
+impl fmt::Debug for Caller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Caller")
+            .field("name", &self.name)
+            .field("allow", &self.allow)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Caller {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn may(&self, action: ActionKind) -> bool {
+        match &self.allow {
+            Allow::All => true,
+            Allow::Only(kinds) => kinds.contains(&action),
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Allow {
+    All,
+    Only(HashSet<ActionKind>),
+}
+
+/// The registry from `GRAPHGATE_CALLERS`. Only SHA-256 digests of tokens are kept.
+#[derive(Debug)]
+pub struct CallerRegistry {
+    callers: Vec<Arc<Caller>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    name: String,
+    auth: AuthEntry,
+    allow: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "scheme", rename_all = "camelCase", deny_unknown_fields)]
+enum AuthEntry {
+    Bearer {
+        token: Option<String>,
+        #[serde(rename = "tokenSha256")]
+        token_sha256: Option<String>,
+    },
+}
+
+impl CallerRegistry {
+    /// Reads `GRAPHGATE_CALLERS`: a JSON array inline, or the path of a file holding one.
+    pub fn from_lookup(env: Env<'_>) -> Result<Self, ConfigError> {
+        let raw = env(VAR).ok_or(ConfigError::Missing {
+            name: VAR,
+            why: "graphgate never serves an open endpoint; register at least one caller \
+                  (see the README's Callers section)",
+        })?;
+        let json = if raw.trim_start().starts_with('[') {
+            raw
+        } else {
+            std::fs::read_to_string(raw.trim()).map_err(|e| {
+                ConfigError::invalid(VAR, format!("cannot read file {:?}: {e}", raw.trim()))
+            })?
+        };
+        Self::parse(&json).map_err(|detail| ConfigError::invalid(VAR, detail))
+    }
+
+    pub fn parse(json: &str) -> Result<Self, String> {
+        let entries: Vec<Entry> =
+            serde_json::from_str(json).map_err(|e| format!("not a valid caller list: {e}"))?;
+        if entries.is_empty() {
+            return Err("the caller list is empty".into());
+        }
+        let mut callers: Vec<Arc<Caller>> = Vec::with_capacity(entries.len());
+        for (i, entry) in entries.into_iter().enumerate() {
+            let caller = Self::caller(entry).map_err(|e| format!("caller #{}: {e}", i + 1))?;
+            if callers.iter().any(|c| c.name == caller.name) {
+                return Err(format!("caller name {:?} is used twice", caller.name));
+            }
+            if callers
+                .iter()
+                .any(|c| bool::from(c.token_sha256.ct_eq(&caller.token_sha256)))
+            {
+                return Err(format!(
+                    "caller {:?} shares its token with another caller",
+                    caller.name
+                ));
+            }
+            callers.push(Arc::new(caller));
+        }
+        Ok(Self { callers })
+    }
+
+    fn caller(entry: Entry) -> Result<Caller, String> {
+        let name = entry.name.trim().to_owned();
+        if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+            return Err("name must be 1 to 64 printable characters".into());
+        }
+        let token_sha256 = match entry.auth {
+            AuthEntry::Bearer {
+                token: Some(token),
+                token_sha256: None,
+            } => {
+                if token.len() < MIN_TOKEN_LEN {
+                    return Err(format!(
+                        "{name:?}: the token must be at least {MIN_TOKEN_LEN} characters"
+                    ));
+                }
+                Sha256::digest(token.as_bytes()).into()
+            }
+            AuthEntry::Bearer {
+                token: None,
+                token_sha256: Some(hex_digest),
+            } => {
+                let mut digest = [0u8; 32];
+                hex::decode_to_slice(hex_digest.trim(), &mut digest)
+                    .map_err(|_| format!("{name:?}: tokenSha256 must be 64 hex digits"))?;
+                digest
+            }
+            _ => {
+                return Err(format!(
+                    "{name:?}: bearer auth takes exactly one of token or tokenSha256"
+                ));
+            }
+        };
+        if entry.allow.is_empty() {
+            return Err(format!(
+                "{name:?}: allow lists no action (use [\"*\"] for all)"
+            ));
+        }
+        let allow = if entry.allow.iter().any(|a| a == "*") {
+            Allow::All
+        } else {
+            let mut kinds = HashSet::new();
+            for a in &entry.allow {
+                let kind = ActionKind::parse(a).ok_or_else(|| {
+                    format!(
+                        "{name:?}: allow names unknown action {a:?}; known are {} or \"*\"",
+                        ActionKind::ALL.map(ActionKind::as_str).join(", ")
+                    )
+                })?;
+                kinds.insert(kind);
+            }
+            Allow::Only(kinds)
+        };
+        Ok(Caller {
+            name,
+            token_sha256,
+            allow,
+        })
+    }
+
+    /// The caller whose token this is. Every registered digest is compared, in constant time.
+    pub fn authenticate(&self, presented: &str) -> Option<Arc<Caller>> {
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        let mut found = None;
+        for caller in &self.callers {
+            if bool::from(caller.token_sha256.ct_eq(&digest)) {
+                found = Some(caller);
+            }
+        }
+        found.cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+    fn registry(json: &str) -> Result<CallerRegistry, String> {
+        CallerRegistry::parse(json)
+    }
+
+    #[test]
+    fn plain_and_hashed_tokens_authenticate() {
+        let digest = hex::encode(Sha256::digest(b"fedcba9876543210fedcba9876543210"));
+        let r = registry(&format!(
+            r#"[{{"name":"itsm","auth":{{"scheme":"bearer","token":"{TOKEN}"}},"allow":["updateSoftware"]}},
+                {{"name":"bot","auth":{{"scheme":"bearer","tokenSha256":"{digest}"}},"allow":["*"]}}]"#
+        ))
+        .unwrap();
+        let itsm = r.authenticate(TOKEN).unwrap();
+        assert_eq!(itsm.name(), "itsm");
+        assert!(itsm.may(ActionKind::UpdateSoftware));
+        assert!(!itsm.may(ActionKind::RestartDevice));
+        let bot = r.authenticate("fedcba9876543210fedcba9876543210").unwrap();
+        assert!(bot.may(ActionKind::UpgradeApp));
+        assert!(r.authenticate("nope").is_none());
+        assert!(r.authenticate("").is_none());
+    }
+
+    #[test]
+    fn bad_registries_are_refused_with_a_reason() {
+        let cases = [
+            ("[]", "empty"),
+            ("{", "not a valid caller list"),
+            (
+                r#"[{"name":"a","auth":{"scheme":"hmac","secret":"x"},"allow":["*"]}]"#,
+                "unknown variant",
+            ),
+            (
+                r#"[{"name":"a","auth":{"scheme":"bearer","token":"short"},"allow":["*"]}]"#,
+                "at least 32",
+            ),
+            (
+                r#"[{"name":"a","auth":{"scheme":"bearer","tokenSha256":"xyz"},"allow":["*"]}]"#,
+                "64 hex",
+            ),
+            (
+                r#"[{"name":"a","auth":{"scheme":"bearer"},"allow":["*"]}]"#,
+                "exactly one",
+            ),
+            (
+                &format!(
+                    r#"[{{"name":"a","auth":{{"scheme":"bearer","token":"{TOKEN}"}},"allow":[]}}]"#
+                ),
+                "allow lists no action",
+            ),
+            (
+                &format!(
+                    r#"[{{"name":"a","auth":{{"scheme":"bearer","token":"{TOKEN}"}},"allow":["reboot"]}}]"#
+                ),
+                "unknown action",
+            ),
+            (
+                &format!(
+                    r#"[{{"name":"a","auth":{{"scheme":"bearer","token":"{TOKEN}"}},"allow":["*"],"extra":1}}]"#
+                ),
+                "unknown field",
+            ),
+            (
+                &format!(
+                    r#"[{{"name":"a","auth":{{"scheme":"bearer","token":"{TOKEN}"}},"allow":["*"]}},
+                          {{"name":"a","auth":{{"scheme":"bearer","token":"{TOKEN}x"}},"allow":["*"]}}]"#
+                ),
+                "used twice",
+            ),
+            (
+                &format!(
+                    r#"[{{"name":"a","auth":{{"scheme":"bearer","token":"{TOKEN}"}},"allow":["*"]}},
+                          {{"name":"b","auth":{{"scheme":"bearer","token":"{TOKEN}"}},"allow":["*"]}}]"#
+                ),
+                "shares its token",
+            ),
+        ];
+        for (json, expected) in cases {
+            let err = registry(json).unwrap_err();
+            assert!(err.contains(expected), "{json}: {err}");
+            assert!(
+                !err.contains(TOKEN),
+                "the error must not echo a token: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_output_holds_no_digest() {
+        let r = registry(&format!(
+            r#"[{{"name":"itsm","auth":{{"scheme":"bearer","token":"{TOKEN}"}},"allow":["*"]}}]"#
+        ))
+        .unwrap();
+        let printed = format!("{r:?}");
+        let digest = hex::encode(Sha256::digest(TOKEN.as_bytes()));
+        assert!(
+            !printed.contains(&digest) && !printed.contains(TOKEN),
+            "{printed}"
+        );
+    }
+}

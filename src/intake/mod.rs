@@ -1,0 +1,78 @@
+//! The HTTP API: one `axum::Router`, served by `axum::serve` locally and `lambda_http::run`
+//! in Lambda.
+
+mod callers;
+mod changes;
+mod extract;
+mod problem;
+
+pub use callers::{Caller, CallerRegistry, MIN_TOKEN_LEN};
+pub use problem::{ApiError, error_chain};
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::change::ChangeId;
+use crate::config::{Settings, Timing};
+use crate::graph::GraphClient;
+use crate::store::{SqliteStore, Store, StoreError};
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What every request handler shares; built once per process.
+#[derive(Clone)]
+pub struct AppState {
+    pub graph: Arc<GraphClient>,
+    pub store: Arc<dyn Store>,
+    pub callers: Arc<CallerRegistry>,
+    pub timing: Timing,
+}
+
+impl AppState {
+    /// Builds the clients. Nothing here touches the network: the first token is fetched by
+    /// the first request that needs it, keeping cold starts short.
+    pub fn from_settings(settings: Settings) -> Result<Self, StoreError> {
+        let store = SqliteStore::open(&settings.db_path)?;
+        Ok(AppState {
+            graph: Arc::new(GraphClient::new(
+                settings.graph.base,
+                settings.graph.credentials,
+                settings.graph.retry,
+            )),
+            store: Arc::new(store),
+            callers: Arc::new(settings.callers),
+            timing: settings.timing,
+        })
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .route("/v1/changes", post(changes::create))
+        .route("/v1/changes/{change_id}", get(changes::show))
+        .fallback(|| async { ApiError::RouteNotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(ApiError::Panic)
+        }))
+        // The default span records method and path only: headers carry tokens.
+        .layer(TraceLayer::new_for_http().on_response(DefaultOnResponse::new().level(Level::INFO)))
+        .with_state(state)
+}
+
+/// Where a caller reads a change back.
+pub fn status_url(id: &ChangeId) -> String {
+    format!("/v1/changes/{id}")
+}

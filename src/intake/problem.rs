@@ -1,0 +1,343 @@
+//! Every error the HTTP API returns, and the one place they become `application/problem+json`
+//! (RFC 9457). Logs get the whole error chain; the body gets only what is safe to show.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use crate::change::{Action, ChangeId, FieldError};
+use crate::graph::GraphError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the change request has invalid fields")]
+    Validation(Vec<FieldError>),
+    #[error("the body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("the body must be a JSON object")]
+    NotAnObject,
+    #[error("the body could not be read")]
+    UnreadableBody,
+    #[error("the body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("the content type must be application/json")]
+    UnsupportedMediaType,
+    #[error("missing or invalid credentials")]
+    Unauthorized,
+    #[error("caller {caller} is not allowed to {action}")]
+    Forbidden { caller: String, action: String },
+    #[error("no such change")]
+    ChangeNotFound,
+    #[error("no such resource")]
+    RouteNotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("Graph did not carry out the change")]
+    Graph {
+        change_id: ChangeId,
+        action: Box<Action>,
+        #[source]
+        source: GraphError,
+    },
+    #[error("the change store is unavailable")]
+    Store(#[from] StoreError),
+    #[error("internal error")]
+    Panic,
+}
+
+struct Problem {
+    status: StatusCode,
+    slug: &'static str,
+    title: &'static str,
+    detail: String,
+    extensions: Map<String, Value>,
+    retry_after: Option<Duration>,
+}
+
+impl Problem {
+    fn new(
+        status: StatusCode,
+        slug: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Problem {
+            status,
+            slug,
+            title,
+            detail: detail.into(),
+            extensions: Map::new(),
+            retry_after: None,
+        }
+    }
+
+    fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.extensions.insert(key.to_owned(), value.into());
+        self
+    }
+}
+
+impl ApiError {
+    fn problem(&self) -> Problem {
+        use ApiError::*;
+        match self {
+            Validation(errors) => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "validation",
+                "The change request is invalid",
+                match errors.as_slice() {
+                    [one] => format!("{}: {}", one.field, one.detail),
+                    many => format!("{} fields are invalid; see errors", many.len()),
+                },
+            )
+            .with("errors", serde_json::to_value(errors).unwrap_or_default()),
+            MalformedJson(why) => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "malformed-json",
+                "The body is not valid JSON",
+                why.clone(),
+            ),
+            NotAnObject => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "malformed-json",
+                "The body is not a JSON object",
+                "send the change request as one JSON object",
+            ),
+            UnreadableBody => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "unreadable-body",
+                "The body could not be read",
+                "the request body ended early or was malformed",
+            ),
+            PayloadTooLarge { limit } => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "The body is too large",
+                format!("a change request may be at most {limit} bytes"),
+            ),
+            UnsupportedMediaType => Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported content type",
+                "send the change request with Content-Type: application/json",
+            ),
+            Unauthorized => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Missing or invalid credentials",
+                "send Authorization: Bearer <token> with a token registered in GRAPHGATE_CALLERS",
+            ),
+            Forbidden { caller, action } => Problem::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "This caller may not request this action",
+                format!("caller {caller:?} is not allowed to request {action}"),
+            )
+            .with("action", action.as_str()),
+            ChangeNotFound => Problem::new(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "No such change",
+                "no change with this ID was created by this caller",
+            ),
+            RouteNotFound => Problem::new(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "No such resource",
+                "see the README for graphgate's routes",
+            ),
+            MethodNotAllowed => Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                "this route does not take this method",
+            ),
+            Graph {
+                change_id,
+                action,
+                source,
+            } => graph_problem(change_id, action, source),
+            Store(_) => {
+                let mut p = Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store-unavailable",
+                    "The change store is unavailable",
+                    "nothing was sent to Graph; retry later",
+                );
+                p.retry_after = Some(Duration::from_secs(5));
+                p
+            }
+            Panic => Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                "graphgate failed unexpectedly; the error is logged",
+            ),
+        }
+    }
+}
+
+fn graph_problem(change_id: &ChangeId, action: &Action, error: &GraphError) -> Problem {
+    let failure = error.failure();
+    let target = match action.device_id() {
+        Some(device) => format!("device {device}"),
+        None => "the app installation".to_owned(),
+    };
+    let kind = action.kind();
+    let mut p = match error {
+        GraphError::Conflict(_) => Problem::new(
+            StatusCode::CONFLICT,
+            "graph-conflict",
+            "An operation is already queued",
+            format!(
+                "Graph already has an operation queued for {target}; wait for it to finish, then retry"
+            ),
+        ),
+        GraphError::Refused(f) if matches!(f.http_status, Some(401 | 403)) => Problem::new(
+            StatusCode::BAD_GATEWAY,
+            "graph-permission",
+            "Graph refused graphgate's permissions",
+            format!(
+                "Graph answered {} {} to {kind}: graphgate's app registration lacks a permission this action needs",
+                f.http_status.unwrap_or_default(),
+                f.code
+            ),
+        ),
+        GraphError::Refused(f) => {
+            // Graph answers 404 when a device does not take an action, even when GET finds
+            // the device: say that Graph refused, never that the device does not exist.
+            let mut detail = format!(
+                "Graph refused {kind} for {target}: {} {}",
+                f.http_status.unwrap_or_default(),
+                f.code
+            );
+            if !f.message.is_empty() {
+                let _ = write!(detail, " ({})", f.message);
+            }
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "graph-refused",
+                "Graph refused the action",
+                detail,
+            )
+        }
+        GraphError::Unavailable { retry_after, .. } => {
+            let mut p = Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "graph-unavailable",
+                "Graph is unavailable",
+                format!(
+                    "Graph stayed throttled or unreachable until the deadline; {kind} was not carried out, retry later"
+                ),
+            );
+            p.retry_after = Some(retry_after.unwrap_or(Duration::from_secs(5)));
+            p
+        }
+        GraphError::Timeout => Problem::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "graph-timeout",
+            "Graph did not answer in time",
+            format!(
+                "Graph did not answer {kind} in time; it may still act. graphgate will find out: follow statusUrl rather than resubmitting"
+            ),
+        ),
+        GraphError::TokenRefused { .. } => Problem::new(
+            StatusCode::BAD_GATEWAY,
+            "graph-sign-in",
+            "graphgate could not sign in to Graph",
+            "the token endpoint refused graphgate's credentials; the operator must fix its app registration",
+        ),
+        GraphError::Location(_) => Problem::new(
+            StatusCode::BAD_GATEWAY,
+            "graph-bad-location",
+            "Graph's answer could not be followed",
+            format!(
+                "Graph accepted {kind} but sent a Location graphgate will not follow; graphgate will reconcile it, follow statusUrl"
+            ),
+        ),
+        GraphError::Server(f) => Problem::new(
+            StatusCode::BAD_GATEWAY,
+            "graph-error",
+            "Graph failed",
+            format!(
+                "Graph answered {} {} to {kind}",
+                f.http_status.unwrap_or_default(),
+                f.code
+            ),
+        ),
+        GraphError::Transport(_) | GraphError::Unexpected { .. } => Problem::new(
+            StatusCode::BAD_GATEWAY,
+            "graph-error",
+            "Graph could not be reached",
+            format!("graphgate could not complete {kind} with Graph; follow statusUrl"),
+        ),
+    };
+    p = p
+        .with("changeId", change_id.as_ref())
+        .with("statusUrl", super::status_url(change_id));
+    if let Some(device) = action.device_id() {
+        p = p.with("deviceId", device.as_ref());
+    }
+    if failure.http_status.is_some() {
+        p = p.with("graphCode", failure.code.as_str());
+    }
+    if let Some(status) = failure.http_status {
+        p = p.with("graphStatus", status);
+    }
+    if let Some(request_id) = &failure.request_id {
+        p = p.with("graphRequestId", request_id.as_str());
+    }
+    p
+}
+
+/// Writes an error and every cause under it, for the log.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let _ = write!(out, ": {cause}");
+        source = cause.source();
+    }
+    out
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problem = self.problem();
+        if problem.status.is_server_error() {
+            tracing::error!(status = problem.status.as_u16(), error = %error_chain(&self), "request failed");
+        } else {
+            tracing::info!(status = problem.status.as_u16(), error = %error_chain(&self), "request refused");
+        }
+        let mut body = json!({
+            "type": format!("urn:graphgate:problem:{}", problem.slug),
+            "title": problem.title,
+            "status": problem.status.as_u16(),
+            "detail": problem.detail,
+        });
+        if let Value::Object(map) = &mut body {
+            map.extend(problem.extensions);
+        }
+        let mut response = (problem.status, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(wait) = problem.retry_after {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        if problem.status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"graphgate\""),
+            );
+        }
+        response
+    }
+}

@@ -1,0 +1,11 @@
+//! graphgate: approved change requests in, Microsoft Graph actions out, each tracked to the end.
+
+pub mod change;
+pub mod config;
+pub mod graph;
+pub mod intake;
+pub mod serve;
+pub mod simulator;
+pub mod store;
+pub mod submission;
+pub mod telemetry;

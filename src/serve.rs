@@ -1,0 +1,83 @@
+//! `graphgate serve`: the intake Router on a local socket, optionally with the simulator.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::config::{Settings, process_env};
+use crate::intake::{AppState, router};
+use crate::simulator::{self, SimulatorState};
+
+/// The HTTP app bound to its socket, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl Application {
+    pub async fn bind(state: AppState, listen: SocketAddr) -> std::io::Result<Self> {
+        Ok(Application {
+            listener: TcpListener::bind(listen).await?,
+            router: router(state),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+    }
+}
+
+/// Runs `graphgate serve`. With `simulate`, Graph is the built-in simulator on a free
+/// loopback port, the Graph credentials default to placeholders, and when no callers are
+/// configured a demo caller is made and its token printed.
+pub async fn run(listen: SocketAddr, simulate: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let (settings, demo_token, simulator_addr) = if simulate {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        tokio::spawn(simulator::serve(listener, SimulatorState::default()));
+        let demo_token = process_env("GRAPHGATE_CALLERS")
+            .is_none()
+            .then(|| hex::encode(rand::random::<[u8; 24]>()));
+        let demo_callers = demo_token.as_ref().map(|token| {
+            format!(r#"[{{"name":"demo","auth":{{"scheme":"bearer","token":"{token}"}},"allow":["*"]}}]"#)
+        });
+        let overlay = |name: &str| match name {
+            "GRAPH_BASE_URL" => Some(format!("http://{addr}/beta")),
+            "GRAPH_TOKEN_URL" => Some(format!("http://{addr}/simulated-tenant/oauth2/v2.0/token")),
+            "GRAPH_CLIENT_ID" => process_env(name).or(Some("graphgate-simulator".into())),
+            "GRAPH_CLIENT_SECRET" => process_env(name).or(Some("simulated-secret".into())),
+            "GRAPHGATE_CALLERS" => process_env(name).or(demo_callers.clone()),
+            _ => process_env(name),
+        };
+        (Settings::from_lookup(&overlay)?, demo_token, Some(addr))
+    } else {
+        (Settings::from_env()?, None, None)
+    };
+    let app = Application::bind(AppState::from_settings(settings)?, listen).await?;
+    let addr = app.local_addr();
+    println!("graphgate listening on http://{addr}");
+    if let Some(sim) = simulator_addr {
+        println!("Graph simulator on http://{sim} (faults: PUT http://{sim}/_simulator/faults)");
+    }
+    if let Some(token) = demo_token {
+        println!("demo caller token: {token}");
+        println!("try:");
+        println!(
+            "  curl -si http://{addr}/v1/changes -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n    \
+             -d '{{\"action\":\"updateSoftware\",\"deviceId\":\"demo-device-1\",\"softwareType\":\"teamsClient\",\"softwareVersion\":\"1.0.96.22\",\"reference\":\"CHG0031234\"}}'"
+        );
+    }
+    app.run_until_stopped().await?;
+    Ok(())
+}

@@ -1,0 +1,416 @@
+//! A built-in stand-in for Microsoft Graph and its token endpoint, so graphgate can be tried
+//! and tested on one machine. It follows Graph's documented behaviour for the endpoints
+//! graphgate uses, including its quirks: a relative `Location` without the version segment,
+//! 409 while an operation is queued, and 404 `UnknownError` for a device that does not take
+//! an action (device IDs starting with `unsupported`).
+//!
+//! Fault modes (`PUT /_simulator/faults`, or flags of `graphgate simulate-graph`) make the
+//! next Graph calls answer 429 with a fractional `Retry-After`, or 503, or answer late.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::extract::{Form, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tokio::net::TcpListener;
+use tokio::time::Instant;
+
+/// Faults applied to the next Graph calls (not to the token endpoint).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Faults {
+    /// How many of the next Graph calls answer 429.
+    pub throttle: u32,
+    /// The `Retry-After` sent with each 429, in seconds; fractions are kept.
+    pub retry_after_secs: f64,
+    /// How many of the next Graph calls (after any throttled ones) answer 503.
+    pub unavailable: u32,
+    /// Added to every Graph call.
+    pub latency_ms: u64,
+}
+
+struct Operation {
+    device_id: String,
+    operation_type: &'static str,
+    created: OffsetDateTime,
+    polls: u32,
+}
+
+impl Operation {
+    /// Each poll moves the operation on: queued, then InProgress, then succeeded.
+    fn status(&self) -> &'static str {
+        match self.polls {
+            0 | 1 => "queued",
+            2 => "InProgress",
+            _ => "succeeded",
+        }
+    }
+}
+
+struct Inner {
+    faults: Faults,
+    token_lifetime: Duration,
+    tokens: HashMap<String, Instant>,
+    operations: BTreeMap<String, Operation>,
+}
+
+/// The simulator's memory; clone it to look inside from a test.
+#[derive(Clone)]
+pub struct SimulatorState(Arc<Mutex<Inner>>);
+
+impl SimulatorState {
+    pub fn new(token_lifetime: Duration, faults: Faults) -> Self {
+        SimulatorState(Arc::new(Mutex::new(Inner {
+            faults,
+            token_lifetime,
+            tokens: HashMap::new(),
+            operations: BTreeMap::new(),
+        })))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        self.lock().faults = faults;
+    }
+
+    /// How many tokens the token endpoint has issued.
+    pub fn tokens_issued(&self) -> usize {
+        self.lock().tokens.len()
+    }
+}
+
+impl Default for SimulatorState {
+    fn default() -> Self {
+        Self::new(Duration::from_secs(3599), Faults::default())
+    }
+}
+
+pub fn router(state: SimulatorState) -> Router {
+    let graph = Router::new()
+        .route("/teamwork/devices/{device}/{action}", post(device_action))
+        .route(
+            "/teamwork/devices/{device}/operations/{operation}",
+            get(get_operation),
+        )
+        .route(
+            "/teams/{team}/installedApps/{installation}/upgrade",
+            post(upgrade),
+        )
+        .route(
+            "/chats/{chat}/installedApps/{installation}/upgrade",
+            post(upgrade),
+        )
+        .route(
+            "/users/{user}/teamwork/installedApps/{installation}/upgrade",
+            post(upgrade),
+        )
+        .fallback(|| async {
+            graph_error(
+                StatusCode::NOT_FOUND,
+                "BadRequest",
+                "Resource not found for the segment.",
+            )
+        })
+        .layer(middleware::from_fn_with_state(state.clone(), graph_gate));
+    Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", post(token))
+        .route("/_simulator/faults", get(get_faults).put(put_faults))
+        .nest("/beta", graph)
+        .with_state(state)
+}
+
+/// Serves the simulator until the process ends.
+pub async fn serve(listener: TcpListener, state: SimulatorState) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).await
+}
+
+/// Runs `graphgate simulate-graph`.
+pub async fn run(
+    listen: SocketAddr,
+    token_lifetime: Duration,
+    faults: Faults,
+) -> std::io::Result<()> {
+    let listener = TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    println!("Graph simulator on http://{addr}");
+    println!("  GRAPH_BASE_URL=http://{addr}/beta");
+    println!("  GRAPH_TOKEN_URL=http://{addr}/simulated-tenant/oauth2/v2.0/token");
+    println!(
+        "  faults: curl -X PUT http://{addr}/_simulator/faults -H 'Content-Type: application/json' -d '{{\"throttle\":2,\"retryAfterSecs\":2.128}}'"
+    );
+    serve(listener, SimulatorState::new(token_lifetime, faults)).await
+}
+
+fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let body = json!({"error": {"code": code, "message": message, "innerError": {
+        "request-id": request_id,
+        "date": OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default(),
+    }}});
+    let mut response = (status, Json(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("request-id", v);
+    }
+    response
+}
+
+/// Latency, faults and bearer-token checks, in that order, before any Graph route.
+async fn graph_gate(State(state): State<SimulatorState>, request: Request, next: Next) -> Response {
+    let (latency, fault) = {
+        let mut inner = state.lock();
+        let latency = Duration::from_millis(inner.faults.latency_ms);
+        let fault = if inner.faults.throttle > 0 {
+            inner.faults.throttle -= 1;
+            Some((
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(inner.faults.retry_after_secs),
+            ))
+        } else if inner.faults.unavailable > 0 {
+            inner.faults.unavailable -= 1;
+            Some((StatusCode::SERVICE_UNAVAILABLE, None))
+        } else {
+            None
+        };
+        (latency, fault)
+    };
+    tokio::time::sleep(latency).await;
+    if let Some((status, retry_after)) = fault {
+        let mut response = graph_error(
+            status,
+            "TooManyRequests",
+            "The simulator is set to refuse this call.",
+        );
+        if let Some(secs) = retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return response;
+    }
+    if !authorized(&state, request.headers()) {
+        return graph_error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            "Access token is empty, unknown or expired.",
+        );
+    }
+    let mut response = next.run(request).await;
+    if !response.headers().contains_key("request-id")
+        && let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+    {
+        response.headers_mut().insert("request-id", v);
+    }
+    response
+}
+
+fn authorized(state: &SimulatorState, headers: &HeaderMap) -> bool {
+    let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    state
+        .lock()
+        .tokens
+        .get(token)
+        .is_some_and(|expires| Instant::now() < *expires)
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    grant_type: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    scope: Option<String>,
+}
+
+async fn token(State(state): State<SimulatorState>, Form(form): Form<TokenForm>) -> Response {
+    let refuse = |error: &str, description: &str| {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": error, "error_description": description})),
+        )
+            .into_response()
+    };
+    if form.grant_type.as_deref() != Some("client_credentials") {
+        return refuse(
+            "unsupported_grant_type",
+            "only client_credentials is simulated",
+        );
+    }
+    let filled = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
+    if !filled(&form.client_id) || !filled(&form.client_secret) {
+        return refuse("invalid_client", "client_id and client_secret are required");
+    }
+    if !form
+        .scope
+        .as_deref()
+        .is_some_and(|s| s.ends_with("/.default"))
+    {
+        return refuse("invalid_scope", "the scope must be <graph>/.default");
+    }
+    let access_token = format!("sim-{}", uuid::Uuid::new_v4().simple());
+    let mut inner = state.lock();
+    let lifetime = inner.token_lifetime;
+    inner
+        .tokens
+        .insert(access_token.clone(), Instant::now() + lifetime);
+    Json(json!({
+        "token_type": "Bearer",
+        "expires_in": lifetime.as_secs(),
+        "ext_expires_in": lifetime.as_secs(),
+        "access_token": access_token,
+    }))
+    .into_response()
+}
+
+const SOFTWARE_TYPES: [&str; 6] = [
+    "adminAgent",
+    "operatingSystem",
+    "teamsClient",
+    "firmware",
+    "partnerAgent",
+    "companyPortal",
+];
+
+async fn device_action(
+    State(state): State<SimulatorState>,
+    Path((device, action)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    let operation_type = match action.as_str() {
+        "updateSoftware" => "softwareUpdate",
+        "restart" => "deviceRestart",
+        "runDiagnostics" => "deviceDiagnostics",
+        _ => {
+            return graph_error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "Resource not found for the segment.",
+            );
+        }
+    };
+    if action == "updateSoftware" {
+        let parsed: Option<Value> = serde_json::from_slice(&body).ok();
+        let software_type = parsed.as_ref().and_then(|b| b["softwareType"].as_str());
+        let version = parsed.as_ref().and_then(|b| b["softwareVersion"].as_str());
+        let valid = software_type.is_some_and(|t| SOFTWARE_TYPES.contains(&t))
+            && version.is_some_and(|v| !v.trim().is_empty());
+        if !valid {
+            return graph_error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "Invalid softwareType or softwareVersion.",
+            );
+        }
+    }
+    if device.starts_with("unsupported") {
+        return graph_error(StatusCode::NOT_FOUND, "UnknownError", "");
+    }
+    let mut inner = state.lock();
+    let busy = inner
+        .operations
+        .values()
+        .any(|op| op.device_id == device && op.status() != "succeeded");
+    if busy {
+        return graph_error(
+            StatusCode::CONFLICT,
+            "Conflict",
+            "An operation is already queued for this device.",
+        );
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    inner.operations.insert(
+        id.clone(),
+        Operation {
+            device_id: device.clone(),
+            operation_type,
+            created: OffsetDateTime::now_utc(),
+            polls: 0,
+        },
+    );
+    let location = format!("/teamwork/devices/{device}/operations/{id}");
+    (StatusCode::ACCEPTED, [(header::LOCATION, location)]).into_response()
+}
+
+async fn get_operation(
+    State(state): State<SimulatorState>,
+    Path((device, operation)): Path<(String, String)>,
+) -> Response {
+    let mut inner = state.lock();
+    let Some(op) = inner
+        .operations
+        .get_mut(&operation)
+        .filter(|op| op.device_id == device)
+    else {
+        return graph_error(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "The operation does not exist.",
+        );
+    };
+    op.polls += 1;
+    let now = OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_default();
+    let created = op.created.format(&Rfc3339).unwrap_or_default();
+    let status = op.status();
+    let mut body = json!({
+        "id": operation,
+        "operationType": op.operation_type,
+        "status": status,
+        "createdDateTime": created,
+        "lastActionDateTime": now,
+        "error": null,
+    });
+    if status != "queued" {
+        body["startedDateTime"] = json!(created);
+    }
+    if status == "succeeded" {
+        body["completedDateTime"] = json!(now);
+    }
+    Json(body).into_response()
+}
+
+async fn upgrade(body: axum::body::Bytes) -> Response {
+    if !body.is_empty() {
+        let set = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|b| b.get("consentedPermissionSet").cloned());
+        if set.is_none() {
+            return graph_error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "Invalid upgrade request body.",
+            );
+        }
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn get_faults(State(state): State<SimulatorState>) -> Json<Faults> {
+    Json(state.lock().faults.clone())
+}
+
+async fn put_faults(
+    State(state): State<SimulatorState>,
+    Json(faults): Json<Faults>,
+) -> Json<Faults> {
+    state.set_faults(faults.clone());
+    Json(faults)
+}

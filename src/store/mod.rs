@@ -1,0 +1,37 @@
+//! Where change records live. Every implementation passes the one conformance suite in
+//! `tests/api/store.rs`.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+
+use crate::change::{ChangeId, ChangeRecord};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("change {0} already exists")]
+    Duplicate(ChangeId),
+    /// Somebody else wrote the record since it was read; re-read and decide again.
+    #[error("change {id} was changed by someone else (expected version {expected})")]
+    Conflict { id: ChangeId, expected: u64 },
+    #[error("change {0} does not exist")]
+    NotFound(ChangeId),
+    #[error("a stored change record does not parse")]
+    Corrupt(#[source] serde_json::Error),
+    #[error("the store failed")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Stores a new record; fails with `Duplicate` if its ID is taken.
+    async fn insert(&self, record: &ChangeRecord) -> Result<(), StoreError>;
+
+    async fn get(&self, id: &ChangeId) -> Result<Option<ChangeRecord>, StoreError>;
+
+    /// Replaces the stored record with `record` if the stored version is still
+    /// `record.version`, and returns what was stored (with the version bumped).
+    async fn update(&self, record: &ChangeRecord) -> Result<ChangeRecord, StoreError>;
+}

@@ -1,0 +1,162 @@
+//! The embedded store for `graphgate serve`: one SQLite file.
+//!
+//! A record is kept whole as JSON beside the few columns that queries need. `next_poll_at`
+//! is NULL once a change needs nothing more, and the partial index over it holds only the
+//! changes still pending, so finding due work does not grow with history.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Store, StoreError};
+use crate::change::{ChangeId, ChangeRecord};
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Backend(Box::new(e))
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path).map_err(backend)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA busy_timeout = 5000;
+             CREATE TABLE IF NOT EXISTS changes (
+                 id           TEXT PRIMARY KEY,
+                 caller       TEXT NOT NULL,
+                 status       TEXT NOT NULL,
+                 next_poll_at INTEGER,
+                 version      INTEGER NOT NULL,
+                 record       TEXT NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS changes_due ON changes (next_poll_at)
+                 WHERE next_poll_at IS NOT NULL;",
+        )
+        .map_err(backend)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    async fn with_conn<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            work(&conn)
+        })
+        .await
+        .map_err(backend)?
+    }
+}
+
+struct Row {
+    json: String,
+    next_poll_at: Option<i64>,
+}
+
+fn row(record: &ChangeRecord) -> Result<Row, StoreError> {
+    Ok(Row {
+        json: serde_json::to_string(record).map_err(StoreError::Corrupt)?,
+        next_poll_at: record
+            .next_poll_at
+            .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64),
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn insert(&self, record: &ChangeRecord) -> Result<(), StoreError> {
+        let record = record.clone();
+        self.with_conn(move |conn| {
+            let row = row(&record)?;
+            let inserted = conn
+                .execute(
+                    "INSERT INTO changes (id, caller, status, next_poll_at, version, record)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING",
+                    params![
+                        record.id.as_ref(),
+                        record.caller,
+                        record.status.as_str(),
+                        row.next_poll_at,
+                        record.version as i64,
+                        row.json
+                    ],
+                )
+                .map_err(backend)?;
+            if inserted == 0 {
+                return Err(StoreError::Duplicate(record.id));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get(&self, id: &ChangeId) -> Result<Option<ChangeRecord>, StoreError> {
+        let id = id.clone();
+        self.with_conn(move |conn| {
+            let json: Option<String> = conn
+                .query_row(
+                    "SELECT record FROM changes WHERE id = ?1",
+                    [id.as_ref()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            json.map(|j| serde_json::from_str(&j).map_err(StoreError::Corrupt))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn update(&self, record: &ChangeRecord) -> Result<ChangeRecord, StoreError> {
+        let mut stored = record.clone();
+        stored.version = record.version + 1;
+        self.with_conn(move |conn| {
+            let row = row(&stored)?;
+            let updated = conn
+                .execute(
+                    "UPDATE changes SET status = ?1, next_poll_at = ?2, version = ?3, record = ?4
+                     WHERE id = ?5 AND version = ?6",
+                    params![
+                        stored.status.as_str(),
+                        row.next_poll_at,
+                        stored.version as i64,
+                        row.json,
+                        stored.id.as_ref(),
+                        (stored.version - 1) as i64
+                    ],
+                )
+                .map_err(backend)?;
+            if updated == 1 {
+                return Ok(stored);
+            }
+            let exists: bool = conn
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM changes WHERE id = ?1)",
+                    [stored.id.as_ref()],
+                    |r| r.get(0),
+                )
+                .map_err(backend)?;
+            Err(if exists {
+                StoreError::Conflict {
+                    expected: stored.version - 1,
+                    id: stored.id,
+                }
+            } else {
+                StoreError::NotFound(stored.id)
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,92 @@
+//! Sending a recorded change to Graph and recording Graph's answer.
+//!
+//! The record is stored as `submitting` before Graph is called. If the process dies during
+//! the call, or the answer cannot be stored, the record stays `submitting` until its lease
+//! runs out, and the sweeper reconciles it: nothing Graph accepted is lost.
+
+use time::OffsetDateTime;
+use tokio::time::Instant;
+
+use crate::change::{ChangeRecord, Status};
+use crate::config::Timing;
+use crate::graph::{ActionOutcome, GraphClient, GraphError};
+use crate::intake::error_chain;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug)]
+pub enum SubmitFailure {
+    /// The record could not be written, so Graph was not called.
+    Store(StoreError),
+    /// Graph did not carry out the change; `record` is as stored afterwards.
+    Graph {
+        record: Box<ChangeRecord>,
+        error: GraphError,
+    },
+}
+
+/// Stores `record` (status `submitting`), calls Graph, and stores what Graph answered.
+pub async fn submit(
+    graph: &GraphClient,
+    store: &dyn Store,
+    timing: &Timing,
+    record: ChangeRecord,
+    deadline: Instant,
+) -> Result<ChangeRecord, SubmitFailure> {
+    store.insert(&record).await.map_err(SubmitFailure::Store)?;
+    let outcome = graph.execute(&record.action, deadline).await;
+    let answered = answer(&record, &outcome, timing, OffsetDateTime::now_utc());
+    let record = match answered {
+        Some(next) => match store.update(&next).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                tracing::error!(
+                    change_id = %record.id, error = %error_chain(&e),
+                    "could not store Graph's answer; the sweeper will reconcile the change"
+                );
+                next
+            }
+        },
+        None => {
+            tracing::warn!(change_id = %record.id, "Graph's answer is unknown; the sweeper will reconcile the change");
+            record
+        }
+    };
+    match outcome {
+        Ok(_) => Ok(record),
+        Err(error) => Err(SubmitFailure::Graph {
+            record: Box::new(record),
+            error,
+        }),
+    }
+}
+
+/// The record after Graph's answer, or `None` when Graph may or may not have acted.
+fn answer(
+    record: &ChangeRecord,
+    outcome: &Result<ActionOutcome, GraphError>,
+    timing: &Timing,
+    now: OffsetDateTime,
+) -> Option<ChangeRecord> {
+    let (status, request_id) = match outcome {
+        Ok(ActionOutcome::Accepted { request_id, .. }) => (Status::Queued, request_id.clone()),
+        Ok(ActionOutcome::Completed { request_id }) => (Status::Succeeded, request_id.clone()),
+        Err(e) if e.outcome_unknown() => return None,
+        Err(GraphError::Conflict(f) | GraphError::Refused(f)) => {
+            (Status::Rejected, f.request_id.clone())
+        }
+        Err(e) => (Status::Failed, e.failure().request_id),
+    };
+    let mut next = record
+        .moved_to(status, now)
+        .expect("a submitting change may become queued, succeeded, rejected or failed");
+    next.graph_request_id = request_id;
+    match outcome {
+        Ok(ActionOutcome::Accepted { location, .. }) => {
+            next.location = Some(location.clone());
+            next.next_poll_at = Some(now + timing.first_poll_after);
+        }
+        Ok(ActionOutcome::Completed { .. }) => {}
+        Err(e) => next.failure = Some(e.failure()),
+    }
+    Some(next)
+}

@@ -1,0 +1,24 @@
+//! Logging set-up: JSON lines in Lambda (CloudWatch parses them), compact text on a terminal.
+
+use tracing_subscriber::EnvFilter;
+
+pub enum Format {
+    Json,
+    Text,
+}
+
+/// Installs the global subscriber. `RUST_LOG` overrides the default level (`info`).
+pub fn init(format: Format) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        Format::Json => builder
+            .json()
+            .with_current_span(false)
+            .without_time()
+            .init(),
+        Format::Text => builder.compact().init(),
+    }
+}

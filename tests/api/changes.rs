@@ -1,0 +1,235 @@
+//! Every action, end to end: what the caller gets back and what Graph received.
+
+use graphgate::change::Status;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn update_software_answers_202_with_the_absolute_operation_location() {
+    let app = spawn_app().await;
+    Mock::given(method("POST"))
+        .and(path("/beta/teamwork/devices/dev-1/updateSoftware"))
+        .respond_with(accepted("dev-1"))
+        .expect(1)
+        .mount(&app.graph)
+        .await;
+
+    let response = app
+        .post_change(json!({"action": "updateSoftware", "deviceId": "dev-1", "softwareType": "teamsClient",
+            "softwareVersion": "1.0.96.22", "reference": "CHG0031234", "requestedBy": "alice@contoso.com"}))
+        .await;
+
+    assert_eq!(response.status(), 202);
+    let operation = app.graph_url("/teamwork/devices/dev-1/operations/op-1");
+    assert_eq!(response.headers()["location"], operation.as_str());
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "queued");
+    assert_eq!(body["location"], operation.as_str());
+    let id = body["changeId"].as_str().unwrap();
+    assert_eq!(body["statusUrl"], format!("/v1/changes/{id}"));
+
+    let received = app.graph_requests().await;
+    assert_eq!(received.len(), 1);
+    let call = &received[0];
+    assert_eq!(
+        call.body_json::<Value>().unwrap(),
+        json!({"softwareType": "teamsClient", "softwareVersion": "1.0.96.22"})
+    );
+    assert!(bearer(call).starts_with("Bearer graph-token-"));
+    let client_request_id = call.headers["client-request-id"].to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(client_request_id).is_ok());
+
+    let record = app.record(id).await;
+    assert_eq!(record.status, Status::Queued);
+    assert_eq!(record.caller, "itsm");
+    assert_eq!(record.graph_request_id.as_deref(), Some("graph-request-1"));
+    assert_eq!(record.location.unwrap().as_str(), operation);
+    assert!(record.next_poll_at.is_some());
+}
+
+#[tokio::test]
+async fn restart_and_diagnostics_post_without_a_body() {
+    let app = spawn_app().await;
+    for (action, graph_action) in [
+        ("restartDevice", "restart"),
+        ("runDiagnostics", "runDiagnostics"),
+    ] {
+        Mock::given(method("POST"))
+            .and(path(format!("/beta/teamwork/devices/dev-2/{graph_action}")))
+            .respond_with(accepted("dev-2"))
+            .expect(1)
+            .mount(&app.graph)
+            .await;
+        let response = app
+            .post_change(json!({"action": action, "deviceId": "dev-2"}))
+            .await;
+        assert_eq!(response.status(), 202, "{action}");
+    }
+    let received = app.graph_requests().await;
+    assert_eq!(received.len(), 2);
+    for call in &received {
+        assert!(call.body.is_empty(), "{} had a body", call.url);
+    }
+    // A fresh client-request-id for every call.
+    assert_ne!(
+        received[0].headers["client-request-id"],
+        received[1].headers["client-request-id"]
+    );
+}
+
+#[tokio::test]
+async fn upgrade_app_in_every_scope_answers_200_succeeded() {
+    let app = spawn_app().await;
+    let cases = [
+        (
+            json!({"teamId": "team-1"}),
+            "/beta/teams/team-1/installedApps/inst+1=/upgrade",
+        ),
+        (
+            json!({"chatId": "19:abc@thread.v2"}),
+            "/beta/chats/19:abc@thread.v2/installedApps/inst+1=/upgrade",
+        ),
+        (
+            json!({"userId": "alice@contoso.com"}),
+            "/beta/users/alice@contoso.com/teamwork/installedApps/inst+1=/upgrade",
+        ),
+    ];
+    for (scope, graph_path) in &cases {
+        Mock::given(method("POST"))
+            .and(path(*graph_path))
+            .respond_with(ResponseTemplate::new(204).insert_header("request-id", "upgrade-1"))
+            .expect(1)
+            .mount(&app.graph)
+            .await;
+        let mut body = json!({"action": "upgradeApp", "installationId": "inst+1="});
+        body.as_object_mut()
+            .unwrap()
+            .extend(scope.as_object().unwrap().clone());
+        let response = app.post_change(body).await;
+        assert_eq!(response.status(), 200, "{scope}");
+        assert!(response.headers().get("location").is_none());
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["status"], "succeeded");
+        let record = app.record(body["changeId"].as_str().unwrap()).await;
+        assert_eq!(record.status, Status::Succeeded);
+        assert_eq!(record.next_poll_at, None);
+    }
+    for call in app.graph_requests().await {
+        assert!(call.body.is_empty(), "no consent set means no body");
+    }
+}
+
+#[tokio::test]
+async fn upgrade_app_forwards_the_consented_permission_set() {
+    let app = spawn_app().await;
+    Mock::given(method("POST"))
+        .and(path("/beta/teams/team-1/installedApps/inst-1/upgrade"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&app.graph)
+        .await;
+    let consent = json!({"resourceSpecificPermissions": [
+        {"permissionValue": "ChannelMessage.Read.Group", "permissionType": "application"},
+        {"permissionValue": "TeamSettings.Read.Group", "permissionType": "delegated"}]});
+    let response = app
+        .post_change(
+            json!({"action": "upgradeApp", "teamId": "team-1", "installationId": "inst-1",
+            "consentedPermissionSet": consent}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let received = app.graph_requests().await;
+    assert_eq!(
+        received[0].body_json::<Value>().unwrap(),
+        json!({"consentedPermissionSet": consent})
+    );
+}
+
+#[tokio::test]
+async fn the_caller_reads_its_change_back() {
+    let app = spawn_app().await;
+    Mock::given(method("POST"))
+        .respond_with(accepted("dev-3"))
+        .mount(&app.graph)
+        .await;
+    let created: Value = app
+        .post_change(
+            json!({"action": "restartDevice", "deviceId": "dev-3", "reference": "CHG1",
+            "callbackUrl": "https://itsm.example.com/hooks/graphgate"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["changeId"].as_str().unwrap();
+
+    let response = app.get_change(TOKEN, id).await;
+    assert_eq!(response.status(), 200);
+    let view: Value = response.json().await.unwrap();
+    assert_eq!(view["changeId"], id);
+    assert_eq!(view["status"], "queued");
+    assert_eq!(view["action"], "restartDevice");
+    assert_eq!(view["deviceId"], "dev-3");
+    assert_eq!(view["reference"], "CHG1");
+    assert_eq!(
+        view["callbackUrl"],
+        "https://itsm.example.com/hooks/graphgate"
+    );
+    assert_eq!(
+        view["location"],
+        app.graph_url("/teamwork/devices/dev-3/operations/op-1")
+            .as_str()
+    );
+    for internal in ["caller", "version", "leaseUntil", "nextPollAt"] {
+        assert!(view.get(internal).is_none(), "{internal} is internal");
+    }
+}
+
+#[tokio::test]
+async fn an_absolute_location_on_the_graph_host_is_kept() {
+    let app = spawn_app().await;
+    let absolute = app.graph_url("/teamwork/devices/dev-4/operations/op-9");
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(202).insert_header("Location", absolute.as_str()))
+        .mount(&app.graph)
+        .await;
+    let response = app
+        .post_change(json!({"action": "restartDevice", "deviceId": "dev-4"}))
+        .await;
+    assert_eq!(response.status(), 202);
+    assert_eq!(response.headers()["location"], absolute.as_str());
+}
+
+#[tokio::test]
+async fn a_location_off_the_graph_host_is_refused_and_the_change_kept_for_reconciliation() {
+    let app = spawn_app().await;
+    let elsewhere = wiremock::MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(202).insert_header(
+                "Location",
+                format!(
+                    "{}/beta/teamwork/devices/dev-5/operations/op-1",
+                    elsewhere.uri()
+                )
+                .as_str(),
+            ),
+        )
+        .mount(&app.graph)
+        .await;
+    let response = app
+        .post_change(json!({"action": "restartDevice", "deviceId": "dev-5"}))
+        .await;
+    let body = problem(response, 502).await;
+    assert_eq!(body["type"], "urn:graphgate:problem:graph-bad-location");
+    let record = app.record(body["changeId"].as_str().unwrap()).await;
+    assert_eq!(
+        record.status,
+        Status::Submitting,
+        "the sweeper reconciles it"
+    );
+    assert!(elsewhere.received_requests().await.unwrap().is_empty());
+}

@@ -1,0 +1,245 @@
+//! `spawn_app`: a fresh graphgate per test, with its own database, fake Graph and fake
+//! token endpoint.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use graphgate::change::{ChangeId, ChangeRecord};
+use graphgate::config::Settings;
+use graphgate::graph::RetryPolicy;
+use graphgate::intake::AppState;
+use graphgate::serve::Application;
+use graphgate::store::{SqliteStore, Store};
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+/// A caller allowed every action.
+pub const TOKEN: &str = "itsm-token-0123456789abcdef0123456789";
+/// A caller allowed only `restartDevice`.
+pub const RESTART_ONLY_TOKEN: &str = "chatops-token-0123456789abcdef012345";
+/// The token in the sample Lambda events under `events/`.
+pub const EVENTS_TOKEN: &str = "sample-events-token-0123456789abcdef";
+pub const CLIENT_SECRET: &str = "client-secret-that-must-never-leak";
+pub const TOKEN_PATH: &str = "/tenant-1/oauth2/v2.0/token";
+
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var_os("TEST_LOG").is_some() {
+        graphgate::telemetry::init(graphgate::telemetry::Format::Text);
+    }
+});
+
+pub fn callers_json() -> String {
+    json!([
+        {"name": "itsm", "auth": {"scheme": "bearer", "token": TOKEN}, "allow": ["*"]},
+        {"name": "chatops", "auth": {"scheme": "bearer", "token": RESTART_ONLY_TOKEN}, "allow": ["restartDevice"]},
+        {"name": "events", "auth": {"scheme": "bearer", "token": EVENTS_TOKEN}, "allow": ["*"]},
+    ])
+    .to_string()
+}
+
+pub struct TestApp {
+    pub address: String,
+    /// Fake Graph: `{uri}/beta/...`.
+    pub graph: MockServer,
+    /// Fake token endpoint.
+    pub login: MockServer,
+    pub store: SqliteStore,
+    pub http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+/// Knobs a test may turn before the app starts.
+pub struct Options {
+    pub request_timeout: Duration,
+    pub retry: RetryPolicy,
+    pub token_lifetime_secs: u64,
+    /// Mount the usual token endpoint answer.
+    pub mount_token: bool,
+    /// Send Graph calls here instead of to the fake Graph.
+    pub graph_origin: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            request_timeout: Duration::from_secs(5),
+            retry: RetryPolicy {
+                max_attempts: 5,
+                base_delay: Duration::from_millis(20),
+                max_delay: Duration::from_millis(200),
+            },
+            token_lifetime_secs: 3599,
+            mount_token: true,
+            graph_origin: None,
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+/// Settings as the environment would give them, pointing at the fakes.
+pub fn settings_for(
+    graph: &MockServer,
+    login: &MockServer,
+    db: &std::path::Path,
+    options: &Options,
+) -> Settings {
+    let vars: HashMap<&str, String> = HashMap::from([
+        (
+            "GRAPH_BASE_URL",
+            format!(
+                "{}/beta",
+                options.graph_origin.clone().unwrap_or(graph.uri())
+            ),
+        ),
+        ("GRAPH_TOKEN_URL", format!("{}{TOKEN_PATH}", login.uri())),
+        ("GRAPH_CLIENT_ID", "graphgate-tests".to_owned()),
+        ("GRAPH_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
+        ("GRAPHGATE_CALLERS", callers_json()),
+        ("GRAPHGATE_DB", db.display().to_string()),
+        (
+            "GRAPHGATE_REQUEST_TIMEOUT_SECS",
+            options.request_timeout.as_secs_f64().to_string(),
+        ),
+    ]);
+    let mut settings =
+        Settings::from_lookup(&|k: &str| vars.get(k).cloned()).expect("test settings are valid");
+    settings.graph.retry = options.retry.clone();
+    settings
+}
+
+pub async fn spawn_app_with(options: Options) -> TestApp {
+    LazyLock::force(&TRACING);
+    let graph = MockServer::start().await;
+    let login = MockServer::start().await;
+    if options.mount_token {
+        mount_token(&login, options.token_lifetime_secs).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("graphgate.db");
+    let settings = settings_for(&graph, &login, &db, &options);
+    let state = AppState::from_settings(settings).unwrap();
+    let app = Application::bind(state, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let address = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        store: SqliteStore::open(&db).unwrap(),
+        graph,
+        login,
+        http: reqwest::Client::new(),
+        _dir: dir,
+    }
+}
+
+/// A token endpoint that hands out a new token on every call.
+pub async fn mount_token(login: &MockServer, lifetime_secs: u64) {
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(move |_: &Request| {
+            ResponseTemplate::new(200).set_body_json(json!({
+                "token_type": "Bearer",
+                "expires_in": lifetime_secs,
+                "access_token": format!("graph-token-{}", uuid::Uuid::new_v4()),
+            }))
+        })
+        .mount(login)
+        .await;
+}
+
+/// Graph accepting a device action with its documented relative Location.
+pub fn accepted(device: &str) -> ResponseTemplate {
+    ResponseTemplate::new(202)
+        .insert_header(
+            "Location",
+            format!("/teamwork/devices/{device}/operations/op-1").as_str(),
+        )
+        .insert_header("request-id", "graph-request-1")
+}
+
+pub fn graph_error(status: u16, code: &str, request_id: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status)
+        .insert_header("request-id", request_id)
+        .set_body_json(
+            json!({"error": {"code": code, "message": format!("simulated {code}"),
+            "innerError": {"request-id": request_id, "date": "2026-11-23T10:00:00"}}}),
+        )
+}
+
+impl TestApp {
+    pub async fn post_change(&self, body: Value) -> reqwest::Response {
+        self.post_change_as(TOKEN, body).await
+    }
+
+    pub async fn post_change_as(&self, token: &str, body: Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}/v1/changes", self.address))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_change(&self, token: &str, id: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}/v1/changes/{id}", self.address))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn record(&self, id: &str) -> ChangeRecord {
+        self.store
+            .get(&ChangeId::parse(id).unwrap())
+            .await
+            .unwrap()
+            .expect("the change is stored")
+    }
+
+    /// Requests the fake Graph received.
+    pub async fn graph_requests(&self) -> Vec<Request> {
+        self.graph.received_requests().await.unwrap_or_default()
+    }
+
+    pub async fn token_requests(&self) -> Vec<Request> {
+        self.login.received_requests().await.unwrap_or_default()
+    }
+
+    pub fn graph_url(&self, path: &str) -> String {
+        format!("{}/beta{path}", self.graph.uri())
+    }
+}
+
+/// Reads a problem+json answer, checking its shape.
+pub async fn problem(response: reqwest::Response, status: u16) -> Value {
+    assert_eq!(response.status().as_u16(), status, "unexpected status");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    assert!(
+        body["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("urn:graphgate:problem:")
+    );
+    assert!(body["title"].is_string() && body["detail"].is_string());
+    body
+}
+
+pub fn bearer(request: &Request) -> String {
+    request.headers["authorization"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}

@@ -1,0 +1,8 @@
+//! Integration tests: graphgate on a random loopback port, talking over real HTTP to a fake
+//! Graph and token endpoint (wiremock) or to the built-in simulator.
+
+mod auth;
+mod changes;
+mod graph_errors;
+mod helpers;
+mod validation;

@@ -10,6 +10,7 @@ use graphgate::config::Settings;
 use graphgate::graph::RetryPolicy;
 use graphgate::intake::AppState;
 use graphgate::serve::Application;
+use graphgate::simulator::{self, SimulatorState};
 use graphgate::store::{SqliteStore, Store};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
@@ -59,6 +60,8 @@ pub struct Options {
     pub mount_token: bool,
     /// Send Graph calls here instead of to the fake Graph.
     pub graph_origin: Option<String>,
+    /// Ask for tokens here instead of at the fake token endpoint.
+    pub login_origin: Option<String>,
 }
 
 impl Default for Options {
@@ -73,6 +76,7 @@ impl Default for Options {
             token_lifetime_secs: 3599,
             mount_token: true,
             graph_origin: None,
+            login_origin: None,
         }
     }
 }
@@ -96,7 +100,13 @@ pub fn settings_for(
                 options.graph_origin.clone().unwrap_or(graph.uri())
             ),
         ),
-        ("GRAPH_TOKEN_URL", format!("{}{TOKEN_PATH}", login.uri())),
+        (
+            "GRAPH_TOKEN_URL",
+            format!(
+                "{}{TOKEN_PATH}",
+                options.login_origin.clone().unwrap_or(login.uri())
+            ),
+        ),
         ("GRAPH_CLIENT_ID", "graphgate-tests".to_owned()),
         ("GRAPH_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
         ("GRAPHGATE_CALLERS", callers_json()),
@@ -235,6 +245,22 @@ pub async fn problem(response: reqwest::Response, status: u16) -> Value {
     );
     assert!(body["title"].is_string() && body["detail"].is_string());
     body
+}
+
+/// The built-in simulator on a random loopback port, and graphgate pointed at it.
+pub async fn spawn_simulated_app(options: Options) -> (TestApp, SimulatorState) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let state = SimulatorState::default();
+    tokio::spawn(simulator::serve(listener, state.clone()));
+    let app = spawn_app_with(Options {
+        graph_origin: Some(origin.clone()),
+        login_origin: Some(origin),
+        mount_token: false,
+        ..options
+    })
+    .await;
+    (app, state)
 }
 
 pub fn bearer(request: &Request) -> String {

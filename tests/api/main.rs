@@ -5,4 +5,8 @@ mod auth;
 mod changes;
 mod graph_errors;
 mod helpers;
+mod lambda_events;
+mod simulator;
+mod store;
+mod token;
 mod validation;

@@ -1,0 +1,142 @@
+//! The sample API Gateway events in `events/` go through `lambda_http`'s own request parsing
+//! and then the real Router, as the `intake` function runs them.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use graphgate::intake::{AppState, router};
+use serde_json::Value;
+use tower::ServiceExt;
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::*;
+
+struct LambdaApp {
+    router: Router,
+    graph: MockServer,
+    _login: MockServer,
+    _dir: tempfile::TempDir,
+}
+
+async fn lambda_app(options: Options) -> LambdaApp {
+    let graph = MockServer::start().await;
+    let login = MockServer::start().await;
+    mount_token(&login, 3599).await;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings_for(&graph, &login, &dir.path().join("graphgate.db"), &options);
+    LambdaApp {
+        router: router(AppState::from_settings(settings).unwrap()),
+        graph,
+        _login: login,
+        _dir: dir,
+    }
+}
+
+fn event(name: &str) -> lambda_http::Request {
+    let raw =
+        std::fs::read_to_string(format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    lambda_http::request::from_str(&raw).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+async fn call(app: &LambdaApp, request: lambda_http::Request) -> (u16, Value) {
+    let response = app.router.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn every_sample_event_goes_through_the_router() {
+    let app = lambda_app(Options::default()).await;
+    Mock::given(method("POST"))
+        .and(path_regex(
+            "^/beta/teamwork/devices/[^/]+/(updateSoftware|restart|runDiagnostics)$",
+        ))
+        .respond_with(accepted("0f3ce432-e432-0f3c-32e4-3c0f32e43c0f"))
+        .expect(3)
+        .mount(&app.graph)
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex(
+            "^/beta/teams/[^/]+/installedApps/[^/]+/upgrade$",
+        ))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&app.graph)
+        .await;
+
+    let expected = [
+        ("healthz.json", 200),
+        ("create-change-update-software.json", 202),
+        ("create-change-restart-device.json", 202),
+        ("create-change-run-diagnostics.json", 202),
+        ("create-change-upgrade-app.json", 200),
+        ("create-change-unauthenticated.json", 401),
+        ("get-change.json", 404),
+    ];
+    let mut files: Vec<String> =
+        std::fs::read_dir(format!("{}/events", env!("CARGO_MANIFEST_DIR")))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+    files.sort();
+    let mut covered: Vec<String> = expected.iter().map(|(n, _)| n.to_string()).collect();
+    covered.sort();
+    assert_eq!(files, covered, "every sample event has an expectation");
+
+    for (name, status) in expected {
+        let (got, body) = call(&app, event(name)).await;
+        assert_eq!(got, status, "{name}: {body}");
+        if name.starts_with("create-change-") && status < 300 {
+            assert!(body["changeId"].is_string(), "{name}");
+        }
+    }
+    let update = app
+        .graph
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.url.path().ends_with("/updateSoftware"))
+        .unwrap();
+    assert_eq!(
+        update.body_json::<Value>().unwrap(),
+        serde_json::json!({"softwareType": "teamsClient", "softwareVersion": "1.0.96.22"})
+    );
+}
+
+#[tokio::test]
+async fn the_lambda_deadline_bounds_graph_retries() {
+    // The request timeout alone would allow 20 s; the invocation has 2.5 s left, less the
+    // 1.5 s margin graphgate keeps to answer.
+    let app = lambda_app(Options {
+        request_timeout: Duration::from_secs(20),
+        ..Options::default()
+    })
+    .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&app.graph)
+        .await;
+    let mut request = event("create-change-restart-device.json");
+    let mut context = lambda_http::Context::default();
+    let deadline = SystemTime::now() + Duration::from_millis(2500);
+    context.deadline = deadline.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+    request.extensions_mut().insert(context);
+
+    let started = std::time::Instant::now();
+    let (status, body) = call(&app, request).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(!app.graph.received_requests().await.unwrap().is_empty());
+}

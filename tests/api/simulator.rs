@@ -1,0 +1,158 @@
+//! graphgate against the built-in simulator, as `serve --simulate` runs it.
+
+use std::time::Duration;
+
+use graphgate::simulator::Faults;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+fn update(device: &str) -> Value {
+    json!({"action": "updateSoftware", "deviceId": device, "softwareType": "teamsClient", "softwareVersion": "1.0.96.22"})
+}
+
+/// A token from the simulator, to poll operations the way the sweeper will.
+async fn sim_token(http: &reqwest::Client, origin: &str) -> String {
+    let body: Value = http
+        .post(format!("{origin}{TOKEN_PATH}"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "poller"),
+            ("client_secret", "secret"),
+            ("scope", &format!("{origin}/.default")),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_device_action_is_queued_then_progresses_across_polls() {
+    let (app, sim) = spawn_simulated_app(Options::default()).await;
+    let response = app.post_change(update("dev-1")).await;
+    assert_eq!(response.status(), 202);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let origin = location.split("/beta/").next().unwrap().to_owned();
+    assert!(location.starts_with(&format!("{origin}/beta/teamwork/devices/dev-1/operations/")));
+    assert_eq!(sim.tokens_issued(), 1);
+
+    // While the operation is queued, Graph answers 409 for the same device.
+    let p = problem(app.post_change(update("dev-1")).await, 409).await;
+    assert_eq!(p["deviceId"], "dev-1");
+    // Another device is not affected.
+    assert_eq!(app.post_change(update("dev-2")).await.status(), 202);
+
+    let token = sim_token(&app.http, &origin).await;
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let op: Value = app
+            .http
+            .get(&location)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(op["operationType"], "softwareUpdate");
+        seen.push(op["status"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(seen, ["queued", "InProgress", "succeeded"]);
+    // Finished: the device takes a new action.
+    assert_eq!(app.post_change(update("dev-1")).await.status(), 202);
+
+    let unauthenticated = app.http.get(&location).send().await.unwrap();
+    assert_eq!(unauthenticated.status(), 401);
+}
+
+#[tokio::test]
+async fn the_simulator_refuses_unsupported_devices_with_404_unknown_error() {
+    let (app, _) = spawn_simulated_app(Options::default()).await;
+    let p = problem(app.post_change(update("unsupported-rally-bar")).await, 422).await;
+    assert_eq!(p["graphStatus"], 404);
+    assert_eq!(p["graphCode"], "UnknownError");
+    assert!(p["graphRequestId"].is_string());
+}
+
+#[tokio::test]
+async fn app_upgrades_in_every_scope_succeed() {
+    let (app, _) = spawn_simulated_app(Options::default()).await;
+    for scope in ["teamId", "chatId", "userId"] {
+        let mut body = json!({"action": "upgradeApp", "installationId": "aW5zdGFsbA==",
+            "consentedPermissionSet": {"resourceSpecificPermissions": [
+                {"permissionValue": "ChannelMessage.Read.Group", "permissionType": "application"}]}});
+        body[scope] = json!("19:abc@thread.v2");
+        let response = app.post_change(body).await;
+        assert_eq!(response.status(), 200, "{scope}");
+    }
+}
+
+#[tokio::test]
+async fn simulated_throttling_is_retried_through() {
+    let (app, sim) = spawn_simulated_app(Options::default()).await;
+    sim.set_faults(Faults {
+        throttle: 2,
+        retry_after_secs: 0.15,
+        ..Faults::default()
+    });
+    let started = std::time::Instant::now();
+    assert_eq!(app.post_change(update("dev-1")).await.status(), 202);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+}
+
+#[tokio::test]
+async fn a_simulated_outage_until_the_deadline_is_a_503() {
+    let (app, sim) = spawn_simulated_app(Options {
+        request_timeout: Duration::from_millis(800),
+        ..Options::default()
+    })
+    .await;
+    sim.set_faults(Faults {
+        unavailable: 1000,
+        latency_ms: 20,
+        ..Faults::default()
+    });
+    let response = app.post_change(update("dev-1")).await;
+    assert!(response.headers().contains_key("retry-after"));
+    problem(response, 503).await;
+}
+
+#[tokio::test]
+async fn faults_can_be_set_over_http() {
+    let (app, _) = spawn_simulated_app(Options::default()).await;
+    let response = app.post_change(update("dev-1")).await;
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let origin = location.split("/beta/").next().unwrap();
+    let faults = json!({"throttle": 1, "retryAfterSecs": 2.128, "unavailable": 0, "latencyMs": 0});
+    let put = app
+        .http
+        .put(format!("{origin}/_simulator/faults"))
+        .json(&faults)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let token = sim_token(&app.http, origin).await;
+    let throttled = app
+        .http
+        .get(&location)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(throttled.status(), 429);
+    assert_eq!(throttled.headers()["retry-after"], "2.128");
+    let bad = app
+        .http
+        .put(format!("{origin}/_simulator/faults"))
+        .json(&json!({"throttle": "many"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+}

@@ -255,6 +255,34 @@ mod tests {
     }
 
     #[test]
+    fn callers_may_come_from_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("callers.json");
+        std::fs::write(&path, CALLERS).unwrap();
+        let path = path.display().to_string();
+        let s = settings(&[
+            ("GRAPH_TENANT_ID", "t"),
+            ("GRAPH_CLIENT_ID", "app"),
+            ("GRAPH_CLIENT_SECRET", "s"),
+            ("GRAPHGATE_CALLERS", &path),
+        ])
+        .unwrap();
+        assert!(
+            s.callers
+                .authenticate("0123456789abcdef0123456789abcdef")
+                .is_some()
+        );
+        let err = settings(&[
+            ("GRAPH_TENANT_ID", "t"),
+            ("GRAPH_CLIENT_ID", "app"),
+            ("GRAPH_CLIENT_SECRET", "s"),
+            ("GRAPHGATE_CALLERS", "/no/such/callers.json"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("cannot read file"), "{err}");
+    }
+
+    #[test]
     fn secrets_do_not_print() {
         let s = settings(&[
             ("GRAPH_TOKEN_URL", "http://127.0.0.1:9/t/oauth2/v2.0/token"),

@@ -10,8 +10,8 @@ use tokio::time::Instant;
 use crate::change::{ChangeRecord, Status};
 use crate::config::Timing;
 use crate::graph::{ActionOutcome, GraphClient, GraphError};
-use crate::intake::error_chain;
 use crate::store::{Store, StoreError};
+use crate::telemetry::error_chain;
 
 #[derive(Debug)]
 pub enum SubmitFailure {

@@ -22,3 +22,15 @@ pub fn init(format: Format) {
         Format::Text => builder.compact().init(),
     }
 }
+
+/// An error and every cause under it, for the log. Clients see only the outermost message.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    use std::fmt::Write as _;
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let _ = write!(out, ": {cause}");
+        source = cause.source();
+    }
+    out
+}

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use graphgate::intake::error_chain;
 use graphgate::simulator::{self, Faults};
+use graphgate::telemetry::error_chain;
 use graphgate::{serve, telemetry};
 
 #[derive(Parser)]

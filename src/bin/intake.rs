@@ -1,8 +1,8 @@
 //! The `intake` Lambda function: the HTTP API behind API Gateway or a function URL.
 
 use graphgate::config::Settings;
-use graphgate::intake::{AppState, error_chain, router};
-use graphgate::telemetry;
+use graphgate::intake::{AppState, router};
+use graphgate::telemetry::{self, error_chain};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

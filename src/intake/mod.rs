@@ -7,7 +7,7 @@ mod extract;
 mod problem;
 
 pub use callers::{Caller, CallerRegistry, MIN_TOKEN_LEN};
-pub use problem::{ApiError, error_chain};
+pub use problem::ApiError;
 
 use std::sync::Arc;
 

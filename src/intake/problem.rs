@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 use crate::change::{Action, ChangeId, FieldError};
 use crate::graph::GraphError;
 use crate::store::StoreError;
+use crate::telemetry::error_chain;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -292,17 +293,6 @@ fn graph_problem(change_id: &ChangeId, action: &Action, error: &GraphError) -> P
         p = p.with("graphRequestId", request_id.as_str());
     }
     p
-}
-
-/// Writes an error and every cause under it, for the log.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let _ = write!(out, ": {cause}");
-        source = cause.source();
-    }
-    out
 }
 
 impl IntoResponse for ApiError {

@@ -25,6 +25,8 @@ use time::format_description::well_known::Rfc3339;
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 
+use crate::change::SoftwareType;
+
 /// Faults applied to the next Graph calls (not to the token endpoint).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
@@ -279,15 +281,6 @@ async fn token(State(state): State<SimulatorState>, Form(form): Form<TokenForm>)
     .into_response()
 }
 
-const SOFTWARE_TYPES: [&str; 6] = [
-    "adminAgent",
-    "operatingSystem",
-    "teamsClient",
-    "firmware",
-    "partnerAgent",
-    "companyPortal",
-];
-
 async fn device_action(
     State(state): State<SimulatorState>,
     Path((device, action)): Path<(String, String)>,
@@ -309,7 +302,7 @@ async fn device_action(
         let parsed: Option<Value> = serde_json::from_slice(&body).ok();
         let software_type = parsed.as_ref().and_then(|b| b["softwareType"].as_str());
         let version = parsed.as_ref().and_then(|b| b["softwareVersion"].as_str());
-        let valid = software_type.is_some_and(|t| SOFTWARE_TYPES.contains(&t))
+        let valid = software_type.is_some_and(|t| SoftwareType::parse(t).is_some())
             && version.is_some_and(|v| !v.trim().is_empty());
         if !valid {
             return graph_error(

@@ -10,10 +10,6 @@ use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::*;
 
-fn restart(device: &str) -> serde_json::Value {
-    json!({"action": "restartDevice", "deviceId": device})
-}
-
 #[tokio::test]
 async fn graph_409_is_a_409_naming_the_device() {
     let app = spawn_app().await;

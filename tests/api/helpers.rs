@@ -263,6 +263,29 @@ pub async fn spawn_simulated_app(options: Options) -> (TestApp, SimulatorState) 
     (app, state)
 }
 
+pub fn restart(device: &str) -> Value {
+    json!({"action": "restartDevice", "deviceId": device})
+}
+
+/// A token from the simulator's token endpoint, to call it as graphgate does.
+pub async fn sim_token(http: &reqwest::Client, token_url: &str, graph_origin: &str) -> String {
+    let grant: Value = http
+        .post(token_url)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "tests"),
+            ("client_secret", "secret"),
+            ("scope", &format!("{graph_origin}/.default")),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    grant["access_token"].as_str().unwrap().to_owned()
+}
+
 pub fn bearer(request: &Request) -> String {
     request.headers["authorization"]
         .to_str()

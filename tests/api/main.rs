@@ -3,6 +3,7 @@
 
 mod auth;
 mod changes;
+mod cli;
 mod graph_errors;
 mod helpers;
 mod lambda_events;

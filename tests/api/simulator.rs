@@ -11,25 +11,6 @@ fn update(device: &str) -> Value {
     json!({"action": "updateSoftware", "deviceId": device, "softwareType": "teamsClient", "softwareVersion": "1.0.96.22"})
 }
 
-/// A token from the simulator, to poll operations the way the sweeper will.
-async fn sim_token(http: &reqwest::Client, origin: &str) -> String {
-    let body: Value = http
-        .post(format!("{origin}{TOKEN_PATH}"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "poller"),
-            ("client_secret", "secret"),
-            ("scope", &format!("{origin}/.default")),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn a_device_action_is_queued_then_progresses_across_polls() {
     let (app, sim) = spawn_simulated_app(Options::default()).await;
@@ -46,7 +27,7 @@ async fn a_device_action_is_queued_then_progresses_across_polls() {
     // Another device is not affected.
     assert_eq!(app.post_change(update("dev-2")).await.status(), 202);
 
-    let token = sim_token(&app.http, &origin).await;
+    let token = sim_token(&app.http, &format!("{origin}{TOKEN_PATH}"), &origin).await;
     let mut seen = Vec::new();
     for _ in 0..3 {
         let op: Value = app
@@ -137,7 +118,7 @@ async fn faults_can_be_set_over_http() {
         .await
         .unwrap();
     assert_eq!(put.status(), 200);
-    let token = sim_token(&app.http, origin).await;
+    let token = sim_token(&app.http, &format!("{origin}{TOKEN_PATH}"), origin).await;
     let throttled = app
         .http
         .get(&location)

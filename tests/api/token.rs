@@ -10,10 +10,6 @@ use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::*;
 
-fn restart(device: &str) -> serde_json::Value {
-    json!({"action": "restartDevice", "deviceId": device})
-}
-
 #[tokio::test]
 async fn a_hundred_concurrent_requests_on_a_cold_cache_make_one_token_request() {
     let app = spawn_app_with(Options {

@@ -37,6 +37,7 @@ pub struct Settings {
     pub callers: CallerRegistry,
     pub db_path: PathBuf,
     pub timing: Timing,
+    pub sweep: SweepSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -73,6 +74,72 @@ impl Default for Timing {
     }
 }
 
+/// How the sweeper follows pending changes.
+#[derive(Debug, Clone, Copy)]
+pub struct SweepSettings {
+    /// Operations polled at once in one pass.
+    pub concurrency: usize,
+    /// Most due records one pass takes on.
+    pub batch_size: usize,
+    /// How long a sweeper owns a record it claimed. No Graph call outlives it.
+    pub claim_lease: Duration,
+    /// The first wait between polls of an operation; it doubles up to `poll_max`.
+    pub poll_base: Duration,
+    pub poll_max: Duration,
+    /// An operation with no final status this long after the change was made is `timedOut`.
+    pub operation_timeout: Duration,
+    /// How often `graphgate serve` runs a pass.
+    pub interval: Duration,
+}
+
+impl Default for SweepSettings {
+    fn default() -> Self {
+        Self {
+            concurrency: 8,
+            batch_size: 200,
+            claim_lease: Duration::from_secs(60),
+            poll_base: Duration::from_secs(15),
+            poll_max: Duration::from_secs(300),
+            operation_timeout: Duration::from_secs(4 * 3600),
+            interval: Duration::from_secs(10),
+        }
+    }
+}
+
+impl SweepSettings {
+    pub fn from_lookup(env: Env<'_>) -> Result<Self, ConfigError> {
+        let defaults = SweepSettings::default();
+        let concurrency = match env("GRAPHGATE_SWEEP_CONCURRENCY") {
+            None => defaults.concurrency,
+            Some(raw) => raw
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=64).contains(n))
+                .ok_or_else(|| {
+                    ConfigError::invalid(
+                        "GRAPHGATE_SWEEP_CONCURRENCY",
+                        format!("{raw:?} is not a whole number from 1 to 64"),
+                    )
+                })?,
+        };
+        let operation_timeout = match env("GRAPHGATE_OPERATION_TIMEOUT_SECS") {
+            None => defaults.operation_timeout,
+            Some(raw) => seconds("GRAPHGATE_OPERATION_TIMEOUT_SECS", &raw, 604_800.0)?,
+        };
+        let interval = match env("GRAPHGATE_SWEEP_INTERVAL_SECS") {
+            None => defaults.interval,
+            Some(raw) => seconds("GRAPHGATE_SWEEP_INTERVAL_SECS", &raw, 3600.0)?,
+        };
+        Ok(SweepSettings {
+            concurrency,
+            operation_timeout,
+            interval,
+            ..defaults
+        })
+    }
+}
+
 /// Reads one variable; tests and `serve --simulate` pass their own instead of the process's.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -89,7 +156,7 @@ impl Settings {
         let timing = Timing {
             request_timeout: match env("GRAPHGATE_REQUEST_TIMEOUT_SECS") {
                 None => Timing::default().request_timeout,
-                Some(raw) => seconds("GRAPHGATE_REQUEST_TIMEOUT_SECS", &raw)?,
+                Some(raw) => seconds("GRAPHGATE_REQUEST_TIMEOUT_SECS", &raw, 900.0)?,
             },
             ..Timing::default()
         };
@@ -100,6 +167,7 @@ impl Settings {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("./graphgate.db")),
             timing,
+            sweep: SweepSettings::from_lookup(env)?,
         })
     }
 }
@@ -154,16 +222,16 @@ impl GraphSettings {
     }
 }
 
-fn seconds(name: &'static str, raw: &str) -> Result<Duration, ConfigError> {
+fn seconds(name: &'static str, raw: &str, max: f64) -> Result<Duration, ConfigError> {
     raw.trim()
         .parse::<f64>()
         .ok()
-        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 900.0)
+        .filter(|s| s.is_finite() && *s > 0.0 && *s <= max)
         .map(Duration::from_secs_f64)
         .ok_or_else(|| {
             ConfigError::invalid(
                 name,
-                format!("{raw:?} is not a number of seconds between 0 and 900"),
+                format!("{raw:?} is not a number of seconds between 0 and {max}"),
             )
         })
 }

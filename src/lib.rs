@@ -8,4 +8,5 @@ pub mod serve;
 pub mod simulator;
 pub mod store;
 pub mod submission;
+pub mod sweeper;
 pub mod telemetry;

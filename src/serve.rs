@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use crate::config::{Settings, process_env};
 use crate::intake::{AppState, router};
 use crate::simulator::{self, SimulatorState};
+use crate::sweeper;
 
 /// The HTTP app bound to its socket, not yet serving.
 pub struct Application {
@@ -38,7 +39,16 @@ impl Application {
     }
 }
 
-/// Runs `graphgate serve`. With `simulate`, Graph is the built-in simulator on a free
+/// Runs `graphgate sweep --once`: one pass, its report printed as JSON.
+pub async fn sweep_once() -> Result<(), Box<dyn std::error::Error>> {
+    let state = AppState::from_settings(Settings::from_env()?)?;
+    let deadline = tokio::time::Instant::now() + state.sweep.claim_lease / 2;
+    let report = state.sweeper().sweep_once(deadline).await?;
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
+}
+
+/// Runs `graphgate serve`, with a sweep loop beside it. With `simulate`, Graph is the built-in simulator on a free
 /// loopback port, the Graph credentials default to placeholders, and when no callers are
 /// configured a demo caller is made and its token printed.
 pub async fn run(listen: SocketAddr, simulate: bool) -> Result<(), Box<dyn std::error::Error>> {
@@ -64,7 +74,9 @@ pub async fn run(listen: SocketAddr, simulate: bool) -> Result<(), Box<dyn std::
     } else {
         (Settings::from_env()?, None, None)
     };
-    let app = Application::bind(AppState::from_settings(settings)?, listen).await?;
+    let state = AppState::from_settings(settings)?;
+    tokio::spawn(sweeper::run_forever(state.sweeper(), state.sweep.interval));
+    let app = Application::bind(state, listen).await?;
     let addr = app.local_addr();
     println!("graphgate listening on http://{addr}");
     if let Some(sim) = simulator_addr {

@@ -29,6 +29,12 @@ enum Command {
         #[arg(long)]
         simulate: bool,
     },
+    /// Follow pending changes in the SQLite store (GRAPHGATE_DB).
+    Sweep {
+        /// Run one pass and exit (the only mode: `serve` runs its own loop).
+        #[arg(long, required = true)]
+        once: bool,
+    },
     /// Run only the Graph simulator (token endpoint and Graph routes).
     SimulateGraph {
         #[arg(long, default_value = "127.0.0.1:8081")]
@@ -66,6 +72,7 @@ async fn main() -> ExitCode {
 async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     match command {
         Command::Serve { listen, simulate } => serve::run(listen, simulate).await,
+        Command::Sweep { once: _ } => serve::sweep_once().await,
         Command::SimulateGraph {
             listen,
             token_lifetime_secs,

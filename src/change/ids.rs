@@ -100,6 +100,10 @@ path_id!(
     InstallationId
 );
 path_id!(
+    /// A Graph operation on a device (`teamworkDeviceOperation`).
+    OperationId
+);
+path_id!(
     /// An Entra ID tenant, by GUID or domain name.
     TenantId
 );

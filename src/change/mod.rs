@@ -9,6 +9,8 @@ pub use action::{
     Action, ActionKind, AppScope, ConsentedPermissionSet, PermissionType,
     ResourceSpecificPermission, SoftwareType, SoftwareVersion,
 };
-pub use ids::{ChangeId, ChatId, DeviceId, IdError, InstallationId, TeamId, TenantId, UserId};
+pub use ids::{
+    ChangeId, ChatId, DeviceId, IdError, InstallationId, OperationId, TeamId, TenantId, UserId,
+};
 pub use record::{ChangeRecord, GraphFailure, Status};
 pub use request::{CallbackUrl, ChangeRequest, FieldError};

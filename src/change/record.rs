@@ -108,6 +108,15 @@ pub struct ChangeRecord {
     pub graph_request_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<GraphFailure>,
+    /// The Graph operation's status as last read, spelled as Graph spelled it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_status: Option<String>,
+    /// How many times the operation has been polled; spaces the polls out.
+    #[serde(default)]
+    pub polls: u32,
+    /// Whether the sweeper already sent this change to Graph again, recovering it.
+    #[serde(default)]
+    pub resubmitted: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -143,6 +152,9 @@ impl ChangeRecord {
             client_request_id: None,
             graph_request_id: None,
             failure: None,
+            operation_status: None,
+            polls: 0,
+            resubmitted: false,
             created_at: now,
             updated_at: now,
             lease_until: Some(lease_until),

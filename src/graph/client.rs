@@ -8,11 +8,14 @@ use serde_json::Value;
 use tokio::time::Instant;
 use url::Url;
 
+use serde::Deserialize;
+
 use super::endpoints::GraphBase;
 use super::error::{GraphError, request_id};
+use super::operation::DeviceOperation;
 use super::retry::{self, RetryPolicy};
 use super::token::{ClientCredentials, TokenSource};
-use crate::change::Action;
+use crate::change::{Action, DeviceId};
 
 /// What Graph made of an action.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +69,7 @@ impl GraphClient {
         let url = self.base.action_url(action);
         let body = action_body(action);
         let response = self
-            .send(Method::POST, &url, body.as_ref(), deadline)
+            .send(Method::POST, &url, body.as_ref(), &self.retry, deadline)
             .await?;
         let status = response.status();
         let request_id = request_id(response.headers());
@@ -93,18 +96,81 @@ impl GraphClient {
         })
     }
 
+    /// Reads the operation at `location`. One attempt only: when Graph throttles, the caller
+    /// learns how long to wait (`GraphError::Unavailable::retry_after`) and comes back later.
+    pub async fn get_operation(
+        &self,
+        location: &Url,
+        deadline: Instant,
+    ) -> Result<DeviceOperation, GraphError> {
+        // Checked again although it was checked when stored: the token goes wherever it points.
+        let url = self.base.resolve_location(Some(location.as_str()))?;
+        let single = RetryPolicy {
+            max_attempts: 1,
+            ..self.retry.clone()
+        };
+        let response = self
+            .send(Method::GET, &url, None, &single, deadline)
+            .await?;
+        let body = read_json(response, "an operation").await?;
+        DeviceOperation::from_json(body).map_err(|detail| GraphError::Unexpected {
+            what: "an operation",
+            detail,
+        })
+    }
+
+    /// Every operation Graph lists for a device, following `@odata.nextLink` (on the Graph
+    /// host only) for at most [`MAX_PAGES`] pages.
+    pub async fn list_operations(
+        &self,
+        device: &DeviceId,
+        deadline: Instant,
+    ) -> Result<Vec<DeviceOperation>, GraphError> {
+        let mut url = self
+            .base
+            .join(&["teamwork", "devices", device.as_ref(), "operations"]);
+        let mut operations = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let response = self
+                .send(Method::GET, &url, None, &self.retry, deadline)
+                .await?;
+            let page: Page = serde_json::from_value(
+                read_json(response, "an operation list").await?,
+            )
+            .map_err(|e| GraphError::Unexpected {
+                what: "an operation list",
+                detail: e.to_string(),
+            })?;
+            for item in page.value {
+                operations.push(DeviceOperation::from_json(item).map_err(|detail| {
+                    GraphError::Unexpected {
+                        what: "an operation list",
+                        detail,
+                    }
+                })?);
+            }
+            match page.next_link {
+                Some(next) => url = self.base.resolve_location(Some(&next))?,
+                None => return Ok(operations),
+            }
+        }
+        tracing::warn!(device = %device, "operation list longer than {MAX_PAGES} pages; using what was read");
+        Ok(operations)
+    }
+
     /// Sends with a bearer token; a 401 drops the cached token and tries once more with a new one.
     async fn send(
         &self,
         method: Method,
         url: &Url,
         body: Option<&Value>,
+        retry: &RetryPolicy,
         deadline: Instant,
     ) -> Result<Response, GraphError> {
         let mut refreshed = false;
         loop {
             let token = self.tokens.token(deadline).await?;
-            let response = retry::send(&self.retry, deadline, || {
+            let response = retry::send(retry, deadline, || {
                 let request = self
                     .http
                     .request(method.clone(), url.clone())
@@ -123,6 +189,39 @@ impl GraphClient {
             }
             return Ok(response);
         }
+    }
+}
+
+/// Pages of a device's operation list read before giving up on following `@odata.nextLink`.
+const MAX_PAGES: usize = 20;
+
+#[derive(Deserialize)]
+struct Page {
+    #[serde(default)]
+    value: Vec<Value>,
+    #[serde(rename = "@odata.nextLink")]
+    next_link: Option<String>,
+}
+
+/// A success body as JSON, or the error Graph answered instead.
+async fn read_json(response: Response, what: &'static str) -> Result<Value, GraphError> {
+    if !response.status().is_success() {
+        return Err(GraphError::from_response(response).await);
+    }
+    let bytes = response.bytes().await.map_err(GraphError::Transport)?;
+    serde_json::from_slice(&bytes).map_err(|e| GraphError::Unexpected {
+        what,
+        detail: e.to_string(),
+    })
+}
+
+/// The `operationType` Graph gives the operation a device action starts.
+pub fn operation_type(action: &Action) -> Option<&'static str> {
+    match action {
+        Action::UpdateSoftware { .. } => Some("softwareUpdate"),
+        Action::RestartDevice { .. } => Some("deviceRestart"),
+        Action::RunDiagnostics { .. } => Some("deviceDiagnostics"),
+        Action::UpgradeApp { .. } => None,
     }
 }
 

@@ -3,11 +3,13 @@
 mod client;
 mod endpoints;
 mod error;
+mod operation;
 mod retry;
 mod token;
 
-pub use client::{ActionOutcome, GraphClient};
+pub use client::{ActionOutcome, GraphClient, operation_type};
 pub use endpoints::{Cloud, EndpointError, GraphBase, LocationError, check_endpoint};
 pub use error::GraphError;
+pub use operation::{DeviceOperation, OperationStatus};
 pub use retry::RetryPolicy;
 pub use token::{ClientCredentials, TokenSource};

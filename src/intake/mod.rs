@@ -19,20 +19,22 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::change::ChangeId;
-use crate::config::{Settings, Timing};
+use crate::config::{Settings, SweepSettings, Timing};
 use crate::graph::GraphClient;
 use crate::store::{SqliteStore, Store, StoreError};
+use crate::sweeper::Sweeper;
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// What every request handler shares; built once per process.
+/// What every request handler (and the sweeper) shares; built once per process.
 #[derive(Clone)]
 pub struct AppState {
     pub graph: Arc<GraphClient>,
     pub store: Arc<dyn Store>,
     pub callers: Arc<CallerRegistry>,
     pub timing: Timing,
+    pub sweep: SweepSettings,
 }
 
 impl AppState {
@@ -49,7 +51,13 @@ impl AppState {
             store: Arc::new(store),
             callers: Arc::new(settings.callers),
             timing: settings.timing,
+            sweep: settings.sweep,
         })
+    }
+
+    /// A sweeper over the same Graph client and store.
+    pub fn sweeper(&self) -> Sweeper {
+        Sweeper::new(self.graph.clone(), self.store.clone(), self.sweep)
     }
 }
 

@@ -6,6 +6,7 @@ mod sqlite;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
+use time::OffsetDateTime;
 
 use crate::change::{ChangeId, ChangeRecord};
 
@@ -34,4 +35,9 @@ pub trait Store: Send + Sync {
     /// Replaces the stored record with `record` if the stored version is still
     /// `record.version`, and returns what was stored (with the version bumped).
     async fn update(&self, record: &ChangeRecord) -> Result<ChangeRecord, StoreError>;
+
+    /// Up to `limit` records whose `next_poll_at` is at or before `now`, earliest first. Only
+    /// pending records are indexed, so this costs in proportion to the due work, not history.
+    async fn due(&self, now: OffsetDateTime, limit: usize)
+    -> Result<Vec<ChangeRecord>, StoreError>;
 }

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
+use time::OffsetDateTime;
 
 use super::{Store, StoreError};
 use crate::change::{ChangeId, ChangeRecord};
@@ -65,12 +66,14 @@ struct Row {
     next_poll_at: Option<i64>,
 }
 
+fn unix_ms(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
 fn row(record: &ChangeRecord) -> Result<Row, StoreError> {
     Ok(Row {
         json: serde_json::to_string(record).map_err(StoreError::Corrupt)?,
-        next_poll_at: record
-            .next_poll_at
-            .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64),
+        next_poll_at: record.next_poll_at.map(unix_ms),
     })
 }
 
@@ -156,6 +159,33 @@ impl Store for SqliteStore {
             } else {
                 StoreError::NotFound(stored.id)
             })
+        })
+        .await
+    }
+
+    async fn due(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<ChangeRecord>, StoreError> {
+        self.with_conn(move |conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT record FROM changes
+                     WHERE next_poll_at IS NOT NULL AND next_poll_at <= ?1
+                     ORDER BY next_poll_at LIMIT ?2",
+                )
+                .map_err(backend)?;
+            let rows = statement
+                .query_map(params![unix_ms(now), limit as i64], |r| {
+                    r.get::<_, String>(0)
+                })
+                .map_err(backend)?;
+            rows.map(|json| {
+                let json = json.map_err(backend)?;
+                serde_json::from_str(&json).map_err(StoreError::Corrupt)
+            })
+            .collect()
         })
         .await
     }

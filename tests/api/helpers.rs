@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use graphgate::change::{ChangeId, ChangeRecord};
-use graphgate::config::Settings;
+use graphgate::config::{Settings, SweepSettings};
 use graphgate::graph::RetryPolicy;
 use graphgate::intake::AppState;
 use graphgate::serve::Application;
@@ -47,6 +47,8 @@ pub struct TestApp {
     /// Fake token endpoint.
     pub login: MockServer,
     pub store: SqliteStore,
+    /// The app's own clients and settings, to build a sweeper over them.
+    pub state: AppState,
     pub http: reqwest::Client,
     _dir: tempfile::TempDir,
 }
@@ -62,6 +64,7 @@ pub struct Options {
     pub graph_origin: Option<String>,
     /// Ask for tokens here instead of at the fake token endpoint.
     pub login_origin: Option<String>,
+    pub sweep: SweepSettings,
 }
 
 impl Default for Options {
@@ -77,6 +80,12 @@ impl Default for Options {
             mount_token: true,
             graph_origin: None,
             login_origin: None,
+            sweep: SweepSettings {
+                poll_base: Duration::from_millis(100),
+                poll_max: Duration::from_millis(400),
+                claim_lease: Duration::from_secs(10),
+                ..SweepSettings::default()
+            },
         }
     }
 }
@@ -119,6 +128,9 @@ pub fn settings_for(
     let mut settings =
         Settings::from_lookup(&|k: &str| vars.get(k).cloned()).expect("test settings are valid");
     settings.graph.retry = options.retry.clone();
+    // A queued change is due at once, so a test can sweep right after submitting.
+    settings.timing.first_poll_after = Duration::ZERO;
+    settings.sweep = options.sweep;
     settings
 }
 
@@ -133,7 +145,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let db = dir.path().join("graphgate.db");
     let settings = settings_for(&graph, &login, &db, &options);
     let state = AppState::from_settings(settings).unwrap();
-    let app = Application::bind(state, "127.0.0.1:0".parse().unwrap())
+    let app = Application::bind(state.clone(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     let address = format!("http://{}", app.local_addr());
@@ -141,6 +153,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     TestApp {
         address,
         store: SqliteStore::open(&db).unwrap(),
+        state,
         graph,
         login,
         http: reqwest::Client::new(),

@@ -9,5 +9,6 @@ mod helpers;
 mod lambda_events;
 mod simulator;
 mod store;
+mod sweeper;
 mod token;
 mod validation;

@@ -1,0 +1,411 @@
+//! One sweep pass: take the changes that are due, find out where each stands in Graph, and
+//! record it. The `serve` loop, `graphgate sweep --once` and the `sweeper` Lambda only decide
+//! when to call [`Sweeper::sweep_once`].
+//!
+//! A record is claimed before anything else: a conditional write (on the version read) that
+//! moves its `next_poll_at` one lease ahead. Of two sweepers that read the same due record,
+//! only one claim succeeds, so each due record is polled once per due time. A sweeper that
+//! dies holding a claim only delays the record until the lease ends; no Graph call is
+//! started that could outlive the lease. Work that fails is rescheduled, never dropped.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde::Serialize;
+use time::OffsetDateTime;
+use tokio::time::Instant;
+
+use crate::change::{ChangeRecord, GraphFailure, OperationId, Status};
+use crate::config::SweepSettings;
+use crate::graph::{
+    ActionOutcome, DeviceOperation, GraphClient, GraphError, OperationStatus, operation_type,
+};
+use crate::store::{Store, StoreError};
+use crate::telemetry::error_chain;
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepReport {
+    /// Records that were due when the pass began.
+    pub due: usize,
+    /// Operations polled.
+    pub polled: usize,
+    /// Changes that reached a final status.
+    pub finished: usize,
+    /// Changes stuck in `submitting` that were reconciled with Graph.
+    pub recovered: usize,
+    /// Records another sweeper (or the intake) claimed first.
+    pub skipped: usize,
+    /// Records left for the next pass because the deadline came.
+    pub deferred: usize,
+    /// Records whose visit failed; they stay due.
+    pub errors: usize,
+}
+
+enum Visit {
+    Polled { finished: bool },
+    Recovered { finished: bool },
+    Skipped,
+    Deferred,
+    Failed,
+}
+
+pub struct Sweeper {
+    graph: Arc<GraphClient>,
+    store: Arc<dyn Store>,
+    settings: SweepSettings,
+}
+
+/// How far a change's own creation may precede, by Graph's clock, the operation it started.
+const CLOCK_SKEW: time::Duration = time::Duration::seconds(30);
+
+impl Sweeper {
+    pub fn new(graph: Arc<GraphClient>, store: Arc<dyn Store>, settings: SweepSettings) -> Self {
+        Self {
+            graph,
+            store,
+            settings,
+        }
+    }
+
+    /// Runs one pass. No record is visited after `deadline`; those stay due for the next pass.
+    pub async fn sweep_once(&self, deadline: Instant) -> Result<SweepReport, StoreError> {
+        let due = self
+            .store
+            .due(OffsetDateTime::now_utc(), self.settings.batch_size)
+            .await?;
+        let mut report = SweepReport {
+            due: due.len(),
+            ..SweepReport::default()
+        };
+        let mut visits = futures::stream::iter(due)
+            .map(|record| self.visit(record, deadline))
+            .buffer_unordered(self.settings.concurrency);
+        while let Some(visit) = visits.next().await {
+            match visit {
+                Visit::Polled { finished } => {
+                    report.polled += 1;
+                    report.finished += usize::from(finished);
+                }
+                Visit::Recovered { finished } => {
+                    report.recovered += 1;
+                    report.finished += usize::from(finished);
+                }
+                Visit::Skipped => report.skipped += 1,
+                Visit::Deferred => report.deferred += 1,
+                Visit::Failed => report.errors += 1,
+            }
+        }
+        tracing::info!(?report, "sweep pass done");
+        Ok(report)
+    }
+
+    async fn visit(&self, record: ChangeRecord, deadline: Instant) -> Visit {
+        if Instant::now() >= deadline {
+            return Visit::Deferred;
+        }
+        let id = record.id.clone();
+        let claimed = match self.claim(record).await {
+            Ok(claimed) => claimed,
+            Err(StoreError::Conflict { .. }) => return Visit::Skipped,
+            Err(e) => {
+                tracing::error!(change_id = %id, error = %error_chain(&e), "could not claim a due change");
+                return Visit::Failed;
+            }
+        };
+        // Graph calls end before the claim does, so no one else can act on the record meanwhile.
+        let call_deadline = deadline.min(Instant::now() + self.settings.claim_lease.mul_f32(0.8));
+        let (next, visit) = match claimed.status {
+            Status::Submitting => {
+                let next = self.recover(&claimed, call_deadline).await;
+                let finished = next.status.is_terminal();
+                let reconciled = next.status != Status::Submitting;
+                let visit = if reconciled {
+                    Visit::Recovered { finished }
+                } else {
+                    Visit::Failed
+                };
+                (next, visit)
+            }
+            Status::Queued | Status::Running => {
+                let next = self.poll(&claimed, call_deadline).await;
+                let finished = next.status.is_terminal();
+                (next, Visit::Polled { finished })
+            }
+            Status::Accepted
+            | Status::Succeeded
+            | Status::Failed
+            | Status::Cancelled
+            | Status::TimedOut
+            | Status::Rejected => {
+                let mut next = claimed.clone();
+                next.next_poll_at = None;
+                (next, Visit::Skipped)
+            }
+        };
+        match self.store.update(&next).await {
+            Ok(stored) => {
+                if stored.status != claimed.status {
+                    tracing::info!(change_id = %id, from = claimed.status.as_str(), to = stored.status.as_str(), "change moved");
+                }
+                visit
+            }
+            Err(StoreError::Conflict { .. }) => Visit::Skipped,
+            Err(e) => {
+                tracing::error!(change_id = %id, error = %error_chain(&e), "could not store a sweep result");
+                Visit::Failed
+            }
+        }
+    }
+
+    async fn claim(&self, record: ChangeRecord) -> Result<ChangeRecord, StoreError> {
+        let mut claim = record;
+        claim.next_poll_at = Some(OffsetDateTime::now_utc() + self.settings.claim_lease);
+        self.store.update(&claim).await
+    }
+
+    /// When to look at a change again after `polls` polls without a final status.
+    fn next_poll(&self, polls: u32, retry_after: Option<Duration>) -> OffsetDateTime {
+        let backoff = self
+            .settings
+            .poll_base
+            .saturating_mul(2u32.saturating_pow(polls.saturating_sub(1)))
+            .min(self.settings.poll_max);
+        OffsetDateTime::now_utc()
+            + retry_after.map_or(backoff, |wait| wait.max(Duration::from_secs(1)))
+    }
+
+    fn finish(
+        &self,
+        record: &ChangeRecord,
+        status: Status,
+        failure: Option<GraphFailure>,
+    ) -> ChangeRecord {
+        let mut next = record
+            .moved_to(status, OffsetDateTime::now_utc())
+            .unwrap_or_else(|e| {
+                tracing::warn!(change_id = %record.id, error = %e, "ignoring an impossible transition");
+                record.clone()
+            });
+        if failure.is_some() {
+            next.failure = failure;
+        }
+        next
+    }
+
+    async fn poll(&self, record: &ChangeRecord, deadline: Instant) -> ChangeRecord {
+        let now = OffsetDateTime::now_utc();
+        if now - record.created_at > self.settings.operation_timeout {
+            let hours = self.settings.operation_timeout.as_secs_f64() / 3600.0;
+            return self.finish(
+                record,
+                Status::TimedOut,
+                Some(GraphFailure {
+                    http_status: None,
+                    code: "timedOut".into(),
+                    message: format!("the operation had no final status after {hours:.1} h"),
+                    request_id: None,
+                }),
+            );
+        }
+        let Some(location) = &record.location else {
+            return self.finish(
+                record,
+                Status::Failed,
+                Some(internal(
+                    "lostLocation",
+                    "a queued change has no operation to follow",
+                )),
+            );
+        };
+        let mut next = record.clone();
+        next.polls += 1;
+        match self.graph.get_operation(location, deadline).await {
+            Ok(operation) => {
+                let next = self.apply(next, &operation);
+                self.reschedule(next, None)
+            }
+            Err(GraphError::Refused(failure)) if failure.http_status == Some(404) => {
+                self.finish(&next, Status::Failed, Some(failure))
+            }
+            Err(e) => {
+                tracing::warn!(change_id = %record.id, error = %error_chain(&e), "poll failed; will poll again");
+                let retry_after = match &e {
+                    GraphError::Unavailable { retry_after, .. } => *retry_after,
+                    _ => None,
+                };
+                self.reschedule(next, retry_after)
+            }
+        }
+    }
+
+    /// The record after reading `operation`.
+    fn apply(&self, mut record: ChangeRecord, operation: &DeviceOperation) -> ChangeRecord {
+        record.operation_status = Some(operation.raw_status.clone());
+        let status = match operation.status {
+            OperationStatus::Queued => Status::Queued,
+            OperationStatus::Running => Status::Running,
+            OperationStatus::Succeeded => Status::Succeeded,
+            OperationStatus::Failed => Status::Failed,
+            OperationStatus::Cancelled => Status::Cancelled,
+            OperationStatus::Unknown => record.status,
+        };
+        let failure = (status == Status::Failed).then(|| GraphFailure {
+            http_status: None,
+            code: operation
+                .error_code
+                .clone()
+                .unwrap_or_else(|| "operationFailed".into()),
+            message: operation.error_message.clone().unwrap_or_default(),
+            request_id: None,
+        });
+        self.finish(&record, status, failure)
+    }
+
+    fn reschedule(&self, mut record: ChangeRecord, retry_after: Option<Duration>) -> ChangeRecord {
+        if !record.status.is_terminal() {
+            record.next_poll_at = Some(self.next_poll(record.polls.max(1), retry_after));
+        }
+        record
+    }
+
+    /// A change left in `submitting` past its lease: its submitter died during the Graph call,
+    /// or could not store the answer. Look for the operation first; resubmit at most once.
+    async fn recover(&self, record: &ChangeRecord, deadline: Instant) -> ChangeRecord {
+        tracing::warn!(change_id = %record.id, resubmitted = record.resubmitted, "recovering a change stuck in submitting");
+        match self
+            .find_operation(record, deadline, |op| {
+                op.created
+                    .is_some_and(|created| created + CLOCK_SKEW >= record.created_at)
+            })
+            .await
+        {
+            Ok(Some(adopted)) => return adopted,
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(change_id = %record.id, error = %error_chain(&e), "could not list the device's operations; will try again");
+                return self.retry_recovery(record.clone());
+            }
+        }
+        if record.resubmitted {
+            return self.finish(
+                record,
+                Status::Failed,
+                Some(internal(
+                    "lostSubmission",
+                    "the change was resubmitted after its submitter stopped, and Graph shows no operation for it",
+                )),
+            );
+        }
+        let mut next = record.clone();
+        next.resubmitted = true;
+        match self.graph.execute(&record.action, deadline).await {
+            Ok(ActionOutcome::Accepted {
+                location,
+                request_id,
+            }) => {
+                let mut queued = self.finish(&next, Status::Queued, None);
+                queued.location = Some(location);
+                queued.graph_request_id = request_id;
+                self.reschedule(queued, None)
+            }
+            Ok(ActionOutcome::Completed { request_id }) => {
+                let mut done = self.finish(&next, Status::Succeeded, None);
+                done.graph_request_id = request_id;
+                done
+            }
+            // Graph has an operation queued for the device: the one the dead submitter started.
+            Err(GraphError::Conflict(failure)) => {
+                match self
+                    .find_operation(&next, deadline, |op| !op.status.is_terminal())
+                    .await
+                {
+                    Ok(Some(adopted)) => adopted,
+                    Ok(None) | Err(_) => self.finish(&next, Status::Failed, Some(failure)),
+                }
+            }
+            Err(e) if e.outcome_unknown() => self.retry_recovery(next),
+            Err(e @ GraphError::Refused(_)) => {
+                self.finish(&next, Status::Rejected, Some(e.failure()))
+            }
+            Err(e) => self.finish(&next, Status::Failed, Some(e.failure())),
+        }
+    }
+
+    fn retry_recovery(&self, mut record: ChangeRecord) -> ChangeRecord {
+        record.polls += 1;
+        record.next_poll_at = Some(self.next_poll(record.polls, None));
+        record
+    }
+
+    /// Adopts the earliest operation of the change's type on its device that `fits`.
+    async fn find_operation(
+        &self,
+        record: &ChangeRecord,
+        deadline: Instant,
+        fits: impl Fn(&DeviceOperation) -> bool,
+    ) -> Result<Option<ChangeRecord>, GraphError> {
+        let (Some(device), Some(kind)) =
+            (record.action.device_id(), operation_type(&record.action))
+        else {
+            return Ok(None);
+        };
+        let mut candidates: Vec<DeviceOperation> = self
+            .graph
+            .list_operations(device, deadline)
+            .await?
+            .into_iter()
+            .filter(|op| {
+                op.operation_type
+                    .as_deref()
+                    .is_some_and(|t| t.eq_ignore_ascii_case(kind))
+            })
+            .filter(|op| fits(op))
+            .collect();
+        candidates.sort_by_key(|op| op.created);
+        let Some((operation, id)) = candidates.into_iter().find_map(|op| {
+            op.id
+                .clone()
+                .and_then(|id| OperationId::parse(id).ok())
+                .map(|id| (op, id))
+        }) else {
+            return Ok(None);
+        };
+        let mut adopted = self.finish(record, Status::Queued, None);
+        adopted.location = Some(self.graph.base().join(&[
+            "teamwork",
+            "devices",
+            device.as_ref(),
+            "operations",
+            id.as_ref(),
+        ]));
+        let adopted = self.apply(adopted, &operation);
+        tracing::info!(change_id = %record.id, operation = %id, "adopted the operation Graph lists for the change");
+        Ok(Some(self.reschedule(adopted, None)))
+    }
+}
+
+/// Runs a pass every `interval` until the process ends; for `graphgate serve`.
+pub async fn run_forever(sweeper: Sweeper, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        // A pass ends well within the claims it takes.
+        let deadline = Instant::now() + sweeper.settings.claim_lease / 2;
+        if let Err(e) = sweeper.sweep_once(deadline).await {
+            tracing::error!(error = %error_chain(&e), "sweep pass failed; trying again next interval");
+        }
+    }
+}
+
+fn internal(code: &str, message: &str) -> GraphFailure {
+    GraphFailure {
+        http_status: None,
+        code: code.into(),
+        message: message.into(),
+        request_id: None,
+    }
+}

@@ -1,0 +1,315 @@
+//! The sweep pass against a fake Graph over real HTTP: progress, failure, timeouts,
+//! throttling, the deadline, and two sweepers on one store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use graphgate::change::Status;
+use graphgate::config::SweepSettings;
+use graphgate::store::{SqliteStore, Store};
+use graphgate::sweeper::{SweepReport, Sweeper};
+use serde_json::{Value, json};
+use tokio::time::Instant;
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::helpers::*;
+
+fn operation(status: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "id": "op-1", "operationType": "deviceRestart", "status": status,
+        "createdDateTime": "2026-11-23T10:00:00Z", "error": null}))
+}
+
+async fn submit_restart(app: &TestApp, device: String) -> String {
+    let response = app.post_change(restart(&device)).await;
+    assert_eq!(response.status(), 202);
+    let body: Value = response.json().await.unwrap();
+    body["changeId"].as_str().unwrap().to_owned()
+}
+
+async fn mount_accepting(app: &TestApp) {
+    Mock::given(method("POST"))
+        .and(path_regex("^/beta/teamwork/devices/([^/]+)/restart$"))
+        .respond_with(|request: &wiremock::Request| {
+            let device = request
+                .url
+                .path_segments()
+                .unwrap()
+                .nth(3)
+                .unwrap()
+                .to_owned();
+            ResponseTemplate::new(202).insert_header(
+                "Location",
+                format!("/teamwork/devices/{device}/operations/op-{device}").as_str(),
+            )
+        })
+        .mount(&app.graph)
+        .await;
+}
+
+fn soon() -> Instant {
+    Instant::now() + Duration::from_secs(10)
+}
+
+/// Sweeps until nothing is due or `passes` passes have run, first waiting out the longest
+/// poll interval (400 ms in tests) each time.
+async fn sweep_until_idle(sweeper: &Sweeper, passes: usize) -> Vec<SweepReport> {
+    let mut reports = Vec::new();
+    for _ in 0..passes {
+        tokio::time::sleep(Duration::from_millis(450)).await;
+        let report = sweeper.sweep_once(soon()).await.unwrap();
+        let idle = report.due == 0;
+        reports.push(report);
+        if idle {
+            break;
+        }
+    }
+    reports
+}
+
+#[tokio::test]
+async fn an_operation_is_followed_until_it_succeeds() {
+    let app = spawn_app().await;
+    mount_accepting(&app).await;
+    let id = submit_restart(&app, "dev-1".into()).await;
+    let op_path = "/beta/teamwork/devices/dev-1/operations/op-dev-1";
+    Mock::given(method("GET"))
+        .and(path(op_path))
+        .respond_with(operation("queued"))
+        .up_to_n_times(1)
+        .mount(&app.graph)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(op_path))
+        .respond_with(operation("InProgress"))
+        .up_to_n_times(1)
+        .mount(&app.graph)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(op_path))
+        .respond_with(operation("Successful"))
+        .mount(&app.graph)
+        .await;
+
+    let sweeper = app.state.sweeper();
+    let first = sweeper.sweep_once(soon()).await.unwrap();
+    assert_eq!((first.due, first.polled, first.finished), (1, 1, 0));
+    let record = app.record(&id).await;
+    assert_eq!(record.status, Status::Queued);
+    let first_wait = record.next_poll_at.unwrap() - time::OffsetDateTime::now_utc();
+
+    // Not due again until its next poll time.
+    assert_eq!(sweeper.sweep_once(soon()).await.unwrap().due, 0);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    sweeper.sweep_once(soon()).await.unwrap();
+    let record = app.record(&id).await;
+    assert_eq!(record.status, Status::Running);
+    assert_eq!(record.operation_status.as_deref(), Some("InProgress"));
+    let second_wait = record.next_poll_at.unwrap() - time::OffsetDateTime::now_utc();
+    assert!(
+        second_wait > first_wait,
+        "polls space out: {first_wait} then {second_wait}"
+    );
+
+    sweep_until_idle(&sweeper, 5).await;
+    let record = app.record(&id).await;
+    assert_eq!(record.status, Status::Succeeded);
+    assert_eq!(record.next_poll_at, None);
+    let view: Value = app.get_change(TOKEN, &id).await.json().await.unwrap();
+    assert_eq!(view["status"], "succeeded");
+
+    let polls: Vec<_> = app
+        .graph_requests()
+        .await
+        .into_iter()
+        .filter(|r| r.method.as_str() == "GET")
+        .collect();
+    assert_eq!(polls.len(), 3);
+    assert!(
+        polls
+            .iter()
+            .all(|r| bearer(r).starts_with("Bearer graph-token-"))
+    );
+}
+
+#[tokio::test]
+async fn a_failed_operation_keeps_graphs_error() {
+    let app = spawn_app().await;
+    mount_accepting(&app).await;
+    let id = submit_restart(&app, "dev-2".into()).await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": {
+            "id": "op-dev-2", "status": "failed", "operationType": "deviceRestart",
+            "error": {"code": "DeviceOffline", "message": "The device did not respond."}}})))
+        .mount(&app.graph)
+        .await;
+    let report = app.state.sweeper().sweep_once(soon()).await.unwrap();
+    assert_eq!(report.finished, 1);
+    let record = app.record(&id).await;
+    assert_eq!(record.status, Status::Failed);
+    let failure = record.failure.unwrap();
+    assert_eq!(failure.code, "DeviceOffline");
+    assert_eq!(failure.message, "The device did not respond.");
+}
+
+#[tokio::test]
+async fn an_unknown_status_is_not_final() {
+    let app = spawn_app().await;
+    mount_accepting(&app).await;
+    let id = submit_restart(&app, "dev-3".into()).await;
+    Mock::given(method("GET"))
+        .respond_with(operation("unknownFutureValue"))
+        .mount(&app.graph)
+        .await;
+    app.state.sweeper().sweep_once(soon()).await.unwrap();
+    let record = app.record(&id).await;
+    assert_eq!(record.status, Status::Queued);
+    assert_eq!(
+        record.operation_status.as_deref(),
+        Some("unknownFutureValue")
+    );
+    assert!(record.next_poll_at.is_some());
+}
+
+#[tokio::test]
+async fn an_operation_older_than_the_limit_times_out() {
+    let app = spawn_app_with(Options {
+        sweep: SweepSettings {
+            operation_timeout: Duration::from_millis(200),
+            ..Options::default().sweep
+        },
+        ..Options::default()
+    })
+    .await;
+    mount_accepting(&app).await;
+    let id = submit_restart(&app, "dev-4".into()).await;
+    Mock::given(method("GET"))
+        .respond_with(operation("queued"))
+        .mount(&app.graph)
+        .await;
+    let sweeper = app.state.sweeper();
+    sweeper.sweep_once(soon()).await.unwrap();
+    assert_eq!(app.record(&id).await.status, Status::Queued);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let report = sweeper.sweep_once(soon()).await.unwrap();
+    assert_eq!(report.finished, 1);
+    let record = app.record(&id).await;
+    assert_eq!(record.status, Status::TimedOut);
+    assert_eq!(record.failure.unwrap().code, "timedOut");
+}
+
+#[tokio::test]
+async fn throttling_in_the_middle_of_a_pass_reschedules_by_retry_after() {
+    let app = spawn_app().await;
+    mount_accepting(&app).await;
+    let ids: Vec<String> =
+        futures::future::join_all((0..3).map(|i| submit_restart(&app, format!("dev-{i}")))).await;
+    Mock::given(method("GET"))
+        .and(path("/beta/teamwork/devices/dev-1/operations/op-dev-1"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "7.5"))
+        .mount(&app.graph)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(operation("succeeded"))
+        .mount(&app.graph)
+        .await;
+    let before = time::OffsetDateTime::now_utc();
+    let report = app.state.sweeper().sweep_once(soon()).await.unwrap();
+    assert_eq!((report.due, report.polled, report.finished), (3, 3, 2));
+    let throttled = app.record(&ids[1]).await;
+    assert_eq!(throttled.status, Status::Queued);
+    let wait = throttled.next_poll_at.unwrap() - before;
+    assert!(
+        wait >= time::Duration::milliseconds(7500),
+        "waits as Graph asked: {wait}"
+    );
+    for id in [&ids[0], &ids[2]] {
+        assert_eq!(app.record(id).await.status, Status::Succeeded);
+    }
+    // The throttled poll was not retried within the pass.
+    let gets = app
+        .graph_requests()
+        .await
+        .into_iter()
+        .filter(|r| r.method.as_str() == "GET")
+        .count();
+    assert_eq!(gets, 3);
+}
+
+#[tokio::test]
+async fn no_poll_starts_after_the_deadline_and_the_rest_stays_due() {
+    let app = spawn_app_with(Options {
+        sweep: SweepSettings {
+            concurrency: 1,
+            ..Options::default().sweep
+        },
+        ..Options::default()
+    })
+    .await;
+    mount_accepting(&app).await;
+    for i in 0..6 {
+        submit_restart(&app, format!("dev-{i}")).await;
+    }
+    Mock::given(method("GET"))
+        .respond_with(operation("succeeded").set_delay(Duration::from_millis(200)))
+        .mount(&app.graph)
+        .await;
+    let sweeper = app.state.sweeper();
+    let report = sweeper
+        .sweep_once(Instant::now() + Duration::from_millis(450))
+        .await
+        .unwrap();
+    assert_eq!(report.due, 6);
+    assert!(report.polled >= 2 && report.polled <= 3, "{report:?}");
+    assert_eq!(report.deferred, 6 - report.polled);
+    let next = sweeper.sweep_once(soon()).await.unwrap();
+    assert_eq!(next.due, report.deferred, "deferred work is still due");
+    assert_eq!(next.finished, report.deferred);
+}
+
+#[tokio::test]
+async fn two_sweepers_on_one_store_poll_each_due_change_once() {
+    let app = spawn_app().await;
+    mount_accepting(&app).await;
+    futures::future::join_all((0..20).map(|i| submit_restart(&app, format!("dev-{i}")))).await;
+    Mock::given(method("GET"))
+        .respond_with(operation("InProgress").set_delay(Duration::from_millis(20)))
+        .expect(20)
+        .mount(&app.graph)
+        .await;
+    // Two sweepers as two processes would be: each with its own connection to the file.
+    let other_store: Arc<dyn Store> = Arc::new(app.store.clone());
+    let a = app.state.sweeper();
+    let b = Sweeper::new(app.state.graph.clone(), other_store, app.state.sweep);
+    let (ra, rb) = tokio::join!(a.sweep_once(soon()), b.sweep_once(soon()));
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert_eq!(ra.polled + rb.polled, 20, "{ra:?} {rb:?}");
+    assert_eq!(ra.errors + rb.errors, 0);
+}
+
+#[tokio::test]
+async fn sqlite_store_is_shared_by_separate_connections() {
+    // The two-sweeper test above relies on this: a second store on the same file sees the records.
+    let app = spawn_app().await;
+    mount_accepting(&app).await;
+    let id = submit_restart(&app, "dev-9".into()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let unrelated = SqliteStore::open(&dir.path().join("x.db")).unwrap();
+    assert!(
+        unrelated
+            .due(time::OffsetDateTime::now_utc(), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        app.store
+            .due(time::OffsetDateTime::now_utc(), 10)
+            .await
+            .unwrap()[0]
+            .id
+            .as_ref(),
+        id
+    );
+}

@@ -2,7 +2,10 @@
 //! token endpoint.
 
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 use std::sync::LazyLock;
+use std::sync::mpsc;
 use std::time::Duration;
 
 use graphgate::change::{ChangeId, ChangeRecord};
@@ -101,7 +104,24 @@ pub fn settings_for(
     db: &std::path::Path,
     options: &Options,
 ) -> Settings {
-    let vars: HashMap<&str, String> = HashMap::from([
+    let vars: HashMap<&str, String> = env_for(graph, login, db, options).into_iter().collect();
+    let mut settings =
+        Settings::from_lookup(&|k: &str| vars.get(k).cloned()).expect("test settings are valid");
+    settings.graph.retry = options.retry.clone();
+    // A queued change is due at once, so a test can sweep right after submitting.
+    settings.timing.first_poll_after = Duration::ZERO;
+    settings.sweep = options.sweep;
+    settings
+}
+
+/// The environment that points graphgate at the fakes, for the app or the binary.
+pub fn env_for(
+    graph: &MockServer,
+    login: &MockServer,
+    db: &std::path::Path,
+    options: &Options,
+) -> Vec<(&'static str, String)> {
+    vec![
         (
             "GRAPH_BASE_URL",
             format!(
@@ -124,14 +144,7 @@ pub fn settings_for(
             "GRAPHGATE_REQUEST_TIMEOUT_SECS",
             options.request_timeout.as_secs_f64().to_string(),
         ),
-    ]);
-    let mut settings =
-        Settings::from_lookup(&|k: &str| vars.get(k).cloned()).expect("test settings are valid");
-    settings.graph.retry = options.retry.clone();
-    // A queued change is due at once, so a test can sweep right after submitting.
-    settings.timing.first_poll_after = Duration::ZERO;
-    settings.sweep = options.sweep;
-    settings
+    ]
 }
 
 pub async fn spawn_app_with(options: Options) -> TestApp {
@@ -304,4 +317,57 @@ pub fn bearer(request: &Request) -> String {
         .to_str()
         .unwrap()
         .to_owned()
+}
+
+/// Kills the child when the test ends, however it ends.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the `graphgate` binary with `args` and `env` (and no graphgate variables from the
+/// test's own environment), collecting stdout lines until `done` says enough.
+pub fn start(
+    args: &[&str],
+    dir: &std::path::Path,
+    env: &[(&str, String)],
+    done: impl Fn(&[String]) -> bool,
+) -> (Running, Vec<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_graphgate"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("GRAPHGATE_CALLERS")
+        .env_remove("GRAPHGATE_DB")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let running = Running(child);
+    let mut lines = Vec::new();
+    while !done(&lines) {
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("graphgate printed only {lines:?}"));
+        lines.push(line);
+    }
+    (running, lines)
+}
+
+pub fn after<'a>(lines: &'a [String], prefix: &str) -> Option<&'a str> {
+    lines.iter().find_map(|l| l.strip_prefix(prefix))
 }

@@ -7,6 +7,7 @@ mod cli;
 mod graph_errors;
 mod helpers;
 mod lambda_events;
+mod recovery;
 mod simulator;
 mod store;
 mod sweeper;

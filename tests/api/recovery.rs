@@ -1,0 +1,300 @@
+//! Changes left in `submitting`: the intake died during the Graph call, or could not store
+//! Graph's answer. The sweeper finds what Graph did, resubmits at most once, and loses nothing.
+
+use std::time::Duration;
+
+use graphgate::change::{ChangeRecord, ChangeRequest, Status};
+use graphgate::intake::AppState;
+use graphgate::store::{SqliteStore, Store};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use tokio::time::Instant;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::*;
+
+fn soon() -> Instant {
+    Instant::now() + Duration::from_secs(10)
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+fn listed(ops: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({"value": ops}))
+}
+
+/// A record as the intake writes it before calling Graph, whose lease has already run out.
+async fn stuck(store: &dyn Store, body: Value) -> ChangeRecord {
+    let request = ChangeRequest::parse(body.as_object().unwrap()).unwrap();
+    let created = OffsetDateTime::now_utc() - time::Duration::minutes(2);
+    let record = ChangeRecord::submitting(
+        request,
+        "itsm",
+        created,
+        created + time::Duration::seconds(55),
+    );
+    store.insert(&record).await.unwrap();
+    record
+}
+
+#[tokio::test]
+async fn a_change_whose_intake_died_after_graphs_202_is_found_and_tracked() {
+    let graph = MockServer::start().await;
+    let login = MockServer::start().await;
+    mount_token(&login, 3599).await;
+    // Graph takes the request, but its answer arrives only after the intake is gone.
+    Mock::given(method("POST"))
+        .and(path("/beta/teamwork/devices/dev-x/restart"))
+        .respond_with(accepted("dev-x").set_delay(Duration::from_secs(10)))
+        .expect(1)
+        .mount(&graph)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("graphgate.db");
+    let options = Options {
+        request_timeout: Duration::from_secs(20),
+        ..Options::default()
+    };
+    let env = env_for(&graph, &login, &db, &options);
+    let (mut serve, lines) = start(
+        &["serve", "--listen", "127.0.0.1:0"],
+        dir.path(),
+        &env,
+        |l| after(l, "graphgate listening on ").is_some(),
+    );
+    let address = after(&lines, "graphgate listening on ").unwrap().to_owned();
+    let submit = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(format!("{address}/v1/changes"))
+            .bearer_auth(TOKEN)
+            .json(&restart("dev-x"))
+            .send()
+            .await
+    });
+    let waiting = Instant::now();
+    while graph.received_requests().await.unwrap().is_empty() {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(10),
+            "Graph never got the action"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The intake dies between Graph's 202 and its own bookkeeping.
+    serve.0.kill().unwrap();
+    serve.0.wait().unwrap();
+    assert!(submit.await.unwrap().is_err(), "the caller got no answer");
+
+    let store = SqliteStore::open(&db).unwrap();
+    let later = OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let pending = store.due(later, 10).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    let record = pending.into_iter().next().unwrap();
+    assert_eq!(record.status, Status::Submitting);
+    assert!(record.lease_until.is_some());
+
+    // Time passes and the lease runs out.
+    let mut expired = record.clone();
+    expired.next_poll_at = Some(OffsetDateTime::now_utc() - time::Duration::seconds(1));
+    store.update(&expired).await.unwrap();
+
+    // Graph lists the operation the dead intake started, beside an older one.
+    Mock::given(method("GET"))
+        .and(path("/beta/teamwork/devices/dev-x/operations"))
+        .respond_with(listed(json!([
+            {"id": "op-old", "operationType": "deviceRestart", "status": "succeeded",
+             "createdDateTime": rfc3339(record.created_at - time::Duration::hours(3))},
+            {"id": "op-7", "operationType": "deviceRestart", "status": "queued",
+             "createdDateTime": rfc3339(record.created_at + time::Duration::seconds(1))},
+        ])))
+        .mount(&graph)
+        .await;
+    let state = AppState::from_settings(settings_for(&graph, &login, &db, &options)).unwrap();
+    let report = state.sweeper().sweep_once(soon()).await.unwrap();
+    assert_eq!((report.due, report.recovered), (1, 1));
+
+    let adopted = store.get(&record.id).await.unwrap().unwrap();
+    assert_eq!(adopted.status, Status::Queued);
+    assert!(!adopted.resubmitted);
+    let location = format!(
+        "{}/beta/teamwork/devices/dev-x/operations/op-7",
+        graph.uri()
+    );
+    assert_eq!(adopted.location.as_ref().unwrap().as_str(), location);
+
+    // From here it is tracked like any other change.
+    Mock::given(method("GET"))
+        .and(path("/beta/teamwork/devices/dev-x/operations/op-7"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id": "op-7", "status": "Successful"})),
+        )
+        .mount(&graph)
+        .await;
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    state.sweeper().sweep_once(soon()).await.unwrap();
+    assert_eq!(
+        store.get(&record.id).await.unwrap().unwrap().status,
+        Status::Succeeded
+    );
+    // Graph received the action once: nothing was submitted twice.
+    let posts = graph
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .count();
+    assert_eq!(posts, 1);
+}
+
+#[tokio::test]
+async fn with_nothing_listed_the_change_is_resubmitted_once() {
+    let app = spawn_app().await;
+    let record = stuck(&app.store, restart("dev-1")).await;
+    Mock::given(method("GET"))
+        .and(path("/beta/teamwork/devices/dev-1/operations"))
+        .respond_with(listed(json!([])))
+        .mount(&app.graph)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/beta/teamwork/devices/dev-1/restart"))
+        .respond_with(accepted("dev-1"))
+        .expect(1)
+        .mount(&app.graph)
+        .await;
+    let report = app.state.sweeper().sweep_once(soon()).await.unwrap();
+    assert_eq!(report.recovered, 1);
+    let record = app.record(record.id.as_ref()).await;
+    assert_eq!(record.status, Status::Queued);
+    assert!(record.resubmitted);
+    assert!(
+        record
+            .location
+            .unwrap()
+            .as_str()
+            .ends_with("/operations/op-1")
+    );
+}
+
+#[tokio::test]
+async fn a_resubmission_graph_answers_409_adopts_the_queued_operation() {
+    let app = spawn_app().await;
+    let record = stuck(&app.store, restart("dev-2")).await;
+    // Listed without a creation time at first look, so it cannot be matched by time.
+    Mock::given(method("GET"))
+        .and(path("/beta/teamwork/devices/dev-2/operations"))
+        .respond_with(listed(json!([
+            {"id": "op-q", "operationType": "deviceRestart", "status": "Scheduled"},
+            {"id": "op-u", "operationType": "softwareUpdate", "status": "queued"}])))
+        .mount(&app.graph)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(graph_error(409, "Conflict", "req-409"))
+        .expect(1)
+        .mount(&app.graph)
+        .await;
+    app.state.sweeper().sweep_once(soon()).await.unwrap();
+    let record = app.record(record.id.as_ref()).await;
+    assert_eq!(record.status, Status::Queued);
+    assert!(
+        record
+            .location
+            .unwrap()
+            .as_str()
+            .ends_with("/devices/dev-2/operations/op-q")
+    );
+    assert_eq!(record.operation_status.as_deref(), Some("Scheduled"));
+}
+
+#[tokio::test]
+async fn a_change_already_resubmitted_and_still_not_listed_fails_with_the_reason() {
+    let app = spawn_app().await;
+    let mut record = stuck(&app.store, restart("dev-3")).await;
+    record.resubmitted = true;
+    let record = app.store.update(&record).await.unwrap();
+    Mock::given(method("GET"))
+        .respond_with(listed(json!([])))
+        .mount(&app.graph)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(accepted("dev-3"))
+        .expect(0)
+        .mount(&app.graph)
+        .await;
+    app.state.sweeper().sweep_once(soon()).await.unwrap();
+    let record = app.record(record.id.as_ref()).await;
+    assert_eq!(record.status, Status::Failed);
+    assert_eq!(record.failure.unwrap().code, "lostSubmission");
+}
+
+#[tokio::test]
+async fn the_operation_list_is_followed_across_pages() {
+    let app = spawn_app().await;
+    let record = stuck(&app.store, restart("dev-4")).await;
+    let next = app.graph_url("/teamwork/devices/dev-4/operations?$skiptoken=page2");
+    Mock::given(method("GET"))
+        .and(path("/beta/teamwork/devices/dev-4/operations"))
+        .and(wiremock::matchers::query_param("$skiptoken", "page2"))
+        .respond_with(listed(
+            json!([{"id": "op-p2", "operationType": "deviceRestart", "status": "InProgress",
+            "createdDateTime": rfc3339(record.created_at + time::Duration::seconds(2))}]),
+        ))
+        .mount(&app.graph)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/beta/teamwork/devices/dev-4/operations"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"value": [], "@odata.nextLink": next})),
+        )
+        .mount(&app.graph)
+        .await;
+    app.state.sweeper().sweep_once(soon()).await.unwrap();
+    let record = app.record(record.id.as_ref()).await;
+    assert_eq!(record.status, Status::Running);
+    assert!(!record.resubmitted);
+}
+
+#[tokio::test]
+async fn a_next_link_off_the_graph_host_is_not_followed() {
+    let app = spawn_app().await;
+    let elsewhere = MockServer::start().await;
+    let record = stuck(&app.store, restart("dev-5")).await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": [],
+            "@odata.nextLink": format!("{}/beta/teamwork/devices/dev-5/operations?page=2", elsewhere.uri())})))
+        .mount(&app.graph)
+        .await;
+    let report = app.state.sweeper().sweep_once(soon()).await.unwrap();
+    assert_eq!(report.errors, 1, "{report:?}");
+    assert!(
+        elsewhere.received_requests().await.unwrap().is_empty(),
+        "the token never left Graph"
+    );
+    let record = app.record(record.id.as_ref()).await;
+    assert_eq!(record.status, Status::Submitting, "kept for another try");
+    assert!(record.next_poll_at.unwrap() > OffsetDateTime::now_utc());
+}
+
+#[tokio::test]
+async fn a_stuck_app_upgrade_is_resubmitted() {
+    let app = spawn_app().await;
+    let record = stuck(
+        &app.store,
+        json!({"action": "upgradeApp", "teamId": "t1", "installationId": "i1"}),
+    )
+    .await;
+    Mock::given(method("POST"))
+        .and(path("/beta/teams/t1/installedApps/i1/upgrade"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&app.graph)
+        .await;
+    app.state.sweeper().sweep_once(soon()).await.unwrap();
+    assert_eq!(
+        app.record(record.id.as_ref()).await.status,
+        Status::Succeeded
+    );
+}

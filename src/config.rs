@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use crate::callback::TargetPolicy;
 use crate::change::TenantId;
 use crate::graph::{ClientCredentials, Cloud, GraphBase, RetryPolicy, check_endpoint};
 use crate::intake::CallerRegistry;
@@ -38,6 +39,8 @@ pub struct Settings {
     pub db_path: PathBuf,
     pub timing: Timing,
     pub sweep: SweepSettings,
+    /// Where callbacks may go. Strict unless the entry point relaxes it (`serve` does).
+    pub callback_policy: TargetPolicy,
 }
 
 #[derive(Debug, Clone)]
@@ -90,6 +93,9 @@ pub struct SweepSettings {
     pub operation_timeout: Duration,
     /// How often `graphgate serve` runs a pass.
     pub interval: Duration,
+    /// Callback attempts before giving up, and the first wait between them (it doubles).
+    pub callback_attempts: u32,
+    pub callback_retry_base: Duration,
 }
 
 impl Default for SweepSettings {
@@ -102,6 +108,8 @@ impl Default for SweepSettings {
             poll_max: Duration::from_secs(300),
             operation_timeout: Duration::from_secs(4 * 3600),
             interval: Duration::from_secs(10),
+            callback_attempts: 8,
+            callback_retry_base: Duration::from_secs(30),
         }
     }
 }
@@ -168,6 +176,7 @@ impl Settings {
                 .unwrap_or_else(|| PathBuf::from("./graphgate.db")),
             timing,
             sweep: SweepSettings::from_lookup(env)?,
+            callback_policy: TargetPolicy::PublicHttpsOnly,
         })
     }
 }

@@ -1,5 +1,6 @@
 //! graphgate: approved change requests in, Microsoft Graph actions out, each tracked to the end.
 
+pub mod callback;
 pub mod change;
 pub mod config;
 pub mod graph;

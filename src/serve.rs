@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use axum::Router;
 use tokio::net::TcpListener;
 
+use crate::callback::TargetPolicy;
 use crate::config::{Settings, process_env};
 use crate::intake::{AppState, router};
 use crate::simulator::{self, SimulatorState};
@@ -39,9 +40,16 @@ impl Application {
     }
 }
 
+/// Settings for a process on one machine, where a local receiver (a script, a test
+/// listener) may take callbacks over plain http on loopback.
+fn local(mut settings: Settings) -> Settings {
+    settings.callback_policy = TargetPolicy::AllowLoopbackHttp;
+    settings
+}
+
 /// Runs `graphgate sweep --once`: one pass, its report printed as JSON.
 pub async fn sweep_once() -> Result<(), Box<dyn std::error::Error>> {
-    let state = AppState::from_settings(Settings::from_env()?)?;
+    let state = AppState::from_settings(local(Settings::from_env()?))?;
     let deadline = tokio::time::Instant::now() + state.sweep.claim_lease / 2;
     let report = state.sweeper().sweep_once(deadline).await?;
     println!("{}", serde_json::to_string(&report)?);
@@ -74,7 +82,7 @@ pub async fn run(listen: SocketAddr, simulate: bool) -> Result<(), Box<dyn std::
     } else {
         (Settings::from_env()?, None, None)
     };
-    let state = AppState::from_settings(settings)?;
+    let state = AppState::from_settings(local(settings))?;
     tokio::spawn(sweeper::run_forever(state.sweeper(), state.sweep.interval));
     let app = Application::bind(state, listen).await?;
     let addr = app.local_addr();

@@ -16,11 +16,18 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
-use crate::change::{ChangeRecord, GraphFailure, OperationId, Status};
+use serde_json::json;
+use time::format_description::well_known::Rfc3339;
+
+use crate::callback::CallbackSender;
+use crate::change::{
+    CallbackAttempt, ChangeRecord, ChangeView, DeliveryStatus, GraphFailure, OperationId, Status,
+};
 use crate::config::SweepSettings;
 use crate::graph::{
     ActionOutcome, DeviceOperation, GraphClient, GraphError, OperationStatus, operation_type,
 };
+use crate::intake::CallerRegistry;
 use crate::store::{Store, StoreError};
 use crate::telemetry::error_chain;
 
@@ -36,6 +43,8 @@ pub struct SweepReport {
     pub finished: usize,
     /// Changes stuck in `submitting` that were reconciled with Graph.
     pub recovered: usize,
+    /// Callback attempts made for changes that had finished before this pass.
+    pub notified: usize,
     /// Records another sweeper (or the intake) claimed first.
     pub skipped: usize,
     /// Records left for the next pass because the deadline came.
@@ -47,6 +56,7 @@ pub struct SweepReport {
 enum Visit {
     Polled { finished: bool },
     Recovered { finished: bool },
+    Notified,
     Skipped,
     Deferred,
     Failed,
@@ -55,6 +65,8 @@ enum Visit {
 pub struct Sweeper {
     graph: Arc<GraphClient>,
     store: Arc<dyn Store>,
+    callers: Arc<CallerRegistry>,
+    callbacks: Arc<CallbackSender>,
     settings: SweepSettings,
 }
 
@@ -62,10 +74,18 @@ pub struct Sweeper {
 const CLOCK_SKEW: time::Duration = time::Duration::seconds(30);
 
 impl Sweeper {
-    pub fn new(graph: Arc<GraphClient>, store: Arc<dyn Store>, settings: SweepSettings) -> Self {
+    pub fn new(
+        graph: Arc<GraphClient>,
+        store: Arc<dyn Store>,
+        callers: Arc<CallerRegistry>,
+        callbacks: Arc<CallbackSender>,
+        settings: SweepSettings,
+    ) -> Self {
         Self {
             graph,
             store,
+            callers,
+            callbacks,
             settings,
         }
     }
@@ -93,6 +113,7 @@ impl Sweeper {
                     report.recovered += 1;
                     report.finished += usize::from(finished);
                 }
+                Visit::Notified => report.notified += 1,
                 Visit::Skipped => report.skipped += 1,
                 Visit::Deferred => report.deferred += 1,
                 Visit::Failed => report.errors += 1,
@@ -140,15 +161,28 @@ impl Sweeper {
             | Status::Cancelled
             | Status::TimedOut
             | Status::Rejected => {
-                let mut next = claimed.clone();
-                next.next_poll_at = None;
-                (next, Visit::Skipped)
+                let next = self.deliver(&claimed, deadline).await;
+                (next, Visit::Notified)
             }
         };
         match self.store.update(&next).await {
             Ok(stored) => {
                 if stored.status != claimed.status {
                     tracing::info!(change_id = %id, from = claimed.status.as_str(), to = stored.status.as_str(), "change moved");
+                }
+                // Report a change that just finished in the same visit, while the claim holds.
+                let pending = stored
+                    .callback
+                    .as_ref()
+                    .is_some_and(|c| c.status == DeliveryStatus::Pending);
+                if stored.status.is_terminal() && pending && !claimed.status.is_terminal() {
+                    let mut claim = stored;
+                    claim.next_poll_at =
+                        Some(OffsetDateTime::now_utc() + self.settings.claim_lease);
+                    let notified = self.deliver(&claim, deadline).await;
+                    if let Err(e) = self.store.update(&notified).await {
+                        tracing::warn!(change_id = %id, error = %error_chain(&e), "could not record a callback attempt");
+                    }
                 }
                 visit
             }
@@ -332,6 +366,71 @@ impl Sweeper {
             }
             Err(e) => self.finish(&next, Status::Failed, Some(e.failure())),
         }
+    }
+
+    /// Makes one callback attempt for a finished change and records it. A failed attempt is
+    /// retried with a doubling wait, up to the configured number of attempts.
+    async fn deliver(&self, record: &ChangeRecord, deadline: Instant) -> ChangeRecord {
+        let mut next = record.clone();
+        let (Some(url), Some(delivery)) = (&record.callback_url, next.callback.as_mut()) else {
+            next.next_poll_at = None;
+            return next;
+        };
+        if delivery.status != DeliveryStatus::Pending {
+            next.next_poll_at = None;
+            return next;
+        }
+        let now = OffsetDateTime::now_utc();
+        let secret = self
+            .callers
+            .get(&record.caller)
+            .and_then(|c| c.signing_secret());
+        let outcome = match secret {
+            None => Err("the caller has no signingSecret registered any more".to_owned()),
+            Some(secret) => {
+                let body = serde_json::to_vec(&json!({
+                    "type": "change.finished",
+                    "timestamp": now.format(&Rfc3339).unwrap_or_default(),
+                    "data": ChangeView::from(record.clone()),
+                }))
+                .expect("a change view serializes");
+                let timeout = deadline.saturating_duration_since(Instant::now());
+                self.callbacks
+                    .send(
+                        url.url(),
+                        secret,
+                        &format!("msg_{}", record.id),
+                        body,
+                        timeout,
+                    )
+                    .await
+            }
+        };
+        let delivered = matches!(outcome, Ok(status) if (200..300).contains(&status));
+        delivery.attempts.push(CallbackAttempt {
+            at: now,
+            outcome: match &outcome {
+                Ok(status) => status.to_string(),
+                Err(reason) => reason.clone(),
+            },
+        });
+        let attempts = delivery.attempts.len() as u32;
+        if delivered {
+            delivery.status = DeliveryStatus::Delivered;
+            next.next_poll_at = None;
+        } else if attempts >= self.settings.callback_attempts {
+            tracing::warn!(change_id = %record.id, attempts, "giving up on the callback");
+            delivery.status = DeliveryStatus::Failed;
+            next.next_poll_at = None;
+        } else {
+            tracing::info!(change_id = %record.id, attempts, outcome = ?outcome, "callback not delivered; will retry");
+            let wait = self
+                .settings
+                .callback_retry_base
+                .saturating_mul(2u32.saturating_pow(attempts - 1));
+            next.next_poll_at = Some(now + wait);
+        }
+        next
     }
 
     fn retry_recovery(&self, mut record: ChangeRecord) -> ChangeRecord {

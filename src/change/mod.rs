@@ -4,6 +4,7 @@ mod action;
 mod ids;
 mod record;
 mod request;
+mod view;
 
 pub use action::{
     Action, ActionKind, AppScope, ConsentedPermissionSet, PermissionType,
@@ -12,5 +13,8 @@ pub use action::{
 pub use ids::{
     ChangeId, ChatId, DeviceId, IdError, InstallationId, OperationId, TeamId, TenantId, UserId,
 };
-pub use record::{ChangeRecord, GraphFailure, Status};
+pub use record::{
+    CallbackAttempt, CallbackDelivery, ChangeRecord, DeliveryStatus, GraphFailure, Status,
+};
 pub use request::{CallbackUrl, ChangeRequest, FieldError};
+pub use view::ChangeView;

@@ -76,6 +76,32 @@ pub struct GraphFailure {
     pub request_id: Option<String>,
 }
 
+/// Where the report to the caller's `callbackUrl` stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    /// Every attempt failed; no more will be made.
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallbackAttempt {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// The receiver's HTTP status, or why there was none.
+    pub outcome: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallbackDelivery {
+    pub status: DeliveryStatus,
+    pub attempts: Vec<CallbackAttempt>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("a {from} change cannot become {to}")]
 pub struct InvalidTransition {
@@ -111,6 +137,9 @@ pub struct ChangeRecord {
     /// The Graph operation's status as last read, spelled as Graph spelled it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation_status: Option<String>,
+    /// The report to `callback_url`, once the change has finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback: Option<CallbackDelivery>,
     /// How many times the operation has been polled; spaces the polls out.
     #[serde(default)]
     pub polls: u32,
@@ -153,6 +182,7 @@ impl ChangeRecord {
             graph_request_id: None,
             failure: None,
             operation_status: None,
+            callback: None,
             polls: 0,
             resubmitted: false,
             created_at: now,
@@ -183,7 +213,15 @@ impl ChangeRecord {
             moved.lease_until = None;
         }
         if next.is_terminal() {
+            // A finished change is looked at again only to report to its caller.
             moved.next_poll_at = None;
+            if moved.callback_url.is_some() && moved.callback.is_none() {
+                moved.callback = Some(CallbackDelivery {
+                    status: DeliveryStatus::Pending,
+                    attempts: Vec::new(),
+                });
+                moved.next_poll_at = Some(now);
+            }
         }
         Ok(moved)
     }

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::callback::SigningSecret;
 use crate::change::ActionKind;
 use crate::config::{ConfigError, Env};
 
@@ -20,6 +21,7 @@ pub struct Caller {
     name: String,
     token_sha256: [u8; 32],
     allow: Allow,
+    signing_secret: Option<SigningSecret>,
 }
 
 impl fmt::Debug for Caller {
@@ -34,6 +36,11 @@ impl fmt::Debug for Caller {
 impl Caller {
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The secret callbacks to this caller are signed with; without one it gets none.
+    pub fn signing_secret(&self) -> Option<&SigningSecret> {
+        self.signing_secret.as_ref()
     }
 
     pub fn may(&self, action: ActionKind) -> bool {
@@ -62,6 +69,8 @@ struct Entry {
     name: String,
     auth: AuthEntry,
     allow: Vec<String>,
+    #[serde(rename = "signingSecret")]
+    signing_secret: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -170,11 +179,23 @@ impl CallerRegistry {
             }
             Allow::Only(kinds)
         };
+        let signing_secret = entry
+            .signing_secret
+            .map(|raw| SigningSecret::parse(&raw).map_err(|e| format!("{name:?}: {e}")))
+            .transpose()?;
         Ok(Caller {
             name,
             token_sha256,
             allow,
+            signing_secret,
         })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Caller> {
+        self.callers
+            .iter()
+            .map(AsRef::as_ref)
+            .find(|c| c.name == name)
     }
 
     /// The caller whose token this is. Every registered digest is compared, in constant time.

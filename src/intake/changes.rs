@@ -6,15 +6,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::http::header::LOCATION;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use serde_json::json;
 use time::OffsetDateTime;
 
 use super::extract::{Authenticated, Deadline, JsonObject};
 use super::{ApiError, AppState, status_url};
-use crate::change::{
-    Action, CallbackUrl, ChangeId, ChangeRecord, ChangeRequest, GraphFailure, Status,
-};
+use crate::change::{ChangeId, ChangeRecord, ChangeRequest, ChangeView, FieldError};
 use crate::submission::{SubmitFailure, submit};
 
 pub async fn create(
@@ -30,6 +27,25 @@ pub async fn create(
             caller: caller.name().to_owned(),
             action: kind.to_string(),
         });
+    }
+    if let Some(callback) = &request.callback_url {
+        let refusal = match (
+            app.callbacks.check_target(callback.url()),
+            caller.signing_secret(),
+        ) {
+            (Err(e), _) => Some(e.to_string()),
+            (Ok(()), None) => Some(
+                "callbacks are signed, and no signingSecret is registered for this caller"
+                    .to_owned(),
+            ),
+            (Ok(()), Some(_)) => None,
+        };
+        if let Some(detail) = refusal {
+            return Err(ApiError::Validation(vec![FieldError {
+                field: "callbackUrl".into(),
+                detail,
+            }]));
+        }
     }
     let now = OffsetDateTime::now_utc();
     let record =
@@ -95,48 +111,4 @@ pub async fn show(
         .filter(|r| r.caller == caller.name())
         .ok_or(ApiError::ChangeNotFound)?;
     Ok(Json(ChangeView::from(record)))
-}
-
-/// A change as its caller sees it: no lease, version or scheduling internals.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ChangeView {
-    change_id: ChangeId,
-    status: Status,
-    #[serde(flatten)]
-    action: Action,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reference: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    requested_by: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    callback_url: Option<CallbackUrl>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    location: Option<url::Url>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    graph_request_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    failure: Option<GraphFailure>,
-    #[serde(with = "time::serde::rfc3339")]
-    created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    updated_at: OffsetDateTime,
-}
-
-impl From<ChangeRecord> for ChangeView {
-    fn from(r: ChangeRecord) -> Self {
-        ChangeView {
-            change_id: r.id,
-            status: r.status,
-            action: r.action,
-            reference: r.reference,
-            requested_by: r.requested_by,
-            callback_url: r.callback_url,
-            location: r.location,
-            graph_request_id: r.graph_request_id,
-            failure: r.failure,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        }
-    }
 }

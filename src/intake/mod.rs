@@ -18,6 +18,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::callback::CallbackSender;
 use crate::change::ChangeId;
 use crate::config::{Settings, SweepSettings, Timing};
 use crate::graph::GraphClient;
@@ -33,6 +34,7 @@ pub struct AppState {
     pub graph: Arc<GraphClient>,
     pub store: Arc<dyn Store>,
     pub callers: Arc<CallerRegistry>,
+    pub callbacks: Arc<CallbackSender>,
     pub timing: Timing,
     pub sweep: SweepSettings,
 }
@@ -50,6 +52,7 @@ impl AppState {
             )),
             store: Arc::new(store),
             callers: Arc::new(settings.callers),
+            callbacks: Arc::new(CallbackSender::new(settings.callback_policy)),
             timing: settings.timing,
             sweep: settings.sweep,
         })
@@ -57,7 +60,13 @@ impl AppState {
 
     /// A sweeper over the same Graph client and store.
     pub fn sweeper(&self) -> Sweeper {
-        Sweeper::new(self.graph.clone(), self.store.clone(), self.sweep)
+        Sweeper::new(
+            self.graph.clone(),
+            self.store.clone(),
+            self.callers.clone(),
+            self.callbacks.clone(),
+            self.sweep,
+        )
     }
 }
 

@@ -8,6 +8,7 @@ use std::sync::LazyLock;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use graphgate::callback::TargetPolicy;
 use graphgate::change::{ChangeId, ChangeRecord};
 use graphgate::config::{Settings, SweepSettings};
 use graphgate::graph::RetryPolicy;
@@ -25,6 +26,8 @@ pub const TOKEN: &str = "itsm-token-0123456789abcdef0123456789";
 pub const RESTART_ONLY_TOKEN: &str = "chatops-token-0123456789abcdef012345";
 /// The token in the sample Lambda events under `events/`.
 pub const EVENTS_TOKEN: &str = "sample-events-token-0123456789abcdef";
+/// The `itsm` caller's callback signing secret.
+pub const SIGNING_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 pub const CLIENT_SECRET: &str = "client-secret-that-must-never-leak";
 pub const TOKEN_PATH: &str = "/tenant-1/oauth2/v2.0/token";
 
@@ -36,7 +39,7 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
 
 pub fn callers_json() -> String {
     json!([
-        {"name": "itsm", "auth": {"scheme": "bearer", "token": TOKEN}, "allow": ["*"]},
+        {"name": "itsm", "auth": {"scheme": "bearer", "token": TOKEN}, "allow": ["*"], "signingSecret": SIGNING_SECRET},
         {"name": "chatops", "auth": {"scheme": "bearer", "token": RESTART_ONLY_TOKEN}, "allow": ["restartDevice"]},
         {"name": "events", "auth": {"scheme": "bearer", "token": EVENTS_TOKEN}, "allow": ["*"]},
     ])
@@ -68,6 +71,7 @@ pub struct Options {
     /// Ask for tokens here instead of at the fake token endpoint.
     pub login_origin: Option<String>,
     pub sweep: SweepSettings,
+    pub callback_policy: TargetPolicy,
 }
 
 impl Default for Options {
@@ -87,8 +91,11 @@ impl Default for Options {
                 poll_base: Duration::from_millis(100),
                 poll_max: Duration::from_millis(400),
                 claim_lease: Duration::from_secs(10),
+                callback_retry_base: Duration::from_millis(100),
                 ..SweepSettings::default()
             },
+            // The fakes listen on plain http on loopback, as a local receiver would.
+            callback_policy: TargetPolicy::AllowLoopbackHttp,
         }
     }
 }
@@ -111,6 +118,7 @@ pub fn settings_for(
     // A queued change is due at once, so a test can sweep right after submitting.
     settings.timing.first_poll_after = Duration::ZERO;
     settings.sweep = options.sweep;
+    settings.callback_policy = options.callback_policy;
     settings
 }
 

@@ -2,6 +2,7 @@
 //! Graph and token endpoint (wiremock) or to the built-in simulator.
 
 mod auth;
+mod callbacks;
 mod changes;
 mod cli;
 mod graph_errors;

@@ -281,7 +281,13 @@ async fn two_sweepers_on_one_store_poll_each_due_change_once() {
     // Two sweepers as two processes would be: each with its own connection to the file.
     let other_store: Arc<dyn Store> = Arc::new(app.store.clone());
     let a = app.state.sweeper();
-    let b = Sweeper::new(app.state.graph.clone(), other_store, app.state.sweep);
+    let b = Sweeper::new(
+        app.state.graph.clone(),
+        other_store,
+        app.state.callers.clone(),
+        app.state.callbacks.clone(),
+        app.state.sweep,
+    );
     let (ra, rb) = tokio::join!(a.sweep_once(soon()), b.sweep_once(soon()));
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
     assert_eq!(ra.polled + rb.polled, 20, "{ra:?} {rb:?}");

@@ -1,0 +1,305 @@
+//! Telling a caller how its change ended: a JSON POST to its `callbackUrl`, signed as
+//! Standard Webhooks specifies (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,…`)
+//! with the caller's own `signingSecret`.
+//!
+//! In Lambda a callback may only go to a public https address. The address is checked after
+//! DNS resolution, by the resolver the HTTP client connects with, so a name that resolves to
+//! a private, link-local or metadata address is refused however it is spelled. `serve`
+//! additionally allows plain http to loopback, for local receivers.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hmac::{Hmac, KeyInit, Mac};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use sha2::Sha256;
+use url::{Host, Url};
+
+/// Which callback targets are allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetPolicy {
+    /// https to public addresses only: the Lambda deployment.
+    PublicHttpsOnly,
+    /// Also plain http to loopback: `graphgate serve`.
+    AllowLoopbackHttp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    #[error("callbacks must use https")]
+    NotHttps,
+    #[error("callbacks may not go to {0}: it is not a public address")]
+    NotPublic(IpAddr),
+}
+
+/// A caller's Standard Webhooks secret, `whsec_` and base64. It never prints.
+#[derive(Clone)]
+pub struct SigningSecret(Vec<u8>);
+
+impl fmt::Debug for SigningSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningSecret([REDACTED])")
+    }
+}
+
+impl SigningSecret {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let encoded = raw
+            .strip_prefix("whsec_")
+            .ok_or("signingSecret must start with whsec_")?;
+        let key = BASE64
+            .decode(encoded)
+            .map_err(|_| "signingSecret must be whsec_ followed by base64")?;
+        if key.len() < 24 {
+            return Err("signingSecret must hold at least 24 bytes");
+        }
+        Ok(Self(key))
+    }
+
+    /// `v1,` and the base64 HMAC-SHA256 of `{id}.{timestamp}.{body}`.
+    pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
+        mac.update(id.as_bytes());
+        mac.update(b".");
+        mac.update(timestamp.to_string().as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        format!("v1,{}", BASE64.encode(mac.finalize().into_bytes()))
+    }
+}
+
+/// Whether `ip` is reachable on the public internet: not loopback, private, link-local
+/// (which holds the cloud metadata service), shared, documentation, multicast or reserved.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public_v4(v4),
+            None => is_public_v6(v6),
+        },
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 198 && (18..20).contains(&b)) // benchmarking
+        || a >= 240) // reserved
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_multicast()
+        || (first & 0xfe00) == 0xfc00 // unique local, incl. fd00:ec2::254 (EC2 metadata)
+        || (first & 0xffc0) == 0xfe80 // link-local
+        || (first == 0x2001 && ip.segments()[1] == 0x0db8) // documentation
+        || first == 0x0064) // NAT64 well-known prefix (64:ff9b::/96) reaches IPv4 space
+}
+
+/// Resolves names like the system does, then keeps only public addresses.
+struct PublicOnly;
+
+impl Resolve for PublicOnly {
+    fn resolve(&self, name: Name) -> Resolving {
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let resolved: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let public: Vec<SocketAddr> =
+                resolved.into_iter().filter(|a| is_public(a.ip())).collect();
+            if public.is_empty() {
+                return Err(format!("{host} resolves to no public address").into());
+            }
+            Ok(Box::new(public.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// Sends callbacks; one per process, its client built once.
+pub struct CallbackSender {
+    http: reqwest::Client,
+    policy: TargetPolicy,
+}
+
+/// How long one delivery attempt may take.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl CallbackSender {
+    pub fn new(policy: TargetPolicy) -> Self {
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("graphgate/", env!("CARGO_PKG_VERSION")))
+            .timeout(ATTEMPT_TIMEOUT)
+            .connect_timeout(Duration::from_secs(5))
+            // A redirect or a proxy would send the callback somewhere the checks did not see.
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy();
+        if policy == TargetPolicy::PublicHttpsOnly {
+            builder = builder.dns_resolver(PublicOnly);
+        }
+        let http = builder.build().expect("the TLS backend is compiled in");
+        Self { http, policy }
+    }
+
+    /// The checks that need no DNS: scheme, and the address when the host is an IP literal.
+    pub fn check_target(&self, url: &Url) -> Result<(), TargetError> {
+        let literal = match url.host() {
+            Some(Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
+            Some(Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
+            _ => None,
+        };
+        let loopback = literal.is_some_and(|ip| ip.is_loopback())
+            || url
+                .host_str()
+                .is_some_and(|h| h.eq_ignore_ascii_case("localhost"));
+        match self.policy {
+            TargetPolicy::AllowLoopbackHttp if loopback => Ok(()),
+            _ if url.scheme() != "https" => Err(TargetError::NotHttps),
+            TargetPolicy::PublicHttpsOnly => match literal {
+                Some(ip) if !is_public(ip) => Err(TargetError::NotPublic(ip)),
+                _ => Ok(()),
+            },
+            TargetPolicy::AllowLoopbackHttp => Ok(()),
+        }
+    }
+
+    /// Sends one signed attempt; `Ok` holds the receiver's HTTP status.
+    pub async fn send(
+        &self,
+        url: &Url,
+        secret: &SigningSecret,
+        message_id: &str,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<u16, String> {
+        self.check_target(url).map_err(|e| e.to_string())?;
+        let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
+        let signature = secret.sign(message_id, timestamp, &body);
+        let response = self
+            .http
+            .post(url.clone())
+            .timeout(timeout.min(ATTEMPT_TIMEOUT))
+            .header("content-type", "application/json")
+            .header("webhook-id", message_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| crate::telemetry::error_chain(&e))?;
+        Ok(response.status().as_u16())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signs_as_the_standard_webhooks_reference_does() {
+        // The example from the Standard Webhooks specification.
+        let secret = SigningSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let body = br#"{"test": 2432232314}"#;
+        assert_eq!(
+            secret.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        );
+    }
+
+    #[test]
+    fn secrets_are_checked_and_never_print() {
+        assert!(SigningSecret::parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_err());
+        assert!(SigningSecret::parse("whsec_!!!").is_err());
+        assert!(SigningSecret::parse("whsec_c2hvcnQ=").is_err());
+        let secret = SigningSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        assert_eq!(format!("{secret:?}"), "SigningSecret([REDACTED])");
+    }
+
+    #[test]
+    fn only_public_addresses_are_public() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "192.0.2.1",
+            "198.18.0.1",
+            "240.0.0.1",
+            "::1",
+            "::",
+            "fd00:ec2::254",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "2001:db8::1",
+            "64:ff9b::a9fe:a9fe",
+        ] {
+            assert!(!is_public(private.parse().unwrap()), "{private}");
+        }
+        for public in [
+            "8.8.8.8",
+            "52.94.236.248",
+            "2606:4700:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+    }
+
+    #[test]
+    fn target_checks_by_policy() {
+        let strict = CallbackSender::new(TargetPolicy::PublicHttpsOnly);
+        let local = CallbackSender::new(TargetPolicy::AllowLoopbackHttp);
+        let url = |s: &str| Url::parse(s).unwrap();
+        assert_eq!(
+            strict.check_target(&url("http://itsm.example.com/h")),
+            Err(TargetError::NotHttps)
+        );
+        assert_eq!(
+            strict.check_target(&url("http://127.0.0.1:9/h")),
+            Err(TargetError::NotHttps)
+        );
+        assert!(matches!(
+            strict.check_target(&url("https://169.254.169.254/latest")),
+            Err(TargetError::NotPublic(_))
+        ));
+        assert!(matches!(
+            strict.check_target(&url("https://[fd00:ec2::254]/")),
+            Err(TargetError::NotPublic(_))
+        ));
+        assert!(
+            strict
+                .check_target(&url("https://itsm.example.com/h"))
+                .is_ok()
+        );
+        assert!(local.check_target(&url("http://127.0.0.1:9/h")).is_ok());
+        assert!(local.check_target(&url("http://localhost:9/h")).is_ok());
+        assert_eq!(
+            local.check_target(&url("http://10.0.0.5/h")),
+            Err(TargetError::NotHttps)
+        );
+        assert!(
+            local.check_target(&url("https://10.0.0.5/h")).is_ok(),
+            "serve may call an on-premises receiver"
+        );
+    }
+}

@@ -1,0 +1,56 @@
+//! A change as its caller sees it, in `GET /v1/changes/{id}` and in callbacks: no lease,
+//! version or scheduling internals.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::{Action, CallbackDelivery, CallbackUrl, ChangeId, ChangeRecord, GraphFailure, Status};
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeView {
+    change_id: ChangeId,
+    status: Status,
+    #[serde(flatten)]
+    action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reference: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    requested_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    callback_url: Option<CallbackUrl>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    location: Option<url::Url>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    graph_request_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure: Option<GraphFailure>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    operation_status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    callback: Option<CallbackDelivery>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+impl From<ChangeRecord> for ChangeView {
+    fn from(r: ChangeRecord) -> Self {
+        ChangeView {
+            change_id: r.id,
+            status: r.status,
+            action: r.action,
+            reference: r.reference,
+            requested_by: r.requested_by,
+            callback_url: r.callback_url,
+            location: r.location,
+            graph_request_id: r.graph_request_id,
+            failure: r.failure,
+            operation_status: r.operation_status,
+            callback: r.callback,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}

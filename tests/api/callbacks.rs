@@ -1,0 +1,283 @@
+//! Callbacks: a signed POST when a change finishes, retried with backoff, each attempt
+//! recorded, never blocking the sweep, and never sent to a non-public address from Lambda.
+
+use std::time::Duration;
+
+use graphgate::callback::{SigningSecret, TargetPolicy};
+use graphgate::change::{DeliveryStatus, Status};
+use graphgate::config::SweepSettings;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::*;
+
+fn soon() -> Instant {
+    Instant::now() + Duration::from_secs(10)
+}
+
+async fn receiver() -> MockServer {
+    MockServer::start().await
+}
+
+/// Graph accepts every restart and reports every operation with `status`.
+async fn graph_finishing_with(app: &TestApp, status: &str) {
+    Mock::given(method("POST"))
+        .respond_with(accepted("d1"))
+        .mount(&app.graph)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id": "op-1", "status": status})),
+        )
+        .mount(&app.graph)
+        .await;
+}
+
+async fn submit(app: &TestApp, callback: &str) -> String {
+    let response = app
+        .post_change(json!({"action": "restartDevice", "deviceId": "d1", "reference": "CHG42", "callbackUrl": callback}))
+        .await;
+    assert_eq!(response.status(), 202);
+    let body: Value = response.json().await.unwrap();
+    body["changeId"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_finished_change_is_reported_with_a_standard_webhooks_signature() {
+    let app = spawn_app().await;
+    graph_finishing_with(&app, "succeeded").await;
+    let hook = receiver().await;
+    Mock::given(method("POST"))
+        .and(path("/hooks/graphgate"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&hook)
+        .await;
+    let id = submit(&app, &format!("{}/hooks/graphgate", hook.uri())).await;
+
+    let report = app.state.sweeper().sweep_once(soon()).await.unwrap();
+    assert_eq!(report.finished, 1);
+
+    let received = hook.received_requests().await.unwrap();
+    let call = &received[0];
+    let header = |name: &str| call.headers[name].to_str().unwrap().to_owned();
+    assert_eq!(header("webhook-id"), format!("msg_{id}"));
+    let timestamp: i64 = header("webhook-timestamp").parse().unwrap();
+    assert!((time::OffsetDateTime::now_utc().unix_timestamp() - timestamp).abs() < 30);
+    let secret = SigningSecret::parse(SIGNING_SECRET).unwrap();
+    assert_eq!(
+        header("webhook-signature"),
+        secret.sign(&format!("msg_{id}"), timestamp, &call.body)
+    );
+    assert_eq!(header("content-type"), "application/json");
+
+    let body: Value = call.body_json().unwrap();
+    assert_eq!(body["type"], "change.finished");
+    assert_eq!(body["data"]["changeId"], id.as_str());
+    assert_eq!(body["data"]["status"], "succeeded");
+    assert_eq!(body["data"]["reference"], "CHG42");
+    assert_eq!(body["data"]["deviceId"], "d1");
+
+    let record = app.record(&id).await;
+    let delivery = record.callback.unwrap();
+    assert_eq!(delivery.status, DeliveryStatus::Delivered);
+    assert_eq!(delivery.attempts.len(), 1);
+    assert_eq!(delivery.attempts[0].outcome, "204");
+    assert_eq!(record.next_poll_at, None, "nothing left to do");
+    let view: Value = app.get_change(TOKEN, &id).await.json().await.unwrap();
+    assert_eq!(view["callback"]["status"], "delivered");
+}
+
+#[tokio::test]
+async fn a_failed_callback_is_retried_and_every_attempt_recorded() {
+    let app = spawn_app().await;
+    graph_finishing_with(&app, "failed").await;
+    let hook = receiver().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .mount(&hook)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&hook)
+        .await;
+    let id = submit(&app, &format!("{}/hook", hook.uri())).await;
+    let sweeper = app.state.sweeper();
+    sweeper.sweep_once(soon()).await.unwrap();
+    let record = app.record(&id).await;
+    assert_eq!(record.status, Status::Failed);
+    let delivery = record.callback.unwrap();
+    assert_eq!(delivery.status, DeliveryStatus::Pending);
+    assert_eq!(delivery.attempts.len(), 1);
+    assert!(record.next_poll_at.is_some(), "due again for the retry");
+
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let report = sweeper.sweep_once(soon()).await.unwrap();
+    assert_eq!(report.notified, 1);
+    let delivery = app.record(&id).await.callback.unwrap();
+    assert_eq!(delivery.status, DeliveryStatus::Delivered);
+    let outcomes: Vec<&str> = delivery
+        .attempts
+        .iter()
+        .map(|a| a.outcome.as_str())
+        .collect();
+    assert_eq!(outcomes, ["500", "200"]);
+    // The same message each time, so the receiver can deduplicate.
+    let ids: Vec<_> = hook
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.headers["webhook-id"].clone())
+        .collect();
+    assert_eq!(ids[0], ids[1]);
+}
+
+#[tokio::test]
+async fn a_callback_is_given_up_after_the_last_attempt() {
+    let app = spawn_app_with(Options {
+        sweep: SweepSettings {
+            callback_attempts: 3,
+            callback_retry_base: Duration::from_millis(20),
+            ..Options::default().sweep
+        },
+        ..Options::default()
+    })
+    .await;
+    graph_finishing_with(&app, "succeeded").await;
+    let hook = receiver().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .expect(3)
+        .mount(&hook)
+        .await;
+    let id = submit(&app, &format!("{}/hook", hook.uri())).await;
+    let sweeper = app.state.sweeper();
+    for _ in 0..5 {
+        sweeper.sweep_once(soon()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let record = app.record(&id).await;
+    let delivery = record.callback.unwrap();
+    assert_eq!(delivery.status, DeliveryStatus::Failed);
+    assert_eq!(delivery.attempts.len(), 3);
+    assert_eq!(record.next_poll_at, None);
+}
+
+#[tokio::test]
+async fn a_hanging_receiver_does_not_hold_up_the_sweep() {
+    let app = spawn_app_with(Options {
+        sweep: SweepSettings {
+            concurrency: 2,
+            ..Options::default().sweep
+        },
+        ..Options::default()
+    })
+    .await;
+    graph_finishing_with(&app, "succeeded").await;
+    let hook = receiver().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
+        .mount(&hook)
+        .await;
+    let slow = submit(&app, &format!("{}/hook", hook.uri())).await;
+    let mut others = Vec::new();
+    for i in 0..4 {
+        let response = app.post_change(restart(&format!("dev-{i}"))).await;
+        let body: Value = response.json().await.unwrap();
+        others.push(body["changeId"].as_str().unwrap().to_owned());
+    }
+    let started = Instant::now();
+    let report = app
+        .state
+        .sweeper()
+        .sweep_once(Instant::now() + Duration::from_millis(1500))
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(report.polled, 5);
+    for id in &others {
+        assert_eq!(app.record(id).await.status, Status::Succeeded);
+    }
+    let delivery = app.record(&slow).await.callback.unwrap();
+    assert_eq!(
+        delivery.status,
+        DeliveryStatus::Pending,
+        "to be tried again"
+    );
+    assert_eq!(delivery.attempts.len(), 1);
+}
+
+#[tokio::test]
+async fn in_lambda_callbacks_to_non_public_addresses_are_refused() {
+    let app = spawn_app_with(Options {
+        callback_policy: TargetPolicy::PublicHttpsOnly,
+        ..Options::default()
+    })
+    .await;
+    graph_finishing_with(&app, "succeeded").await;
+    let hook = receiver().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&hook)
+        .await;
+    let port = hook.address().port();
+
+    // Refused at intake: what can be judged without DNS.
+    for bad in [
+        format!("http://127.0.0.1:{port}/hook"),
+        "http://itsm.example.com/hook".to_owned(),
+        "https://127.0.0.1/hook".to_owned(),
+        "https://169.254.169.254/latest/meta-data/".to_owned(),
+        "https://10.0.0.8/hook".to_owned(),
+        "https://[fd00:ec2::254]/hook".to_owned(),
+        "https://[::ffff:127.0.0.1]/hook".to_owned(),
+    ] {
+        let response = app
+            .post_change(json!({"action": "restartDevice", "deviceId": "d1", "callbackUrl": bad}))
+            .await;
+        let p = problem(response, 400).await;
+        assert_eq!(p["errors"][0]["field"], "callbackUrl", "{bad}");
+    }
+
+    // A name is judged by what it resolves to, when the callback is sent.
+    let id = submit(&app, &format!("https://localhost:{port}/hook")).await;
+    app.state.sweeper().sweep_once(soon()).await.unwrap();
+    let delivery = app.record(&id).await.callback.unwrap();
+    assert_eq!(delivery.status, DeliveryStatus::Pending);
+    assert!(
+        delivery.attempts[0].outcome.contains("no public address"),
+        "{}",
+        delivery.attempts[0].outcome
+    );
+}
+
+#[tokio::test]
+async fn a_callback_needs_a_signing_secret() {
+    let app = spawn_app().await;
+    let p = problem(
+        app.post_change_as(
+            RESTART_ONLY_TOKEN,
+            json!({"action": "restartDevice", "deviceId": "d1", "callbackUrl": "http://127.0.0.1:9/hook"}),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["field"], "callbackUrl");
+    assert!(
+        p["errors"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("signingSecret")
+    );
+    assert!(app.graph_requests().await.is_empty());
+}

@@ -285,6 +285,38 @@ mod tests {
     }
 
     #[test]
+    fn every_cloud_has_its_own_hosts() {
+        for (cloud, graph, token) in [
+            (
+                "global",
+                "https://graph.microsoft.com/beta",
+                "https://login.microsoftonline.com/t1/oauth2/v2.0/token",
+            ),
+            (
+                "DoD",
+                "https://dod-graph.microsoft.us/beta",
+                "https://login.microsoftonline.us/t1/oauth2/v2.0/token",
+            ),
+            (
+                "china",
+                "https://microsoftgraph.chinacloudapi.cn/beta",
+                "https://login.chinacloudapi.cn/t1/oauth2/v2.0/token",
+            ),
+        ] {
+            let s = settings(&[
+                ("GRAPH_CLOUD", cloud),
+                ("GRAPH_TENANT_ID", "t1"),
+                ("GRAPH_CLIENT_ID", "app"),
+                ("GRAPH_CLIENT_SECRET", "s"),
+                ("GRAPHGATE_CALLERS", CALLERS),
+            ])
+            .unwrap();
+            assert_eq!(s.graph.base.url().as_str(), graph, "{cloud}");
+            assert_eq!(s.graph.credentials.token_url.as_str(), token, "{cloud}");
+        }
+    }
+
+    #[test]
     fn refuses_to_start_without_what_it_needs() {
         let err = settings(&[("GRAPH_CLIENT_ID", "app")]).unwrap_err();
         assert!(
@@ -356,7 +388,17 @@ mod tests {
             ("GRAPHGATE_CALLERS", "/no/such/callers.json"),
         ])
         .unwrap_err();
-        assert!(err.to_string().contains("cannot read file"), "{err}");
+        assert!(err.to_string().contains("cannot read the file"), "{err}");
+        assert!(!err.to_string().contains("/no/such"), "{err}");
+        let err = settings(&[
+            ("GRAPH_TENANT_ID", "t"),
+            ("GRAPH_CLIENT_ID", "app"),
+            ("GRAPH_CLIENT_SECRET", "s"),
+            ("GRAPHGATE_CALLERS", r#"{"name":"a","auth":{"scheme":"bearer","token":"secret-token-0123456789abcdef0123"}}"#),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("must be a JSON array"), "{err}");
+        assert!(!err.to_string().contains("secret-token"), "{err}");
     }
 
     #[test]

@@ -126,9 +126,6 @@ pub struct ChangeRecord {
     /// The Graph operation to follow, once Graph accepted a device action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<Url>,
-    /// The `client-request-id` graphgate sent with the action, to find it in Graph's logs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_request_id: Option<String>,
     /// Graph's `request-id` for the action call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub graph_request_id: Option<String>,
@@ -178,7 +175,6 @@ impl ChangeRecord {
             callback_url: request.callback_url,
             status: Status::Submitting,
             location: None,
-            client_request_id: None,
             graph_request_id: None,
             failure: None,
             operation_status: None,

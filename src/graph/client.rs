@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::endpoints::GraphBase;
 use super::error::{GraphError, request_id};
 use super::operation::DeviceOperation;
-use super::retry::{self, RetryPolicy};
+use super::retry::{self, RetryPolicy, Sent};
 use super::token::{ClientCredentials, TokenSource};
 use crate::change::{Action, DeviceId};
 
@@ -68,13 +68,23 @@ impl GraphClient {
     ) -> Result<ActionOutcome, GraphError> {
         let url = self.base.action_url(action);
         let body = action_body(action);
-        let response = self
+        let sent = self
             .send(Method::POST, &url, body.as_ref(), &self.retry, deadline)
             .await?;
+        let response = sent.response;
         let status = response.status();
         let request_id = request_id(response.headers());
         if !status.is_success() {
-            return Err(GraphError::from_response(response).await);
+            let error = GraphError::from_response(response).await;
+            if sent.earlier_attempt_uncertain {
+                // A 409 now most likely names the operation the timed-out attempt started.
+                return Err(GraphError::Unavailable {
+                    reason: format!("a gateway timeout, then {error}"),
+                    retry_after: None,
+                    outcome_unknown: true,
+                });
+            }
+            return Err(error);
         }
         if let Action::UpgradeApp { .. } = action {
             return Ok(ActionOutcome::Completed { request_id });
@@ -109,10 +119,10 @@ impl GraphClient {
             max_attempts: 1,
             ..self.retry.clone()
         };
-        let response = self
+        let sent = self
             .send(Method::GET, &url, None, &single, deadline)
             .await?;
-        let body = read_json(response, "an operation").await?;
+        let body = read_json(sent.response, "an operation").await?;
         DeviceOperation::from_json(body).map_err(|detail| GraphError::Unexpected {
             what: "an operation",
             detail,
@@ -131,16 +141,15 @@ impl GraphClient {
             .join(&["teamwork", "devices", device.as_ref(), "operations"]);
         let mut operations = Vec::new();
         for _ in 0..MAX_PAGES {
-            let response = self
+            let sent = self
                 .send(Method::GET, &url, None, &self.retry, deadline)
                 .await?;
-            let page: Page = serde_json::from_value(
-                read_json(response, "an operation list").await?,
-            )
-            .map_err(|e| GraphError::Unexpected {
-                what: "an operation list",
-                detail: e.to_string(),
-            })?;
+            let page: Page =
+                serde_json::from_value(read_json(sent.response, "an operation list").await?)
+                    .map_err(|e| GraphError::Unexpected {
+                        what: "an operation list",
+                        detail: e.to_string(),
+                    })?;
             for item in page.value {
                 operations.push(DeviceOperation::from_json(item).map_err(|detail| {
                     GraphError::Unexpected {
@@ -166,11 +175,11 @@ impl GraphClient {
         body: Option<&Value>,
         retry: &RetryPolicy,
         deadline: Instant,
-    ) -> Result<Response, GraphError> {
+    ) -> Result<Sent, GraphError> {
         let mut refreshed = false;
         loop {
             let token = self.tokens.token(deadline).await?;
-            let response = retry::send(retry, deadline, || {
+            let sent = retry::send(retry, deadline, || {
                 let request = self
                     .http
                     .request(method.clone(), url.clone())
@@ -181,13 +190,13 @@ impl GraphClient {
                 }
             })
             .await?;
-            if response.status() == StatusCode::UNAUTHORIZED && !refreshed {
+            if sent.response.status() == StatusCode::UNAUTHORIZED && !refreshed {
                 tracing::warn!("graph refused the cached token; fetching a new one");
                 self.tokens.invalidate(&token).await;
                 refreshed = true;
                 continue;
             }
-            return Ok(response);
+            return Ok(sent);
         }
     }
 }

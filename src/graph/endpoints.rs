@@ -211,7 +211,7 @@ impl GraphBase {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::change::{DeviceId, InstallationId, TeamId};
+    use crate::change::{ChatId, DeviceId, InstallationId, TeamId, UserId};
     use proptest::prelude::*;
 
     fn base() -> GraphBase {
@@ -325,6 +325,44 @@ mod tests {
                 prop_assert_eq!(url.fragment(), None);
                 let segments: Vec<_> = url.path_segments().unwrap().collect();
                 prop_assert_eq!(segments, vec!["beta", "teamwork", "devices", raw.as_str(), "restart"]);
+            }
+        }
+
+        /// The same for every action, with every kind of ID in its place.
+        #[test]
+        fn no_action_url_can_be_reshaped(
+            kind in 0usize..6,
+            first in "[a-zA-Z0-9._~:@+=/?#% -]{1,16}|\\PC{1,8}",
+            second in "[a-zA-Z0-9._~:@+=/?#% -]{1,16}|\\PC{1,8}",
+        ) {
+            let installation = InstallationId::parse(second.clone());
+            let (action, expected) = match kind {
+                0 => (DeviceId::parse(first.clone()).ok().map(|device_id| Action::UpdateSoftware {
+                    device_id,
+                    software_type: crate::change::SoftwareType::Firmware,
+                    software_version: crate::change::SoftwareVersion::parse("1").unwrap(),
+                }), vec!["beta", "teamwork", "devices", &first, "updateSoftware"]),
+                1 => (DeviceId::parse(first.clone()).ok().map(|device_id| Action::RunDiagnostics { device_id }),
+                    vec!["beta", "teamwork", "devices", &first, "runDiagnostics"]),
+                2 => (TeamId::parse(first.clone()).ok().zip(installation.ok()).map(|(t, installation_id)| Action::UpgradeApp {
+                    scope: AppScope::Team(t), installation_id, consented_permission_set: None,
+                }), vec!["beta", "teams", &first, "installedApps", &second, "upgrade"]),
+                3 => (ChatId::parse(first.clone()).ok().zip(installation.ok()).map(|(c, installation_id)| Action::UpgradeApp {
+                    scope: AppScope::Chat(c), installation_id, consented_permission_set: None,
+                }), vec!["beta", "chats", &first, "installedApps", &second, "upgrade"]),
+                4 => (UserId::parse(first.clone()).ok().zip(installation.ok()).map(|(u, installation_id)| Action::UpgradeApp {
+                    scope: AppScope::User(u), installation_id, consented_permission_set: None,
+                }), vec!["beta", "users", &first, "teamwork", "installedApps", &second, "upgrade"]),
+                _ => (DeviceId::parse(first.clone()).ok().map(|device_id| Action::RestartDevice { device_id }),
+                    vec!["beta", "teamwork", "devices", &first, "restart"]),
+            };
+            if let Some(action) = action {
+                let url = base().action_url(&action);
+                prop_assert_eq!(url.host_str(), Some("graph.microsoft.com"));
+                prop_assert_eq!(url.query(), None);
+                prop_assert_eq!(url.fragment(), None);
+                let segments: Vec<_> = url.path_segments().unwrap().collect();
+                prop_assert_eq!(segments, expected);
             }
         }
 

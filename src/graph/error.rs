@@ -13,6 +13,9 @@ pub enum GraphError {
     /// 409: Graph already has an operation queued for the target.
     #[error("Graph answered 409 {}: an operation is already queued", .0.code)]
     Conflict(GraphFailure),
+    /// Graph refused graphgate itself: its token or its app registration's permissions.
+    #[error("Graph refused graphgate's access: {} {}", .0.http_status.unwrap_or_default(), .0.code)]
+    Permission(GraphFailure),
     /// Any other 4xx: Graph will not do this, as asked.
     #[error("Graph refused the request: {} {}", .0.http_status.unwrap_or_default(), .0.code)]
     Refused(GraphFailure),
@@ -58,7 +61,10 @@ impl GraphError {
     /// The failure as the change record keeps it.
     pub fn failure(&self) -> GraphFailure {
         match self {
-            GraphError::Conflict(f) | GraphError::Refused(f) | GraphError::Server(f) => f.clone(),
+            GraphError::Conflict(f)
+            | GraphError::Permission(f)
+            | GraphError::Refused(f)
+            | GraphError::Server(f) => f.clone(),
             GraphError::TokenRefused { http_status, error } => GraphFailure {
                 http_status: Some(*http_status),
                 code: error.clone(),
@@ -105,11 +111,30 @@ impl GraphError {
                     .and_then(|i| i.request_id)
             }),
         };
-        match status.as_u16() {
-            409 => GraphError::Conflict(failure),
-            400..=499 => GraphError::Refused(failure),
-            _ => GraphError::Server(failure),
-        }
+        classify(status.as_u16(), failure)
+    }
+}
+
+/// Graph's error `code` decides where it says enough; the HTTP status decides the rest.
+fn classify(status: u16, failure: GraphFailure) -> GraphError {
+    const PERMISSION: [&str; 6] = [
+        "InvalidAuthenticationToken",
+        "Authorization_RequestDenied",
+        "Authorization_IdentityNotFound",
+        "AccessDenied",
+        "accessDenied",
+        "Forbidden",
+    ];
+    const CONFLICT: [&str; 2] = ["Conflict", "conflict"];
+    let code = failure.code.as_str();
+    if PERMISSION.contains(&code) || matches!(status, 401 | 403) {
+        GraphError::Permission(failure)
+    } else if CONFLICT.contains(&code) || status == 409 {
+        GraphError::Conflict(failure)
+    } else if (400..500).contains(&status) {
+        GraphError::Refused(failure)
+    } else {
+        GraphError::Server(failure)
     }
 }
 
@@ -119,6 +144,48 @@ pub(crate) fn request_id(headers: &reqwest::header::HeaderMap) -> Option<String>
         .get("request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(code: &str) -> GraphFailure {
+        GraphFailure {
+            http_status: None,
+            code: code.into(),
+            message: String::new(),
+            request_id: None,
+        }
+    }
+
+    #[test]
+    fn codes_decide_before_statuses() {
+        assert!(matches!(
+            classify(400, failure("Authorization_RequestDenied")),
+            GraphError::Permission(_)
+        ));
+        assert!(matches!(
+            classify(403, failure("whatever")),
+            GraphError::Permission(_)
+        ));
+        assert!(matches!(
+            classify(400, failure("Conflict")),
+            GraphError::Conflict(_)
+        ));
+        assert!(matches!(
+            classify(409, failure("BadRequest")),
+            GraphError::Conflict(_)
+        ));
+        assert!(matches!(
+            classify(404, failure("UnknownError")),
+            GraphError::Refused(_)
+        ));
+        assert!(matches!(
+            classify(500, failure("UnknownError")),
+            GraphError::Server(_)
+        ));
+    }
 }
 
 #[derive(Deserialize)]

@@ -35,15 +35,22 @@ impl RetryPolicy {
     }
 }
 
+/// The longest wait a `Retry-After` is taken at; anything longer is read as this.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
+
 /// `Retry-After` as delta-seconds (Graph sends fractions, e.g. `2.128`) or as an HTTP-date.
 pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let raw = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(secs) = raw.parse::<f64>() {
         return (secs.is_finite() && secs >= 0.0)
-            .then(|| Duration::from_secs_f64(secs.min(86_400.0)));
+            .then(|| Duration::from_secs_f64(secs).min(MAX_RETRY_AFTER));
     }
     let at = httpdate::parse_http_date(raw).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    Some(
+        at.duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_RETRY_AFTER),
+    )
 }
 
 fn is_retryable(status: StatusCode) -> bool {
@@ -55,21 +62,33 @@ fn is_retryable(status: StatusCode) -> bool {
     )
 }
 
+/// An answer, and whether an earlier attempt may have been acted on although it failed.
+pub(crate) struct Sent {
+    pub response: Response,
+    /// An earlier attempt got a 504: Graph's gateway gave up, but Graph may have acted.
+    pub earlier_attempt_uncertain: bool,
+}
+
 /// Sends the request `build` makes, each attempt with a fresh `client-request-id`, until an
 /// answer that is not 429/503/504, a connect error has been retried out, or the deadline
-/// would pass. A request that was sent but not answered is never resent: Graph may have
-/// acted on it.
+/// would pass. A request that was sent and never answered is not resent: Graph may have
+/// acted on it. A 504 is retried, but remembered, for the same reason.
 pub(crate) async fn send(
     policy: &RetryPolicy,
     deadline: Instant,
     mut build: impl FnMut() -> RequestBuilder,
-) -> Result<Response, GraphError> {
+) -> Result<Sent, GraphError> {
+    let mut uncertain = false;
     let mut attempt = 0;
     loop {
         attempt += 1;
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
-            return Err(GraphError::Timeout);
+            return Err(GraphError::Unavailable {
+                reason: "no time was left to call Graph".into(),
+                retry_after: None,
+                outcome_unknown: uncertain,
+            });
         }
         let (client, request) = build().build_split();
         let mut request = request.map_err(GraphError::Transport)?;
@@ -83,7 +102,7 @@ pub(crate) async fn send(
         let method = request.method().clone();
         let path = request.url().path().to_owned();
 
-        let (wait, failure) = match client.execute(request).await {
+        let (wait, reason, hinted) = match client.execute(request).await {
             Ok(response) => {
                 let status = response.status();
                 tracing::info!(
@@ -92,24 +111,26 @@ pub(crate) async fn send(
                     "graph answered"
                 );
                 if !is_retryable(status) {
-                    return Ok(response);
+                    return Ok(Sent {
+                        response,
+                        earlier_attempt_uncertain: uncertain,
+                    });
                 }
+                uncertain |= status == StatusCode::GATEWAY_TIMEOUT;
                 let hinted = retry_after(response.headers(), SystemTime::now());
-                let failure = GraphError::Unavailable {
-                    reason: format!("{status}"),
-                    retry_after: hinted,
-                    outcome_unknown: status == StatusCode::GATEWAY_TIMEOUT,
-                };
-                (hinted.unwrap_or_else(|| policy.backoff(attempt)), failure)
+                (
+                    hinted.unwrap_or_else(|| policy.backoff(attempt)),
+                    status.to_string(),
+                    hinted,
+                )
             }
             Err(e) if e.is_connect() => {
                 tracing::warn!(%method, path, attempt, client_request_id, error = %e, "graph unreachable");
-                let failure = GraphError::Unavailable {
-                    reason: "connection failed".into(),
-                    retry_after: None,
-                    outcome_unknown: false,
-                };
-                (policy.backoff(attempt), failure)
+                (
+                    policy.backoff(attempt),
+                    "connection failed".to_owned(),
+                    None,
+                )
             }
             Err(e) if e.is_timeout() => {
                 tracing::warn!(%method, path, attempt, client_request_id, "graph timed out");
@@ -118,7 +139,11 @@ pub(crate) async fn send(
             Err(e) => return Err(GraphError::Transport(e)),
         };
         if attempt >= policy.max_attempts || Instant::now() + wait >= deadline {
-            return Err(failure);
+            return Err(GraphError::Unavailable {
+                reason,
+                retry_after: hinted,
+                outcome_unknown: uncertain,
+            });
         }
         tokio::time::sleep(wait).await;
     }
@@ -161,6 +186,11 @@ mod tests {
             retry_after(&headers("Sun, 06 Nov 1994 08:49:00 GMT"), now),
             Some(Duration::ZERO)
         );
+        assert_eq!(
+            retry_after(&headers("Sat, 06 Nov 2094 08:49:00 GMT"), now),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(retry_after(&headers("1e12"), now), Some(MAX_RETRY_AFTER));
     }
 
     #[test]

@@ -42,13 +42,29 @@ struct Cached {
     expires_at: Instant,
 }
 
+/// A failed fetch, remembered briefly so requests queued behind it fail at once instead of
+/// each asking the token endpoint again.
+struct RecentFailure {
+    at: Instant,
+    refusal: Option<(u16, String)>,
+}
+
+/// How long a failed token fetch is answered from memory.
+const FAILURE_MEMORY: Duration = Duration::from_secs(1);
+
+#[derive(Default)]
+struct Cache {
+    token: Option<Cached>,
+    failure: Option<RecentFailure>,
+}
+
 /// Hands out tokens, asking the token endpoint only when the cached one is due for refresh.
 /// The lock is held across the fetch, so a burst of requests on a cold cache makes one call.
 pub struct TokenSource {
     http: reqwest::Client,
     credentials: ClientCredentials,
     retry: RetryPolicy,
-    cache: Mutex<Option<Cached>>,
+    cache: Mutex<Cache>,
 }
 
 impl TokenSource {
@@ -57,38 +73,67 @@ impl TokenSource {
             http,
             credentials,
             retry,
-            cache: Mutex::new(None),
+            cache: Mutex::new(Cache::default()),
         }
     }
 
     pub async fn token(&self, deadline: Instant) -> Result<AccessToken, GraphError> {
         let mut cache = self.cache.lock().await;
         let now = Instant::now();
-        if let Some(cached) = cache.as_ref().filter(|c| now < c.refresh_at) {
+        if let Some(cached) = cache.token.as_ref().filter(|c| now < c.refresh_at) {
             return Ok(cached.token.clone());
+        }
+        let usable = cache
+            .token
+            .as_ref()
+            .filter(|c| now < c.expires_at)
+            .map(|c| c.token.clone());
+        if let Some(failure) = cache
+            .failure
+            .as_ref()
+            .filter(|f| now < f.at + FAILURE_MEMORY)
+        {
+            return match usable {
+                Some(token) => Ok(token),
+                None => Err(failure.error()),
+            };
         }
         match self.fetch(deadline).await {
             Ok(fresh) => {
                 let token = fresh.token.clone();
-                *cache = Some(fresh);
+                *cache = Cache {
+                    token: Some(fresh),
+                    failure: None,
+                };
                 Ok(token)
             }
-            // A token that is due for refresh but not yet expired still works.
-            Err(e) => match cache.as_ref().filter(|c| now < c.expires_at) {
-                Some(cached) => {
-                    tracing::warn!(error = %e, "token refresh failed; using the cached token until it expires");
-                    Ok(cached.token.clone())
+            Err(e) => {
+                cache.failure = Some(RecentFailure {
+                    at: Instant::now(),
+                    refusal: match &e {
+                        GraphError::TokenRefused { http_status, error } => {
+                            Some((*http_status, error.clone()))
+                        }
+                        _ => None,
+                    },
+                });
+                // A token that is due for refresh but not yet expired still works.
+                match usable {
+                    Some(token) => {
+                        tracing::warn!(error = %e, "token refresh failed; using the cached token until it expires");
+                        Ok(token)
+                    }
+                    None => Err(e),
                 }
-                None => Err(e),
-            },
+            }
         }
     }
 
     /// Forgets `stale` after Graph refused it, unless another request already replaced it.
     pub async fn invalidate(&self, stale: &AccessToken) {
         let mut cache = self.cache.lock().await;
-        if cache.as_ref().is_some_and(|c| c.token.same_as(stale)) {
-            *cache = None;
+        if cache.token.as_ref().is_some_and(|c| c.token.same_as(stale)) {
+            cache.token = None;
         }
     }
 
@@ -104,7 +149,8 @@ impl TokenSource {
         let response = retry::send(&self.retry, deadline, || {
             self.http.post(c.token_url.clone()).form(&form)
         })
-        .await?;
+        .await?
+        .response;
         let status = response.status();
         let body = response.bytes().await.map_err(GraphError::Transport)?;
         if !status.is_success() {
@@ -137,6 +183,22 @@ impl TokenSource {
             refresh_at: started + lifetime - margin,
             expires_at: started + lifetime,
         })
+    }
+}
+
+impl RecentFailure {
+    fn error(&self) -> GraphError {
+        match &self.refusal {
+            Some((http_status, error)) => GraphError::TokenRefused {
+                http_status: *http_status,
+                error: error.clone(),
+            },
+            None => GraphError::Unavailable {
+                reason: "the token endpoint failed a moment ago".into(),
+                retry_after: Some(FAILURE_MEMORY),
+                outcome_unknown: false,
+            },
+        }
     }
 }
 

@@ -91,19 +91,39 @@ impl CallerRegistry {
             why: "graphgate never serves an open endpoint; register at least one caller \
                   (see the README's Callers section)",
         })?;
-        let json = if raw.trim_start().starts_with('[') {
+        // The value holds tokens: no error below repeats any of it.
+        let trimmed = raw.trim_start();
+        let json = if trimmed.starts_with('[') {
             raw
+        } else if trimmed.starts_with(['{', '"']) {
+            return Err(ConfigError::invalid(
+                VAR,
+                "must be a JSON array of callers, or the path of a file holding one",
+            ));
         } else {
             std::fs::read_to_string(raw.trim()).map_err(|e| {
-                ConfigError::invalid(VAR, format!("cannot read file {:?}: {e}", raw.trim()))
+                ConfigError::invalid(VAR, format!("cannot read the file it names ({})", e.kind()))
             })?
         };
         Self::parse(&json).map_err(|detail| ConfigError::invalid(VAR, detail))
     }
 
     pub fn parse(json: &str) -> Result<Self, String> {
-        let entries: Vec<Entry> =
-            serde_json::from_str(json).map_err(|e| format!("not a valid caller list: {e}"))?;
+        let entries: Vec<Entry> = serde_json::from_str(json).map_err(|e| {
+            // serde quotes a mistyped value, which may be a token; say only where it is.
+            let message = e.to_string();
+            let what =
+                if message.starts_with("invalid type") || message.starts_with("invalid value") {
+                    format!(
+                        "a value has the wrong type or form at line {} column {}",
+                        e.line(),
+                        e.column()
+                    )
+                } else {
+                    message
+                };
+            format!("not a valid caller list: {what}")
+        })?;
         if entries.is_empty() {
             return Err("the caller list is empty".into());
         }
@@ -168,10 +188,11 @@ impl CallerRegistry {
             Allow::All
         } else {
             let mut kinds = HashSet::new();
-            for a in &entry.allow {
+            for (i, a) in entry.allow.iter().enumerate() {
                 let kind = ActionKind::parse(a).ok_or_else(|| {
                     format!(
-                        "{name:?}: allow names unknown action {a:?}; known are {} or \"*\"",
+                        "{name:?}: allow entry #{} is not an action; known are {} or \"*\"",
+                        i + 1,
                         ActionKind::ALL.map(ActionKind::as_str).join(", ")
                     )
                 })?;
@@ -270,7 +291,7 @@ mod tests {
                 &format!(
                     r#"[{{"name":"a","auth":{{"scheme":"bearer","token":"{TOKEN}"}},"allow":["reboot"]}}]"#
                 ),
-                "unknown action",
+                "not an action",
             ),
             (
                 &format!(

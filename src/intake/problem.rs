@@ -167,7 +167,7 @@ impl ApiError {
                     StatusCode::SERVICE_UNAVAILABLE,
                     "store-unavailable",
                     "The change store is unavailable",
-                    "nothing was sent to Graph; retry later",
+                    "graphgate's change store did not answer and nothing was changed; retry later",
                 );
                 p.retry_after = Some(Duration::from_secs(5));
                 p
@@ -198,7 +198,7 @@ fn graph_problem(change_id: &ChangeId, action: &Action, error: &GraphError) -> P
                 "Graph already has an operation queued for {target}; wait for it to finish, then retry"
             ),
         ),
-        GraphError::Refused(f) if matches!(f.http_status, Some(401 | 403)) => Problem::new(
+        GraphError::Permission(f) => Problem::new(
             StatusCode::BAD_GATEWAY,
             "graph-permission",
             "Graph refused graphgate's permissions",
@@ -226,6 +226,17 @@ fn graph_problem(change_id: &ChangeId, action: &Action, error: &GraphError) -> P
                 detail,
             )
         }
+        GraphError::Unavailable {
+            outcome_unknown: true,
+            ..
+        } => Problem::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "graph-timeout",
+            "Graph did not answer in time",
+            format!(
+                "Graph timed out on {kind} and may still act; graphgate will find out: follow statusUrl rather than resubmitting"
+            ),
+        ),
         GraphError::Unavailable { retry_after, .. } => {
             let mut p = Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,

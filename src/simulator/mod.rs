@@ -190,11 +190,12 @@ async fn graph_gate(State(state): State<SimulatorState>, request: Request, next:
     };
     tokio::time::sleep(latency).await;
     if let Some((status, retry_after)) = fault {
-        let mut response = graph_error(
-            status,
-            "TooManyRequests",
-            "The simulator is set to refuse this call.",
-        );
+        let code = if status == StatusCode::TOO_MANY_REQUESTS {
+            "TooManyRequests"
+        } else {
+            "ServiceUnavailable"
+        };
+        let mut response = graph_error(status, code, "The simulator is set to refuse this call.");
         if let Some(secs) = retry_after
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {

@@ -269,3 +269,27 @@ async fn no_answer_before_the_deadline_is_a_504_and_the_change_awaits_reconcilia
     assert_eq!(record.status, Status::Submitting);
     assert!(record.lease_until.is_some());
 }
+
+#[tokio::test]
+async fn a_409_after_a_gateway_timeout_is_left_for_reconciliation() {
+    let app = spawn_app().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(504))
+        .up_to_n_times(1)
+        .mount(&app.graph)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(graph_error(409, "Conflict", "req-409"))
+        .mount(&app.graph)
+        .await;
+    // The first attempt may have queued the restart; the 409 may be about that very operation.
+    let p = problem(app.post_change(restart("d1")).await, 504).await;
+    assert_eq!(p["type"], "urn:graphgate:problem:graph-timeout");
+    let record = app.record(p["changeId"].as_str().unwrap()).await;
+    assert_eq!(
+        record.status,
+        Status::Submitting,
+        "the sweeper finds out what Graph did"
+    );
+    assert_eq!(app.graph_requests().await.len(), 2);
+}

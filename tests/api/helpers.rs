@@ -53,6 +53,8 @@ pub struct TestApp {
     /// Fake token endpoint.
     pub login: MockServer,
     pub store: SqliteStore,
+    /// The SQLite file the app writes.
+    pub db: std::path::PathBuf,
     /// The app's own clients and settings, to build a sweeper over them.
     pub state: AppState,
     pub http: reqwest::Client,
@@ -174,6 +176,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     TestApp {
         address,
         store: SqliteStore::open(&db).unwrap(),
+        db,
         state,
         graph,
         login,

@@ -153,6 +153,32 @@ async fn refused_credentials_are_a_502_that_leaks_nothing() {
 }
 
 #[tokio::test]
+async fn requests_queued_behind_a_refused_token_request_do_not_repeat_it() {
+    let app = spawn_app_with(Options {
+        mount_token: false,
+        ..Options::default()
+    })
+    .await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .set_body_json(json!({"error": "invalid_client"}))
+                .set_delay(Duration::from_millis(200)),
+        )
+        .expect(1)
+        .mount(&app.login)
+        .await;
+    let responses =
+        futures::future::join_all((0..20).map(|i| app.post_change(restart(&format!("dev-{i}")))))
+            .await;
+    for response in responses {
+        assert_eq!(response.status(), 502);
+    }
+    assert!(app.graph_requests().await.is_empty());
+}
+
+#[tokio::test]
 async fn a_throttled_token_endpoint_is_retried() {
     let app = spawn_app_with(Options {
         mount_token: false,

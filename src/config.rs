@@ -36,7 +36,7 @@ impl ConfigError {
 pub struct Settings {
     pub graph: GraphSettings,
     pub callers: CallerRegistry,
-    pub db_path: PathBuf,
+    pub store: StoreSettings,
     pub timing: Timing,
     pub sweep: SweepSettings,
     /// Where callbacks may go. Strict unless the entry point relaxes it (`serve` does).
@@ -74,6 +74,51 @@ impl Default for Timing {
             request_timeout: Duration::from_secs(25),
             first_poll_after: Duration::from_secs(10),
         }
+    }
+}
+
+/// Where change records are kept: DynamoDB when `GRAPHGATE_TABLE` is set, else SQLite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSettings {
+    Sqlite { path: PathBuf },
+    DynamoDb { table: String, retention: Duration },
+}
+
+impl StoreSettings {
+    pub fn from_lookup(env: Env<'_>) -> Result<Self, ConfigError> {
+        let Some(table) = env("GRAPHGATE_TABLE") else {
+            return Ok(StoreSettings::Sqlite {
+                path: PathBuf::from(env("GRAPHGATE_DB").unwrap_or_else(|| "./graphgate.db".into())),
+            });
+        };
+        let valid_name = (3..=255).contains(&table.len())
+            && table
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+        if !valid_name {
+            return Err(ConfigError::invalid(
+                "GRAPHGATE_TABLE",
+                "a DynamoDB table name is 3 to 255 of a-z, A-Z, 0-9, _, - and .",
+            ));
+        }
+        let retention_days = match env("GRAPHGATE_RETENTION_DAYS") {
+            None => 90,
+            Some(raw) => raw
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|d| (1..=3650).contains(d))
+                .ok_or_else(|| {
+                    ConfigError::invalid(
+                        "GRAPHGATE_RETENTION_DAYS",
+                        format!("{raw:?} is not a whole number of days from 1 to 3650"),
+                    )
+                })?,
+        };
+        Ok(StoreSettings::DynamoDb {
+            table,
+            retention: Duration::from_secs(retention_days * 86_400),
+        })
     }
 }
 
@@ -171,9 +216,7 @@ impl Settings {
         Ok(Settings {
             graph: GraphSettings::from_lookup(env)?,
             callers: CallerRegistry::from_lookup(env)?,
-            db_path: env("GRAPHGATE_DB")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("./graphgate.db")),
+            store: StoreSettings::from_lookup(env)?,
             timing,
             sweep: SweepSettings::from_lookup(env)?,
             callback_policy: TargetPolicy::PublicHttpsOnly,
@@ -314,6 +357,42 @@ mod tests {
             assert_eq!(s.graph.base.url().as_str(), graph, "{cloud}");
             assert_eq!(s.graph.credentials.token_url.as_str(), token, "{cloud}");
         }
+    }
+
+    #[test]
+    fn the_store_is_dynamodb_when_a_table_is_named() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(
+            StoreSettings::from_lookup(&env(&[])).unwrap(),
+            StoreSettings::Sqlite {
+                path: "./graphgate.db".into()
+            }
+        );
+        assert_eq!(
+            StoreSettings::from_lookup(&env(&[
+                ("GRAPHGATE_TABLE", "graphgate-changes"),
+                ("GRAPHGATE_RETENTION_DAYS", "30")
+            ]))
+            .unwrap(),
+            StoreSettings::DynamoDb {
+                table: "graphgate-changes".into(),
+                retention: Duration::from_secs(30 * 86_400)
+            }
+        );
+        assert!(StoreSettings::from_lookup(&env(&[("GRAPHGATE_TABLE", "a b")])).is_err());
+        assert!(
+            StoreSettings::from_lookup(&env(&[
+                ("GRAPHGATE_TABLE", "t-1"),
+                ("GRAPHGATE_RETENTION_DAYS", "0")
+            ]))
+            .is_err()
+        );
     }
 
     #[test]

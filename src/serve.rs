@@ -49,7 +49,7 @@ fn local(mut settings: Settings) -> Settings {
 
 /// Runs `graphgate sweep --once`: one pass, its report printed as JSON.
 pub async fn sweep_once() -> Result<(), Box<dyn std::error::Error>> {
-    let state = AppState::from_settings(local(Settings::from_env()?))?;
+    let state = AppState::from_settings(local(Settings::from_env()?)).await?;
     let deadline = tokio::time::Instant::now() + state.sweep.claim_lease / 2;
     let report = state.sweeper().sweep_once(deadline).await?;
     println!("{}", serde_json::to_string(&report)?);
@@ -82,7 +82,7 @@ pub async fn run(listen: SocketAddr, simulate: bool) -> Result<(), Box<dyn std::
     } else {
         (Settings::from_env()?, None, None)
     };
-    let state = AppState::from_settings(local(settings))?;
+    let state = AppState::from_settings(local(settings)).await?;
     tokio::spawn(sweeper::run_forever(state.sweeper(), state.sweep.interval));
     let app = Application::bind(state, listen).await?;
     let addr = app.local_addr();

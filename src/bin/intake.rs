@@ -10,6 +10,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let settings =
         Settings::from_env().inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
     let state = AppState::from_settings(settings)
+        .await
         .inspect_err(|e| tracing::error!(error = %error_chain(e), "cannot open the store"))?;
     lambda_http::run(router(state)).await
 }

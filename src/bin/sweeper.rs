@@ -17,6 +17,7 @@ async fn main() -> Result<(), Error> {
     let settings =
         Settings::from_env().inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
     let state = AppState::from_settings(settings)
+        .await
         .inspect_err(|e| tracing::error!(error = %error_chain(e), "cannot open the store"))?;
     let sweeper = &state.sweeper();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

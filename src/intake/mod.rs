@@ -20,9 +20,9 @@ use tracing::Level;
 
 use crate::callback::CallbackSender;
 use crate::change::ChangeId;
-use crate::config::{Settings, SweepSettings, Timing};
+use crate::config::{Settings, StoreSettings, SweepSettings, Timing};
 use crate::graph::GraphClient;
-use crate::store::{SqliteStore, Store, StoreError};
+use crate::store::{DynamoStore, SqliteStore, Store, StoreError};
 use crate::sweeper::Sweeper;
 
 /// Largest request body accepted.
@@ -40,17 +40,25 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Builds the clients. Nothing here touches the network: the first token is fetched by
+    /// Builds the clients. Nothing here calls a service: the first Graph token is fetched by
     /// the first request that needs it, keeping cold starts short.
-    pub fn from_settings(settings: Settings) -> Result<Self, StoreError> {
-        let store = SqliteStore::open(&settings.db_path)?;
+    pub async fn from_settings(settings: Settings) -> Result<Self, StoreError> {
+        let store: Arc<dyn Store> = match &settings.store {
+            StoreSettings::Sqlite { path } => Arc::new(SqliteStore::open(path)?),
+            StoreSettings::DynamoDb { table, retention } => {
+                // Reads region, credentials and AWS_ENDPOINT_URL_DYNAMODB from the environment.
+                let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let client = aws_sdk_dynamodb::Client::new(&aws);
+                Arc::new(DynamoStore::new(client, table.clone(), *retention))
+            }
+        };
         Ok(AppState {
             graph: Arc::new(GraphClient::new(
                 settings.graph.base,
                 settings.graph.credentials,
                 settings.graph.retry,
             )),
-            store: Arc::new(store),
+            store,
             callers: Arc::new(settings.callers),
             callbacks: Arc::new(CallbackSender::new(settings.callback_policy)),
             timing: settings.timing,

@@ -1,8 +1,10 @@
 //! Where change records live. Every implementation passes the one conformance suite in
 //! `tests/api/store.rs`.
 
+mod dynamodb;
 mod sqlite;
 
+pub use dynamodb::{DUE_INDEX, DynamoStore};
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;

@@ -44,9 +44,8 @@ async fn submit(app: &TestApp, callback: &str) -> String {
     body["changeId"].as_str().unwrap().to_owned()
 }
 
-#[tokio::test]
-async fn a_finished_change_is_reported_with_a_standard_webhooks_signature() {
-    let app = spawn_app().await;
+async fn a_finished_change_is_reported_with_a_standard_webhooks_signature(backend: Backend) {
+    let app = spawn_app_with(backend.options().await).await;
     graph_finishing_with(&app, "succeeded").await;
     let hook = receiver().await;
     Mock::given(method("POST"))
@@ -90,9 +89,8 @@ async fn a_finished_change_is_reported_with_a_standard_webhooks_signature() {
     assert_eq!(view["callback"]["status"], "delivered");
 }
 
-#[tokio::test]
-async fn a_failed_callback_is_retried_and_every_attempt_recorded() {
-    let app = spawn_app().await;
+async fn a_failed_callback_is_retried_and_every_attempt_recorded(backend: Backend) {
+    let app = spawn_app_with(backend.options().await).await;
     graph_finishing_with(&app, "failed").await;
     let hook = receiver().await;
     Mock::given(method("POST"))
@@ -136,15 +134,14 @@ async fn a_failed_callback_is_retried_and_every_attempt_recorded() {
     assert_eq!(ids[0], ids[1]);
 }
 
-#[tokio::test]
-async fn a_callback_is_given_up_after_the_last_attempt() {
+async fn a_callback_is_given_up_after_the_last_attempt(backend: Backend) {
     let app = spawn_app_with(Options {
         sweep: SweepSettings {
             callback_attempts: 3,
             callback_retry_base: Duration::from_millis(20),
             ..Options::default().sweep
         },
-        ..Options::default()
+        ..backend.options().await
     })
     .await;
     graph_finishing_with(&app, "succeeded").await;
@@ -167,14 +164,13 @@ async fn a_callback_is_given_up_after_the_last_attempt() {
     assert_eq!(record.next_poll_at, None);
 }
 
-#[tokio::test]
-async fn a_hanging_receiver_does_not_hold_up_the_sweep() {
+async fn a_hanging_receiver_does_not_hold_up_the_sweep(backend: Backend) {
     let app = spawn_app_with(Options {
         sweep: SweepSettings {
             concurrency: 2,
             ..Options::default().sweep
         },
-        ..Options::default()
+        ..backend.options().await
     })
     .await;
     graph_finishing_with(&app, "succeeded").await;
@@ -215,11 +211,10 @@ async fn a_hanging_receiver_does_not_hold_up_the_sweep() {
     assert_eq!(delivery.attempts.len(), 1);
 }
 
-#[tokio::test]
-async fn in_lambda_callbacks_to_non_public_addresses_are_refused() {
+async fn in_lambda_callbacks_to_non_public_addresses_are_refused(backend: Backend) {
     let app = spawn_app_with(Options {
         callback_policy: TargetPolicy::PublicHttpsOnly,
-        ..Options::default()
+        ..backend.options().await
     })
     .await;
     graph_finishing_with(&app, "succeeded").await;
@@ -281,3 +276,11 @@ async fn a_callback_needs_a_signing_secret() {
     );
     assert!(app.graph_requests().await.is_empty());
 }
+
+crate::on_every_store!(
+    a_finished_change_is_reported_with_a_standard_webhooks_signature,
+    a_failed_callback_is_retried_and_every_attempt_recorded,
+    a_callback_is_given_up_after_the_last_attempt,
+    a_hanging_receiver_does_not_hold_up_the_sweep,
+    in_lambda_callbacks_to_non_public_addresses_are_refused,
+);

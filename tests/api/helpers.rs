@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::LazyLock;
 use std::sync::mpsc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use graphgate::callback::TargetPolicy;
@@ -15,7 +15,7 @@ use graphgate::graph::RetryPolicy;
 use graphgate::intake::AppState;
 use graphgate::serve::Application;
 use graphgate::simulator::{self, SimulatorState};
-use graphgate::store::{SqliteStore, Store};
+use graphgate::store::{DUE_INDEX, DynamoStore, SqliteStore, Store};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -52,8 +52,11 @@ pub struct TestApp {
     pub graph: MockServer,
     /// Fake token endpoint.
     pub login: MockServer,
-    pub store: SqliteStore,
-    /// The SQLite file the app writes.
+    /// The app's store: SQLite, or DynamoDB when `Options::table` names a table.
+    pub store: Arc<dyn Store>,
+    /// The DynamoDB table the app writes, when it uses DynamoDB.
+    pub table: Option<String>,
+    /// The SQLite file the app writes, when it uses SQLite.
     pub db: std::path::PathBuf,
     /// The app's own clients and settings, to build a sweeper over them.
     pub state: AppState,
@@ -74,6 +77,109 @@ pub struct Options {
     pub login_origin: Option<String>,
     pub sweep: SweepSettings,
     pub callback_policy: TargetPolicy,
+    /// Keep records in this DynamoDB table instead of SQLite (see [`Backend::options`]).
+    pub table: Option<String>,
+}
+
+/// The store implementations, for tests that must pass on each.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    DynamoDb,
+}
+
+impl Backend {
+    /// Default options on this backend; for DynamoDB, with a fresh table of its own.
+    pub async fn options(self) -> Options {
+        let table = match self {
+            Backend::Sqlite => None,
+            Backend::DynamoDb => Some(fresh_table(&dynamo_client().await).await),
+        };
+        Options {
+            table,
+            ..Options::default()
+        }
+    }
+}
+
+/// Runs each named scenario, an `async fn(Backend)`, once on every store.
+#[macro_export]
+macro_rules! on_every_store {
+    ($($scenario:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(#[tokio::test]
+            async fn $scenario() {
+                super::$scenario($crate::helpers::Backend::Sqlite).await
+            })*
+        }
+        mod on_dynamodb {
+            $(#[tokio::test]
+            async fn $scenario() {
+                super::$scenario($crate::helpers::Backend::DynamoDb).await
+            })*
+        }
+    };
+}
+
+/// A client for the DynamoDB-compatible server `scripts/test.sh` starts (moto).
+pub async fn dynamo_client() -> aws_sdk_dynamodb::Client {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect(
+        "the DynamoDB tests need a DynamoDB-compatible server: run scripts/test.sh, which starts moto_server",
+    );
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("http://localhost:"),
+        "tests only talk to loopback, not {endpoint}"
+    );
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    aws_sdk_dynamodb::Client::new(&config)
+}
+
+/// A new table with graphgate's key schema, as `template.yaml` declares it.
+pub async fn fresh_table(client: &aws_sdk_dynamodb::Client) -> String {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType,
+    };
+    let attribute = |name: &str, kind: ScalarAttributeType| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(kind)
+            .build()
+            .unwrap()
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .unwrap()
+    };
+    let name = format!("graphgate-test-{}", uuid::Uuid::new_v4().simple());
+    client
+        .create_table()
+        .table_name(&name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("id", ScalarAttributeType::S))
+        .attribute_definitions(attribute("due", ScalarAttributeType::S))
+        .attribute_definitions(attribute("next_poll_at", ScalarAttributeType::N))
+        .key_schema(key("id", KeyType::Hash))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(DUE_INDEX)
+                .key_schema(key("due", KeyType::Hash))
+                .key_schema(key("next_poll_at", KeyType::Range))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    name
 }
 
 impl Default for Options {
@@ -98,6 +204,7 @@ impl Default for Options {
             },
             // The fakes listen on plain http on loopback, as a local receiver would.
             callback_policy: TargetPolicy::AllowLoopbackHttp,
+            table: None,
         }
     }
 }
@@ -131,7 +238,7 @@ pub fn env_for(
     db: &std::path::Path,
     options: &Options,
 ) -> Vec<(&'static str, String)> {
-    vec![
+    let mut env = vec![
         (
             "GRAPH_BASE_URL",
             format!(
@@ -154,7 +261,11 @@ pub fn env_for(
             "GRAPHGATE_REQUEST_TIMEOUT_SECS",
             options.request_timeout.as_secs_f64().to_string(),
         ),
-    ]
+    ];
+    if let Some(table) = &options.table {
+        env.push(("GRAPHGATE_TABLE", table.clone()));
+    }
+    env
 }
 
 pub async fn spawn_app_with(options: Options) -> TestApp {
@@ -167,7 +278,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("graphgate.db");
     let settings = settings_for(&graph, &login, &db, &options);
-    let state = AppState::from_settings(settings).unwrap();
+    let state = AppState::from_settings(settings).await.unwrap();
     let app = Application::bind(state.clone(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
@@ -175,7 +286,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
-        store: SqliteStore::open(&db).unwrap(),
+        store: state.store.clone(),
+        table: options.table.clone(),
         db,
         state,
         graph,
@@ -220,6 +332,18 @@ pub fn graph_error(status: u16, code: &str, request_id: &str) -> ResponseTemplat
 }
 
 impl TestApp {
+    /// A second handle on the app's storage, as another process would open it.
+    pub async fn second_store(&self) -> Arc<dyn Store> {
+        match &self.table {
+            Some(table) => Arc::new(DynamoStore::new(
+                dynamo_client().await,
+                table.clone(),
+                Duration::from_secs(86_400),
+            )),
+            None => Arc::new(SqliteStore::open(&self.db).unwrap()),
+        }
+    }
+
     pub async fn post_change(&self, body: Value) -> reqwest::Response {
         self.post_change_as(TOKEN, body).await
     }

@@ -26,7 +26,7 @@ async fn lambda_app(options: Options) -> LambdaApp {
     let dir = tempfile::tempdir().unwrap();
     let settings = settings_for(&graph, &login, &dir.path().join("graphgate.db"), &options);
     LambdaApp {
-        router: router(AppState::from_settings(settings).unwrap()),
+        router: router(AppState::from_settings(settings).await.unwrap()),
         graph,
         _login: login,
         _dir: dir,

@@ -11,6 +11,7 @@ mod lambda_events;
 mod recovery;
 mod simulator;
 mod store;
+mod sweep_cost;
 mod sweeper;
 mod token;
 mod validation;

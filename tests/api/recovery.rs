@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use graphgate::change::{ChangeRecord, ChangeRequest, Status};
 use graphgate::intake::AppState;
-use graphgate::store::{SqliteStore, Store};
+use graphgate::store::Store;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tokio::time::Instant;
@@ -41,8 +41,7 @@ async fn stuck(store: &dyn Store, body: Value) -> ChangeRecord {
     record
 }
 
-#[tokio::test]
-async fn a_change_whose_intake_died_after_graphs_202_is_found_and_tracked() {
+async fn a_change_whose_intake_died_after_graphs_202_is_found_and_tracked(backend: Backend) {
     let graph = MockServer::start().await;
     let login = MockServer::start().await;
     mount_token(&login, 3599).await;
@@ -57,7 +56,7 @@ async fn a_change_whose_intake_died_after_graphs_202_is_found_and_tracked() {
     let db = dir.path().join("graphgate.db");
     let options = Options {
         request_timeout: Duration::from_secs(20),
-        ..Options::default()
+        ..backend.options().await
     };
     let env = env_for(&graph, &login, &db, &options);
     let (mut serve, lines) = start(
@@ -88,7 +87,11 @@ async fn a_change_whose_intake_died_after_graphs_202_is_found_and_tracked() {
     serve.0.wait().unwrap();
     assert!(submit.await.unwrap().is_err(), "the caller got no answer");
 
-    let store = SqliteStore::open(&db).unwrap();
+    // A fresh process on the same storage: the sweeper's.
+    let state = AppState::from_settings(settings_for(&graph, &login, &db, &options))
+        .await
+        .unwrap();
+    let store = state.store.clone();
     let later = OffsetDateTime::now_utc() + time::Duration::hours(1);
     let pending = store.due(later, 10).await.unwrap();
     assert_eq!(pending.len(), 1);
@@ -112,7 +115,6 @@ async fn a_change_whose_intake_died_after_graphs_202_is_found_and_tracked() {
         ])))
         .mount(&graph)
         .await;
-    let state = AppState::from_settings(settings_for(&graph, &login, &db, &options)).unwrap();
     let report = state.sweeper().sweep_once(soon()).await.unwrap();
     assert_eq!((report.due, report.recovered), (1, 1));
 
@@ -150,10 +152,9 @@ async fn a_change_whose_intake_died_after_graphs_202_is_found_and_tracked() {
     assert_eq!(posts, 1);
 }
 
-#[tokio::test]
-async fn with_nothing_listed_the_change_is_resubmitted_once() {
-    let app = spawn_app().await;
-    let record = stuck(&app.store, restart("dev-1")).await;
+async fn with_nothing_listed_the_change_is_resubmitted_once(backend: Backend) {
+    let app = spawn_app_with(backend.options().await).await;
+    let record = stuck(app.store.as_ref(), restart("dev-1")).await;
     Mock::given(method("GET"))
         .and(path("/beta/teamwork/devices/dev-1/operations"))
         .respond_with(listed(json!([])))
@@ -179,10 +180,9 @@ async fn with_nothing_listed_the_change_is_resubmitted_once() {
     );
 }
 
-#[tokio::test]
-async fn a_resubmission_graph_answers_409_adopts_the_queued_operation() {
-    let app = spawn_app().await;
-    let record = stuck(&app.store, restart("dev-2")).await;
+async fn a_resubmission_graph_answers_409_adopts_the_queued_operation(backend: Backend) {
+    let app = spawn_app_with(backend.options().await).await;
+    let record = stuck(app.store.as_ref(), restart("dev-2")).await;
     // Listed without a creation time at first look, so it cannot be matched by time.
     Mock::given(method("GET"))
         .and(path("/beta/teamwork/devices/dev-2/operations"))
@@ -209,10 +209,9 @@ async fn a_resubmission_graph_answers_409_adopts_the_queued_operation() {
     assert_eq!(record.operation_status.as_deref(), Some("Scheduled"));
 }
 
-#[tokio::test]
-async fn a_change_already_resubmitted_and_still_not_listed_fails_with_the_reason() {
-    let app = spawn_app().await;
-    let mut record = stuck(&app.store, restart("dev-3")).await;
+async fn a_change_already_resubmitted_and_still_not_listed_fails_with_the_reason(backend: Backend) {
+    let app = spawn_app_with(backend.options().await).await;
+    let mut record = stuck(app.store.as_ref(), restart("dev-3")).await;
     record.resubmitted = true;
     let record = app.store.update(&record).await.unwrap();
     Mock::given(method("GET"))
@@ -230,10 +229,9 @@ async fn a_change_already_resubmitted_and_still_not_listed_fails_with_the_reason
     assert_eq!(record.failure.unwrap().code, "lostSubmission");
 }
 
-#[tokio::test]
-async fn the_operation_list_is_followed_across_pages() {
-    let app = spawn_app().await;
-    let record = stuck(&app.store, restart("dev-4")).await;
+async fn the_operation_list_is_followed_across_pages(backend: Backend) {
+    let app = spawn_app_with(backend.options().await).await;
+    let record = stuck(app.store.as_ref(), restart("dev-4")).await;
     let next = app.graph_url("/teamwork/devices/dev-4/operations?$skiptoken=page2");
     Mock::given(method("GET"))
         .and(path("/beta/teamwork/devices/dev-4/operations"))
@@ -257,11 +255,10 @@ async fn the_operation_list_is_followed_across_pages() {
     assert!(!record.resubmitted);
 }
 
-#[tokio::test]
-async fn a_next_link_off_the_graph_host_is_not_followed() {
-    let app = spawn_app().await;
+async fn a_next_link_off_the_graph_host_is_not_followed(backend: Backend) {
+    let app = spawn_app_with(backend.options().await).await;
     let elsewhere = MockServer::start().await;
-    let record = stuck(&app.store, restart("dev-5")).await;
+    let record = stuck(app.store.as_ref(), restart("dev-5")).await;
     Mock::given(method("GET"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": [],
             "@odata.nextLink": format!("{}/beta/teamwork/devices/dev-5/operations?page=2", elsewhere.uri())})))
@@ -278,11 +275,10 @@ async fn a_next_link_off_the_graph_host_is_not_followed() {
     assert!(record.next_poll_at.unwrap() > OffsetDateTime::now_utc());
 }
 
-#[tokio::test]
-async fn a_stuck_app_upgrade_is_resubmitted() {
-    let app = spawn_app().await;
+async fn a_stuck_app_upgrade_is_resubmitted(backend: Backend) {
+    let app = spawn_app_with(backend.options().await).await;
     let record = stuck(
-        &app.store,
+        app.store.as_ref(),
         json!({"action": "upgradeApp", "teamId": "t1", "installationId": "i1"}),
     )
     .await;
@@ -298,3 +294,13 @@ async fn a_stuck_app_upgrade_is_resubmitted() {
         Status::Succeeded
     );
 }
+
+crate::on_every_store!(
+    a_change_whose_intake_died_after_graphs_202_is_found_and_tracked,
+    with_nothing_listed_the_change_is_resubmitted_once,
+    a_resubmission_graph_answers_409_adopts_the_queued_operation,
+    a_change_already_resubmitted_and_still_not_listed_fails_with_the_reason,
+    the_operation_list_is_followed_across_pages,
+    a_next_link_off_the_graph_host_is_not_followed,
+    a_stuck_app_upgrade_is_resubmitted,
+);

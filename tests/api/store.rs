@@ -2,10 +2,13 @@
 
 use std::sync::Arc;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use graphgate::change::{ChangeRecord, ChangeRequest, Status};
-use graphgate::store::{SqliteStore, Store, StoreError};
+use graphgate::store::{DUE_INDEX, DynamoStore, SqliteStore, Store, StoreError};
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
+
+use crate::helpers::{dynamo_client, fresh_table};
 
 fn new_record() -> ChangeRecord {
     let request = ChangeRequest::parse(
@@ -96,7 +99,37 @@ async fn concurrent_writers_of_one_version_have_one_winner(store: Arc<dyn Store>
     );
 }
 
+async fn lists_only_due_records_earliest_first(store: &dyn Store) {
+    let now = OffsetDateTime::now_utc();
+    let mut due = Vec::new();
+    for offset in [-3, -1, 3600] {
+        let mut record = new_record();
+        record.next_poll_at = Some(now + Duration::seconds(offset));
+        store.insert(&record).await.unwrap();
+        due.push(record);
+    }
+    let finished = new_record();
+    store.insert(&finished).await.unwrap();
+    let finished = finished.moved_to(Status::Succeeded, now).unwrap();
+    assert_eq!(finished.next_poll_at, None);
+    store.update(&finished).await.unwrap();
+
+    let listed = store.due(now, 10).await.unwrap();
+    let ids: Vec<_> = listed.iter().map(|r| r.id.clone()).collect();
+    assert_eq!(ids, [due[0].id.clone(), due[1].id.clone()]);
+    let first = store.due(now, 1).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].id, due[0].id);
+    // Once claimed into the future, a record is no longer due.
+    let mut claimed = listed[0].clone();
+    claimed.next_poll_at = Some(now + Duration::minutes(1));
+    store.update(&claimed).await.unwrap();
+    assert_eq!(store.due(now, 10).await.unwrap().len(), 1);
+}
+
+/// Every store must pass all of these. Each store gets a fresh, empty backing.
 async fn conformance(store: Arc<dyn Store>) {
+    lists_only_due_records_earliest_first(store.as_ref()).await;
     round_trips_a_record(store.as_ref()).await;
     refuses_a_duplicate_insert(store.as_ref()).await;
     updates_only_over_the_version_read(store.as_ref()).await;
@@ -108,6 +141,66 @@ async fn sqlite_store_conforms() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("conformance.db")).unwrap();
     conformance(Arc::new(store)).await;
+}
+
+#[tokio::test]
+async fn dynamodb_store_conforms() {
+    let client = dynamo_client().await;
+    let table = fresh_table(&client).await;
+    conformance(Arc::new(DynamoStore::new(client, table, RETENTION))).await;
+}
+
+const RETENTION: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
+
+#[tokio::test]
+async fn dynamodb_items_leave_the_due_index_and_expire_when_finished() {
+    let client = dynamo_client().await;
+    let table = fresh_table(&client).await;
+    let store = DynamoStore::new(client.clone(), table.clone(), RETENTION);
+    let record = new_record();
+    store.insert(&record).await.unwrap();
+    let item = |id: String| {
+        let (client, table) = (client.clone(), table.clone());
+        async move {
+            client
+                .get_item()
+                .table_name(table)
+                .key("id", AttributeValue::S(id))
+                .send()
+                .await
+                .unwrap()
+                .item
+                .unwrap()
+        }
+    };
+    let pending = item(record.id.to_string()).await;
+    assert_eq!(pending["due"], AttributeValue::S("due".into()));
+    assert!(pending.contains_key("next_poll_at"));
+    assert!(!pending.contains_key("expires_at"));
+
+    let done = record
+        .moved_to(Status::Succeeded, record.created_at)
+        .unwrap();
+    store.update(&done).await.unwrap();
+    let finished = item(record.id.to_string()).await;
+    assert!(!finished.contains_key("due") && !finished.contains_key("next_poll_at"));
+    let expires: i64 = finished["expires_at"].as_n().unwrap().parse().unwrap();
+    assert_eq!(expires, (record.created_at + RETENTION).unix_timestamp());
+}
+
+#[test]
+fn the_sam_template_declares_the_schema_the_store_uses() {
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml")).unwrap();
+    for needle in [
+        "AttributeName: id",
+        "AttributeName: due",
+        "AttributeName: next_poll_at",
+        &format!("IndexName: {DUE_INDEX}"),
+        "AttributeName: expires_at",
+    ] {
+        assert!(template.contains(needle), "template.yaml lacks {needle}");
+    }
 }
 
 #[tokio::test]

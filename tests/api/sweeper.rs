@@ -1,13 +1,11 @@
 //! The sweep pass against a fake Graph over real HTTP: progress, failure, timeouts,
 //! throttling, the deadline, and two sweepers on one store.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use graphgate::change::Status;
 use graphgate::config::SweepSettings;
-use graphgate::store::{SqliteStore, Store};
-use graphgate::sweeper::{SweepReport, Sweeper};
+use graphgate::sweeper::Sweeper;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 use wiremock::matchers::{method, path, path_regex};
@@ -52,25 +50,17 @@ fn soon() -> Instant {
     Instant::now() + Duration::from_secs(10)
 }
 
-/// Sweeps until nothing is due or `passes` passes have run, first waiting out the longest
-/// poll interval (400 ms in tests) each time.
-async fn sweep_until_idle(sweeper: &Sweeper, passes: usize) -> Vec<SweepReport> {
-    let mut reports = Vec::new();
-    for _ in 0..passes {
-        tokio::time::sleep(Duration::from_millis(450)).await;
-        let report = sweeper.sweep_once(soon()).await.unwrap();
-        let idle = report.due == 0;
-        reports.push(report);
-        if idle {
-            break;
-        }
-    }
-    reports
-}
-
-#[tokio::test]
-async fn an_operation_is_followed_until_it_succeeds() {
-    let app = spawn_app().await;
+async fn an_operation_is_followed_until_it_succeeds(backend: Backend) {
+    // Poll waits long enough that "not due yet" cannot be mistaken for a slow store.
+    let app = spawn_app_with(Options {
+        sweep: SweepSettings {
+            poll_base: Duration::from_millis(500),
+            poll_max: Duration::from_millis(1000),
+            ..Options::default().sweep
+        },
+        ..backend.options().await
+    })
+    .await;
     mount_accepting(&app).await;
     let id = submit_restart(&app, "dev-1".into()).await;
     let op_path = "/beta/teamwork/devices/dev-1/operations/op-dev-1";
@@ -101,7 +91,7 @@ async fn an_operation_is_followed_until_it_succeeds() {
 
     // Not due again until its next poll time.
     assert_eq!(sweeper.sweep_once(soon()).await.unwrap().due, 0);
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
     sweeper.sweep_once(soon()).await.unwrap();
     let record = app.record(&id).await;
     assert_eq!(record.status, Status::Running);
@@ -112,7 +102,9 @@ async fn an_operation_is_followed_until_it_succeeds() {
         "polls space out: {first_wait} then {second_wait}"
     );
 
-    sweep_until_idle(&sweeper, 5).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let last = sweeper.sweep_once(soon()).await.unwrap();
+    assert_eq!(last.finished, 1);
     let record = app.record(&id).await;
     assert_eq!(record.status, Status::Succeeded);
     assert_eq!(record.next_poll_at, None);
@@ -133,9 +125,8 @@ async fn an_operation_is_followed_until_it_succeeds() {
     );
 }
 
-#[tokio::test]
-async fn a_failed_operation_keeps_graphs_error() {
-    let app = spawn_app().await;
+async fn a_failed_operation_keeps_graphs_error(backend: Backend) {
+    let app = spawn_app_with(backend.options().await).await;
     mount_accepting(&app).await;
     let id = submit_restart(&app, "dev-2".into()).await;
     Mock::given(method("GET"))
@@ -153,9 +144,8 @@ async fn a_failed_operation_keeps_graphs_error() {
     assert_eq!(failure.message, "The device did not respond.");
 }
 
-#[tokio::test]
-async fn an_unknown_status_is_not_final() {
-    let app = spawn_app().await;
+async fn an_unknown_status_is_not_final(backend: Backend) {
+    let app = spawn_app_with(backend.options().await).await;
     mount_accepting(&app).await;
     let id = submit_restart(&app, "dev-3".into()).await;
     Mock::given(method("GET"))
@@ -172,14 +162,13 @@ async fn an_unknown_status_is_not_final() {
     assert!(record.next_poll_at.is_some());
 }
 
-#[tokio::test]
-async fn an_operation_older_than_the_limit_times_out() {
+async fn an_operation_older_than_the_limit_times_out(backend: Backend) {
     let app = spawn_app_with(Options {
         sweep: SweepSettings {
-            operation_timeout: Duration::from_millis(200),
+            operation_timeout: Duration::from_millis(1500),
             ..Options::default().sweep
         },
-        ..Options::default()
+        ..backend.options().await
     })
     .await;
     mount_accepting(&app).await;
@@ -191,7 +180,7 @@ async fn an_operation_older_than_the_limit_times_out() {
     let sweeper = app.state.sweeper();
     sweeper.sweep_once(soon()).await.unwrap();
     assert_eq!(app.record(&id).await.status, Status::Queued);
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     let report = sweeper.sweep_once(soon()).await.unwrap();
     assert_eq!(report.finished, 1);
     let record = app.record(&id).await;
@@ -199,9 +188,8 @@ async fn an_operation_older_than_the_limit_times_out() {
     assert_eq!(record.failure.unwrap().code, "timedOut");
 }
 
-#[tokio::test]
-async fn throttling_in_the_middle_of_a_pass_reschedules_by_retry_after() {
-    let app = spawn_app().await;
+async fn throttling_in_the_middle_of_a_pass_reschedules_by_retry_after(backend: Backend) {
+    let app = spawn_app_with(backend.options().await).await;
     mount_accepting(&app).await;
     let ids: Vec<String> =
         futures::future::join_all((0..3).map(|i| submit_restart(&app, format!("dev-{i}")))).await;
@@ -237,14 +225,13 @@ async fn throttling_in_the_middle_of_a_pass_reschedules_by_retry_after() {
     assert_eq!(gets, 3);
 }
 
-#[tokio::test]
-async fn no_poll_starts_after_the_deadline_and_the_rest_stays_due() {
+async fn no_poll_starts_after_the_deadline_and_the_rest_stays_due(backend: Backend) {
     let app = spawn_app_with(Options {
         sweep: SweepSettings {
             concurrency: 1,
             ..Options::default().sweep
         },
-        ..Options::default()
+        ..backend.options().await
     })
     .await;
     mount_accepting(&app).await;
@@ -262,15 +249,24 @@ async fn no_poll_starts_after_the_deadline_and_the_rest_stays_due() {
         .unwrap();
     assert_eq!(report.due, 6);
     assert!(report.polled >= 2 && report.polled <= 3, "{report:?}");
-    assert_eq!(report.deferred, 6 - report.polled);
+    assert_eq!(
+        report.deferred,
+        6 - report.polled,
+        "no visit began after the deadline"
+    );
+    // A poll the deadline cut short is due again shortly, like the ones never started.
+    tokio::time::sleep(Duration::from_millis(450)).await;
     let next = sweeper.sweep_once(soon()).await.unwrap();
-    assert_eq!(next.due, report.deferred, "deferred work is still due");
-    assert_eq!(next.finished, report.deferred);
+    assert_eq!(
+        next.due,
+        6 - report.finished,
+        "unfinished work is still due: {next:?}"
+    );
+    assert_eq!(next.finished, next.due);
 }
 
-#[tokio::test]
-async fn two_sweepers_on_one_store_poll_each_due_change_once() {
-    let app = spawn_app().await;
+async fn two_sweepers_on_one_store_poll_each_due_change_once(backend: Backend) {
+    let app = spawn_app_with(backend.options().await).await;
     mount_accepting(&app).await;
     futures::future::join_all((0..20).map(|i| submit_restart(&app, format!("dev-{i}")))).await;
     Mock::given(method("GET"))
@@ -279,7 +275,7 @@ async fn two_sweepers_on_one_store_poll_each_due_change_once() {
         .mount(&app.graph)
         .await;
     // Two sweepers as two processes would be: each with its own connection to the file.
-    let other_store: Arc<dyn Store> = Arc::new(app.store.clone());
+    let other_store = app.second_store().await;
     let a = app.state.sweeper();
     let b = Sweeper::new(
         app.state.graph.clone(),
@@ -294,28 +290,12 @@ async fn two_sweepers_on_one_store_poll_each_due_change_once() {
     assert_eq!(ra.errors + rb.errors, 0);
 }
 
-#[tokio::test]
-async fn sqlite_store_is_shared_by_separate_connections() {
-    // The two-sweeper test above relies on this: a second store on the same file sees the records.
-    let app = spawn_app().await;
-    mount_accepting(&app).await;
-    let id = submit_restart(&app, "dev-9".into()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let unrelated = SqliteStore::open(&dir.path().join("x.db")).unwrap();
-    assert!(
-        unrelated
-            .due(time::OffsetDateTime::now_utc(), 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(
-        app.store
-            .due(time::OffsetDateTime::now_utc(), 10)
-            .await
-            .unwrap()[0]
-            .id
-            .as_ref(),
-        id
-    );
-}
+crate::on_every_store!(
+    an_operation_is_followed_until_it_succeeds,
+    a_failed_operation_keeps_graphs_error,
+    an_unknown_status_is_not_final,
+    an_operation_older_than_the_limit_times_out,
+    throttling_in_the_middle_of_a_pass_reschedules_by_retry_after,
+    no_poll_starts_after_the_deadline_and_the_rest_stays_due,
+    two_sweepers_on_one_store_poll_each_due_change_once,
+);

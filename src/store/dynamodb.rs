@@ -1,0 +1,218 @@
+//! The store for the AWS deployment: one DynamoDB table.
+//!
+//! | attribute | type | what |
+//! |---|---|---|
+//! | `id` | S | partition key: the change ID |
+//! | `record` | S | the whole record, as JSON |
+//! | `version` | N | bumped by every write; every write is conditional on it |
+//! | `caller`, `status` | S | for people reading the table |
+//! | `due` | S | `"due"` while the change needs a visit, absent after |
+//! | `next_poll_at` | N | epoch milliseconds of the next visit, with `due` |
+//! | `expires_at` | N | epoch seconds, the table's TTL: set once nothing is left to do |
+//!
+//! The global secondary index `due-index` (partition `due`, sort `next_poll_at`) is sparse:
+//! an item is in it only while it has `due`, so the sweeper's query reads the due records and
+//! nothing else, however many finished changes the table holds. One partition value is enough
+//! for change-management volumes (thousands of changes a day, far under a partition's 1,000
+//! writes a second); sharding `due` is the way to grow past it.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use time::OffsetDateTime;
+
+use super::{Store, StoreError};
+use crate::change::{ChangeId, ChangeRecord};
+
+pub const DUE_INDEX: &str = "due-index";
+const DUE: &str = "due";
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    retention: Duration,
+}
+
+fn backend<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
+    StoreError::Backend(Box::new(e))
+}
+
+fn is_condition_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    e.as_service_error()
+        .and_then(|s| s.code())
+        .is_some_and(|code| code == "ConditionalCheckFailedException")
+}
+
+fn unix_ms(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+impl DynamoStore {
+    /// A store on `table`. Finished records expire `retention` after their last change.
+    pub fn new(client: Client, table: impl Into<String>, retention: Duration) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            retention,
+        }
+    }
+
+    fn item(&self, record: &ChangeRecord) -> Result<HashMap<String, AttributeValue>, StoreError> {
+        let json = serde_json::to_string(record).map_err(StoreError::Corrupt)?;
+        let mut item = HashMap::from([
+            ("id".to_owned(), AttributeValue::S(record.id.to_string())),
+            ("record".to_owned(), AttributeValue::S(json)),
+            (
+                "version".to_owned(),
+                AttributeValue::N(record.version.to_string()),
+            ),
+            (
+                "caller".to_owned(),
+                AttributeValue::S(record.caller.clone()),
+            ),
+            (
+                "status".to_owned(),
+                AttributeValue::S(record.status.as_str().to_owned()),
+            ),
+        ]);
+        match record.next_poll_at {
+            Some(at) => {
+                item.insert(DUE.to_owned(), AttributeValue::S(DUE.to_owned()));
+                item.insert(
+                    "next_poll_at".to_owned(),
+                    AttributeValue::N(unix_ms(at).to_string()),
+                );
+            }
+            None => {
+                let expires = record.updated_at + self.retention;
+                item.insert(
+                    "expires_at".to_owned(),
+                    AttributeValue::N(expires.unix_timestamp().to_string()),
+                );
+            }
+        }
+        Ok(item)
+    }
+
+    async fn exists(&self, id: &ChangeId) -> Result<bool, StoreError> {
+        let found = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(id.to_string()))
+            .projection_expression("id")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(found.item().is_some())
+    }
+}
+
+fn record(item: &HashMap<String, AttributeValue>) -> Result<ChangeRecord, StoreError> {
+    let json = item
+        .get("record")
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| {
+            StoreError::Corrupt(serde::de::Error::custom("an item has no record attribute"))
+        })?;
+    serde_json::from_str(json).map_err(StoreError::Corrupt)
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn insert(&self, record: &ChangeRecord) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.item(record)?))
+            .condition_expression("attribute_not_exists(id)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::Duplicate(record.id.clone())),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn get(&self, id: &ChangeId) -> Result<Option<ChangeRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(id.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        output.item().map(record).transpose()
+    }
+
+    async fn update(&self, record: &ChangeRecord) -> Result<ChangeRecord, StoreError> {
+        let mut stored = record.clone();
+        stored.version = record.version + 1;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.item(&stored)?))
+            .condition_expression("#version = :read")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":read", AttributeValue::N(record.version.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(stored),
+            Err(e) if is_condition_failure(&e) => Err(if self.exists(&record.id).await? {
+                StoreError::Conflict {
+                    id: record.id.clone(),
+                    expected: record.version,
+                }
+            } else {
+                StoreError::NotFound(record.id.clone())
+            }),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn due(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<ChangeRecord>, StoreError> {
+        let mut records = Vec::new();
+        let mut start = None;
+        while records.len() < limit {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(DUE_INDEX)
+                .key_condition_expression("#due = :due AND #at <= :now")
+                .expression_attribute_names("#due", DUE)
+                .expression_attribute_names("#at", "next_poll_at")
+                .expression_attribute_values(":due", AttributeValue::S(DUE.to_owned()))
+                .expression_attribute_values(":now", AttributeValue::N(unix_ms(now).to_string()))
+                .limit(i32::try_from(limit - records.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(backend)?;
+            for item in page.items() {
+                records.push(record(item)?);
+            }
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(records)
+    }
+}

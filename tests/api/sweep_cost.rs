@@ -1,0 +1,143 @@
+//! The cost of a sweep pass follows the due work, not the size of the table: counted in
+//! DynamoDB requests, against a real DynamoDB-compatible server.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
+use aws_sdk_dynamodb::operation::get_item::GetItemInput;
+use aws_sdk_dynamodb::operation::put_item::PutItemInput;
+use aws_sdk_dynamodb::operation::query::QueryInput;
+use aws_sdk_dynamodb::operation::scan::ScanInput;
+use aws_smithy_runtime_api::box_error::BoxError;
+use graphgate::change::{ChangeRecord, ChangeRequest, Status};
+use graphgate::store::{DynamoStore, Store};
+use graphgate::sweeper::Sweeper;
+use serde_json::json;
+use time::OffsetDateTime;
+use wiremock::matchers::method;
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::helpers::*;
+
+/// Records the name of every DynamoDB operation the client sends.
+#[derive(Debug, Clone, Default)]
+struct Requests(Arc<Mutex<Vec<String>>>);
+
+impl Intercept for Requests {
+    fn name(&self) -> &'static str {
+        "Requests"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let input = context.input();
+        let operation = if input.downcast_ref::<QueryInput>().is_some() {
+            "Query"
+        } else if input.downcast_ref::<PutItemInput>().is_some() {
+            "PutItem"
+        } else if input.downcast_ref::<GetItemInput>().is_some() {
+            "GetItem"
+        } else if input.downcast_ref::<ScanInput>().is_some() {
+            "Scan"
+        } else {
+            "other"
+        };
+        self.0.lock().unwrap().push(operation.to_owned());
+        Ok(())
+    }
+}
+
+fn restart(device: &str, now: OffsetDateTime) -> ChangeRecord {
+    let request = ChangeRequest::parse(
+        json!({"action": "restartDevice", "deviceId": device})
+            .as_object()
+            .unwrap(),
+    )
+    .unwrap();
+    ChangeRecord::submitting(request, "itsm", now, now)
+}
+
+/// The DynamoDB requests of one pass over 3 due changes and `history` finished ones.
+async fn requests_of_a_pass(history: usize) -> Vec<String> {
+    let app = spawn_app().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id": "op", "status": "succeeded"})),
+        )
+        .expect(3)
+        .mount(&app.graph)
+        .await;
+    let requests = Requests::default();
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .interceptor(requests.clone())
+        .build();
+    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    let table = fresh_table(&dynamo_client().await).await;
+    let store: Arc<dyn Store> =
+        Arc::new(DynamoStore::new(client, table, Duration::from_secs(86_400)));
+
+    let now = OffsetDateTime::now_utc() - time::Duration::minutes(5);
+    for chunk in (0..history).collect::<Vec<_>>().chunks(50) {
+        futures::future::join_all(chunk.iter().map(|i| {
+            let store = store.clone();
+            async move {
+                let mut done = restart(&format!("old-{i}"), now)
+                    .moved_to(Status::Succeeded, now)
+                    .unwrap();
+                done.version = 0;
+                store.insert(&done).await.unwrap();
+            }
+        }))
+        .await;
+    }
+    for i in 0..3 {
+        let mut queued = restart(&format!("dev-{i}"), now)
+            .moved_to(Status::Queued, now)
+            .unwrap();
+        queued.location = Some(
+            app.graph_url(&format!("/teamwork/devices/dev-{i}/operations/op"))
+                .parse()
+                .unwrap(),
+        );
+        queued.next_poll_at = Some(now);
+        store.insert(&queued).await.unwrap();
+    }
+    requests.0.lock().unwrap().clear();
+
+    let sweeper = Sweeper::new(
+        app.state.graph.clone(),
+        store,
+        app.state.callers.clone(),
+        app.state.callbacks.clone(),
+        app.state.sweep,
+    );
+    let report = sweeper
+        .sweep_once(tokio::time::Instant::now() + Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!((report.due, report.finished), (3, 3));
+    requests.0.lock().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_sweep_pass_costs_the_due_work_not_the_table_size() {
+    let empty = requests_of_a_pass(0).await;
+    let full = requests_of_a_pass(400).await;
+    let count = |requests: &[String], name: &str| requests.iter().filter(|r| *r == name).count();
+    // One query of the sparse index, then a claim and a result for each due change.
+    assert_eq!(count(&full, "Query"), 1, "{full:?}");
+    assert_eq!(count(&full, "PutItem"), 2 * 3, "{full:?}");
+    assert_eq!(count(&full, "Scan"), 0);
+    assert_eq!(full.len(), 1 + 2 * 3, "{full:?}");
+    assert_eq!(
+        empty.len(),
+        full.len(),
+        "400 finished changes cost nothing: {empty:?} vs {full:?}"
+    );
+}

@@ -184,10 +184,16 @@ impl SweepSettings {
             None => defaults.interval,
             Some(raw) => seconds("GRAPHGATE_SWEEP_INTERVAL_SECS", &raw, 3600.0)?,
         };
+        let poll_base = match env("GRAPHGATE_POLL_INTERVAL_SECS") {
+            None => defaults.poll_base,
+            Some(raw) => seconds("GRAPHGATE_POLL_INTERVAL_SECS", &raw, 3600.0)?,
+        };
         Ok(SweepSettings {
             concurrency,
             operation_timeout,
             interval,
+            poll_base,
+            poll_max: defaults.poll_max.max(poll_base),
             ..defaults
         })
     }
@@ -206,19 +212,21 @@ impl Settings {
     }
 
     pub fn from_lookup(env: Env<'_>) -> Result<Self, ConfigError> {
+        let sweep = SweepSettings::from_lookup(env)?;
         let timing = Timing {
             request_timeout: match env("GRAPHGATE_REQUEST_TIMEOUT_SECS") {
                 None => Timing::default().request_timeout,
                 Some(raw) => seconds("GRAPHGATE_REQUEST_TIMEOUT_SECS", &raw, 900.0)?,
             },
-            ..Timing::default()
+            // An accepted operation is first polled one poll interval later.
+            first_poll_after: sweep.poll_base,
         };
         Ok(Settings {
             graph: GraphSettings::from_lookup(env)?,
             callers: CallerRegistry::from_lookup(env)?,
             store: StoreSettings::from_lookup(env)?,
             timing,
-            sweep: SweepSettings::from_lookup(env)?,
+            sweep,
             callback_policy: TargetPolicy::PublicHttpsOnly,
         })
     }

@@ -486,6 +486,45 @@ impl Sweeper {
     }
 }
 
+/// What invoked the `sweeper` Lambda function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// An EventBridge rule: its `Scheduled Event` envelope.
+    Rule { time: Option<String> },
+    /// EventBridge Scheduler, which sends the payload the schedule names (any JSON).
+    Scheduler,
+}
+
+impl Trigger {
+    pub fn of(payload: &serde_json::Value) -> Self {
+        let field = |name: &str| payload.get(name).and_then(serde_json::Value::as_str);
+        if field("source") == Some("aws.events") && field("detail-type").is_some() {
+            Trigger::Rule {
+                time: field("time").map(str::to_owned),
+            }
+        } else {
+            Trigger::Scheduler
+        }
+    }
+}
+
+/// One invocation of the `sweeper` Lambda function: a pass that stops `margin` before the
+/// invocation's deadline.
+pub async fn on_schedule(
+    sweeper: &Sweeper,
+    payload: &serde_json::Value,
+    invocation_deadline: std::time::SystemTime,
+    margin: Duration,
+) -> Result<SweepReport, StoreError> {
+    let trigger = Trigger::of(payload);
+    let left = invocation_deadline
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default()
+        .saturating_sub(margin);
+    tracing::info!(?trigger, seconds_left = left.as_secs_f64(), "sweep invoked");
+    sweeper.sweep_once(Instant::now() + left).await
+}
+
 /// Runs a pass every `interval` until the process ends; for `graphgate serve`.
 pub async fn run_forever(sweeper: Sweeper, interval: Duration) {
     let mut ticks = tokio::time::interval(interval);

@@ -21,7 +21,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the HTTP API, storing changes in SQLite (GRAPHGATE_DB).
+    /// Serve the HTTP API and sweep pending changes (store: GRAPHGATE_DB or GRAPHGATE_TABLE).
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
@@ -29,7 +29,7 @@ enum Command {
         #[arg(long)]
         simulate: bool,
     },
-    /// Follow pending changes in the SQLite store (GRAPHGATE_DB).
+    /// Follow pending changes in the store (GRAPHGATE_DB or GRAPHGATE_TABLE).
     Sweep {
         /// Run one pass and exit (the only mode: `serve` runs its own loop).
         #[arg(long, required = true)]

@@ -80,3 +80,78 @@ async fn simulate_graph_serves_the_simulator_alone() {
             .starts_with("/teamwork/devices/d1/operations/")
     );
 }
+
+#[tokio::test]
+async fn serve_sweeps_in_the_background_until_the_change_is_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("GRAPHGATE_SWEEP_INTERVAL_SECS", "0.2".to_owned()),
+        ("GRAPHGATE_POLL_INTERVAL_SECS", "0.2".to_owned()),
+    ];
+    let (_serve, lines) = start(
+        &["serve", "--simulate", "--listen", "127.0.0.1:0"],
+        dir.path(),
+        &env,
+        |lines| {
+            after(lines, "demo caller token: ").is_some()
+                && after(lines, "graphgate listening on ").is_some()
+        },
+    );
+    let address = after(&lines, "graphgate listening on ").unwrap();
+    let token = after(&lines, "demo caller token: ").unwrap();
+    let http = reqwest::Client::new();
+    let created: Value = http
+        .post(format!("{address}/v1/changes"))
+        .bearer_auth(token)
+        .json(&json!({"action": "restartDevice", "deviceId": "room-12"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let status_url = format!("{address}{}", created["statusUrl"].as_str().unwrap());
+    // The simulator's operation succeeds on its third poll: about 0.2 + 0.2 + 0.4 s.
+    let started = std::time::Instant::now();
+    loop {
+        let view: Value = http
+            .get(&status_url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if view["status"] == "succeeded" {
+            assert_eq!(view["operationStatus"], "succeeded");
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "still {view}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn sweep_once_runs_one_pass_and_prints_its_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("GRAPH_BASE_URL", "http://127.0.0.1:9/beta".to_owned()),
+        (
+            "GRAPH_TOKEN_URL",
+            "http://127.0.0.1:9/t/oauth2/v2.0/token".to_owned(),
+        ),
+        ("GRAPH_CLIENT_ID", "app".to_owned()),
+        ("GRAPH_CLIENT_SECRET", "secret".to_owned()),
+        ("GRAPHGATE_CALLERS", crate::helpers::callers_json()),
+    ];
+    let (_sweep, lines) = start(&["sweep", "--once"], dir.path(), &env, |lines| {
+        !lines.is_empty()
+    });
+    let report: Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(report["due"], 0);
+    assert_eq!(report["polled"], 0);
+}

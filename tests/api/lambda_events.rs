@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use graphgate::intake::{AppState, router};
+use graphgate::sweeper::{Trigger, on_schedule};
 use serde_json::Value;
 use tower::ServiceExt;
 use wiremock::matchers::{method, path_regex};
@@ -80,13 +81,18 @@ async fn every_sample_event_goes_through_the_router() {
         ("create-change-unauthenticated.json", 401),
         ("get-change.json", 404),
     ];
+    let sweeper_events = ["sweeper-eventbridge-rule.json", "sweeper-scheduler.json"];
     let mut files: Vec<String> =
         std::fs::read_dir(format!("{}/events", env!("CARGO_MANIFEST_DIR")))
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
     files.sort();
-    let mut covered: Vec<String> = expected.iter().map(|(n, _)| n.to_string()).collect();
+    let mut covered: Vec<String> = expected
+        .iter()
+        .map(|(n, _)| n.to_string())
+        .chain(sweeper_events.iter().map(|n| n.to_string()))
+        .collect();
     covered.sort();
     assert_eq!(files, covered, "every sample event has an expectation");
 
@@ -139,4 +145,67 @@ async fn the_lambda_deadline_bounds_graph_retries() {
         started.elapsed()
     );
     assert!(!app.graph.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_scheduler_events_run_a_sweep_pass() {
+    let app = spawn_app().await;
+    Mock::given(method("POST"))
+        .respond_with(accepted("d1"))
+        .mount(&app.graph)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"id": "op-1", "status": "succeeded"})),
+        )
+        .expect(2)
+        .mount(&app.graph)
+        .await;
+    let sweeper = app.state.sweeper();
+    for (name, trigger) in [
+        (
+            "sweeper-eventbridge-rule.json",
+            Trigger::Rule {
+                time: Some("2026-11-23T10:00:00Z".into()),
+            },
+        ),
+        ("sweeper-scheduler.json", Trigger::Scheduler),
+    ] {
+        assert_eq!(app.post_change(restart("d1")).await.status(), 202);
+        let raw = std::fs::read_to_string(format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap();
+        let payload: Value = serde_json::from_str(&raw).unwrap();
+        assert_eq!(Trigger::of(&payload), trigger, "{name}");
+        let deadline = SystemTime::now() + Duration::from_secs(30);
+        let report = on_schedule(&sweeper, &payload, deadline, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!((report.due, report.finished), (1, 1), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_sweep_invoked_with_too_little_time_left_starts_nothing() {
+    let app = spawn_app().await;
+    Mock::given(method("POST"))
+        .respond_with(accepted("d1"))
+        .mount(&app.graph)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&app.graph)
+        .await;
+    assert_eq!(app.post_change(restart("d1")).await.status(), 202);
+    let deadline = SystemTime::now() + Duration::from_secs(3);
+    let report = on_schedule(
+        &app.state.sweeper(),
+        &serde_json::json!({}),
+        deadline,
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.due, report.deferred, report.polled), (1, 1, 0));
 }

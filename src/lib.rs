@@ -5,6 +5,7 @@ pub mod change;
 pub mod config;
 pub mod graph;
 pub mod intake;
+pub mod lambda;
 pub mod serve;
 pub mod simulator;
 pub mod store;

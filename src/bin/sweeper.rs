@@ -1,9 +1,6 @@
 //! The `sweeper` Lambda function: one sweep pass per scheduled invocation.
 
-use graphgate::config::Settings;
-use graphgate::intake::AppState;
 use graphgate::sweeper::on_schedule;
-use graphgate::telemetry::{self, error_chain};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 use tokio::time::Duration;
@@ -13,12 +10,7 @@ const MARGIN: Duration = Duration::from_secs(5);
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    telemetry::init(telemetry::Format::Json);
-    let settings =
-        Settings::from_env().inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
-    let state = AppState::from_settings(settings)
-        .await
-        .inspect_err(|e| tracing::error!(error = %error_chain(e), "cannot open the store"))?;
+    let state = graphgate::lambda::start().await?;
     let sweeper = &state.sweeper();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = event.context.deadline();

@@ -8,6 +8,7 @@ mod cli;
 mod graph_errors;
 mod helpers;
 mod lambda_events;
+mod lambda_runtime;
 mod recovery;
 mod simulator;
 mod store;

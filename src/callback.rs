@@ -77,7 +77,8 @@ impl SigningSecret {
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+        // IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d) reach IPv4 space.
+        IpAddr::V6(v6) => match v6.to_ipv4() {
             Some(v4) => is_public_v4(v4),
             None => is_public_v6(v6),
         },
@@ -101,14 +102,18 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
+    let [first, second, ..] = ip.segments();
     !(ip.is_unspecified()
         || ip.is_loopback()
         || ip.is_multicast()
         || (first & 0xfe00) == 0xfc00 // unique local, incl. fd00:ec2::254 (EC2 metadata)
         || (first & 0xffc0) == 0xfe80 // link-local
-        || (first == 0x2001 && ip.segments()[1] == 0x0db8) // documentation
-        || first == 0x0064) // NAT64 well-known prefix (64:ff9b::/96) reaches IPv4 space
+        || (first & 0xffc0) == 0xfec0 // site-local (deprecated)
+        || (first == 0x2001 && second == 0x0db8) // documentation
+        || (first == 0x2001 && second == 0x0000) // Teredo: tunnels to IPv4
+        || first == 0x2002 // 6to4: tunnels to IPv4
+        || first == 0x0064 // NAT64 (64:ff9b::/96): reaches IPv4 space
+        || first == 0x0100) // discard-only
 }
 
 /// Resolves names like the system does, then keeps only public addresses.
@@ -200,7 +205,8 @@ impl CallbackSender {
             .body(body)
             .send()
             .await
-            .map_err(|e| crate::telemetry::error_chain(&e))?;
+            // The URL may carry the receiver's own key in its query: keep it out of the record.
+            .map_err(|e| crate::telemetry::error_chain(&e.without_url()))?;
         Ok(response.status().as_u16())
     }
 }

@@ -6,7 +6,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::callback::TargetPolicy;
-use crate::config::{Settings, process_env};
+use crate::config::{Settings, StoreSettings, process_env};
 use crate::intake::{AppState, router};
 use crate::simulator::{self, SimulatorState};
 use crate::sweeper;
@@ -41,9 +41,12 @@ impl Application {
 }
 
 /// Settings for a process on one machine, where a local receiver (a script, a test
-/// listener) may take callbacks over plain http on loopback.
+/// listener) may take callbacks over plain http on loopback. Against a DynamoDB table the
+/// process works on the deployment's changes, so the deployment's strict rules stay.
 fn local(mut settings: Settings) -> Settings {
-    settings.callback_policy = TargetPolicy::AllowLoopbackHttp;
+    if matches!(settings.store, StoreSettings::Sqlite { .. }) {
+        settings.callback_policy = TargetPolicy::AllowLoopbackHttp;
+    }
     settings
 }
 

@@ -7,6 +7,9 @@
 //! only one claim succeeds, so each due record is polled once per due time. A sweeper that
 //! dies holding a claim only delays the record until the lease ends; no Graph call is
 //! started that could outlive the lease. Work that fails is rescheduled, never dropped.
+//!
+//! Callbacks run in a stream of their own beside the polls, so a slow receiver never takes a
+//! poll's place. A change that finishes is stored still claimed, and handed to that stream.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +17,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde::Serialize;
 use time::OffsetDateTime;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use serde_json::json;
@@ -53,6 +57,17 @@ pub struct SweepReport {
     pub errors: usize,
 }
 
+/// A finished change whose callback is to be attempted.
+enum Notify {
+    /// Just stored by this pass, still claimed.
+    Held(ChangeRecord),
+    /// Came due; must be claimed first.
+    Due(ChangeRecord),
+}
+
+/// The least time left in a pass for a callback attempt to be worth starting.
+const MIN_ATTEMPT_TIME: Duration = Duration::from_secs(1);
+
 enum Visit {
     Polled { finished: bool },
     Recovered { finished: bool },
@@ -62,6 +77,7 @@ enum Visit {
     Failed,
 }
 
+#[derive(Clone)]
 pub struct Sweeper {
     graph: Arc<GraphClient>,
     store: Arc<dyn Store>,
@@ -100,10 +116,28 @@ impl Sweeper {
             due: due.len(),
             ..SweepReport::default()
         };
-        let mut visits = futures::stream::iter(due)
-            .map(|record| self.visit(record, deadline))
-            .buffer_unordered(self.settings.concurrency);
-        while let Some(visit) = visits.next().await {
+        let (to_notify, to_follow): (Vec<_>, Vec<_>) =
+            due.into_iter().partition(|r| r.status.is_terminal());
+        let (finished_tx, finished_rx) = mpsc::unbounded_channel();
+        let follow = async move {
+            let finished = finished_tx;
+            futures::stream::iter(to_follow)
+                .map(|record| self.follow(record, deadline, &finished))
+                .buffer_unordered(self.settings.concurrency)
+                .collect::<Vec<Visit>>()
+                .await
+        };
+        // The polls' sender closes when they end, and with it this stream.
+        let handed = futures::stream::unfold(finished_rx, |mut rx| async move {
+            rx.recv().await.map(|record| (Notify::Held(record), rx))
+        });
+        let notify = futures::stream::iter(to_notify.into_iter().map(Notify::Due))
+            .chain(handed)
+            .map(|notify| self.notify(notify, deadline))
+            .buffer_unordered(self.settings.concurrency)
+            .collect::<Vec<Visit>>();
+        let (followed, notified) = tokio::join!(follow, notify);
+        for visit in followed.into_iter().chain(notified) {
             match visit {
                 Visit::Polled { finished } => {
                     report.polled += 1;
@@ -123,72 +157,92 @@ impl Sweeper {
         Ok(report)
     }
 
-    async fn visit(&self, record: ChangeRecord, deadline: Instant) -> Visit {
+    /// Claims a change that is not final yet, finds out where it stands, and stores that.
+    async fn follow(
+        &self,
+        record: ChangeRecord,
+        deadline: Instant,
+        finished: &mpsc::UnboundedSender<ChangeRecord>,
+    ) -> Visit {
         if Instant::now() >= deadline {
             return Visit::Deferred;
         }
         let id = record.id.clone();
+        let claim_started = Instant::now();
         let claimed = match self.claim(record).await {
             Ok(claimed) => claimed,
-            Err(StoreError::Conflict { .. }) => return Visit::Skipped,
-            Err(e) => {
-                tracing::error!(change_id = %id, error = %error_chain(&e), "could not claim a due change");
-                return Visit::Failed;
-            }
+            Err(e) => return self.lost(&id, e, "could not claim a due change"),
         };
         // Graph calls end before the claim does, so no one else can act on the record meanwhile.
-        let call_deadline = deadline.min(Instant::now() + self.settings.claim_lease.mul_f32(0.8));
-        let (next, visit) = match claimed.status {
-            Status::Submitting => {
-                let next = self.recover(&claimed, call_deadline).await;
-                let finished = next.status.is_terminal();
-                let reconciled = next.status != Status::Submitting;
-                let visit = if reconciled {
-                    Visit::Recovered { finished }
-                } else {
-                    Visit::Failed
-                };
-                (next, visit)
-            }
+        let call_deadline = deadline.min(claim_started + self.settings.claim_lease.mul_f32(0.8));
+        let (mut next, visit) = match claimed.status {
             Status::Queued | Status::Running => {
                 let next = self.poll(&claimed, call_deadline).await;
                 let finished = next.status.is_terminal();
                 (next, Visit::Polled { finished })
             }
-            Status::Accepted
-            | Status::Succeeded
-            | Status::Failed
-            | Status::Cancelled
-            | Status::TimedOut
-            | Status::Rejected => {
-                let next = self.deliver(&claimed, deadline).await;
-                (next, Visit::Notified)
-            }
+            _ => match self.recover(claimed.clone(), call_deadline).await {
+                Ok(next) if next.status == Status::Submitting => (next, Visit::Failed),
+                Ok(next) => {
+                    let finished = next.status.is_terminal();
+                    (next, Visit::Recovered { finished })
+                }
+                Err(e) => return self.lost(&id, e, "could not mark a change resubmitted"),
+            },
         };
+        let report = next.status.is_terminal()
+            && next
+                .callback
+                .as_ref()
+                .is_some_and(|c| c.status == DeliveryStatus::Pending);
+        if report {
+            // Stored still claimed, so only this sweeper sends the callback.
+            next.next_poll_at = Some(OffsetDateTime::now_utc() + self.settings.claim_lease);
+        }
         match self.store.update(&next).await {
             Ok(stored) => {
                 if stored.status != claimed.status {
                     tracing::info!(change_id = %id, from = claimed.status.as_str(), to = stored.status.as_str(), "change moved");
                 }
-                // Report a change that just finished in the same visit, while the claim holds.
-                let pending = stored
-                    .callback
-                    .as_ref()
-                    .is_some_and(|c| c.status == DeliveryStatus::Pending);
-                if stored.status.is_terminal() && pending && !claimed.status.is_terminal() {
-                    let mut claim = stored;
-                    claim.next_poll_at =
-                        Some(OffsetDateTime::now_utc() + self.settings.claim_lease);
-                    let notified = self.deliver(&claim, deadline).await;
-                    if let Err(e) = self.store.update(&notified).await {
-                        tracing::warn!(change_id = %id, error = %error_chain(&e), "could not record a callback attempt");
-                    }
+                if report {
+                    let _ = finished.send(stored);
                 }
                 visit
             }
-            Err(StoreError::Conflict { .. }) => Visit::Skipped,
-            Err(e) => {
-                tracing::error!(change_id = %id, error = %error_chain(&e), "could not store a sweep result");
+            Err(e) => self.lost(&id, e, "could not store a sweep result"),
+        }
+    }
+
+    /// Makes a callback attempt for a finished change: one this pass just stored (`Held`, still
+    /// claimed), or one that came due (`Due`, claimed here first).
+    async fn notify(&self, notify: Notify, deadline: Instant) -> Visit {
+        // An attempt starts only with time to finish; otherwise it waits for the next pass.
+        if deadline.saturating_duration_since(Instant::now()) < MIN_ATTEMPT_TIME {
+            return Visit::Deferred;
+        }
+        let record = match notify {
+            Notify::Held(record) => record,
+            Notify::Due(record) => {
+                let id = record.id.clone();
+                match self.claim(record).await {
+                    Ok(claimed) => claimed,
+                    Err(e) => return self.lost(&id, e, "could not claim a due callback"),
+                }
+            }
+        };
+        let next = self.deliver(&record, deadline).await;
+        match self.store.update(&next).await {
+            Ok(_) => Visit::Notified,
+            Err(e) => self.lost(&record.id, e, "could not record a callback attempt"),
+        }
+    }
+
+    /// What a failed store write means for the visit: another writer won, or the store failed.
+    fn lost(&self, id: &crate::change::ChangeId, e: StoreError, what: &str) -> Visit {
+        match e {
+            StoreError::Conflict { .. } => Visit::Skipped,
+            e => {
+                tracing::error!(change_id = %id, error = %error_chain(&e), "{what}");
                 Visit::Failed
             }
         }
@@ -307,64 +361,107 @@ impl Sweeper {
 
     /// A change left in `submitting` past its lease: its submitter died during the Graph call,
     /// or could not store the answer. Look for the operation first; resubmit at most once.
-    async fn recover(&self, record: &ChangeRecord, deadline: Instant) -> ChangeRecord {
+    async fn recover(
+        &self,
+        record: ChangeRecord,
+        deadline: Instant,
+    ) -> Result<ChangeRecord, StoreError> {
         tracing::warn!(change_id = %record.id, resubmitted = record.resubmitted, "recovering a change stuck in submitting");
-        match self
-            .find_operation(record, deadline, |op| {
-                op.created
-                    .is_some_and(|created| created + CLOCK_SKEW >= record.created_at)
+        if OffsetDateTime::now_utc() - record.created_at > self.settings.operation_timeout {
+            return Ok(self.finish(
+                &record,
+                Status::TimedOut,
+                Some(internal(
+                    "unconfirmed",
+                    "graphgate could not confirm with Graph whether the change was carried out",
+                )),
+            ));
+        }
+        let created_after = |op: &DeviceOperation| {
+            op.created.is_some_and(|created| {
+                created
+                    .checked_add(CLOCK_SKEW)
+                    .is_none_or(|c| c >= record.created_at)
             })
-            .await
-        {
-            Ok(Some(adopted)) => return adopted,
+        };
+        match self.find_operation(&record, deadline, created_after).await {
+            Ok(Some(adopted)) => return Ok(adopted),
             Ok(None) => {}
-            Err(e) => {
-                tracing::warn!(change_id = %record.id, error = %error_chain(&e), "could not list the device's operations; will try again");
-                return self.retry_recovery(record.clone());
-            }
+            Err(e) => return Ok(self.after_list_error(record, e, None)),
         }
         if record.resubmitted {
-            return self.finish(
-                record,
+            return Ok(self.finish(
+                &record,
                 Status::Failed,
                 Some(internal(
                     "lostSubmission",
                     "the change was resubmitted after its submitter stopped, and Graph shows no operation for it",
                 )),
-            );
+            ));
         }
-        let mut next = record.clone();
-        next.resubmitted = true;
-        match self.graph.execute(&record.action, deadline).await {
+        // Stored before the call: a sweeper that dies after Graph answers must not resubmit.
+        let mut marked = record;
+        marked.resubmitted = true;
+        let marked = self.store.update(&marked).await?;
+        Ok(match self.graph.execute(&marked.action, deadline).await {
             Ok(ActionOutcome::Accepted {
                 location,
                 request_id,
             }) => {
-                let mut queued = self.finish(&next, Status::Queued, None);
+                let mut queued = self.finish(&marked, Status::Queued, None);
                 queued.location = Some(location);
                 queued.graph_request_id = request_id;
                 self.reschedule(queued, None)
             }
             Ok(ActionOutcome::Completed { request_id }) => {
-                let mut done = self.finish(&next, Status::Succeeded, None);
+                let mut done = self.finish(&marked, Status::Succeeded, None);
                 done.graph_request_id = request_id;
                 done
             }
             // Graph has an operation queued for the device: the one the dead submitter started.
             Err(GraphError::Conflict(failure)) => {
                 match self
-                    .find_operation(&next, deadline, |op| !op.status.is_terminal())
+                    .find_operation(&marked, deadline, |op| !op.status.is_terminal())
                     .await
                 {
                     Ok(Some(adopted)) => adopted,
-                    Ok(None) | Err(_) => self.finish(&next, Status::Failed, Some(failure)),
+                    Ok(None) => self.finish(&marked, Status::Failed, Some(failure)),
+                    Err(e) => self.after_list_error(marked, e, Some(failure)),
                 }
             }
-            Err(e) if e.outcome_unknown() => self.retry_recovery(next),
+            Err(e) if e.outcome_unknown() => self.retry_recovery(marked),
             Err(e @ GraphError::Refused(_)) => {
-                self.finish(&next, Status::Rejected, Some(e.failure()))
+                self.finish(&marked, Status::Rejected, Some(e.failure()))
             }
-            Err(e) => self.finish(&next, Status::Failed, Some(e.failure())),
+            Err(e @ (GraphError::Permission(_) | GraphError::Server(_))) => {
+                self.finish(&marked, Status::Failed, Some(e.failure()))
+            }
+            // Graph did not take it (throttled, unreachable, no token): it may be sent again.
+            Err(e) => {
+                tracing::warn!(change_id = %marked.id, error = %error_chain(&e), "resubmission not taken; will try again");
+                let mut again = marked;
+                again.resubmitted = false;
+                self.retry_recovery(again)
+            }
+        })
+    }
+
+    /// A failed operation list: Graph's refusal ends recovery, anything else is tried again
+    /// (the operation timeout bounds how long).
+    fn after_list_error(
+        &self,
+        record: ChangeRecord,
+        error: GraphError,
+        conflict: Option<GraphFailure>,
+    ) -> ChangeRecord {
+        match error {
+            GraphError::Permission(f) | GraphError::Refused(f) => {
+                self.finish(&record, Status::Failed, Some(conflict.unwrap_or(f)))
+            }
+            e => {
+                tracing::warn!(change_id = %record.id, error = %error_chain(&e), "could not list the device's operations; will try again");
+                self.retry_recovery(record)
+            }
         }
     }
 
@@ -525,7 +622,8 @@ pub async fn on_schedule(
     sweeper.sweep_once(Instant::now() + left).await
 }
 
-/// Runs a pass every `interval` until the process ends; for `graphgate serve`.
+/// Runs a pass every `interval` until the process ends; for `graphgate serve`. Each pass is
+/// its own task, so a pass that fails, or panics, costs that pass and not the loop.
 pub async fn run_forever(sweeper: Sweeper, interval: Duration) {
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -533,8 +631,15 @@ pub async fn run_forever(sweeper: Sweeper, interval: Duration) {
         ticks.tick().await;
         // A pass ends well within the claims it takes.
         let deadline = Instant::now() + sweeper.settings.claim_lease / 2;
-        if let Err(e) = sweeper.sweep_once(deadline).await {
-            tracing::error!(error = %error_chain(&e), "sweep pass failed; trying again next interval");
+        let pass = sweeper.clone();
+        match tokio::spawn(async move { pass.sweep_once(deadline).await }).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %error_chain(&e), "sweep pass failed; trying again next interval")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "sweep pass panicked; trying again next interval")
+            }
         }
     }
 }

@@ -151,12 +151,12 @@ impl GraphClient {
                         detail: e.to_string(),
                     })?;
             for item in page.value {
-                operations.push(DeviceOperation::from_json(item).map_err(|detail| {
-                    GraphError::Unexpected {
-                        what: "an operation list",
-                        detail,
+                match DeviceOperation::from_json(item) {
+                    Ok(operation) => operations.push(operation),
+                    Err(detail) => {
+                        tracing::warn!(device = %device, detail, "skipping an operation that does not parse")
                     }
-                })?);
+                }
             }
             match page.next_link {
                 Some(next) => url = self.base.resolve_location(Some(&next))?,

@@ -43,7 +43,7 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let raw = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(secs) = raw.parse::<f64>() {
         return (secs.is_finite() && secs >= 0.0)
-            .then(|| Duration::from_secs_f64(secs).min(MAX_RETRY_AFTER));
+            .then(|| Duration::from_secs_f64(secs.min(MAX_RETRY_AFTER.as_secs_f64())));
     }
     let at = httpdate::parse_http_date(raw).ok()?;
     Some(
@@ -191,6 +191,7 @@ mod tests {
             Some(MAX_RETRY_AFTER)
         );
         assert_eq!(retry_after(&headers("1e12"), now), Some(MAX_RETRY_AFTER));
+        assert_eq!(retry_after(&headers("1e300"), now), Some(MAX_RETRY_AFTER));
     }
 
     #[test]

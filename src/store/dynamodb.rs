@@ -206,7 +206,13 @@ impl Store for DynamoStore {
                 .await
                 .map_err(backend)?;
             for item in page.items() {
-                records.push(record(item)?);
+                match record(item) {
+                    Ok(record) => records.push(record),
+                    // One bad record must not stop every pass.
+                    Err(e) => {
+                        tracing::error!(error = %crate::telemetry::error_chain(&e), "skipping a stored change that does not parse")
+                    }
+                }
             }
             start = page.last_evaluated_key().cloned();
             if start.is_none() {

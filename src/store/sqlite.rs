@@ -181,11 +181,17 @@ impl Store for SqliteStore {
                     r.get::<_, String>(0)
                 })
                 .map_err(backend)?;
-            rows.map(|json| {
-                let json = json.map_err(backend)?;
-                serde_json::from_str(&json).map_err(StoreError::Corrupt)
-            })
-            .collect()
+            let mut records = Vec::new();
+            for json in rows {
+                match serde_json::from_str(&json.map_err(backend)?) {
+                    Ok(record) => records.push(record),
+                    // One bad record must not stop every pass.
+                    Err(e) => {
+                        tracing::error!(error = %e, "skipping a stored change that does not parse")
+                    }
+                }
+            }
+            Ok(records)
         })
         .await
     }

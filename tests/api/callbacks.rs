@@ -277,7 +277,105 @@ async fn a_callback_needs_a_signing_secret() {
     assert!(app.graph_requests().await.is_empty());
 }
 
+async fn two_sweepers_send_one_callback(backend: Backend) {
+    let app = spawn_app_with(backend.options().await).await;
+    graph_finishing_with(&app, "succeeded").await;
+    let hook = receiver().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(100)))
+        .expect(5)
+        .mount(&hook)
+        .await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(submit(&app, &format!("{}/hook", hook.uri())).await);
+    }
+    let a = app.state.sweeper();
+    let b = graphgate::sweeper::Sweeper::new(
+        app.state.graph.clone(),
+        app.second_store().await,
+        app.state.callers.clone(),
+        app.state.callbacks.clone(),
+        app.state.sweep,
+    );
+    let (ra, rb) = tokio::join!(a.sweep_once(soon()), b.sweep_once(soon()));
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert_eq!(ra.finished + rb.finished, 5, "{ra:?} {rb:?}");
+    // Anything left due (a record one sweeper saw after the other stored it) is sent once more at most.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (ra, rb) = tokio::join!(a.sweep_once(soon()), b.sweep_once(soon()));
+    assert_eq!(
+        ra.unwrap().notified + rb.unwrap().notified,
+        0,
+        "nothing is left to send"
+    );
+    for id in &ids {
+        let delivery = app.record(id).await.callback.unwrap();
+        assert_eq!(delivery.status, DeliveryStatus::Delivered);
+        assert_eq!(delivery.attempts.len(), 1, "one attempt per change");
+    }
+}
+
+async fn redirects_are_not_followed(backend: Backend) {
+    let app = spawn_app_with(backend.options().await).await;
+    graph_finishing_with(&app, "succeeded").await;
+    let elsewhere = receiver().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&elsewhere)
+        .await;
+    let hook = receiver().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("Location", format!("{}/steal", elsewhere.uri()).as_str()),
+        )
+        .expect(1)
+        .mount(&hook)
+        .await;
+    let id = submit(&app, &format!("{}/hook", hook.uri())).await;
+    app.state.sweeper().sweep_once(soon()).await.unwrap();
+    let delivery = app.record(&id).await.callback.unwrap();
+    assert_eq!(delivery.status, DeliveryStatus::Pending);
+    assert_eq!(delivery.attempts[0].outcome, "307");
+}
+
+#[tokio::test]
+async fn ip_literals_in_any_spelling_are_judged_by_their_address() {
+    let app = spawn_app_with(Options {
+        callback_policy: TargetPolicy::PublicHttpsOnly,
+        ..Options::default()
+    })
+    .await;
+    for bad in [
+        "https://2130706433/hook",       // 127.0.0.1 as one decimal number
+        "https://0x7f.1/hook",           // 127.0.0.1 in hex
+        "https://0251.0376.0251.0376/x", // 169.254.169.254 in octal
+        "https://[::a9fe:a9fe]/hook",    // IPv4-compatible 169.254.169.254
+        "https://[::ffff:a9fe:a9fe]/h",  // IPv4-mapped
+        "https://[64:ff9b::a9fe:a9fe]/", // NAT64
+        "https://[2002:a9fe:a9fe::]/h",  // 6to4
+    ] {
+        let response = app
+            .post_change(json!({"action": "restartDevice", "deviceId": "d1", "callbackUrl": bad}))
+            .await;
+        let p = problem(response, 400).await;
+        assert_eq!(p["errors"][0]["field"], "callbackUrl", "{bad}");
+        assert!(
+            p["errors"][0]["detail"]
+                .as_str()
+                .unwrap()
+                .contains("not a public address"),
+            "{bad}: {p}"
+        );
+    }
+    assert!(app.graph_requests().await.is_empty());
+}
+
 crate::on_every_store!(
+    two_sweepers_send_one_callback,
+    redirects_are_not_followed,
     a_finished_change_is_reported_with_a_standard_webhooks_signature,
     a_failed_callback_is_retried_and_every_attempt_recorded,
     a_callback_is_given_up_after_the_last_attempt,

@@ -295,7 +295,168 @@ async fn a_stuck_app_upgrade_is_resubmitted(backend: Backend) {
     );
 }
 
+async fn two_sweepers_resubmit_a_stuck_change_once(backend: Backend) {
+    let app = spawn_app_with(backend.options().await).await;
+    let record = stuck(app.store.as_ref(), restart("dev-6")).await;
+    Mock::given(method("GET"))
+        .respond_with(listed(json!([])).set_delay(Duration::from_millis(50)))
+        .mount(&app.graph)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(accepted("dev-6"))
+        .expect(1)
+        .mount(&app.graph)
+        .await;
+    let a = app.state.sweeper();
+    let b = graphgate::sweeper::Sweeper::new(
+        app.state.graph.clone(),
+        app.second_store().await,
+        app.state.callers.clone(),
+        app.state.callbacks.clone(),
+        app.state.sweep,
+    );
+    let (ra, rb) = tokio::join!(a.sweep_once(soon()), b.sweep_once(soon()));
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert_eq!(ra.recovered + rb.recovered, 1, "{ra:?} {rb:?}");
+    let record = app.record(record.id.as_ref()).await;
+    assert_eq!(record.status, Status::Queued);
+    assert!(record.resubmitted);
+}
+
+async fn a_change_stuck_past_the_operation_timeout_times_out(backend: Backend) {
+    let app = spawn_app_with(Options {
+        sweep: graphgate::config::SweepSettings {
+            operation_timeout: Duration::from_secs(60),
+            ..Options::default().sweep
+        },
+        ..backend.options().await
+    })
+    .await;
+    // Made two minutes ago, with the timeout at one.
+    let record = stuck(app.store.as_ref(), restart("dev-7")).await;
+    Mock::given(method("GET"))
+        .respond_with(listed(json!([])))
+        .expect(0)
+        .mount(&app.graph)
+        .await;
+    app.state.sweeper().sweep_once(soon()).await.unwrap();
+    let record = app.record(record.id.as_ref()).await;
+    assert_eq!(record.status, Status::TimedOut);
+    assert_eq!(record.failure.unwrap().code, "unconfirmed");
+}
+
+async fn a_refused_operation_list_fails_the_change(backend: Backend) {
+    let app = spawn_app_with(backend.options().await).await;
+    let record = stuck(app.store.as_ref(), restart("dev-8")).await;
+    Mock::given(method("GET"))
+        .respond_with(graph_error(403, "Forbidden", "req-403"))
+        .mount(&app.graph)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(accepted("dev-8"))
+        .expect(0)
+        .mount(&app.graph)
+        .await;
+    app.state.sweeper().sweep_once(soon()).await.unwrap();
+    let record = app.record(record.id.as_ref()).await;
+    assert_eq!(record.status, Status::Failed);
+    assert_eq!(
+        record.failure.unwrap().request_id.as_deref(),
+        Some("req-403")
+    );
+}
+
+async fn a_throttled_resubmission_is_tried_again(backend: Backend) {
+    let app = spawn_app_with(Options {
+        retry: graphgate::graph::RetryPolicy {
+            max_attempts: 1,
+            ..Options::default().retry
+        },
+        ..backend.options().await
+    })
+    .await;
+    let record = stuck(app.store.as_ref(), restart("dev-9")).await;
+    Mock::given(method("GET"))
+        .respond_with(listed(json!([])))
+        .mount(&app.graph)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "0.1"))
+        .up_to_n_times(1)
+        .mount(&app.graph)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(accepted("dev-9"))
+        .expect(1)
+        .mount(&app.graph)
+        .await;
+    let sweeper = app.state.sweeper();
+    sweeper.sweep_once(soon()).await.unwrap();
+    let after_first = app.record(record.id.as_ref()).await;
+    assert_eq!(after_first.status, Status::Submitting);
+    assert!(
+        !after_first.resubmitted,
+        "Graph did not take it, so it may be sent again"
+    );
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    sweeper.sweep_once(soon()).await.unwrap();
+    assert_eq!(app.record(record.id.as_ref()).await.status, Status::Queued);
+}
+
+async fn the_intake_never_overwrites_a_sweeper_that_took_over(backend: Backend) {
+    let app = spawn_app_with(backend.options().await).await;
+    Mock::given(method("POST"))
+        .respond_with(accepted("dev-10").set_delay(Duration::from_millis(800)))
+        .mount(&app.graph)
+        .await;
+    let submit = {
+        let (http, address) = (app.http.clone(), app.address.clone());
+        tokio::spawn(async move {
+            http.post(format!("{address}/v1/changes"))
+                .bearer_auth(TOKEN)
+                .json(&restart("dev-10"))
+                .send()
+                .await
+                .unwrap()
+        })
+    };
+    // While Graph holds the intake's call, a sweeper takes the change over (as it would once
+    // the lease ran out) and records what it found.
+    let waiting = Instant::now();
+    let pending = loop {
+        let due = app
+            .store
+            .due(OffsetDateTime::now_utc() + time::Duration::hours(1), 10)
+            .await
+            .unwrap();
+        if let Some(record) = due.into_iter().next() {
+            break record;
+        }
+        assert!(waiting.elapsed() < Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let mut taken = pending
+        .moved_to(Status::Running, OffsetDateTime::now_utc())
+        .unwrap();
+    taken.operation_status = Some("InProgress".into());
+    let taken = app.store.update(&taken).await.unwrap();
+
+    let response = submit.await.unwrap();
+    assert_eq!(
+        response.status(),
+        202,
+        "Graph accepted it, and the caller hears so"
+    );
+    let stored = app.record(pending.id.as_ref()).await;
+    assert_eq!(stored, taken, "the sweeper's progress stands");
+}
+
 crate::on_every_store!(
+    the_intake_never_overwrites_a_sweeper_that_took_over,
+    two_sweepers_resubmit_a_stuck_change_once,
+    a_change_stuck_past_the_operation_timeout_times_out,
+    a_refused_operation_list_fails_the_change,
+    a_throttled_resubmission_is_tried_again,
     a_change_whose_intake_died_after_graphs_202_is_found_and_tracked,
     with_nothing_listed_the_change_is_resubmitted_once,
     a_resubmission_graph_answers_409_adopts_the_queued_operation,

@@ -1,6 +1,7 @@
 //! Changes left in `submitting`: the intake died during the Graph call, or could not store
 //! Graph's answer. The sweeper finds what Graph did, resubmits at most once, and loses nothing.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use graphgate::change::{ChangeRecord, ChangeRequest, Status};
@@ -45,15 +46,30 @@ async fn a_change_whose_intake_died_after_graphs_202_is_found_and_tracked(backen
     let graph = MockServer::start().await;
     let login = MockServer::start().await;
     mount_token(&login, 3599).await;
-    // Graph takes the request, but its answer arrives only after the intake is gone.
-    Mock::given(method("POST"))
-        .and(path("/beta/teamwork/devices/dev-x/restart"))
-        .respond_with(accepted("dev-x").set_delay(Duration::from_secs(10)))
-        .expect(1)
-        .mount(&graph)
-        .await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("graphgate.db");
+    let lock = Arc::new(Mutex::new(None::<rusqlite::Connection>));
+    let action = Mock::given(method("POST")).and(path("/beta/teamwork/devices/dev-x/restart"));
+    match backend {
+        // Graph answers 202 at once, but the intake cannot store the answer: the database is
+        // locked. The intake is killed while it waits, between Graph's 202 and the update.
+        Backend::Sqlite => {
+            let (db, lock) = (db.clone(), lock.clone());
+            action.respond_with(move |_: &wiremock::Request| {
+                let conn = rusqlite::Connection::open(&db).unwrap();
+                conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
+                *lock.lock().unwrap() = Some(conn);
+                accepted("dev-x")
+            })
+        }
+        // DynamoDB cannot be held still from here: Graph acts on the call, and its answer
+        // arrives only after the intake is gone.
+        Backend::DynamoDb => {
+            action.respond_with(accepted("dev-x").set_delay(Duration::from_secs(10)))
+        }
+    }
+    .mount(&graph)
+    .await;
     let options = Options {
         request_timeout: Duration::from_secs(20),
         ..backend.options().await
@@ -83,8 +99,10 @@ async fn a_change_whose_intake_died_after_graphs_202_is_found_and_tracked(backen
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // The intake dies between Graph's 202 and its own bookkeeping.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     serve.0.kill().unwrap();
     serve.0.wait().unwrap();
+    lock.lock().unwrap().take();
     assert!(submit.await.unwrap().is_err(), "the caller got no answer");
 
     // A fresh process on the same storage: the sweeper's.

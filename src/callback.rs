@@ -142,7 +142,7 @@ pub struct CallbackSender {
 }
 
 /// How long one delivery attempt may take.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl CallbackSender {
     pub fn new(policy: TargetPolicy) -> Self {

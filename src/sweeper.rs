@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 
-use crate::callback::CallbackSender;
+use crate::callback::{ATTEMPT_TIMEOUT, CallbackSender};
 use crate::change::{
     CallbackAttempt, ChangeRecord, ChangeView, DeliveryStatus, GraphFailure, OperationId, Status,
 };
@@ -220,14 +220,26 @@ impl Sweeper {
         if deadline.saturating_duration_since(Instant::now()) < MIN_ATTEMPT_TIME {
             return Visit::Deferred;
         }
-        let record = match notify {
-            Notify::Held(record) => record,
-            Notify::Due(record) => {
-                let id = record.id.clone();
-                match self.claim(record).await {
-                    Ok(claimed) => claimed,
-                    Err(e) => return self.lost(&id, e, "could not claim a due callback"),
-                }
+        let (record, claimed) = match notify {
+            Notify::Held(record) => {
+                // A held record may have waited for a free slot: renew a claim that could
+                // run out during the attempt.
+                let left = record.next_poll_at.map_or(time::Duration::ZERO, |until| {
+                    until - OffsetDateTime::now_utc()
+                });
+                let fresh =
+                    left > time::Duration::try_from(ATTEMPT_TIMEOUT).unwrap_or(time::Duration::MAX);
+                (record, fresh)
+            }
+            Notify::Due(record) => (record, false),
+        };
+        let record = if claimed {
+            record
+        } else {
+            let id = record.id.clone();
+            match self.claim(record).await {
+                Ok(claimed) => claimed,
+                Err(e) => return self.lost(&id, e, "could not claim a callback"),
             }
         };
         let next = self.deliver(&record, deadline).await;

@@ -104,6 +104,10 @@ pub fn router(state: SimulatorState) -> Router {
     let graph = Router::new()
         .route("/teamwork/devices/{device}/{action}", post(device_action))
         .route(
+            "/teamwork/devices/{device}/operations",
+            get(list_operations),
+        )
+        .route(
             "/teamwork/devices/{device}/operations/{operation}",
             get(get_operation),
         )
@@ -379,6 +383,28 @@ async fn get_operation(
         body["completedDateTime"] = json!(now);
     }
     Json(body).into_response()
+}
+
+/// Lists a device's operations as they stand, without moving them on.
+async fn list_operations(
+    State(state): State<SimulatorState>,
+    Path(device): Path<String>,
+) -> Response {
+    let inner = state.lock();
+    let value: Vec<Value> = inner
+        .operations
+        .iter()
+        .filter(|(_, op)| op.device_id == device)
+        .map(|(id, op)| {
+            json!({
+                "id": id,
+                "operationType": op.operation_type,
+                "status": op.status(),
+                "createdDateTime": op.created.format(&Rfc3339).unwrap_or_default(),
+            })
+        })
+        .collect();
+    Json(json!({ "value": value })).into_response()
 }
 
 async fn upgrade(body: axum::body::Bytes) -> Response {

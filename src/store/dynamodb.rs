@@ -99,6 +99,30 @@ impl DynamoStore {
         Ok(item)
     }
 
+    /// Takes an item that does not parse out of the due index, so bad items cannot crowd
+    /// out good ones; it stays in the table for a person to look at.
+    async fn quarantine(
+        &self,
+        item: &HashMap<String, AttributeValue>,
+        error: &StoreError,
+    ) -> Result<(), StoreError> {
+        let Some(id) = item.get("id").cloned() else {
+            return Ok(());
+        };
+        tracing::error!(change_id = ?id.as_s().ok(), error = %crate::telemetry::error_chain(error), "a stored change does not parse; no longer sweeping it");
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", id)
+            .update_expression("REMOVE #due, #at")
+            .expression_attribute_names("#due", DUE)
+            .expression_attribute_names("#at", "next_poll_at")
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
     async fn exists(&self, id: &ChangeId) -> Result<bool, StoreError> {
         let found = self
             .client
@@ -208,10 +232,7 @@ impl Store for DynamoStore {
             for item in page.items() {
                 match record(item) {
                     Ok(record) => records.push(record),
-                    // One bad record must not stop every pass.
-                    Err(e) => {
-                        tracing::error!(error = %crate::telemetry::error_chain(&e), "skipping a stored change that does not parse")
-                    }
+                    Err(e) => self.quarantine(item, &e).await?,
                 }
             }
             start = page.last_evaluated_key().cloned();

@@ -171,23 +171,27 @@ impl Store for SqliteStore {
         self.with_conn(move |conn| {
             let mut statement = conn
                 .prepare_cached(
-                    "SELECT record FROM changes
+                    "SELECT id, record FROM changes
                      WHERE next_poll_at IS NOT NULL AND next_poll_at <= ?1
                      ORDER BY next_poll_at LIMIT ?2",
                 )
                 .map_err(backend)?;
-            let rows = statement
+            let rows: Vec<(String, String)> = statement
                 .query_map(params![unix_ms(now), limit as i64], |r| {
-                    r.get::<_, String>(0)
+                    Ok((r.get(0)?, r.get(1)?))
                 })
+                .map_err(backend)?
+                .collect::<Result<_, _>>()
                 .map_err(backend)?;
             let mut records = Vec::new();
-            for json in rows {
-                match serde_json::from_str(&json.map_err(backend)?) {
+            for (id, json) in rows {
+                match serde_json::from_str(&json) {
                     Ok(record) => records.push(record),
-                    // One bad record must not stop every pass.
                     Err(e) => {
-                        tracing::error!(error = %e, "skipping a stored change that does not parse")
+                        // Taken out of the due set, so bad records cannot crowd out good ones.
+                        tracing::error!(change_id = id, error = %e, "a stored change does not parse; no longer sweeping it");
+                        conn.execute("UPDATE changes SET next_poll_at = NULL WHERE id = ?1", [&id])
+                            .map_err(backend)?;
                     }
                 }
             }

@@ -44,6 +44,22 @@ async fn a_device_action_is_queued_then_progresses_across_polls() {
         seen.push(op["status"].as_str().unwrap().to_owned());
     }
     assert_eq!(seen, ["queued", "InProgress", "succeeded"]);
+    // The device's operation list, which the sweeper reads to recover a change.
+    let listed: Value = app
+        .http
+        .get(format!("{origin}/beta/teamwork/devices/dev-1/operations"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ops = listed["value"].as_array().unwrap();
+    assert_eq!(ops.len(), 1);
+    assert_eq!(ops[0]["operationType"], "softwareUpdate");
+    assert_eq!(ops[0]["status"], "succeeded");
+    assert!(location.ends_with(ops[0]["id"].as_str().unwrap()));
     // Finished: the device takes a new action.
     assert_eq!(app.post_change(update("dev-1")).await.status(), 202);
 

@@ -216,3 +216,56 @@ async fn sqlite_store_keeps_records_across_reopening() {
     let reopened = SqliteStore::open(&path).unwrap();
     assert_eq!(reopened.get(&record.id).await.unwrap(), Some(record));
 }
+
+#[tokio::test]
+async fn a_corrupt_record_is_taken_out_of_the_due_set() {
+    // SQLite
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("corrupt.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let good = new_record();
+    store.insert(&good).await.unwrap();
+    let mut bad = new_record();
+    bad.next_poll_at = Some(OffsetDateTime::now_utc() - Duration::hours(1));
+    store.insert(&bad).await.unwrap();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE changes SET record = '{\"not\": \"a record\"}' WHERE id = ?1",
+            [bad.id.as_ref()],
+        )
+        .unwrap();
+    let later = OffsetDateTime::now_utc() + Duration::hours(1);
+    assert_eq!(
+        store.due(later, 1).await.unwrap().len(),
+        0,
+        "the bad one came first"
+    );
+    assert_eq!(
+        store.due(later, 1).await.unwrap()[0].id,
+        good.id,
+        "and is out of the way now"
+    );
+
+    // DynamoDB
+    let client = dynamo_client().await;
+    let table = fresh_table(&client).await;
+    let store = DynamoStore::new(client.clone(), table.clone(), RETENTION);
+    let good = new_record();
+    store.insert(&good).await.unwrap();
+    let mut bad = new_record();
+    bad.next_poll_at = Some(OffsetDateTime::now_utc() - Duration::hours(1));
+    store.insert(&bad).await.unwrap();
+    client
+        .update_item()
+        .table_name(&table)
+        .key("id", AttributeValue::S(bad.id.to_string()))
+        .update_expression("SET #r = :junk")
+        .expression_attribute_names("#r", "record")
+        .expression_attribute_values(":junk", AttributeValue::S("{}".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(store.due(later, 1).await.unwrap().len(), 0);
+    assert_eq!(store.due(later, 1).await.unwrap()[0].id, good.id);
+}

@@ -7,9 +7,9 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use crate::callback::TargetPolicy;
+use crate::callers::CallerRegistry;
 use crate::change::TenantId;
 use crate::graph::{ClientCredentials, Cloud, GraphBase, RetryPolicy, check_endpoint};
-use crate::intake::CallerRegistry;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

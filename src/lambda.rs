@@ -1,8 +1,8 @@
 //! Start-up shared by the two Lambda functions: JSON logs, settings, clients. A bad setting
 //! is logged once, plainly, and fails the init phase.
 
+use crate::app::AppState;
 use crate::config::Settings;
-use crate::intake::AppState;
 use crate::telemetry::{self, error_chain};
 
 pub async fn start() -> Result<AppState, lambda_runtime::Error> {

@@ -1,6 +1,8 @@
 //! graphgate: approved change requests in, Microsoft Graph actions out, each tracked to the end.
 
+pub mod app;
 pub mod callback;
+pub mod callers;
 pub mod change;
 pub mod config;
 pub mod graph;

@@ -5,9 +5,10 @@ use std::net::SocketAddr;
 use axum::Router;
 use tokio::net::TcpListener;
 
+use crate::app::AppState;
 use crate::callback::TargetPolicy;
 use crate::config::{Settings, StoreSettings, process_env};
-use crate::intake::{AppState, router};
+use crate::intake::router;
 use crate::simulator::{self, SimulatorState};
 use crate::sweeper;
 

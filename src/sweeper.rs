@@ -11,7 +11,6 @@
 //! Callbacks run in a stream of their own beside the polls, so a slow receiver never takes a
 //! poll's place. A change that finishes is stored still claimed, and handed to that stream.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -23,16 +22,13 @@ use tokio::time::Instant;
 use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 
-use crate::callback::{ATTEMPT_TIMEOUT, CallbackSender};
+use crate::app::AppState;
+use crate::callback::ATTEMPT_TIMEOUT;
 use crate::change::{
     CallbackAttempt, ChangeRecord, ChangeView, DeliveryStatus, GraphFailure, OperationId, Status,
 };
-use crate::config::SweepSettings;
-use crate::graph::{
-    ActionOutcome, DeviceOperation, GraphClient, GraphError, OperationStatus, operation_type,
-};
-use crate::intake::CallerRegistry;
-use crate::store::{Store, StoreError};
+use crate::graph::{ActionOutcome, DeviceOperation, GraphError, OperationStatus, operation_type};
+use crate::store::StoreError;
 use crate::telemetry::error_chain;
 
 /// What one pass did.
@@ -77,40 +73,26 @@ enum Visit {
     Failed,
 }
 
+/// Runs sweep passes over a process's clients and store.
 #[derive(Clone)]
 pub struct Sweeper {
-    graph: Arc<GraphClient>,
-    store: Arc<dyn Store>,
-    callers: Arc<CallerRegistry>,
-    callbacks: Arc<CallbackSender>,
-    settings: SweepSettings,
+    app: AppState,
 }
 
 /// How far a change's own creation may precede, by Graph's clock, the operation it started.
 const CLOCK_SKEW: time::Duration = time::Duration::seconds(30);
 
 impl Sweeper {
-    pub fn new(
-        graph: Arc<GraphClient>,
-        store: Arc<dyn Store>,
-        callers: Arc<CallerRegistry>,
-        callbacks: Arc<CallbackSender>,
-        settings: SweepSettings,
-    ) -> Self {
-        Self {
-            graph,
-            store,
-            callers,
-            callbacks,
-            settings,
-        }
+    pub fn new(app: AppState) -> Self {
+        Self { app }
     }
 
     /// Runs one pass. No record is visited after `deadline`; those stay due for the next pass.
     pub async fn sweep_once(&self, deadline: Instant) -> Result<SweepReport, StoreError> {
         let due = self
+            .app
             .store
-            .due(OffsetDateTime::now_utc(), self.settings.batch_size)
+            .due(OffsetDateTime::now_utc(), self.app.sweep.batch_size)
             .await?;
         let mut report = SweepReport {
             due: due.len(),
@@ -123,7 +105,7 @@ impl Sweeper {
             let finished = finished_tx;
             futures::stream::iter(to_follow)
                 .map(|record| self.follow(record, deadline, &finished))
-                .buffer_unordered(self.settings.concurrency)
+                .buffer_unordered(self.app.sweep.concurrency)
                 .collect::<Vec<Visit>>()
                 .await
         };
@@ -134,7 +116,7 @@ impl Sweeper {
         let notify = futures::stream::iter(to_notify.into_iter().map(Notify::Due))
             .chain(handed)
             .map(|notify| self.notify(notify, deadline))
-            .buffer_unordered(self.settings.concurrency)
+            .buffer_unordered(self.app.sweep.concurrency)
             .collect::<Vec<Visit>>();
         let (followed, notified) = tokio::join!(follow, notify);
         for visit in followed.into_iter().chain(notified) {
@@ -174,7 +156,7 @@ impl Sweeper {
             Err(e) => return self.lost(&id, e, "could not claim a due change"),
         };
         // Graph calls end before the claim does, so no one else can act on the record meanwhile.
-        let call_deadline = deadline.min(claim_started + self.settings.claim_lease.mul_f32(0.8));
+        let call_deadline = deadline.min(claim_started + self.app.sweep.claim_lease.mul_f32(0.8));
         let (mut next, visit) = match claimed.status {
             Status::Queued | Status::Running => {
                 let next = self.poll(&claimed, call_deadline).await;
@@ -197,9 +179,9 @@ impl Sweeper {
                 .is_some_and(|c| c.status == DeliveryStatus::Pending);
         if report {
             // Stored still claimed, so only this sweeper sends the callback.
-            next.next_poll_at = Some(OffsetDateTime::now_utc() + self.settings.claim_lease);
+            next.next_poll_at = Some(OffsetDateTime::now_utc() + self.app.sweep.claim_lease);
         }
-        match self.store.update(&next).await {
+        match self.app.store.update(&next).await {
             Ok(stored) => {
                 if stored.status != claimed.status {
                     tracing::info!(change_id = %id, from = claimed.status.as_str(), to = stored.status.as_str(), "change moved");
@@ -243,7 +225,7 @@ impl Sweeper {
             }
         };
         let next = self.deliver(&record, deadline).await;
-        match self.store.update(&next).await {
+        match self.app.store.update(&next).await {
             Ok(_) => Visit::Notified,
             Err(e) => self.lost(&record.id, e, "could not record a callback attempt"),
         }
@@ -262,17 +244,18 @@ impl Sweeper {
 
     async fn claim(&self, record: ChangeRecord) -> Result<ChangeRecord, StoreError> {
         let mut claim = record;
-        claim.next_poll_at = Some(OffsetDateTime::now_utc() + self.settings.claim_lease);
-        self.store.update(&claim).await
+        claim.next_poll_at = Some(OffsetDateTime::now_utc() + self.app.sweep.claim_lease);
+        self.app.store.update(&claim).await
     }
 
     /// When to look at a change again after `polls` polls without a final status.
     fn next_poll(&self, polls: u32, retry_after: Option<Duration>) -> OffsetDateTime {
         let backoff = self
-            .settings
+            .app
+            .sweep
             .poll_base
             .saturating_mul(2u32.saturating_pow(polls.saturating_sub(1)))
-            .min(self.settings.poll_max);
+            .min(self.app.sweep.poll_max);
         OffsetDateTime::now_utc()
             + retry_after.map_or(backoff, |wait| wait.max(Duration::from_secs(1)))
     }
@@ -297,8 +280,8 @@ impl Sweeper {
 
     async fn poll(&self, record: &ChangeRecord, deadline: Instant) -> ChangeRecord {
         let now = OffsetDateTime::now_utc();
-        if now - record.created_at > self.settings.operation_timeout {
-            let hours = self.settings.operation_timeout.as_secs_f64() / 3600.0;
+        if now - record.created_at > self.app.sweep.operation_timeout {
+            let hours = self.app.sweep.operation_timeout.as_secs_f64() / 3600.0;
             return self.finish(
                 record,
                 Status::TimedOut,
@@ -322,7 +305,7 @@ impl Sweeper {
         };
         let mut next = record.clone();
         next.polls += 1;
-        match self.graph.get_operation(location, deadline).await {
+        match self.app.graph.get_operation(location, deadline).await {
             Ok(operation) => {
                 let next = self.apply(next, &operation);
                 self.reschedule(next, None)
@@ -379,7 +362,7 @@ impl Sweeper {
         deadline: Instant,
     ) -> Result<ChangeRecord, StoreError> {
         tracing::warn!(change_id = %record.id, resubmitted = record.resubmitted, "recovering a change stuck in submitting");
-        if OffsetDateTime::now_utc() - record.created_at > self.settings.operation_timeout {
+        if OffsetDateTime::now_utc() - record.created_at > self.app.sweep.operation_timeout {
             return Ok(self.finish(
                 &record,
                 Status::TimedOut,
@@ -414,48 +397,50 @@ impl Sweeper {
         // Stored before the call: a sweeper that dies after Graph answers must not resubmit.
         let mut marked = record;
         marked.resubmitted = true;
-        let marked = self.store.update(&marked).await?;
-        Ok(match self.graph.execute(&marked.action, deadline).await {
-            Ok(ActionOutcome::Accepted {
-                location,
-                request_id,
-            }) => {
-                let mut queued = self.finish(&marked, Status::Queued, None);
-                queued.location = Some(location);
-                queued.graph_request_id = request_id;
-                self.reschedule(queued, None)
-            }
-            Ok(ActionOutcome::Completed { request_id }) => {
-                let mut done = self.finish(&marked, Status::Succeeded, None);
-                done.graph_request_id = request_id;
-                done
-            }
-            // Graph has an operation queued for the device: the one the dead submitter started.
-            Err(GraphError::Conflict(failure)) => {
-                match self
-                    .find_operation(&marked, deadline, |op| !op.status.is_terminal())
-                    .await
-                {
-                    Ok(Some(adopted)) => adopted,
-                    Ok(None) => self.finish(&marked, Status::Failed, Some(failure)),
-                    Err(e) => self.after_list_error(marked, e, Some(failure)),
+        let marked = self.app.store.update(&marked).await?;
+        Ok(
+            match self.app.graph.execute(&marked.action, deadline).await {
+                Ok(ActionOutcome::Accepted {
+                    location,
+                    request_id,
+                }) => {
+                    let mut queued = self.finish(&marked, Status::Queued, None);
+                    queued.location = Some(location);
+                    queued.graph_request_id = request_id;
+                    self.reschedule(queued, None)
                 }
-            }
-            Err(e) if e.outcome_unknown() => self.retry_recovery(marked),
-            Err(e @ GraphError::Refused(_)) => {
-                self.finish(&marked, Status::Rejected, Some(e.failure()))
-            }
-            Err(e @ (GraphError::Permission(_) | GraphError::Server(_))) => {
-                self.finish(&marked, Status::Failed, Some(e.failure()))
-            }
-            // Graph did not take it (throttled, unreachable, no token): it may be sent again.
-            Err(e) => {
-                tracing::warn!(change_id = %marked.id, error = %error_chain(&e), "resubmission not taken; will try again");
-                let mut again = marked;
-                again.resubmitted = false;
-                self.retry_recovery(again)
-            }
-        })
+                Ok(ActionOutcome::Completed { request_id }) => {
+                    let mut done = self.finish(&marked, Status::Succeeded, None);
+                    done.graph_request_id = request_id;
+                    done
+                }
+                // Graph has an operation queued for the device: the one the dead submitter started.
+                Err(GraphError::Conflict(failure)) => {
+                    match self
+                        .find_operation(&marked, deadline, |op| !op.status.is_terminal())
+                        .await
+                    {
+                        Ok(Some(adopted)) => adopted,
+                        Ok(None) => self.finish(&marked, Status::Failed, Some(failure)),
+                        Err(e) => self.after_list_error(marked, e, Some(failure)),
+                    }
+                }
+                Err(e) if e.outcome_unknown() => self.retry_recovery(marked),
+                Err(e @ GraphError::Refused(_)) => {
+                    self.finish(&marked, Status::Rejected, Some(e.failure()))
+                }
+                Err(e @ (GraphError::Permission(_) | GraphError::Server(_))) => {
+                    self.finish(&marked, Status::Failed, Some(e.failure()))
+                }
+                // Graph did not take it (throttled, unreachable, no token): it may be sent again.
+                Err(e) => {
+                    tracing::warn!(change_id = %marked.id, error = %error_chain(&e), "resubmission not taken; will try again");
+                    let mut again = marked;
+                    again.resubmitted = false;
+                    self.retry_recovery(again)
+                }
+            },
+        )
     }
 
     /// A failed operation list: Graph's refusal ends recovery, anything else is tried again
@@ -491,6 +476,7 @@ impl Sweeper {
         }
         let now = OffsetDateTime::now_utc();
         let secret = self
+            .app
             .callers
             .get(&record.caller)
             .and_then(|c| c.signing_secret());
@@ -504,7 +490,8 @@ impl Sweeper {
                 }))
                 .expect("a change view serializes");
                 let timeout = deadline.saturating_duration_since(Instant::now());
-                self.callbacks
+                self.app
+                    .callbacks
                     .send(
                         url.url(),
                         secret,
@@ -527,14 +514,15 @@ impl Sweeper {
         if delivered {
             delivery.status = DeliveryStatus::Delivered;
             next.next_poll_at = None;
-        } else if attempts >= self.settings.callback_attempts {
+        } else if attempts >= self.app.sweep.callback_attempts {
             tracing::warn!(change_id = %record.id, attempts, "giving up on the callback");
             delivery.status = DeliveryStatus::Failed;
             next.next_poll_at = None;
         } else {
             tracing::info!(change_id = %record.id, attempts, outcome = ?outcome, "callback not delivered; will retry");
             let wait = self
-                .settings
+                .app
+                .sweep
                 .callback_retry_base
                 .saturating_mul(2u32.saturating_pow(attempts - 1));
             next.next_poll_at = Some(now + wait);
@@ -561,6 +549,7 @@ impl Sweeper {
             return Ok(None);
         };
         let mut candidates: Vec<DeviceOperation> = self
+            .app
             .graph
             .list_operations(device, deadline)
             .await?
@@ -582,7 +571,7 @@ impl Sweeper {
             return Ok(None);
         };
         let mut adopted = self.finish(record, Status::Queued, None);
-        adopted.location = Some(self.graph.base().join(&[
+        adopted.location = Some(self.app.graph.base().join(&[
             "teamwork",
             "devices",
             device.as_ref(),
@@ -642,7 +631,7 @@ pub async fn run_forever(sweeper: Sweeper, interval: Duration) {
     loop {
         ticks.tick().await;
         // A pass ends well within the claims it takes.
-        let deadline = Instant::now() + sweeper.settings.claim_lease / 2;
+        let deadline = Instant::now() + sweeper.app.sweep.claim_lease / 2;
         let pass = sweeper.clone();
         match tokio::spawn(async move { pass.sweep_once(deadline).await }).await {
             Ok(Ok(_)) => {}

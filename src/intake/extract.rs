@@ -10,7 +10,9 @@ use axum::http::request::Parts;
 use serde_json::{Map, Value};
 use tokio::time::{Duration, Instant};
 
-use super::{ApiError, AppState, Caller, MAX_BODY_BYTES};
+use super::{ApiError, MAX_BODY_BYTES};
+use crate::app::AppState;
+use crate::callers::Caller;
 
 /// The registered caller, proven by its bearer token.
 pub struct Authenticated(pub Arc<Caller>);

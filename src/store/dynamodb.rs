@@ -25,7 +25,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, backend, unix_ms};
 use crate::change::{ChangeId, ChangeRecord};
 
 pub const DUE_INDEX: &str = "due-index";
@@ -38,18 +38,10 @@ pub struct DynamoStore {
     retention: Duration,
 }
 
-fn backend<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
-    StoreError::Backend(Box::new(e))
-}
-
 fn is_condition_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
     e.as_service_error()
         .and_then(|s| s.code())
         .is_some_and(|code| code == "ConditionalCheckFailedException")
-}
-
-fn unix_ms(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 impl DynamoStore {

@@ -7,10 +7,35 @@ mod sqlite;
 pub use dynamodb::{DUE_INDEX, DynamoStore};
 pub use sqlite::SqliteStore;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::change::{ChangeId, ChangeRecord};
+use crate::config::StoreSettings;
+
+/// Opens the store the settings name.
+pub async fn open(settings: &StoreSettings) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match settings {
+        StoreSettings::Sqlite { path } => Arc::new(SqliteStore::open(path)?),
+        StoreSettings::DynamoDb { table, retention } => {
+            // Region, credentials and AWS_ENDPOINT_URL_DYNAMODB come from the environment.
+            let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let client = aws_sdk_dynamodb::Client::new(&aws);
+            Arc::new(DynamoStore::new(client, table.clone(), *retention))
+        }
+    })
+}
+
+pub(crate) fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Backend(Box::new(e))
+}
+
+/// Milliseconds since the epoch: how both stores order `next_poll_at`.
+pub(crate) fn unix_ms(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

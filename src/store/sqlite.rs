@@ -11,16 +11,12 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, backend, unix_ms};
 use crate::change::{ChangeId, ChangeRecord};
 
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
-}
-
-fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
-    StoreError::Backend(Box::new(e))
 }
 
 impl SqliteStore {
@@ -64,10 +60,6 @@ impl SqliteStore {
 struct Row {
     json: String,
     next_poll_at: Option<i64>,
-}
-
-fn unix_ms(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 fn row(record: &ChangeRecord) -> Result<Row, StoreError> {

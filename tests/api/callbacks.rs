@@ -291,13 +291,7 @@ async fn two_sweepers_send_one_callback(backend: Backend) {
         ids.push(submit(&app, &format!("{}/hook", hook.uri())).await);
     }
     let a = app.state.sweeper();
-    let b = graphgate::sweeper::Sweeper::new(
-        app.state.graph.clone(),
-        app.second_store().await,
-        app.state.callers.clone(),
-        app.state.callbacks.clone(),
-        app.state.sweep,
-    );
+    let b = app.second_sweeper().await;
     let (ra, rb) = tokio::join!(a.sweep_once(soon()), b.sweep_once(soon()));
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
     assert_eq!(ra.finished + rb.finished, 5, "{ra:?} {rb:?}");

@@ -8,11 +8,11 @@ use std::sync::mpsc;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use graphgate::app::AppState;
 use graphgate::callback::TargetPolicy;
 use graphgate::change::{ChangeId, ChangeRecord};
 use graphgate::config::{Settings, SweepSettings};
 use graphgate::graph::RetryPolicy;
-use graphgate::intake::AppState;
 use graphgate::serve::Application;
 use graphgate::simulator::{self, SimulatorState};
 use graphgate::store::{DUE_INDEX, DynamoStore, SqliteStore, Store};
@@ -332,8 +332,17 @@ pub fn graph_error(status: u16, code: &str, request_id: &str) -> ResponseTemplat
 }
 
 impl TestApp {
+    /// A sweeper as another process would run it: its own handle on the same storage.
+    pub async fn second_sweeper(&self) -> graphgate::sweeper::Sweeper {
+        AppState {
+            store: self.second_store().await,
+            ..self.state.clone()
+        }
+        .sweeper()
+    }
+
     /// A second handle on the app's storage, as another process would open it.
-    pub async fn second_store(&self) -> Arc<dyn Store> {
+    async fn second_store(&self) -> Arc<dyn Store> {
         match &self.table {
             Some(table) => Arc::new(DynamoStore::new(
                 dynamo_client().await,

@@ -4,7 +4,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use graphgate::intake::{AppState, router};
+use graphgate::app::AppState;
+use graphgate::intake::router;
 use graphgate::sweeper::{Trigger, on_schedule};
 use serde_json::Value;
 use tower::ServiceExt;

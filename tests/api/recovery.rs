@@ -4,8 +4,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use graphgate::app::AppState;
 use graphgate::change::{ChangeRecord, ChangeRequest, Status};
-use graphgate::intake::AppState;
 use graphgate::store::Store;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -326,13 +326,7 @@ async fn two_sweepers_resubmit_a_stuck_change_once(backend: Backend) {
         .mount(&app.graph)
         .await;
     let a = app.state.sweeper();
-    let b = graphgate::sweeper::Sweeper::new(
-        app.state.graph.clone(),
-        app.second_store().await,
-        app.state.callers.clone(),
-        app.state.callbacks.clone(),
-        app.state.sweep,
-    );
+    let b = app.second_sweeper().await;
     let (ra, rb) = tokio::join!(a.sweep_once(soon()), b.sweep_once(soon()));
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
     assert_eq!(ra.recovered + rb.recovered, 1, "{ra:?} {rb:?}");

@@ -11,9 +11,9 @@ use aws_sdk_dynamodb::operation::put_item::PutItemInput;
 use aws_sdk_dynamodb::operation::query::QueryInput;
 use aws_sdk_dynamodb::operation::scan::ScanInput;
 use aws_smithy_runtime_api::box_error::BoxError;
+use graphgate::app::AppState;
 use graphgate::change::{ChangeRecord, ChangeRequest, Status};
 use graphgate::store::{DynamoStore, Store};
-use graphgate::sweeper::Sweeper;
 use serde_json::json;
 use time::OffsetDateTime;
 use wiremock::matchers::method;
@@ -110,13 +110,11 @@ async fn requests_of_a_pass(history: usize) -> Vec<String> {
     }
     requests.0.lock().unwrap().clear();
 
-    let sweeper = Sweeper::new(
-        app.state.graph.clone(),
+    let sweeper = AppState {
         store,
-        app.state.callers.clone(),
-        app.state.callbacks.clone(),
-        app.state.sweep,
-    );
+        ..app.state.clone()
+    }
+    .sweeper();
     let report = sweeper
         .sweep_once(tokio::time::Instant::now() + Duration::from_secs(10))
         .await

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use graphgate::change::Status;
 use graphgate::config::SweepSettings;
-use graphgate::sweeper::Sweeper;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 use wiremock::matchers::{method, path, path_regex};
@@ -275,15 +274,8 @@ async fn two_sweepers_on_one_store_poll_each_due_change_once(backend: Backend) {
         .mount(&app.graph)
         .await;
     // Two sweepers as two processes would be: each with its own connection to the file.
-    let other_store = app.second_store().await;
     let a = app.state.sweeper();
-    let b = Sweeper::new(
-        app.state.graph.clone(),
-        other_store,
-        app.state.callers.clone(),
-        app.state.callbacks.clone(),
-        app.state.sweep,
-    );
+    let b = app.second_sweeper().await;
     let (ra, rb) = tokio::join!(a.sweep_once(soon()), b.sweep_once(soon()));
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
     assert_eq!(ra.polled + rb.polled, 20, "{ra:?} {rb:?}");

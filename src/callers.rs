@@ -1,4 +1,5 @@
-//! Who may call graphgate, how they prove it, and what each may ask for.
+//! Who may call graphgate, how they prove it, what each may ask for, and the secret its
+//! callbacks are signed with.
 
 use std::collections::HashSet;
 use std::fmt;

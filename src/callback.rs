@@ -15,8 +15,12 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, KeyInit, Mac};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use serde_json::json;
 use sha2::Sha256;
+use time::format_description::well_known::Rfc3339;
 use url::{Host, Url};
+
+use crate::change::ChangeView;
 
 /// Which callback targets are allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,33 +186,51 @@ impl CallbackSender {
         }
     }
 
-    /// Sends one signed attempt; `Ok` holds the receiver's HTTP status.
-    pub async fn send(
+    /// Reports a finished change to `url`: one signed attempt. `Ok` holds the receiver's
+    /// HTTP status, whatever it is.
+    pub async fn send_finished(
         &self,
         url: &Url,
         secret: &SigningSecret,
-        message_id: &str,
-        body: Vec<u8>,
+        change: ChangeView,
         timeout: Duration,
-    ) -> Result<u16, String> {
-        self.check_target(url).map_err(|e| e.to_string())?;
-        let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
-        let signature = secret.sign(message_id, timestamp, &body);
+    ) -> Result<u16, CallbackError> {
+        self.check_target(url)?;
+        let now = time::OffsetDateTime::now_utc();
+        let message_id = format!("msg_{}", change.change_id());
+        let body = serde_json::to_vec(&json!({
+            "type": "change.finished",
+            "timestamp": now.format(&Rfc3339).unwrap_or_default(),
+            "data": change,
+        }))
+        .expect("a change view serializes");
+        let signature = secret.sign(&message_id, now.unix_timestamp(), &body);
         let response = self
             .http
             .post(url.clone())
             .timeout(timeout.min(ATTEMPT_TIMEOUT))
             .header("content-type", "application/json")
-            .header("webhook-id", message_id)
-            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-id", &message_id)
+            .header("webhook-timestamp", now.unix_timestamp().to_string())
             .header("webhook-signature", signature)
             .body(body)
             .send()
             .await
             // The URL may carry the receiver's own key in its query: keep it out of the record.
-            .map_err(|e| crate::telemetry::error_chain(&e.without_url()))?;
+            .map_err(|e| CallbackError::Send(crate::telemetry::error_chain(&e.without_url())))?;
         Ok(response.status().as_u16())
     }
+}
+
+/// Why a callback attempt reached no receiver.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallbackError {
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    #[error("the caller has no signingSecret registered any more")]
+    NoSecret,
+    #[error("{0}")]
+    Send(String),
 }
 
 #[cfg(test)]

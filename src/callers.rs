@@ -15,7 +15,7 @@ use crate::config::{ConfigError, Env};
 
 const VAR: &str = "GRAPHGATE_CALLERS";
 /// Shortest plain bearer token accepted: 128 bits of hex, so a guessable token cannot slip in.
-pub const MIN_TOKEN_LEN: usize = 32;
+const MIN_TOKEN_LEN: usize = 32;
 
 /// A registered caller, after authentication.
 pub struct Caller {

@@ -160,6 +160,11 @@ impl Default for SweepSettings {
 }
 
 impl SweepSettings {
+    /// The longest a pass run by `serve` or the CLI may take: well within the claims it takes.
+    pub fn pass_budget(&self) -> Duration {
+        self.claim_lease / 2
+    }
+
     pub fn from_lookup(env: Env<'_>) -> Result<Self, ConfigError> {
         let defaults = SweepSettings::default();
         let concurrency = match env("GRAPHGATE_SWEEP_CONCURRENCY") {
@@ -176,18 +181,12 @@ impl SweepSettings {
                     )
                 })?,
         };
-        let operation_timeout = match env("GRAPHGATE_OPERATION_TIMEOUT_SECS") {
-            None => defaults.operation_timeout,
-            Some(raw) => seconds("GRAPHGATE_OPERATION_TIMEOUT_SECS", &raw, 604_800.0)?,
-        };
-        let interval = match env("GRAPHGATE_SWEEP_INTERVAL_SECS") {
-            None => defaults.interval,
-            Some(raw) => seconds("GRAPHGATE_SWEEP_INTERVAL_SECS", &raw, 3600.0)?,
-        };
-        let poll_base = match env("GRAPHGATE_POLL_INTERVAL_SECS") {
-            None => defaults.poll_base,
-            Some(raw) => seconds("GRAPHGATE_POLL_INTERVAL_SECS", &raw, 3600.0)?,
-        };
+        let operation_timeout = seconds(env, "GRAPHGATE_OPERATION_TIMEOUT_SECS", 604_800.0)?
+            .unwrap_or(defaults.operation_timeout);
+        let interval =
+            seconds(env, "GRAPHGATE_SWEEP_INTERVAL_SECS", 3600.0)?.unwrap_or(defaults.interval);
+        let poll_base =
+            seconds(env, "GRAPHGATE_POLL_INTERVAL_SECS", 3600.0)?.unwrap_or(defaults.poll_base);
         Ok(SweepSettings {
             concurrency,
             operation_timeout,
@@ -214,10 +213,8 @@ impl Settings {
     pub fn from_lookup(env: Env<'_>) -> Result<Self, ConfigError> {
         let sweep = SweepSettings::from_lookup(env)?;
         let timing = Timing {
-            request_timeout: match env("GRAPHGATE_REQUEST_TIMEOUT_SECS") {
-                None => Timing::default().request_timeout,
-                Some(raw) => seconds("GRAPHGATE_REQUEST_TIMEOUT_SECS", &raw, 900.0)?,
-            },
+            request_timeout: seconds(env, "GRAPHGATE_REQUEST_TIMEOUT_SECS", 900.0)?
+                .unwrap_or(Timing::default().request_timeout),
             // An accepted operation is first polled one poll interval later.
             first_poll_after: sweep.poll_base,
         };
@@ -282,12 +279,16 @@ impl GraphSettings {
     }
 }
 
-fn seconds(name: &'static str, raw: &str, max: f64) -> Result<Duration, ConfigError> {
+/// An optional variable holding a number of seconds, fractions allowed, in `(0, max]`.
+fn seconds(env: Env<'_>, name: &'static str, max: f64) -> Result<Option<Duration>, ConfigError> {
+    let Some(raw) = env(name) else {
+        return Ok(None);
+    };
     raw.trim()
         .parse::<f64>()
         .ok()
         .filter(|s| s.is_finite() && *s > 0.0 && *s <= max)
-        .map(Duration::from_secs_f64)
+        .map(|s| Some(Duration::from_secs_f64(s)))
         .ok_or_else(|| {
             ConfigError::invalid(
                 name,

@@ -8,7 +8,7 @@ pub mod config;
 pub mod graph;
 pub mod intake;
 pub mod lambda;
-pub mod serve;
+pub mod local;
 pub mod simulator;
 pub mod store;
 pub mod submission;

@@ -19,11 +19,8 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use serde_json::json;
-use time::format_description::well_known::Rfc3339;
-
 use crate::app::AppState;
-use crate::callback::ATTEMPT_TIMEOUT;
+use crate::callback::{ATTEMPT_TIMEOUT, CallbackError};
 use crate::change::{
     CallbackAttempt, ChangeRecord, ChangeView, DeliveryStatus, GraphFailure, OperationId, Status,
 };
@@ -172,12 +169,12 @@ impl Sweeper {
                 Err(e) => return self.lost(&id, e, "could not mark a change resubmitted"),
             },
         };
-        let report = next.status.is_terminal()
+        let needs_callback = next.status.is_terminal()
             && next
                 .callback
                 .as_ref()
                 .is_some_and(|c| c.status == DeliveryStatus::Pending);
-        if report {
+        if needs_callback {
             // Stored still claimed, so only this sweeper sends the callback.
             next.next_poll_at = Some(OffsetDateTime::now_utc() + self.app.sweep.claim_lease);
         }
@@ -186,7 +183,7 @@ impl Sweeper {
                 if stored.status != claimed.status {
                     tracing::info!(change_id = %id, from = claimed.status.as_str(), to = stored.status.as_str(), "change moved");
                 }
-                if report {
+                if needs_callback {
                     let _ = finished.send(stored);
                 }
                 visit
@@ -481,24 +478,12 @@ impl Sweeper {
             .get(&record.caller)
             .and_then(|c| c.signing_secret());
         let outcome = match secret {
-            None => Err("the caller has no signingSecret registered any more".to_owned()),
+            None => Err(CallbackError::NoSecret),
             Some(secret) => {
-                let body = serde_json::to_vec(&json!({
-                    "type": "change.finished",
-                    "timestamp": now.format(&Rfc3339).unwrap_or_default(),
-                    "data": ChangeView::from(record.clone()),
-                }))
-                .expect("a change view serializes");
                 let timeout = deadline.saturating_duration_since(Instant::now());
                 self.app
                     .callbacks
-                    .send(
-                        url.url(),
-                        secret,
-                        &format!("msg_{}", record.id),
-                        body,
-                        timeout,
-                    )
+                    .send_finished(url.url(), secret, ChangeView::from(record.clone()), timeout)
                     .await
             }
         };
@@ -507,7 +492,7 @@ impl Sweeper {
             at: now,
             outcome: match &outcome {
                 Ok(status) => status.to_string(),
-                Err(reason) => reason.clone(),
+                Err(reason) => reason.to_string(),
             },
         });
         let attempts = delivery.attempts.len() as u32;
@@ -571,13 +556,7 @@ impl Sweeper {
             return Ok(None);
         };
         let mut adopted = self.finish(record, Status::Queued, None);
-        adopted.location = Some(self.app.graph.base().join(&[
-            "teamwork",
-            "devices",
-            device.as_ref(),
-            "operations",
-            id.as_ref(),
-        ]));
+        adopted.location = Some(self.app.graph.base().operation_url(device, &id));
         let adopted = self.apply(adopted, &operation);
         tracing::info!(change_id = %record.id, operation = %id, "adopted the operation Graph lists for the change");
         Ok(Some(self.reschedule(adopted, None)))
@@ -615,10 +594,7 @@ pub async fn on_schedule(
     margin: Duration,
 ) -> Result<SweepReport, StoreError> {
     let trigger = Trigger::of(payload);
-    let left = invocation_deadline
-        .duration_since(std::time::SystemTime::now())
-        .unwrap_or_default()
-        .saturating_sub(margin);
+    let left = crate::lambda::time_left(invocation_deadline, margin);
     tracing::info!(?trigger, seconds_left = left.as_secs_f64(), "sweep invoked");
     sweeper.sweep_once(Instant::now() + left).await
 }
@@ -631,7 +607,7 @@ pub async fn run_forever(sweeper: Sweeper, interval: Duration) {
     loop {
         ticks.tick().await;
         // A pass ends well within the claims it takes.
-        let deadline = Instant::now() + sweeper.app.sweep.claim_lease / 2;
+        let deadline = Instant::now() + sweeper.app.sweep.pass_budget();
         let pass = sweeper.clone();
         match tokio::spawn(async move { pass.sweep_once(deadline).await }).await {
             Ok(Ok(_)) => {}

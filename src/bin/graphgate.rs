@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use graphgate::simulator::{self, Faults};
 use graphgate::telemetry::error_chain;
-use graphgate::{serve, telemetry};
+use graphgate::{local, telemetry};
 
 #[derive(Parser)]
 #[command(
@@ -42,18 +42,8 @@ enum Command {
         /// Lifetime of issued tokens, in seconds.
         #[arg(long, default_value_t = 3599)]
         token_lifetime_secs: u64,
-        /// Answer the next N Graph calls with 429.
-        #[arg(long, default_value_t = 0)]
-        throttle: u32,
-        /// Retry-After sent with each 429, in (fractional) seconds.
-        #[arg(long, default_value_t = 2.128)]
-        retry_after_secs: f64,
-        /// Answer the next N Graph calls (after throttled ones) with 503.
-        #[arg(long, default_value_t = 0)]
-        unavailable: u32,
-        /// Delay every Graph call by this many milliseconds.
-        #[arg(long, default_value_t = 0)]
-        latency_ms: u64,
+        #[command(flatten)]
+        faults: Faults,
     },
 }
 
@@ -71,24 +61,12 @@ async fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     match command {
-        Command::Serve { listen, simulate } => serve::run(listen, simulate).await,
-        Command::Sweep { once: _ } => serve::sweep_once().await,
+        Command::Serve { listen, simulate } => local::serve(listen, simulate).await,
+        Command::Sweep { once: _ } => local::sweep_once().await,
         Command::SimulateGraph {
             listen,
             token_lifetime_secs,
-            throttle,
-            retry_after_secs,
-            unavailable,
-            latency_ms,
-        } => {
-            let faults = Faults {
-                throttle,
-                retry_after_secs,
-                unavailable,
-                latency_ms,
-            };
-            simulator::run(listen, Duration::from_secs(token_lifetime_secs), faults).await?;
-            Ok(())
-        }
+            faults,
+        } => Ok(simulator::run(listen, Duration::from_secs(token_lifetime_secs), faults).await?),
     }
 }

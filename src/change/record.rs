@@ -8,12 +8,12 @@ use super::action::Action;
 use super::ids::ChangeId;
 use super::request::{CallbackUrl, ChangeRequest};
 
-/// Where a change stands. `accepted → submitting → queued|running → succeeded|failed|cancelled|timedOut`,
-/// and `rejected` when Graph refused it.
+/// Where a change stands: `submitting → queued|running → succeeded|failed|cancelled|timedOut`,
+/// and `rejected` when Graph refused it. DESIGN.md's `accepted` has no state of its own: a
+/// change is stored as `submitting` straight away, before Graph is called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Status {
-    Accepted,
     Submitting,
     Queued,
     Running,
@@ -38,7 +38,6 @@ impl Status {
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Status::Accepted => "accepted",
             Status::Submitting => "submitting",
             Status::Queued => "queued",
             Status::Running => "running",
@@ -55,9 +54,8 @@ impl Status {
     pub fn can_become(self, next: Status) -> bool {
         use Status::*;
         match self {
-            Accepted => matches!(next, Accepted | Submitting | Rejected | Failed),
-            Submitting => !matches!(next, Accepted),
-            Queued | Running => !matches!(next, Accepted | Submitting | Rejected),
+            Submitting => true,
+            Queued | Running => !matches!(next, Submitting | Rejected),
             Succeeded | Failed | Cancelled | TimedOut | Rejected => false,
         }
     }
@@ -147,11 +145,9 @@ pub struct ChangeRecord {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
-    /// While `submitting`: until when the submitter owns the change. Past it, the submitter
-    /// is presumed dead and the sweeper takes over.
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    pub lease_until: Option<OffsetDateTime>,
-    /// When the change should next be looked at; `None` once nothing is left to do.
+    /// When the change should next be looked at; `None` once nothing is left to do. While
+    /// `submitting`, the end of the submitter's lease: past it, the submitter is presumed dead
+    /// and the sweeper takes over.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub next_poll_at: Option<OffsetDateTime>,
     /// Bumped by every write; a write succeeds only over the version it read.
@@ -183,7 +179,6 @@ impl ChangeRecord {
             resubmitted: false,
             created_at: now,
             updated_at: now,
-            lease_until: Some(lease_until),
             next_poll_at: Some(lease_until),
             version: 0,
         }
@@ -205,9 +200,6 @@ impl ChangeRecord {
         let mut moved = self.clone();
         moved.status = next;
         moved.updated_at = now;
-        if next != Status::Submitting {
-            moved.lease_until = None;
-        }
         if next.is_terminal() {
             // A finished change is looked at again only to report to its caller.
             moved.next_poll_at = None;
@@ -245,7 +237,6 @@ mod tests {
             .moved_to(Status::Succeeded, OffsetDateTime::UNIX_EPOCH)
             .unwrap();
         assert_eq!(done.next_poll_at, None);
-        assert_eq!(done.lease_until, None);
         for next in [Status::Queued, Status::Failed, Status::Submitting] {
             assert!(done.moved_to(next, OffsetDateTime::UNIX_EPOCH).is_err());
         }

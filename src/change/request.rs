@@ -48,7 +48,7 @@ impl CallbackUrl {
         }
         let url = Url::parse(raw).map_err(|e| format!("must be an absolute URL ({e})"))?;
         if !matches!(url.scheme(), "https" | "http") {
-            return Err("must be an https URL".into());
+            return Err("must be an http(s) URL".into());
         }
         if !url.username().is_empty() || url.password().is_some() {
             return Err("must not carry credentials".into());

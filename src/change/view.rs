@@ -35,6 +35,12 @@ pub struct ChangeView {
     updated_at: OffsetDateTime,
 }
 
+impl ChangeView {
+    pub fn change_id(&self) -> &ChangeId {
+        &self.change_id
+    }
+}
+
 impl From<ChangeRecord> for ChangeView {
     fn from(r: ChangeRecord) -> Self {
         ChangeView {

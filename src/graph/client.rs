@@ -10,7 +10,7 @@ use url::Url;
 
 use serde::Deserialize;
 
-use super::endpoints::GraphBase;
+use super::endpoints::{GraphBase, LocationError};
 use super::error::{GraphError, request_id};
 use super::operation::DeviceOperation;
 use super::retry::{self, RetryPolicy, Sent};
@@ -99,7 +99,9 @@ impl GraphClient {
             .headers()
             .get(LOCATION)
             .and_then(|v| v.to_str().ok());
-        let location = self.base.resolve_location(location)?;
+        let location = self
+            .base
+            .resolve_location(location.ok_or(LocationError::Missing)?)?;
         Ok(ActionOutcome::Accepted {
             location,
             request_id,
@@ -114,7 +116,7 @@ impl GraphClient {
         deadline: Instant,
     ) -> Result<DeviceOperation, GraphError> {
         // Checked again although it was checked when stored: the token goes wherever it points.
-        let url = self.base.resolve_location(Some(location.as_str()))?;
+        let url = self.base.resolve_location(location.as_str())?;
         let single = RetryPolicy {
             max_attempts: 1,
             ..self.retry.clone()
@@ -136,9 +138,7 @@ impl GraphClient {
         device: &DeviceId,
         deadline: Instant,
     ) -> Result<Vec<DeviceOperation>, GraphError> {
-        let mut url = self
-            .base
-            .join(&["teamwork", "devices", device.as_ref(), "operations"]);
+        let mut url = self.base.operations_url(device);
         let mut operations = Vec::new();
         for _ in 0..MAX_PAGES {
             let sent = self
@@ -159,7 +159,7 @@ impl GraphClient {
                 }
             }
             match page.next_link {
-                Some(next) => url = self.base.resolve_location(Some(&next))?,
+                Some(next) => url = self.base.resolve_location(&next)?,
                 None => return Ok(operations),
             }
         }

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use url::{Host, Url};
 
-use crate::change::{Action, AppScope};
+use crate::change::{Action, AppScope, DeviceId, OperationId};
 
 /// The national clouds Graph runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,7 +154,23 @@ impl GraphBase {
         }
     }
 
-    pub fn join(&self, segments: &[&str]) -> Url {
+    /// `…/teamwork/devices/{device}/operations`.
+    pub fn operations_url(&self, device: &DeviceId) -> Url {
+        self.join(&["teamwork", "devices", device.as_ref(), "operations"])
+    }
+
+    /// `…/teamwork/devices/{device}/operations/{operation}`.
+    pub fn operation_url(&self, device: &DeviceId, operation: &OperationId) -> Url {
+        self.join(&[
+            "teamwork",
+            "devices",
+            device.as_ref(),
+            "operations",
+            operation.as_ref(),
+        ])
+    }
+
+    fn join(&self, segments: &[&str]) -> Url {
         let mut url = self.0.clone();
         url.path_segments_mut()
             .expect("a checked http(s) URL has a path")
@@ -167,11 +183,11 @@ impl GraphBase {
     /// the version segment (`/teamwork/devices/{id}/operations/{opId}`), so the base path is
     /// kept. An absolute URL is taken only on the base's own scheme, host and port, since the
     /// bearer token will be sent there.
-    pub fn resolve_location(&self, raw: Option<&str>) -> Result<Url, LocationError> {
-        let raw = raw
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .ok_or(LocationError::Missing)?;
+    pub fn resolve_location(&self, raw: &str) -> Result<Url, LocationError> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err(LocationError::Missing);
+        }
         let resolved = match Url::parse(raw) {
             Ok(absolute) => absolute,
             Err(url::ParseError::RelativeUrlWithoutBase) => {
@@ -211,7 +227,7 @@ impl GraphBase {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::change::{ChatId, DeviceId, InstallationId, TeamId, UserId};
+    use crate::change::{ChatId, InstallationId, TeamId, UserId};
     use proptest::prelude::*;
 
     fn base() -> GraphBase {
@@ -255,14 +271,14 @@ mod tests {
     #[test]
     fn relative_locations_keep_the_version_segment() {
         let got = base()
-            .resolve_location(Some("/teamwork/devices/d1/operations/op1"))
+            .resolve_location("/teamwork/devices/d1/operations/op1")
             .unwrap();
         assert_eq!(
             got.as_str(),
             "https://graph.microsoft.com/beta/teamwork/devices/d1/operations/op1"
         );
         let got = base()
-            .resolve_location(Some("/beta/teamwork/devices/d1/operations/op1"))
+            .resolve_location("/beta/teamwork/devices/d1/operations/op1")
             .unwrap();
         assert_eq!(
             got.as_str(),
@@ -273,7 +289,7 @@ mod tests {
     #[test]
     fn absolute_locations_only_on_the_graph_origin() {
         let ok = "https://graph.microsoft.com/beta/teamwork/devices/d1/operations/op1";
-        assert_eq!(base().resolve_location(Some(ok)).unwrap().as_str(), ok);
+        assert_eq!(base().resolve_location(ok).unwrap().as_str(), ok);
         for foreign in [
             "https://evil.example.com/beta/teamwork/devices/d1/operations/op1",
             "http://graph.microsoft.com/beta/teamwork/devices/d1/operations/op1",
@@ -284,19 +300,16 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    base().resolve_location(Some(foreign)),
+                    base().resolve_location(foreign),
                     Err(LocationError::Foreign(_))
                 ),
                 "{foreign}"
             );
         }
-        assert_eq!(base().resolve_location(None), Err(LocationError::Missing));
+        assert_eq!(base().resolve_location(""), Err(LocationError::Missing));
+        assert_eq!(base().resolve_location("  "), Err(LocationError::Missing));
         assert_eq!(
-            base().resolve_location(Some("  ")),
-            Err(LocationError::Missing)
-        );
-        assert_eq!(
-            base().resolve_location(Some("http://[::")),
+            base().resolve_location("http://[::"),
             Err(LocationError::Invalid)
         );
     }

@@ -12,4 +12,4 @@ pub use endpoints::{Cloud, EndpointError, GraphBase, LocationError, check_endpoi
 pub use error::GraphError;
 pub use operation::{DeviceOperation, OperationStatus};
 pub use retry::RetryPolicy;
-pub use token::{ClientCredentials, TokenSource};
+pub use token::ClientCredentials;

@@ -25,7 +25,7 @@ pub async fn create(
     if !caller.may(kind) {
         return Err(ApiError::Forbidden {
             caller: caller.name().to_owned(),
-            action: kind.to_string(),
+            action: kind,
         });
     }
     if let Some(callback) = &request.callback_url {

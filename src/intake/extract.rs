@@ -1,7 +1,6 @@
 //! Request extractors: who is calling, by when the answer is due, and the JSON body.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -52,12 +51,7 @@ impl FromRequestParts<AppState> for Deadline {
         let now = Instant::now();
         let mut budget = state.timing.request_timeout;
         if let Some(context) = parts.extensions.get::<lambda_http::Context>() {
-            let left = context
-                .deadline()
-                .duration_since(SystemTime::now())
-                .unwrap_or_default()
-                .saturating_sub(LAMBDA_MARGIN);
-            budget = budget.min(left);
+            budget = budget.min(crate::lambda::time_left(context.deadline(), LAMBDA_MARGIN));
         }
         Ok(Deadline(now + budget))
     }

@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::change::{Action, ChangeId, FieldError};
+use crate::change::{Action, ActionKind, ChangeId, FieldError};
 use crate::graph::GraphError;
 use crate::store::StoreError;
 use crate::telemetry::error_chain;
@@ -30,7 +30,7 @@ pub enum ApiError {
     #[error("missing or invalid credentials")]
     Unauthorized,
     #[error("caller {caller} is not allowed to {action}")]
-    Forbidden { caller: String, action: String },
+    Forbidden { caller: String, action: ActionKind },
     #[error("no such change")]
     ChangeNotFound,
     #[error("no such resource")]
@@ -190,6 +190,15 @@ fn graph_problem(change_id: &ChangeId, action: &Action, error: &GraphError) -> P
     };
     let kind = action.kind();
     let mut p = match error {
+        // Graph may have acted: the caller must not resubmit, and the sweeper will find out.
+        e if e.outcome_unknown() => Problem::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "graph-pending",
+            "Graph's answer is not known yet",
+            format!(
+                "Graph may have carried out {kind}, but no usable answer reached graphgate ({e}); graphgate will find out what Graph did: follow statusUrl rather than resubmitting"
+            ),
+        ),
         GraphError::Conflict(_) => Problem::new(
             StatusCode::CONFLICT,
             "graph-conflict",
@@ -226,17 +235,6 @@ fn graph_problem(change_id: &ChangeId, action: &Action, error: &GraphError) -> P
                 detail,
             )
         }
-        GraphError::Unavailable {
-            outcome_unknown: true,
-            ..
-        } => Problem::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "graph-timeout",
-            "Graph did not answer in time",
-            format!(
-                "Graph timed out on {kind} and may still act; graphgate will find out: follow statusUrl rather than resubmitting"
-            ),
-        ),
         GraphError::Unavailable { retry_after, .. } => {
             let mut p = Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -249,27 +247,11 @@ fn graph_problem(change_id: &ChangeId, action: &Action, error: &GraphError) -> P
             p.retry_after = Some(retry_after.unwrap_or(Duration::from_secs(5)));
             p
         }
-        GraphError::Timeout => Problem::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "graph-timeout",
-            "Graph did not answer in time",
-            format!(
-                "Graph did not answer {kind} in time; it may still act. graphgate will find out: follow statusUrl rather than resubmitting"
-            ),
-        ),
         GraphError::TokenRefused { .. } => Problem::new(
             StatusCode::BAD_GATEWAY,
             "graph-sign-in",
             "graphgate could not sign in to Graph",
             "the token endpoint refused graphgate's credentials; the operator must fix its app registration",
-        ),
-        GraphError::Location(_) => Problem::new(
-            StatusCode::BAD_GATEWAY,
-            "graph-bad-location",
-            "Graph's answer could not be followed",
-            format!(
-                "Graph accepted {kind} but sent a Location graphgate will not follow; graphgate will reconcile it, follow statusUrl"
-            ),
         ),
         GraphError::Server(f) => Problem::new(
             StatusCode::BAD_GATEWAY,
@@ -281,11 +263,15 @@ fn graph_problem(change_id: &ChangeId, action: &Action, error: &GraphError) -> P
                 f.code
             ),
         ),
-        GraphError::Transport(_) | GraphError::Unexpected { .. } => Problem::new(
+        // Only answers that leave no doubt remain: an unknown outcome was handled first.
+        GraphError::Transport(_)
+        | GraphError::Timeout
+        | GraphError::Location(_)
+        | GraphError::Unexpected { .. } => Problem::new(
             StatusCode::BAD_GATEWAY,
             "graph-error",
-            "Graph could not be reached",
-            format!("graphgate could not complete {kind} with Graph; follow statusUrl"),
+            "Graph's answer could not be used",
+            format!("graphgate could not complete {kind} with Graph ({error})"),
         ),
     };
     p = p

@@ -27,17 +27,22 @@ use tokio::time::Instant;
 
 use crate::change::SoftwareType;
 
-/// Faults applied to the next Graph calls (not to the token endpoint).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// Faults applied to the next Graph calls (not to the token endpoint). Set with
+/// `PUT /_simulator/faults`, or with the same-named flags of `graphgate simulate-graph`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Faults {
-    /// How many of the next Graph calls answer 429.
+    /// Answer the next N Graph calls with 429.
+    #[arg(long, default_value_t = 0)]
     pub throttle: u32,
-    /// The `Retry-After` sent with each 429, in seconds; fractions are kept.
+    /// Retry-After sent with each 429, in (fractional) seconds.
+    #[arg(long, default_value_t = 2.128)]
     pub retry_after_secs: f64,
-    /// How many of the next Graph calls (after any throttled ones) answer 503.
+    /// Answer the next N Graph calls (after throttled ones) with 503.
+    #[arg(long, default_value_t = 0)]
     pub unavailable: u32,
-    /// Added to every Graph call.
+    /// Delay every Graph call by this many milliseconds.
+    #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
 }
 

@@ -54,8 +54,8 @@ impl DynamoStore {
         }
     }
 
-    fn item(&self, record: &ChangeRecord) -> Result<HashMap<String, AttributeValue>, StoreError> {
-        let json = serde_json::to_string(record).map_err(StoreError::Corrupt)?;
+    fn item(&self, record: &ChangeRecord) -> HashMap<String, AttributeValue> {
+        let json = serde_json::to_string(record).expect("a change record serializes");
         let mut item = HashMap::from([
             ("id".to_owned(), AttributeValue::S(record.id.to_string())),
             ("record".to_owned(), AttributeValue::S(json)),
@@ -88,7 +88,7 @@ impl DynamoStore {
                 );
             }
         }
-        Ok(item)
+        item
     }
 
     /// Takes an item that does not parse out of the due index, so bad items cannot crowd
@@ -147,7 +147,7 @@ impl Store for DynamoStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(self.item(record)?))
+            .set_item(Some(self.item(record)))
             .condition_expression("attribute_not_exists(id)")
             .send()
             .await;
@@ -178,7 +178,7 @@ impl Store for DynamoStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(self.item(&stored)?))
+            .set_item(Some(self.item(&stored)))
             .condition_expression("#version = :read")
             .expression_attribute_names("#version", "version")
             .expression_attribute_values(":read", AttributeValue::N(record.version.to_string()))

@@ -223,8 +223,8 @@ async fn a_location_off_the_graph_host_is_refused_and_the_change_kept_for_reconc
     let response = app
         .post_change(json!({"action": "restartDevice", "deviceId": "dev-5"}))
         .await;
-    let body = problem(response, 502).await;
-    assert_eq!(body["type"], "urn:graphgate:problem:graph-bad-location");
+    let body = problem(response, 504).await;
+    assert_eq!(body["type"], "urn:graphgate:problem:graph-pending");
     let record = app.record(body["changeId"].as_str().unwrap()).await;
     assert_eq!(
         record.status,

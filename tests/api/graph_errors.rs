@@ -264,10 +264,10 @@ async fn no_answer_before_the_deadline_is_a_504_and_the_change_awaits_reconcilia
         .mount(&app.graph)
         .await;
     let p = problem(app.post_change(restart("d1")).await, 504).await;
-    assert_eq!(p["type"], "urn:graphgate:problem:graph-timeout");
+    assert_eq!(p["type"], "urn:graphgate:problem:graph-pending");
     let record = app.record(p["changeId"].as_str().unwrap()).await;
     assert_eq!(record.status, Status::Submitting);
-    assert!(record.lease_until.is_some());
+    assert!(record.next_poll_at.is_some(), "due when the lease runs out");
 }
 
 #[tokio::test]
@@ -284,7 +284,7 @@ async fn a_409_after_a_gateway_timeout_is_left_for_reconciliation() {
         .await;
     // The first attempt may have queued the restart; the 409 may be about that very operation.
     let p = problem(app.post_change(restart("d1")).await, 504).await;
-    assert_eq!(p["type"], "urn:graphgate:problem:graph-timeout");
+    assert_eq!(p["type"], "urn:graphgate:problem:graph-pending");
     let record = app.record(p["changeId"].as_str().unwrap()).await;
     assert_eq!(
         record.status,

@@ -13,7 +13,7 @@ use graphgate::callback::TargetPolicy;
 use graphgate::change::{ChangeId, ChangeRecord};
 use graphgate::config::{Settings, SweepSettings};
 use graphgate::graph::RetryPolicy;
-use graphgate::serve::Application;
+use graphgate::local::Application;
 use graphgate::simulator::{self, SimulatorState};
 use graphgate::store::{DUE_INDEX, DynamoStore, SqliteStore, Store};
 use serde_json::{Value, json};

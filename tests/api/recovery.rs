@@ -115,7 +115,7 @@ async fn a_change_whose_intake_died_after_graphs_202_is_found_and_tracked(backen
     assert_eq!(pending.len(), 1);
     let record = pending.into_iter().next().unwrap();
     assert_eq!(record.status, Status::Submitting);
-    assert!(record.lease_until.is_some());
+    assert!(record.next_poll_at.is_some(), "due when the lease runs out");
 
     // Time passes and the lease runs out.
     let mut expired = record.clone();

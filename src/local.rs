@@ -1,4 +1,5 @@
-//! `graphgate serve`: the intake Router on a local socket, optionally with the simulator.
+//! Running graphgate on one machine: `graphgate serve` (the intake Router on a local socket,
+//! a sweep loop beside it, optionally the simulator) and `graphgate sweep --once`.
 
 use std::net::SocketAddr;
 
@@ -54,7 +55,7 @@ fn local(mut settings: Settings) -> Settings {
 /// Runs `graphgate sweep --once`: one pass, its report printed as JSON.
 pub async fn sweep_once() -> Result<(), Box<dyn std::error::Error>> {
     let state = AppState::from_settings(local(Settings::from_env()?)).await?;
-    let deadline = tokio::time::Instant::now() + state.sweep.claim_lease / 2;
+    let deadline = tokio::time::Instant::now() + state.sweep.pass_budget();
     let report = state.sweeper().sweep_once(deadline).await?;
     println!("{}", serde_json::to_string(&report)?);
     Ok(())
@@ -63,7 +64,7 @@ pub async fn sweep_once() -> Result<(), Box<dyn std::error::Error>> {
 /// Runs `graphgate serve`, with a sweep loop beside it. With `simulate`, Graph is the built-in simulator on a free
 /// loopback port, the Graph credentials default to placeholders, and when no callers are
 /// configured a demo caller is made and its token printed.
-pub async fn run(listen: SocketAddr, simulate: bool) -> Result<(), Box<dyn std::error::Error>> {
+pub async fn serve(listen: SocketAddr, simulate: bool) -> Result<(), Box<dyn std::error::Error>> {
     let (settings, demo_token, simulator_addr) = if simulate {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;

@@ -67,26 +67,44 @@ fn answer(
     timing: &Timing,
     now: OffsetDateTime,
 ) -> Option<ChangeRecord> {
-    let (status, request_id) = match outcome {
-        Ok(ActionOutcome::Accepted { request_id, .. }) => (Status::Queued, request_id.clone()),
-        Ok(ActionOutcome::Completed { request_id }) => (Status::Succeeded, request_id.clone()),
-        Err(e) if e.outcome_unknown() => return None,
-        Err(GraphError::Conflict(f) | GraphError::Refused(f)) => {
-            (Status::Rejected, f.request_id.clone())
+    match outcome {
+        Ok(taken) => Some(took(record, taken, now, timing.first_poll_after)),
+        Err(e) if e.outcome_unknown() => None,
+        Err(e) => {
+            let status = match e {
+                GraphError::Conflict(_) | GraphError::Refused(_) => Status::Rejected,
+                _ => Status::Failed,
+            };
+            let mut next = record
+                .moved_to(status, now)
+                .expect("a submitting change may become rejected or failed");
+            next.failure = Some(e.failure());
+            next.graph_request_id = next.failure.as_ref().and_then(|f| f.request_id.clone());
+            Some(next)
         }
-        Err(e) => (Status::Failed, e.failure().request_id),
+    }
+}
+
+/// The record once Graph took the action: a device action is queued, with its operation
+/// first polled `first_poll` later; an app upgrade is done. Used by the intake, and by the
+/// sweeper when it resubmits.
+pub(crate) fn took(
+    record: &ChangeRecord,
+    outcome: &ActionOutcome,
+    now: OffsetDateTime,
+    first_poll: std::time::Duration,
+) -> ChangeRecord {
+    let (status, request_id) = match outcome {
+        ActionOutcome::Accepted { request_id, .. } => (Status::Queued, request_id),
+        ActionOutcome::Completed { request_id } => (Status::Succeeded, request_id),
     };
     let mut next = record
         .moved_to(status, now)
-        .expect("a submitting change may become queued, succeeded, rejected or failed");
-    next.graph_request_id = request_id;
-    match outcome {
-        Ok(ActionOutcome::Accepted { location, .. }) => {
-            next.location = Some(location.clone());
-            next.next_poll_at = Some(now + timing.first_poll_after);
-        }
-        Ok(ActionOutcome::Completed { .. }) => {}
-        Err(e) => next.failure = Some(e.failure()),
+        .expect("a submitting change may become queued or succeeded");
+    next.graph_request_id = request_id.clone();
+    if let ActionOutcome::Accepted { location, .. } = outcome {
+        next.location = Some(location.clone());
+        next.next_poll_at = Some(now + first_poll);
     }
-    Some(next)
+    next
 }

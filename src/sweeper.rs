@@ -24,8 +24,9 @@ use crate::callback::{ATTEMPT_TIMEOUT, CallbackError};
 use crate::change::{
     CallbackAttempt, ChangeRecord, ChangeView, DeliveryStatus, GraphFailure, OperationId, Status,
 };
-use crate::graph::{ActionOutcome, DeviceOperation, GraphError, OperationStatus, operation_type};
+use crate::graph::{DeviceOperation, GraphError, OperationStatus, operation_type};
 use crate::store::StoreError;
+use crate::submission::took;
 use crate::telemetry::error_chain;
 
 /// What one pass did.
@@ -397,20 +398,12 @@ impl Sweeper {
         let marked = self.app.store.update(&marked).await?;
         Ok(
             match self.app.graph.execute(&marked.action, deadline).await {
-                Ok(ActionOutcome::Accepted {
-                    location,
-                    request_id,
-                }) => {
-                    let mut queued = self.finish(&marked, Status::Queued, None);
-                    queued.location = Some(location);
-                    queued.graph_request_id = request_id;
-                    self.reschedule(queued, None)
-                }
-                Ok(ActionOutcome::Completed { request_id }) => {
-                    let mut done = self.finish(&marked, Status::Succeeded, None);
-                    done.graph_request_id = request_id;
-                    done
-                }
+                Ok(taken) => took(
+                    &marked,
+                    &taken,
+                    OffsetDateTime::now_utc(),
+                    self.app.sweep.poll_base,
+                ),
                 // Graph has an operation queued for the device: the one the dead submitter started.
                 Err(GraphError::Conflict(failure)) => {
                     match self

@@ -1,6 +1,7 @@
 //! Running graphgate on one machine: `graphgate serve` (the intake Router on a local socket,
 //! a sweep loop beside it, optionally the simulator) and `graphgate sweep --once`.
 
+use std::io::Write;
 use std::net::SocketAddr;
 
 use axum::Router;
@@ -57,7 +58,7 @@ pub async fn sweep_once() -> Result<(), Box<dyn std::error::Error>> {
     let state = AppState::from_settings(local(Settings::from_env()?)).await?;
     let deadline = tokio::time::Instant::now() + state.sweep.pass_budget();
     let report = state.sweeper().sweep_once(deadline).await?;
-    println!("{}", serde_json::to_string(&report)?);
+    writeln!(std::io::stdout(), "{}", serde_json::to_string(&report)?)?;
     Ok(())
 }
 
@@ -91,18 +92,25 @@ pub async fn serve(listen: SocketAddr, simulate: bool) -> Result<(), Box<dyn std
     tokio::spawn(sweeper::run_forever(state.sweeper(), state.sweep.interval));
     let app = Application::bind(state, listen).await?;
     let addr = app.local_addr();
-    println!("graphgate listening on http://{addr}");
+    let mut banner = format!("graphgate listening on http://{addr}\n");
     if let Some(sim) = simulator_addr {
-        println!("Graph simulator on http://{sim} (faults: PUT http://{sim}/_simulator/faults)");
-    }
-    if let Some(token) = demo_token {
-        println!("demo caller token: {token}");
-        println!("try:");
-        println!(
-            "  curl -si http://{addr}/v1/changes -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n    \
-             -d '{{\"action\":\"updateSoftware\",\"deviceId\":\"demo-device-1\",\"softwareType\":\"teamsClient\",\"softwareVersion\":\"1.0.96.22\",\"reference\":\"CHG0031234\"}}'"
+        banner += &format!(
+            "Graph simulator on http://{sim} (faults: PUT http://{sim}/_simulator/faults)\n"
         );
     }
+    if let Some(token) = demo_token {
+        banner += &format!(
+            "demo caller token: {token}\ntry:\n  curl -si http://{addr}/v1/changes -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n    \
+             -d '{{\"action\":\"updateSoftware\",\"deviceId\":\"demo-device-1\",\"softwareType\":\"teamsClient\",\"softwareVersion\":\"1.0.96.22\",\"reference\":\"CHG0031234\"}}'\n"
+        );
+    }
+    show(&banner);
     app.run_until_stopped().await?;
     Ok(())
+}
+
+/// Prints a banner for a person at a terminal. A closed stdout must not stop the server, so
+/// a failed write is ignored (`println!` would panic).
+pub(crate) fn show(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }

@@ -155,3 +155,33 @@ async fn sweep_once_runs_one_pass_and_prints_its_report() {
     assert_eq!(report["due"], 0);
     assert_eq!(report["polled"], 0);
 }
+
+#[tokio::test]
+async fn serve_keeps_serving_when_its_stdout_is_closed() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_graphgate"))
+        .args(["serve", "--simulate", "--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env_remove("GRAPHGATE_CALLERS")
+        .env_remove("GRAPHGATE_DB")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is gone now: like `graphgate serve | head -1`.
+    let running = crate::helpers::Running(child);
+    let address = first
+        .trim()
+        .strip_prefix("graphgate listening on ")
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let health = reqwest::get(format!("{address}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    drop(running);
+}

@@ -495,10 +495,10 @@ pub fn start(
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
+        // Read to the end even once the test stops listening: a closed pipe would be a
+        // different situation from the one under test.
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
+            let _ = tx.send(line);
         }
     });
     let running = Running(child);

@@ -56,7 +56,7 @@ async fn a_finished_change_is_reported_with_a_standard_webhooks_signature(backen
         .await;
     let id = submit(&app, &format!("{}/hooks/graphgate", hook.uri())).await;
 
-    let report = app.state.sweeper().sweep_once(soon()).await.unwrap();
+    let report = app.sweep().await;
     assert_eq!(report.finished, 1);
 
     let received = hook.received_requests().await.unwrap();
@@ -245,7 +245,7 @@ async fn in_lambda_callbacks_to_non_public_addresses_are_refused(backend: Backen
 
     // A name is judged by what it resolves to, when the callback is sent.
     let id = submit(&app, &format!("https://localhost:{port}/hook")).await;
-    app.state.sweeper().sweep_once(soon()).await.unwrap();
+    app.sweep().await;
     let delivery = app.record(&id).await.callback.unwrap();
     assert_eq!(delivery.status, DeliveryStatus::Pending);
     assert!(
@@ -329,7 +329,7 @@ async fn redirects_are_not_followed(backend: Backend) {
         .mount(&hook)
         .await;
     let id = submit(&app, &format!("{}/hook", hook.uri())).await;
-    app.state.sweeper().sweep_once(soon()).await.unwrap();
+    app.sweep().await;
     let delivery = app.record(&id).await.callback.unwrap();
     assert_eq!(delivery.status, DeliveryStatus::Pending);
     assert_eq!(delivery.attempts[0].outcome, "307");

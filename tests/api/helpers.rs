@@ -332,6 +332,15 @@ pub fn graph_error(status: u16, code: &str, request_id: &str) -> ResponseTemplat
 }
 
 impl TestApp {
+    /// One sweep pass by the app's own sweeper, with ten seconds to run.
+    pub async fn sweep(&self) -> graphgate::sweeper::SweepReport {
+        self.state
+            .sweeper()
+            .sweep_once(tokio::time::Instant::now() + Duration::from_secs(10))
+            .await
+            .unwrap()
+    }
+
     /// A sweeper as another process would run it: its own handle on the same storage.
     pub async fn second_sweeper(&self) -> graphgate::sweeper::Sweeper {
         AppState {

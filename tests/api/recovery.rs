@@ -184,7 +184,7 @@ async fn with_nothing_listed_the_change_is_resubmitted_once(backend: Backend) {
         .expect(1)
         .mount(&app.graph)
         .await;
-    let report = app.state.sweeper().sweep_once(soon()).await.unwrap();
+    let report = app.sweep().await;
     assert_eq!(report.recovered, 1);
     let record = app.record(record.id.as_ref()).await;
     assert_eq!(record.status, Status::Queued);
@@ -214,7 +214,7 @@ async fn a_resubmission_graph_answers_409_adopts_the_queued_operation(backend: B
         .expect(1)
         .mount(&app.graph)
         .await;
-    app.state.sweeper().sweep_once(soon()).await.unwrap();
+    app.sweep().await;
     let record = app.record(record.id.as_ref()).await;
     assert_eq!(record.status, Status::Queued);
     assert!(
@@ -241,7 +241,7 @@ async fn a_change_already_resubmitted_and_still_not_listed_fails_with_the_reason
         .expect(0)
         .mount(&app.graph)
         .await;
-    app.state.sweeper().sweep_once(soon()).await.unwrap();
+    app.sweep().await;
     let record = app.record(record.id.as_ref()).await;
     assert_eq!(record.status, Status::Failed);
     assert_eq!(record.failure.unwrap().code, "lostSubmission");
@@ -267,7 +267,7 @@ async fn the_operation_list_is_followed_across_pages(backend: Backend) {
         )
         .mount(&app.graph)
         .await;
-    app.state.sweeper().sweep_once(soon()).await.unwrap();
+    app.sweep().await;
     let record = app.record(record.id.as_ref()).await;
     assert_eq!(record.status, Status::Running);
     assert!(!record.resubmitted);
@@ -282,7 +282,7 @@ async fn a_next_link_off_the_graph_host_is_not_followed(backend: Backend) {
             "@odata.nextLink": format!("{}/beta/teamwork/devices/dev-5/operations?page=2", elsewhere.uri())})))
         .mount(&app.graph)
         .await;
-    let report = app.state.sweeper().sweep_once(soon()).await.unwrap();
+    let report = app.sweep().await;
     assert_eq!(report.errors, 1, "{report:?}");
     assert!(
         elsewhere.received_requests().await.unwrap().is_empty(),
@@ -306,7 +306,7 @@ async fn a_stuck_app_upgrade_is_resubmitted(backend: Backend) {
         .expect(1)
         .mount(&app.graph)
         .await;
-    app.state.sweeper().sweep_once(soon()).await.unwrap();
+    app.sweep().await;
     assert_eq!(
         app.record(record.id.as_ref()).await.status,
         Status::Succeeded
@@ -351,7 +351,7 @@ async fn a_change_stuck_past_the_operation_timeout_times_out(backend: Backend) {
         .expect(0)
         .mount(&app.graph)
         .await;
-    app.state.sweeper().sweep_once(soon()).await.unwrap();
+    app.sweep().await;
     let record = app.record(record.id.as_ref()).await;
     assert_eq!(record.status, Status::TimedOut);
     assert_eq!(record.failure.unwrap().code, "unconfirmed");
@@ -369,7 +369,7 @@ async fn a_refused_operation_list_fails_the_change(backend: Backend) {
         .expect(0)
         .mount(&app.graph)
         .await;
-    app.state.sweeper().sweep_once(soon()).await.unwrap();
+    app.sweep().await;
     let record = app.record(record.id.as_ref()).await;
     assert_eq!(record.status, Status::Failed);
     assert_eq!(

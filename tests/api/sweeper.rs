@@ -134,7 +134,7 @@ async fn a_failed_operation_keeps_graphs_error(backend: Backend) {
             "error": {"code": "DeviceOffline", "message": "The device did not respond."}}})))
         .mount(&app.graph)
         .await;
-    let report = app.state.sweeper().sweep_once(soon()).await.unwrap();
+    let report = app.sweep().await;
     assert_eq!(report.finished, 1);
     let record = app.record(&id).await;
     assert_eq!(record.status, Status::Failed);
@@ -151,7 +151,7 @@ async fn an_unknown_status_is_not_final(backend: Backend) {
         .respond_with(operation("unknownFutureValue"))
         .mount(&app.graph)
         .await;
-    app.state.sweeper().sweep_once(soon()).await.unwrap();
+    app.sweep().await;
     let record = app.record(&id).await;
     assert_eq!(record.status, Status::Queued);
     assert_eq!(
@@ -202,7 +202,7 @@ async fn throttling_in_the_middle_of_a_pass_reschedules_by_retry_after(backend: 
         .mount(&app.graph)
         .await;
     let before = time::OffsetDateTime::now_utc();
-    let report = app.state.sweeper().sweep_once(soon()).await.unwrap();
+    let report = app.sweep().await;
     assert_eq!((report.due, report.polled, report.finished), (3, 3, 2));
     let throttled = app.record(&ids[1]).await;
     assert_eq!(throttled.status, Status::Queued);

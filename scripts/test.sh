@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every check and test graphgate has, on a fresh machine: formatting, lints, unit and
-# integration tests, the DynamoDB store against a real DynamoDB-compatible server (moto), and
-# the SAM template's lint. Whatever the tests need is installed here, not by hand.
+# Runs every check and test graphgate has, on a fresh machine: formatting, lints, the SAM
+# template's lint, unit and integration tests, with DynamoDB and Secrets Manager served by a
+# real AWS-compatible server (moto) on loopback. Whatever the tests need is installed here, not
+# by hand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,7 +31,7 @@ for _ in $(seq 1 100); do
   if python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then break; fi
   sleep 0.1
 done
-export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
+export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port" AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$port"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN
 

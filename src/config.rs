@@ -206,8 +206,11 @@ pub fn process_env(name: &str) -> Option<String> {
 }
 
 impl Settings {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(&process_env)
+    /// Settings from the process's environment, with the secrets it names by ARN read from
+    /// Secrets Manager.
+    pub async fn load() -> Result<Self, ConfigError> {
+        let secrets = crate::secrets::resolve(&process_env).await?;
+        Self::from_lookup(&|name: &str| secrets.get(name).cloned().or_else(|| process_env(name)))
     }
 
     pub fn from_lookup(env: Env<'_>) -> Result<Self, ConfigError> {

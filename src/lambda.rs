@@ -9,8 +9,9 @@ use crate::telemetry::{self, error_chain};
 
 pub async fn start() -> Result<AppState, lambda_runtime::Error> {
     telemetry::init(telemetry::Format::Json);
-    let settings =
-        Settings::from_env().inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
+    let settings = Settings::load()
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
     let state = AppState::from_settings(settings)
         .await
         .inspect_err(|e| tracing::error!(error = %error_chain(e), "cannot open the store"))?;

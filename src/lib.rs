@@ -1,6 +1,7 @@
 //! graphgate: approved change requests in, Microsoft Graph actions out, each tracked to the end.
 
 pub mod app;
+pub mod aws;
 pub mod callback;
 pub mod callers;
 pub mod change;
@@ -9,6 +10,7 @@ pub mod graph;
 pub mod intake;
 pub mod lambda;
 pub mod local;
+pub mod secrets;
 pub mod simulator;
 pub mod store;
 pub mod submission;

@@ -55,7 +55,7 @@ fn local(mut settings: Settings) -> Settings {
 
 /// Runs `graphgate sweep --once`: one pass, its report printed as JSON.
 pub async fn sweep_once() -> Result<(), Box<dyn std::error::Error>> {
-    let state = AppState::from_settings(local(Settings::from_env()?)).await?;
+    let state = AppState::from_settings(local(Settings::load().await?)).await?;
     let deadline = tokio::time::Instant::now() + state.sweep.pass_budget();
     let report = state.sweeper().sweep_once(deadline).await?;
     writeln!(std::io::stdout(), "{}", serde_json::to_string(&report)?)?;
@@ -86,7 +86,7 @@ pub async fn serve(listen: SocketAddr, simulate: bool) -> Result<(), Box<dyn std
         };
         (Settings::from_lookup(&overlay)?, demo_token, Some(addr))
     } else {
-        (Settings::from_env()?, None, None)
+        (Settings::load().await?, None, None)
     };
     let state = AppState::from_settings(local(settings)).await?;
     tokio::spawn(sweeper::run_forever(state.sweeper(), state.sweep.interval));

@@ -20,9 +20,7 @@ pub async fn open(settings: &StoreSettings) -> Result<Arc<dyn Store>, StoreError
     Ok(match settings {
         StoreSettings::Sqlite { path } => Arc::new(SqliteStore::open(path)?),
         StoreSettings::DynamoDb { table, retention } => {
-            // Region, credentials and AWS_ENDPOINT_URL_DYNAMODB come from the environment.
-            let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            let client = aws_sdk_dynamodb::Client::new(&aws);
+            let client = aws_sdk_dynamodb::Client::new(crate::aws::config().await);
             Arc::new(DynamoStore::new(client, table.clone(), *retention))
         }
     })

@@ -132,7 +132,13 @@ async fn the_intake_binary_serves_api_gateway_events() {
         sample("create-change-unauthenticated.json"),
     ])
     .await;
-    let env = env_for(&app.graph, &app.login, &app.db, &Options::default());
+    // As deployed: the client secret and the caller registry live in Secrets Manager.
+    let mut env = env_for(&app.graph, &app.login, &app.db, &Options::default());
+    let secret_arn = crate::secrets::new_secret(CLIENT_SECRET).await;
+    let callers_arn = crate::secrets::new_secret(&callers_json()).await;
+    env.retain(|(name, _)| !matches!(*name, "GRAPH_CLIENT_SECRET" | "GRAPHGATE_CALLERS"));
+    env.push(("GRAPH_CLIENT_SECRET_ARN", secret_arn));
+    env.push(("GRAPHGATE_CALLERS_SECRET_ARN", callers_arn));
     let _intake = run_function(env!("CARGO_BIN_EXE_intake"), &runtime, &env);
 
     let (kind, health) = next_answer(&mut answers).await;

@@ -10,6 +10,7 @@ mod helpers;
 mod lambda_events;
 mod lambda_runtime;
 mod recovery;
+mod secrets;
 mod simulator;
 mod store;
 mod sweep_cost;

@@ -28,9 +28,7 @@ async fn graph_finishing_with(app: &TestApp, status: &str) {
         .mount(&app.graph)
         .await;
     Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"id": "op-1", "status": status})),
-        )
+        .respond_with(operation(status))
         .mount(&app.graph)
         .await;
 }

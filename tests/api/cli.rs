@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{after, sim_token, start};
+use crate::helpers::{after, json_of, sim_token, start};
 
 #[tokio::test]
 async fn the_quick_start_works_as_the_readme_says() {
@@ -100,29 +100,17 @@ async fn serve_sweeps_in_the_background_until_the_change_is_done() {
     let address = after(&lines, "graphgate listening on ").unwrap();
     let token = after(&lines, "demo caller token: ").unwrap();
     let http = reqwest::Client::new();
-    let created: Value = http
-        .post(format!("{address}/v1/changes"))
-        .bearer_auth(token)
-        .json(&json!({"action": "restartDevice", "deviceId": "room-12"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = json_of(
+        http.post(format!("{address}/v1/changes"))
+            .bearer_auth(token)
+            .json(&json!({"action": "restartDevice", "deviceId": "room-12"})),
+    )
+    .await;
     let status_url = format!("{address}{}", created["statusUrl"].as_str().unwrap());
     // The simulator's operation succeeds on its third poll: about 0.2 + 0.2 + 0.4 s.
     let started = std::time::Instant::now();
     loop {
-        let view: Value = http
-            .get(&status_url)
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let view = json_of(http.get(&status_url).bearer_auth(token)).await;
         if view["status"] == "succeeded" {
             assert_eq!(view["operationStatus"], "succeeded");
             break;

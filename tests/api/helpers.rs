@@ -130,8 +130,7 @@ pub async fn dynamo_client() -> aws_sdk_dynamodb::Client {
         endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("http://localhost:"),
         "tests only talk to loopback, not {endpoint}"
     );
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    aws_sdk_dynamodb::Client::new(&config)
+    aws_sdk_dynamodb::Client::new(graphgate::aws::config().await)
 }
 
 /// A new table with graphgate's key schema, as `template.yaml` declares it.
@@ -322,6 +321,18 @@ pub fn accepted(device: &str) -> ResponseTemplate {
         .insert_header("request-id", "graph-request-1")
 }
 
+/// Graph's answer to `GET` on an operation, with `status` spelled as given.
+pub fn operation(status: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "id": "op-1", "operationType": "deviceRestart", "status": status,
+        "createdDateTime": "2026-11-23T10:00:00Z", "error": null}))
+}
+
+/// Sends `request` and reads its JSON body, whatever the status.
+pub async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 pub fn graph_error(status: u16, code: &str, request_id: &str) -> ResponseTemplate {
     ResponseTemplate::new(status)
         .insert_header("request-id", request_id)
@@ -448,20 +459,13 @@ pub fn restart(device: &str) -> Value {
 
 /// A token from the simulator's token endpoint, to call it as graphgate does.
 pub async fn sim_token(http: &reqwest::Client, token_url: &str, graph_origin: &str) -> String {
-    let grant: Value = http
-        .post(token_url)
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "tests"),
-            ("client_secret", "secret"),
-            ("scope", &format!("{graph_origin}/.default")),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let grant = json_of(http.post(token_url).form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", "tests"),
+        ("client_secret", "secret"),
+        ("scope", &format!("{graph_origin}/.default")),
+    ]))
+    .await;
     grant["access_token"].as_str().unwrap().to_owned()
 }
 

@@ -156,10 +156,7 @@ async fn the_scheduler_events_run_a_sweep_pass() {
         .mount(&app.graph)
         .await;
     Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(serde_json::json!({"id": "op-1", "status": "succeeded"})),
-        )
+        .respond_with(operation("succeeded"))
         .expect(2)
         .mount(&app.graph)
         .await;

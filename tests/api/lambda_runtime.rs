@@ -13,8 +13,8 @@ use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use serde_json::Value;
 use tokio::sync::mpsc;
+use wiremock::Mock;
 use wiremock::matchers::method;
-use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::*;
 
@@ -179,10 +179,7 @@ async fn the_sweeper_binary_runs_a_pass_for_either_schedule_payload() {
         .mount(&app.graph)
         .await;
     Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(serde_json::json!({"id": "op-1", "status": "Successful"})),
-        )
+        .respond_with(operation("Successful"))
         .expect(1)
         .mount(&app.graph)
         .await;

@@ -148,9 +148,7 @@ async fn a_change_whose_intake_died_after_graphs_202_is_found_and_tracked(backen
     // From here it is tracked like any other change.
     Mock::given(method("GET"))
         .and(path("/beta/teamwork/devices/dev-x/operations/op-7"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"id": "op-7", "status": "Successful"})),
-        )
+        .respond_with(operation("Successful"))
         .mount(&graph)
         .await;
     tokio::time::sleep(Duration::from_millis(450)).await;

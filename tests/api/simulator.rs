@@ -30,31 +30,18 @@ async fn a_device_action_is_queued_then_progresses_across_polls() {
     let token = sim_token(&app.http, &format!("{origin}{TOKEN_PATH}"), &origin).await;
     let mut seen = Vec::new();
     for _ in 0..3 {
-        let op: Value = app
-            .http
-            .get(&location)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let op = json_of(app.http.get(&location).bearer_auth(&token)).await;
         assert_eq!(op["operationType"], "softwareUpdate");
         seen.push(op["status"].as_str().unwrap().to_owned());
     }
     assert_eq!(seen, ["queued", "InProgress", "succeeded"]);
     // The device's operation list, which the sweeper reads to recover a change.
-    let listed: Value = app
-        .http
-        .get(format!("{origin}/beta/teamwork/devices/dev-1/operations"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = json_of(
+        app.http
+            .get(format!("{origin}/beta/teamwork/devices/dev-1/operations"))
+            .bearer_auth(&token),
+    )
+    .await;
     let ops = listed["value"].as_array().unwrap();
     assert_eq!(ops.len(), 1);
     assert_eq!(ops[0]["operationType"], "softwareUpdate");

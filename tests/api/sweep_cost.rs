@@ -16,8 +16,8 @@ use graphgate::change::{ChangeRecord, ChangeRequest, Status};
 use graphgate::store::{DynamoStore, Store};
 use serde_json::json;
 use time::OffsetDateTime;
+use wiremock::Mock;
 use wiremock::matchers::method;
-use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::*;
 
@@ -66,15 +66,12 @@ fn restart(device: &str, now: OffsetDateTime) -> ChangeRecord {
 async fn requests_of_a_pass(history: usize) -> Vec<String> {
     let app = spawn_app().await;
     Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"id": "op", "status": "succeeded"})),
-        )
+        .respond_with(operation("succeeded"))
         .expect(3)
         .mount(&app.graph)
         .await;
     let requests = Requests::default();
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+    let config = aws_sdk_dynamodb::config::Builder::from(graphgate::aws::config().await)
         .interceptor(requests.clone())
         .build();
     let client = aws_sdk_dynamodb::Client::from_conf(config);

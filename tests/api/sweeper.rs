@@ -12,12 +12,6 @@ use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::*;
 
-fn operation(status: &str) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(json!({
-        "id": "op-1", "operationType": "deviceRestart", "status": status,
-        "createdDateTime": "2026-11-23T10:00:00Z", "error": null}))
-}
-
 async fn submit_restart(app: &TestApp, device: String) -> String {
     let response = app.post_change(restart(&device)).await;
     assert_eq!(response.status(), 202);

@@ -1,30 +1,42 @@
-//! What a graphgate process shares: its clients and settings, built once at start-up and
-//! handed to the HTTP app and the sweeper alike.
+//! A graphgate process's parts: its clients, built once at start-up, and the two things made
+//! of them, the HTTP API and the sweeper.
 
 use std::sync::Arc;
 
+use axum::Router;
+
 use crate::callback::CallbackSender;
 use crate::callers::CallerRegistry;
-use crate::config::{Settings, SweepSettings, Timing};
+use crate::change::Pacing;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Settings;
 use crate::graph::GraphClient;
+use crate::intake::{self, Intake, IntakeSettings};
 use crate::store::{self, Store, StoreError};
-use crate::sweeper::Sweeper;
+use crate::sweeper::{SweepSettings, Sweeper};
 
 #[derive(Clone)]
-pub struct AppState {
+pub struct App {
     pub graph: Arc<GraphClient>,
     pub store: Arc<dyn Store>,
     pub callers: Arc<CallerRegistry>,
     pub callbacks: Arc<CallbackSender>,
-    pub timing: Timing,
+    pub clock: Arc<dyn Clock>,
+    pub intake: IntakeSettings,
     pub sweep: SweepSettings,
+    pub pacing: Pacing,
 }
 
-impl AppState {
-    /// Builds the clients. Nothing here calls a service: the first Graph token is fetched by
-    /// the first request that needs it, keeping cold starts short.
+impl App {
+    /// Builds the clients, on the system clock. Nothing here calls a service: the first Graph
+    /// token is fetched by the first request that needs it, keeping cold starts short.
     pub async fn from_settings(settings: Settings) -> Result<Self, StoreError> {
-        Ok(AppState {
+        Self::with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// As [`App::from_settings`], with time from `clock`: tests move it on by hand.
+    pub async fn with_clock(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        Ok(App {
             store: store::open(&settings.store).await?,
             graph: Arc::new(GraphClient::new(
                 settings.graph.base,
@@ -33,13 +45,36 @@ impl AppState {
             )),
             callers: Arc::new(settings.callers),
             callbacks: Arc::new(CallbackSender::new(settings.callback_policy)),
-            timing: settings.timing,
+            clock,
+            intake: settings.intake,
             sweep: settings.sweep,
+            pacing: settings.pacing,
+        })
+    }
+
+    /// The HTTP API over this process's clients.
+    pub fn router(&self) -> Router {
+        intake::router(Intake {
+            graph: self.graph.clone(),
+            store: self.store.clone(),
+            callers: self.callers.clone(),
+            callbacks: self.callbacks.clone(),
+            settings: self.intake,
+            pacing: self.pacing,
+            clock: self.clock.clone(),
         })
     }
 
     /// A sweeper over this process's clients and store.
     pub fn sweeper(&self) -> Sweeper {
-        Sweeper::new(self.clone())
+        Sweeper {
+            store: self.store.clone(),
+            graph: self.graph.clone(),
+            callbacks: self.callbacks.clone(),
+            callers: self.callers.clone(),
+            settings: self.sweep,
+            pacing: self.pacing,
+            clock: self.clock.clone(),
+        }
     }
 }

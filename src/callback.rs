@@ -123,6 +123,12 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
 /// Resolves names like the system does, then keeps only public addresses.
 struct PublicOnly;
 
+/// What [`PublicOnly`] answers for a name with no public address; found again in the error
+/// chain to tell the caller why its callback went nowhere.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} resolves to no public address")]
+struct NoPublicAddress(String);
+
 impl Resolve for PublicOnly {
     fn resolve(&self, name: Name) -> Resolving {
         Box::pin(async move {
@@ -132,7 +138,7 @@ impl Resolve for PublicOnly {
             let public: Vec<SocketAddr> =
                 resolved.into_iter().filter(|a| is_public(a.ip())).collect();
             if public.is_empty() {
-                return Err(format!("{host} resolves to no public address").into());
+                return Err(NoPublicAddress(host).into());
             }
             Ok(Box::new(public.into_iter()) as Addrs)
         })
@@ -186,17 +192,17 @@ impl CallbackSender {
         }
     }
 
-    /// Reports a finished change to `url`: one signed attempt. `Ok` holds the receiver's
-    /// HTTP status, whatever it is.
+    /// Reports a finished change to `url`: one signed attempt, stamped `now`. `Ok` holds
+    /// the receiver's HTTP status, whatever it is.
     pub async fn send_finished(
         &self,
         url: &Url,
         secret: &SigningSecret,
         change: ChangeView,
+        now: time::OffsetDateTime,
         timeout: Duration,
     ) -> Result<u16, CallbackError> {
         self.check_target(url)?;
-        let now = time::OffsetDateTime::now_utc();
         let message_id = format!("msg_{}", change.change_id());
         let body = serde_json::to_vec(&json!({
             "type": "change.finished",
@@ -216,21 +222,48 @@ impl CallbackSender {
             .body(body)
             .send()
             .await
-            // The URL may carry the receiver's own key in its query: keep it out of the record.
-            .map_err(|e| CallbackError::Send(crate::telemetry::error_chain(&e.without_url())))?;
+            // The URL may carry the receiver's own key in its query: keep it out of the log.
+            .map_err(|e| CallbackError::from(e.without_url()))?;
         Ok(response.status().as_u16())
     }
 }
 
-/// Why a callback attempt reached no receiver.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a callback attempt reached no receiver. The text is what the change records and its
+/// caller reads, so it is graphgate's own; the HTTP client's error is kept as the source,
+/// for the log.
+#[derive(Debug, thiserror::Error)]
 pub enum CallbackError {
     #[error(transparent)]
     Target(#[from] TargetError),
     #[error("the caller has no signingSecret registered any more")]
     NoSecret,
-    #[error("{0}")]
-    Send(String),
+    #[error("the callback host resolves to no public address")]
+    NoPublicAddress(#[source] reqwest::Error),
+    #[error("the receiver did not answer in time")]
+    Timeout(#[source] reqwest::Error),
+    #[error("could not connect to the receiver")]
+    Connect(#[source] reqwest::Error),
+    #[error("the callback could not be sent")]
+    Send(#[source] reqwest::Error),
+}
+
+impl From<reqwest::Error> for CallbackError {
+    fn from(e: reqwest::Error) -> Self {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(c) = cause {
+            if c.is::<NoPublicAddress>() {
+                return CallbackError::NoPublicAddress(e);
+            }
+            cause = c.source();
+        }
+        if e.is_timeout() {
+            CallbackError::Timeout(e)
+        } else if e.is_connect() {
+            CallbackError::Connect(e)
+        } else {
+            CallbackError::Send(e)
+        }
+    }
 }
 
 #[cfg(test)]

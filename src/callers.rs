@@ -11,9 +11,6 @@ use subtle::ConstantTimeEq;
 
 use crate::callback::SigningSecret;
 use crate::change::ActionKind;
-use crate::config::{ConfigError, Env};
-
-const VAR: &str = "GRAPHGATE_CALLERS";
 /// Shortest plain bearer token accepted: 128 bits of hex, so a guessable token cannot slip in.
 const MIN_TOKEN_LEN: usize = 32;
 
@@ -58,7 +55,7 @@ enum Allow {
     Only(HashSet<ActionKind>),
 }
 
-/// The registry from `GRAPHGATE_CALLERS`. Only SHA-256 digests of tokens are kept.
+/// The registered callers. Only SHA-256 digests of tokens are kept.
 #[derive(Debug)]
 pub struct CallerRegistry {
     callers: Vec<Arc<Caller>>,
@@ -85,30 +82,7 @@ enum AuthEntry {
 }
 
 impl CallerRegistry {
-    /// Reads `GRAPHGATE_CALLERS`: a JSON array inline, or the path of a file holding one.
-    pub fn from_lookup(env: Env<'_>) -> Result<Self, ConfigError> {
-        let raw = env(VAR).ok_or(ConfigError::Missing {
-            name: VAR,
-            why: "graphgate never serves an open endpoint; register at least one caller \
-                  (see the README's Callers section)",
-        })?;
-        // The value holds tokens: no error below repeats any of it.
-        let trimmed = raw.trim_start();
-        let json = if trimmed.starts_with('[') {
-            raw
-        } else if trimmed.starts_with(['{', '"']) {
-            return Err(ConfigError::invalid(
-                VAR,
-                "must be a JSON array of callers, or the path of a file holding one",
-            ));
-        } else {
-            std::fs::read_to_string(raw.trim()).map_err(|e| {
-                ConfigError::invalid(VAR, format!("cannot read the file it names ({})", e.kind()))
-            })?
-        };
-        Self::parse(&json).map_err(|detail| ConfigError::invalid(VAR, detail))
-    }
-
+    /// Parses the caller list: a JSON array of callers. No error repeats a token.
     pub fn parse(json: &str) -> Result<Self, String> {
         let entries: Vec<Entry> = serde_json::from_str(json).map_err(|e| {
             // serde quotes a mistyped value, which may be a token; say only where it is.

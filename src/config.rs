@@ -1,6 +1,8 @@
-//! Settings from the environment, parsed once at start-up into the types that use them.
-//! A bad or missing value stops the process with a message naming the variable.
+//! Settings from the environment, parsed once at start-up into the types of the modules that
+//! use them. A bad or missing value stops the process with a message naming the variable;
+//! no message repeats a secret.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -8,8 +10,11 @@ use secrecy::SecretString;
 
 use crate::callback::TargetPolicy;
 use crate::callers::CallerRegistry;
-use crate::change::TenantId;
+use crate::change::{Pacing, TenantId};
 use crate::graph::{ClientCredentials, Cloud, GraphBase, RetryPolicy, check_endpoint};
+use crate::intake::IntakeSettings;
+use crate::store::StoreSettings;
+use crate::sweeper::SweepSettings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -23,7 +28,7 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    pub(crate) fn invalid(name: &'static str, detail: impl ToString) -> Self {
+    fn invalid(name: &'static str, detail: impl ToString) -> Self {
         ConfigError::Invalid {
             name,
             detail: detail.to_string(),
@@ -37,8 +42,9 @@ pub struct Settings {
     pub graph: GraphSettings,
     pub callers: CallerRegistry,
     pub store: StoreSettings,
-    pub timing: Timing,
+    pub intake: IntakeSettings,
     pub sweep: SweepSettings,
+    pub pacing: Pacing,
     /// Where callbacks may go. Strict unless the entry point relaxes it (`serve` does).
     pub callback_policy: TargetPolicy,
 }
@@ -50,154 +56,6 @@ pub struct GraphSettings {
     pub retry: RetryPolicy,
 }
 
-/// How long things may take.
-#[derive(Debug, Clone, Copy)]
-pub struct Timing {
-    /// The most one intake request may spend, Graph retries included. In Lambda the
-    /// invocation's own deadline may cut it shorter.
-    pub request_timeout: Duration,
-    /// How long after Graph accepts an action its operation is first polled.
-    pub first_poll_after: Duration,
-}
-
-impl Timing {
-    /// How long a submitter owns a new change before the sweeper may presume it dead: past
-    /// the longest the submitter can spend on it.
-    pub fn submit_lease(&self) -> Duration {
-        self.request_timeout + Duration::from_secs(30)
-    }
-}
-
-impl Default for Timing {
-    fn default() -> Self {
-        Self {
-            request_timeout: Duration::from_secs(25),
-            first_poll_after: Duration::from_secs(10),
-        }
-    }
-}
-
-/// Where change records are kept: DynamoDB when `GRAPHGATE_TABLE` is set, else SQLite.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreSettings {
-    Sqlite { path: PathBuf },
-    DynamoDb { table: String, retention: Duration },
-}
-
-impl StoreSettings {
-    pub fn from_lookup(env: Env<'_>) -> Result<Self, ConfigError> {
-        let Some(table) = env("GRAPHGATE_TABLE") else {
-            return Ok(StoreSettings::Sqlite {
-                path: PathBuf::from(env("GRAPHGATE_DB").unwrap_or_else(|| "./graphgate.db".into())),
-            });
-        };
-        let valid_name = (3..=255).contains(&table.len())
-            && table
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
-        if !valid_name {
-            return Err(ConfigError::invalid(
-                "GRAPHGATE_TABLE",
-                "a DynamoDB table name is 3 to 255 of a-z, A-Z, 0-9, _, - and .",
-            ));
-        }
-        let retention_days = match env("GRAPHGATE_RETENTION_DAYS") {
-            None => 90,
-            Some(raw) => raw
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|d| (1..=3650).contains(d))
-                .ok_or_else(|| {
-                    ConfigError::invalid(
-                        "GRAPHGATE_RETENTION_DAYS",
-                        format!("{raw:?} is not a whole number of days from 1 to 3650"),
-                    )
-                })?,
-        };
-        Ok(StoreSettings::DynamoDb {
-            table,
-            retention: Duration::from_secs(retention_days * 86_400),
-        })
-    }
-}
-
-/// How the sweeper follows pending changes.
-#[derive(Debug, Clone, Copy)]
-pub struct SweepSettings {
-    /// Operations polled at once in one pass.
-    pub concurrency: usize,
-    /// Most due records one pass takes on.
-    pub batch_size: usize,
-    /// How long a sweeper owns a record it claimed. No Graph call outlives it.
-    pub claim_lease: Duration,
-    /// The first wait between polls of an operation; it doubles up to `poll_max`.
-    pub poll_base: Duration,
-    pub poll_max: Duration,
-    /// An operation with no final status this long after the change was made is `timedOut`.
-    pub operation_timeout: Duration,
-    /// How often `graphgate serve` runs a pass.
-    pub interval: Duration,
-    /// Callback attempts before giving up, and the first wait between them (it doubles).
-    pub callback_attempts: u32,
-    pub callback_retry_base: Duration,
-}
-
-impl Default for SweepSettings {
-    fn default() -> Self {
-        Self {
-            concurrency: 8,
-            batch_size: 200,
-            claim_lease: Duration::from_secs(60),
-            poll_base: Duration::from_secs(15),
-            poll_max: Duration::from_secs(300),
-            operation_timeout: Duration::from_secs(4 * 3600),
-            interval: Duration::from_secs(10),
-            callback_attempts: 8,
-            callback_retry_base: Duration::from_secs(30),
-        }
-    }
-}
-
-impl SweepSettings {
-    /// The longest a pass run by `serve` or the CLI may take: well within the claims it takes.
-    pub fn pass_budget(&self) -> Duration {
-        self.claim_lease / 2
-    }
-
-    pub fn from_lookup(env: Env<'_>) -> Result<Self, ConfigError> {
-        let defaults = SweepSettings::default();
-        let concurrency = match env("GRAPHGATE_SWEEP_CONCURRENCY") {
-            None => defaults.concurrency,
-            Some(raw) => raw
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=64).contains(n))
-                .ok_or_else(|| {
-                    ConfigError::invalid(
-                        "GRAPHGATE_SWEEP_CONCURRENCY",
-                        format!("{raw:?} is not a whole number from 1 to 64"),
-                    )
-                })?,
-        };
-        let operation_timeout = seconds(env, "GRAPHGATE_OPERATION_TIMEOUT_SECS", 604_800.0)?
-            .unwrap_or(defaults.operation_timeout);
-        let interval =
-            seconds(env, "GRAPHGATE_SWEEP_INTERVAL_SECS", 3600.0)?.unwrap_or(defaults.interval);
-        let poll_base =
-            seconds(env, "GRAPHGATE_POLL_INTERVAL_SECS", 3600.0)?.unwrap_or(defaults.poll_base);
-        Ok(SweepSettings {
-            concurrency,
-            operation_timeout,
-            interval,
-            poll_base,
-            poll_max: defaults.poll_max.max(poll_base),
-            ..defaults
-        })
-    }
-}
-
 /// Reads one variable; tests and `serve --simulate` pass their own instead of the process's.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -205,81 +63,217 @@ pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// Each `*_ARN` variable, and the variable whose value the secret it names holds.
+const BY_ARN: [(&str, &str); 2] = [
+    ("GRAPH_CLIENT_SECRET_ARN", "GRAPH_CLIENT_SECRET"),
+    ("GRAPHGATE_CALLERS_SECRET_ARN", "GRAPHGATE_CALLERS"),
+];
+
+const CALLERS: &str = "GRAPHGATE_CALLERS";
+
 impl Settings {
     /// Settings from the process's environment, with the secrets it names by ARN read from
     /// Secrets Manager.
     pub async fn load() -> Result<Self, ConfigError> {
-        let secrets = crate::secrets::resolve(&process_env).await?;
+        let secrets = secrets_by_arn(&process_env).await?;
         Self::from_lookup(&|name: &str| secrets.get(name).cloned().or_else(|| process_env(name)))
     }
 
     pub fn from_lookup(env: Env<'_>) -> Result<Self, ConfigError> {
-        let sweep = SweepSettings::from_lookup(env)?;
-        let timing = Timing {
-            request_timeout: seconds(env, "GRAPHGATE_REQUEST_TIMEOUT_SECS", 900.0)?
-                .unwrap_or(Timing::default().request_timeout),
-            // An accepted operation is first polled one poll interval later.
-            first_poll_after: sweep.poll_base,
-        };
+        let pacing = pacing(env)?;
         Ok(Settings {
-            graph: GraphSettings::from_lookup(env)?,
-            callers: CallerRegistry::from_lookup(env)?,
-            store: StoreSettings::from_lookup(env)?,
-            timing,
-            sweep,
+            graph: graph(env)?,
+            callers: callers(env)?,
+            store: store(env)?,
+            intake: IntakeSettings {
+                request_timeout: seconds(env, "GRAPHGATE_REQUEST_TIMEOUT_SECS", 900.0)?
+                    .unwrap_or(IntakeSettings::default().request_timeout),
+            },
+            sweep: sweep(env)?,
+            pacing,
             callback_policy: TargetPolicy::PublicHttpsOnly,
         })
     }
 }
 
-impl GraphSettings {
-    pub fn from_lookup(env: Env<'_>) -> Result<Self, ConfigError> {
-        let cloud = match env("GRAPH_CLOUD") {
-            None => Cloud::Global,
-            Some(name) => Cloud::parse(&name).ok_or_else(|| {
+/// Reads the secrets the environment names by ARN, keyed by the variable each stands in for.
+pub async fn secrets_by_arn(env: Env<'_>) -> Result<HashMap<&'static str, String>, ConfigError> {
+    let mut wanted = Vec::new();
+    for (arn_name, value_name) in BY_ARN {
+        match (env(arn_name), env(value_name)) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::invalid(
+                    arn_name,
+                    format!("set either {value_name} or {arn_name}, not both"),
+                ));
+            }
+            (Some(arn), None) => wanted.push((arn_name, value_name, arn)),
+            _ => {}
+        }
+    }
+    let arns: Vec<String> = wanted.iter().map(|(_, _, arn)| arn.clone()).collect();
+    let values = crate::secrets::read_all(&arns).await;
+    wanted
+        .into_iter()
+        .zip(values)
+        .map(|((arn_name, value_name, _), value)| {
+            value
+                .map(|v| (value_name, v))
+                .map_err(|e| ConfigError::invalid(arn_name, e))
+        })
+        .collect()
+}
+
+/// `GRAPHGATE_CALLERS`: a JSON array inline, or the path of a file holding one.
+fn callers(env: Env<'_>) -> Result<CallerRegistry, ConfigError> {
+    let raw = env(CALLERS).ok_or(ConfigError::Missing {
+        name: CALLERS,
+        why: "graphgate never serves an open endpoint; register at least one caller \
+              (see the README's Callers section)",
+    })?;
+    // The value holds tokens: no error below repeats any of it.
+    let trimmed = raw.trim_start();
+    let json = if trimmed.starts_with('[') {
+        raw
+    } else if trimmed.starts_with(['{', '"']) {
+        return Err(ConfigError::invalid(
+            CALLERS,
+            "must be a JSON array of callers, or the path of a file holding one",
+        ));
+    } else {
+        std::fs::read_to_string(raw.trim()).map_err(|e| {
+            ConfigError::invalid(
+                CALLERS,
+                format!("cannot read the file it names ({})", e.kind()),
+            )
+        })?
+    };
+    CallerRegistry::parse(&json).map_err(|detail| ConfigError::invalid(CALLERS, detail))
+}
+
+fn store(env: Env<'_>) -> Result<StoreSettings, ConfigError> {
+    let Some(table) = env("GRAPHGATE_TABLE") else {
+        return Ok(StoreSettings::Sqlite {
+            path: PathBuf::from(env("GRAPHGATE_DB").unwrap_or_else(|| "./graphgate.db".into())),
+        });
+    };
+    let valid_name = (3..=255).contains(&table.len())
+        && table
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    if !valid_name {
+        return Err(ConfigError::invalid(
+            "GRAPHGATE_TABLE",
+            "a DynamoDB table name is 3 to 255 of a-z, A-Z, 0-9, _, - and .",
+        ));
+    }
+    let retention_days = match env("GRAPHGATE_RETENTION_DAYS") {
+        None => 90,
+        Some(raw) => raw
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|d| (1..=3650).contains(d))
+            .ok_or_else(|| {
                 ConfigError::invalid(
-                    "GRAPH_CLOUD",
-                    format!("{name:?} is not one of global, usgov, dod, china"),
+                    "GRAPHGATE_RETENTION_DAYS",
+                    format!("{raw:?} is not a whole number of days from 1 to 3650"),
                 )
             })?,
-        };
-        let base_raw = env("GRAPH_BASE_URL").unwrap_or_else(|| cloud.graph_base().to_owned());
-        let base =
-            GraphBase::parse(&base_raw).map_err(|e| ConfigError::invalid("GRAPH_BASE_URL", e))?;
-        let token_url = match env("GRAPH_TOKEN_URL") {
-            Some(raw) => {
-                check_endpoint(&raw).map_err(|e| ConfigError::invalid("GRAPH_TOKEN_URL", e))?
-            }
-            None => {
-                let tenant = env("GRAPH_TENANT_ID").ok_or(ConfigError::Missing {
-                    name: "GRAPH_TENANT_ID",
-                    why: "the tenant whose devices graphgate manages (or set GRAPH_TOKEN_URL)",
-                })?;
-                let tenant = TenantId::parse(tenant)
-                    .map_err(|e| ConfigError::invalid("GRAPH_TENANT_ID", e))?;
-                let raw = format!("{}/{tenant}/oauth2/v2.0/token", cloud.authority());
-                check_endpoint(&raw).map_err(|e| ConfigError::invalid("GRAPH_TENANT_ID", e))?
-            }
-        };
-        let client_id = env("GRAPH_CLIENT_ID").ok_or(ConfigError::Missing {
-            name: "GRAPH_CLIENT_ID",
-            why: "the application (client) ID of graphgate's app registration",
-        })?;
-        let client_secret = env("GRAPH_CLIENT_SECRET").ok_or(ConfigError::Missing {
-            name: "GRAPH_CLIENT_SECRET",
-            why: "the client secret of graphgate's app registration",
-        })?;
-        Ok(GraphSettings {
-            credentials: ClientCredentials {
-                token_url,
-                client_id,
-                client_secret: SecretString::from(client_secret),
-                scope: base.scope(),
-            },
-            base,
-            retry: RetryPolicy::default(),
-        })
-    }
+    };
+    Ok(StoreSettings::DynamoDb {
+        table,
+        retention: Duration::from_secs(retention_days * 86_400),
+    })
+}
+
+fn sweep(env: Env<'_>) -> Result<SweepSettings, ConfigError> {
+    let defaults = SweepSettings::default();
+    let concurrency = match env("GRAPHGATE_SWEEP_CONCURRENCY") {
+        None => defaults.concurrency,
+        Some(raw) => raw
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=64).contains(n))
+            .ok_or_else(|| {
+                ConfigError::invalid(
+                    "GRAPHGATE_SWEEP_CONCURRENCY",
+                    format!("{raw:?} is not a whole number from 1 to 64"),
+                )
+            })?,
+    };
+    let interval =
+        seconds(env, "GRAPHGATE_SWEEP_INTERVAL_SECS", 3600.0)?.unwrap_or(defaults.interval);
+    Ok(SweepSettings {
+        concurrency,
+        interval,
+        ..defaults
+    })
+}
+
+fn pacing(env: Env<'_>) -> Result<Pacing, ConfigError> {
+    let defaults = Pacing::default();
+    let poll_base =
+        seconds(env, "GRAPHGATE_POLL_INTERVAL_SECS", 3600.0)?.unwrap_or(defaults.poll_base);
+    let operation_timeout = seconds(env, "GRAPHGATE_OPERATION_TIMEOUT_SECS", 604_800.0)?
+        .unwrap_or(defaults.operation_timeout);
+    Ok(Pacing {
+        // An accepted operation is first polled one poll interval later.
+        first_poll: poll_base,
+        poll_base,
+        poll_max: defaults.poll_max.max(poll_base),
+        operation_timeout,
+        ..defaults
+    })
+}
+
+fn graph(env: Env<'_>) -> Result<GraphSettings, ConfigError> {
+    let cloud = match env("GRAPH_CLOUD") {
+        None => Cloud::Global,
+        Some(name) => Cloud::parse(&name).ok_or_else(|| {
+            ConfigError::invalid(
+                "GRAPH_CLOUD",
+                format!("{name:?} is not one of global, usgov, dod, china"),
+            )
+        })?,
+    };
+    let base_raw = env("GRAPH_BASE_URL").unwrap_or_else(|| cloud.graph_base().to_owned());
+    let base =
+        GraphBase::parse(&base_raw).map_err(|e| ConfigError::invalid("GRAPH_BASE_URL", e))?;
+    let token_url = match env("GRAPH_TOKEN_URL") {
+        Some(raw) => {
+            check_endpoint(&raw).map_err(|e| ConfigError::invalid("GRAPH_TOKEN_URL", e))?
+        }
+        None => {
+            let tenant = env("GRAPH_TENANT_ID").ok_or(ConfigError::Missing {
+                name: "GRAPH_TENANT_ID",
+                why: "the tenant whose devices graphgate manages (or set GRAPH_TOKEN_URL)",
+            })?;
+            let tenant =
+                TenantId::parse(tenant).map_err(|e| ConfigError::invalid("GRAPH_TENANT_ID", e))?;
+            let raw = format!("{}/{tenant}/oauth2/v2.0/token", cloud.authority());
+            check_endpoint(&raw).map_err(|e| ConfigError::invalid("GRAPH_TENANT_ID", e))?
+        }
+    };
+    let client_id = env("GRAPH_CLIENT_ID").ok_or(ConfigError::Missing {
+        name: "GRAPH_CLIENT_ID",
+        why: "the application (client) ID of graphgate's app registration",
+    })?;
+    let client_secret = env("GRAPH_CLIENT_SECRET").ok_or(ConfigError::Missing {
+        name: "GRAPH_CLIENT_SECRET",
+        why: "the client secret of graphgate's app registration",
+    })?;
+    Ok(GraphSettings {
+        credentials: ClientCredentials {
+            token_url,
+            client_id,
+            client_secret: SecretString::from(client_secret),
+            scope: base.scope(),
+        },
+        base,
+        retry: RetryPolicy::default(),
+    })
 }
 
 /// An optional variable holding a number of seconds, fractions allowed, in `(0, max]`.
@@ -381,13 +375,13 @@ mod tests {
             }
         };
         assert_eq!(
-            StoreSettings::from_lookup(&env(&[])).unwrap(),
+            store(&env(&[])).unwrap(),
             StoreSettings::Sqlite {
                 path: "./graphgate.db".into()
             }
         );
         assert_eq!(
-            StoreSettings::from_lookup(&env(&[
+            store(&env(&[
                 ("GRAPHGATE_TABLE", "graphgate-changes"),
                 ("GRAPHGATE_RETENTION_DAYS", "30")
             ]))
@@ -397,9 +391,9 @@ mod tests {
                 retention: Duration::from_secs(30 * 86_400)
             }
         );
-        assert!(StoreSettings::from_lookup(&env(&[("GRAPHGATE_TABLE", "a b")])).is_err());
+        assert!(store(&env(&[("GRAPHGATE_TABLE", "a b")])).is_err());
         assert!(
-            StoreSettings::from_lookup(&env(&[
+            store(&env(&[
                 ("GRAPHGATE_TABLE", "t-1"),
                 ("GRAPHGATE_RETENTION_DAYS", "0")
             ]))
@@ -505,6 +499,6 @@ mod tests {
         let printed = format!("{s:?}");
         assert!(!printed.contains("very-secret-value"));
         assert!(!printed.contains("0123456789abcdef0123456789abcdef"));
-        assert_eq!(s.timing.request_timeout, Duration::from_millis(2500));
+        assert_eq!(s.intake.request_timeout, Duration::from_millis(2500));
     }
 }

@@ -1,27 +1,60 @@
-//! Start-up shared by the two Lambda functions: JSON logs, settings, clients. A bad setting
-//! is logged once, plainly, and fails the init phase.
+//! What the two Lambda functions share: start-up (JSON logs, settings, clients; a bad setting
+//! is logged once, plainly, and fails the init phase), and the sweeper's scheduled invocation.
 
-use crate::app::AppState;
 use std::time::{Duration, SystemTime};
 
+use tokio::time::Instant;
+
+use crate::app::App;
+use crate::clock::time_left;
 use crate::config::Settings;
+use crate::store::StoreError;
+use crate::sweeper::{SweepReport, Sweeper};
 use crate::telemetry::{self, error_chain};
 
-pub async fn start() -> Result<AppState, lambda_runtime::Error> {
+pub async fn start() -> Result<App, lambda_runtime::Error> {
     telemetry::init(telemetry::Format::Json);
     let settings = Settings::load()
         .await
         .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
-    let state = AppState::from_settings(settings)
+    let app = App::from_settings(settings)
         .await
         .inspect_err(|e| tracing::error!(error = %error_chain(e), "cannot open the store"))?;
-    Ok(state)
+    Ok(app)
 }
 
-/// The time from now to an invocation's `deadline`, less `margin` kept back to answer.
-pub fn time_left(deadline: SystemTime, margin: Duration) -> Duration {
-    deadline
-        .duration_since(SystemTime::now())
-        .unwrap_or_default()
-        .saturating_sub(margin)
+/// What invoked the `sweeper` Lambda function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// An EventBridge rule: its `Scheduled Event` envelope.
+    Rule { time: Option<String> },
+    /// EventBridge Scheduler, which sends the payload the schedule names (any JSON).
+    Scheduler,
+}
+
+impl Trigger {
+    pub fn of(payload: &serde_json::Value) -> Self {
+        let field = |name: &str| payload.get(name).and_then(serde_json::Value::as_str);
+        if field("source") == Some("aws.events") && field("detail-type").is_some() {
+            Trigger::Rule {
+                time: field("time").map(str::to_owned),
+            }
+        } else {
+            Trigger::Scheduler
+        }
+    }
+}
+
+/// One invocation of the `sweeper` Lambda function: a pass that stops `margin` before the
+/// invocation's deadline.
+pub async fn on_schedule(
+    sweeper: &Sweeper,
+    payload: &serde_json::Value,
+    invocation_deadline: SystemTime,
+    margin: Duration,
+) -> Result<SweepReport, StoreError> {
+    let trigger = Trigger::of(payload);
+    let left = time_left(invocation_deadline, margin);
+    tracing::info!(?trigger, seconds_left = left.as_secs_f64(), "sweep invoked");
+    sweeper.sweep_once(Instant::now() + left).await
 }

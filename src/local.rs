@@ -3,16 +3,19 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
+use tokio::time::Instant;
 
-use crate::app::AppState;
+use crate::app::App;
 use crate::callback::TargetPolicy;
-use crate::config::{Settings, StoreSettings, process_env};
-use crate::intake::router;
+use crate::config::{Settings, process_env};
 use crate::simulator::{self, SimulatorState};
-use crate::sweeper;
+use crate::store::StoreSettings;
+use crate::sweeper::Sweeper;
+use crate::telemetry::{error_chain, show};
 
 /// The HTTP app bound to its socket, not yet serving.
 pub struct Application {
@@ -21,10 +24,10 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn bind(state: AppState, listen: SocketAddr) -> std::io::Result<Self> {
+    pub async fn bind(app: &App, listen: SocketAddr) -> std::io::Result<Self> {
         Ok(Application {
             listener: TcpListener::bind(listen).await?,
-            router: router(state),
+            router: app.router(),
         })
     }
 
@@ -55,9 +58,9 @@ fn local(mut settings: Settings) -> Settings {
 
 /// Runs `graphgate sweep --once`: one pass, its report printed as JSON.
 pub async fn sweep_once() -> Result<(), Box<dyn std::error::Error>> {
-    let state = AppState::from_settings(local(Settings::load().await?)).await?;
-    let deadline = tokio::time::Instant::now() + state.sweep.pass_budget();
-    let report = state.sweeper().sweep_once(deadline).await?;
+    let app = App::from_settings(local(Settings::load().await?)).await?;
+    let deadline = Instant::now() + app.sweep.pass_budget();
+    let report = app.sweeper().sweep_once(deadline).await?;
     writeln!(std::io::stdout(), "{}", serde_json::to_string(&report)?)?;
     Ok(())
 }
@@ -88,10 +91,10 @@ pub async fn serve(listen: SocketAddr, simulate: bool) -> Result<(), Box<dyn std
     } else {
         (Settings::load().await?, None, None)
     };
-    let state = AppState::from_settings(local(settings)).await?;
-    tokio::spawn(sweeper::run_forever(state.sweeper(), state.sweep.interval));
-    let app = Application::bind(state, listen).await?;
-    let addr = app.local_addr();
+    let app = App::from_settings(local(settings)).await?;
+    tokio::spawn(run_forever(app.sweeper(), app.sweep.interval));
+    let application = Application::bind(&app, listen).await?;
+    let addr = application.local_addr();
     let mut banner = format!("graphgate listening on http://{addr}\n");
     if let Some(sim) = simulator_addr {
         banner += &format!(
@@ -105,12 +108,28 @@ pub async fn serve(listen: SocketAddr, simulate: bool) -> Result<(), Box<dyn std
         );
     }
     show(&banner);
-    app.run_until_stopped().await?;
+    application.run_until_stopped().await?;
     Ok(())
 }
 
-/// Prints a banner for a person at a terminal. A closed stdout must not stop the server, so
-/// a failed write is ignored (`println!` would panic).
-pub(crate) fn show(text: &str) {
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+/// Runs a pass every `interval` until the process ends; for `graphgate serve`. Each pass is
+/// its own task, so a pass that fails, or panics, costs that pass and not the loop.
+pub async fn run_forever(sweeper: Sweeper, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        // A pass ends well within the claims it takes.
+        let deadline = Instant::now() + sweeper.settings.pass_budget();
+        let pass = sweeper.clone();
+        match tokio::spawn(async move { pass.sweep_once(deadline).await }).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %error_chain(&e), "sweep pass failed; trying again next interval")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "sweep pass panicked; trying again next interval")
+            }
+        }
+    }
 }

@@ -1,4 +1,7 @@
-//! Logging set-up: JSON lines in Lambda (CloudWatch parses them), compact text on a terminal.
+//! What graphgate writes for people: logs (JSON lines in Lambda, which CloudWatch parses;
+//! compact text on a terminal), error chains for them, and banners on a terminal.
+
+use std::io::Write;
 
 use tracing_subscriber::EnvFilter;
 
@@ -33,4 +36,10 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     out
+}
+
+/// Prints a banner for a person at a terminal. A closed stdout must not stop the server, so
+/// a failed write is ignored (`println!` would panic).
+pub fn show(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }

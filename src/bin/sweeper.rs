@@ -1,6 +1,6 @@
 //! The `sweeper` Lambda function: one sweep pass per scheduled invocation.
 
-use graphgate::sweeper::on_schedule;
+use graphgate::lambda::on_schedule;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 use tokio::time::Duration;
@@ -10,8 +10,8 @@ const MARGIN: Duration = Duration::from_secs(5);
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let state = graphgate::lambda::start().await?;
-    let sweeper = &state.sweeper();
+    let app = graphgate::lambda::start().await?;
+    let sweeper = &app.sweeper();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = event.context.deadline();
         Ok::<_, Error>(on_schedule(sweeper, &event.payload, deadline, MARGIN).await?)

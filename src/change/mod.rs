@@ -1,20 +1,27 @@
-//! The domain: what a change asks for, and what became of it. No I/O lives here.
+//! The domain: what a change asks for, what Graph made of it, and every way its life may move
+//! on. No I/O, and no clock: time comes in as `now`.
 
 mod action;
+mod delivery;
 mod ids;
+mod outcome;
 mod record;
 mod request;
+mod schedule;
+mod status;
 mod view;
 
 pub use action::{
     Action, ActionKind, AppScope, ConsentedPermissionSet, PermissionType,
     ResourceSpecificPermission, SoftwareType, SoftwareVersion,
 };
+pub use delivery::{AttemptOutcome, CallbackAttempt, CallbackDelivery, DeliveryStatus};
 pub use ids::{
     ChangeId, ChatId, DeviceId, IdError, InstallationId, OperationId, TeamId, TenantId, UserId,
 };
-pub use record::{
-    CallbackAttempt, CallbackDelivery, ChangeRecord, DeliveryStatus, GraphFailure, Status,
-};
+pub use outcome::{ActionOutcome, DeviceOperation, GraphFailure, OperationStatus};
+pub use record::{ChangeRecord, InvalidTransition};
 pub use request::{CallbackUrl, ChangeRequest, FieldError};
+pub use schedule::{Due, Pacing};
+pub use status::Status;
 pub use view::ChangeView;

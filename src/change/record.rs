@@ -1,159 +1,185 @@
-//! A change as graphgate remembers it, and the rules for how its status may move.
+//! A change as graphgate remembers it, and every way it may move on.
+//!
+//! The fields are private: a record changes only through the transitions below. Each takes
+//! the time of the event (`now`) and returns the record the next write should store, or a
+//! typed refusal; none reads a clock or does I/O. The store checks, by version, that nobody
+//! wrote in between.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use url::Url;
 
 use super::action::Action;
+use super::delivery::{AttemptOutcome, CallbackDelivery, DeliveryStatus};
 use super::ids::ChangeId;
+use super::outcome::{ActionOutcome, DeviceOperation, GraphFailure, OperationStatus};
 use super::request::{CallbackUrl, ChangeRequest};
+use super::schedule::{Due, Pacing};
+use super::status::Status;
 
-/// Where a change stands: `submitting → queued|running → succeeded|failed|cancelled|timedOut`,
-/// and `rejected` when Graph refused it. DESIGN.md's `accepted` has no state of its own: a
-/// change is stored as `submitting` straight away, before Graph is called.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Status {
-    Submitting,
-    Queued,
-    Running,
-    Succeeded,
-    Failed,
-    Cancelled,
-    TimedOut,
-    Rejected,
-}
-
-impl Status {
-    pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            Status::Succeeded
-                | Status::Failed
-                | Status::Cancelled
-                | Status::TimedOut
-                | Status::Rejected
-        )
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Submitting => "submitting",
-            Status::Queued => "queued",
-            Status::Running => "running",
-            Status::Succeeded => "succeeded",
-            Status::Failed => "failed",
-            Status::Cancelled => "cancelled",
-            Status::TimedOut => "timedOut",
-            Status::Rejected => "rejected",
-        }
-    }
-
-    /// Whether a change in `self` may move to `next`. Terminal states are final; a change
-    /// may stay where it is (a poll that saw no progress still records the attempt).
-    pub fn can_become(self, next: Status) -> bool {
-        use Status::*;
-        match self {
-            Submitting => true,
-            Queued | Running => !matches!(next, Submitting | Rejected),
-            Succeeded | Failed | Cancelled | TimedOut | Rejected => false,
-        }
-    }
-}
-
-/// Why Graph did not do what was asked, in Graph's own words.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GraphFailure {
-    /// Graph's HTTP status, when there was an answer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub http_status: Option<u16>,
-    pub code: String,
-    pub message: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
-}
-
-/// Where the report to the caller's `callbackUrl` stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum DeliveryStatus {
-    Pending,
-    Delivered,
-    /// Every attempt failed; no more will be made.
-    Failed,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CallbackAttempt {
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
-    /// The receiver's HTTP status, or why there was none.
-    pub outcome: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CallbackDelivery {
-    pub status: DeliveryStatus,
-    pub attempts: Vec<CallbackAttempt>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a {from} change cannot become {to}")]
-pub struct InvalidTransition {
-    pub from: &'static str,
-    pub to: &'static str,
+/// Why a transition was refused: the record is not in a state it applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidTransition {
+    #[error("a {status} change cannot be {event}")]
+    NotFrom { status: Status, event: &'static str },
+    #[error("a change with nothing left to do cannot be claimed")]
+    NothingDue,
+    #[error("the change has not yet run past the operation timeout")]
+    NotOverdue,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChangeRecord {
-    pub id: ChangeId,
+    pub(super) id: ChangeId,
     /// The registered caller that created the change; only it may read the change.
-    pub caller: String,
-    pub action: Action,
+    pub(super) caller: String,
+    pub(super) action: Action,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reference: Option<String>,
+    pub(super) reference: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requested_by: Option<String>,
+    pub(super) requested_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callback_url: Option<CallbackUrl>,
-    pub status: Status,
+    pub(super) callback_url: Option<CallbackUrl>,
+    pub(super) status: Status,
     /// The Graph operation to follow, once Graph accepted a device action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location: Option<Url>,
+    pub(super) location: Option<Url>,
     /// Graph's `request-id` for the action call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub graph_request_id: Option<String>,
+    pub(super) graph_request_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure: Option<GraphFailure>,
+    pub(super) failure: Option<GraphFailure>,
     /// The Graph operation's status as last read, spelled as Graph spelled it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub operation_status: Option<String>,
+    pub(super) operation_status: Option<String>,
     /// The report to `callback_url`, once the change has finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callback: Option<CallbackDelivery>,
-    /// How many times the operation has been polled; spaces the polls out.
+    pub(super) callback: Option<CallbackDelivery>,
+    /// How many times the change was looked at without a final answer; spaces the looks out.
     #[serde(default)]
-    pub polls: u32,
+    polls: u32,
     /// Whether the sweeper already sent this change to Graph again, recovering it.
     #[serde(default)]
-    pub resubmitted: bool,
+    resubmitted: bool,
     #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
+    pub(super) created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-    /// When the change should next be looked at; `None` once nothing is left to do. While
-    /// `submitting`, the end of the submitter's lease: past it, the submitter is presumed dead
-    /// and the sweeper takes over.
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    pub next_poll_at: Option<OffsetDateTime>,
+    pub(super) updated_at: OffsetDateTime,
+    /// Why and when the change is next visited; `None` once nothing is left to do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    due: Option<Due>,
+    /// graphgate 0.1 stored only the time of the next visit; read, never written.
+    #[serde(
+        default,
+        rename = "nextPollAt",
+        skip_serializing,
+        with = "time::serde::rfc3339::option"
+    )]
+    unnamed_due: Option<OffsetDateTime>,
     /// Bumped by every write; a write succeeds only over the version it read.
-    pub version: u64,
+    version: u64,
 }
 
+/// Accessors: the record as it stands.
+impl ChangeRecord {
+    pub fn id(&self) -> &ChangeId {
+        &self.id
+    }
+
+    pub fn caller(&self) -> &str {
+        &self.caller
+    }
+
+    pub fn action(&self) -> &Action {
+        &self.action
+    }
+
+    pub fn reference(&self) -> Option<&str> {
+        self.reference.as_deref()
+    }
+
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    pub fn location(&self) -> Option<&Url> {
+        self.location.as_ref()
+    }
+
+    pub fn graph_request_id(&self) -> Option<&str> {
+        self.graph_request_id.as_deref()
+    }
+
+    pub fn failure(&self) -> Option<&GraphFailure> {
+        self.failure.as_ref()
+    }
+
+    pub fn operation_status(&self) -> Option<&str> {
+        self.operation_status.as_deref()
+    }
+
+    pub fn callback(&self) -> Option<&CallbackDelivery> {
+        self.callback.as_ref()
+    }
+
+    pub fn resubmitted(&self) -> bool {
+        self.resubmitted
+    }
+
+    pub fn created_at(&self) -> OffsetDateTime {
+        self.created_at
+    }
+
+    pub fn updated_at(&self) -> OffsetDateTime {
+        self.updated_at
+    }
+
+    pub fn due(&self) -> Option<Due> {
+        self.due
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Where to report the finished change, while a report is still owed.
+    pub fn pending_callback(&self) -> Option<&CallbackUrl> {
+        let pending = self
+            .callback
+            .as_ref()
+            .is_some_and(|c| c.status == DeliveryStatus::Pending);
+        self.callback_url
+            .as_ref()
+            .filter(|_| pending && self.status.is_terminal())
+    }
+}
+
+/// Storage: the stores keep a record as JSON and bump its version on every write.
+impl ChangeRecord {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a change record serializes")
+    }
+
+    /// Parses a stored record, giving a bare `nextPollAt` from graphgate 0.1 its meaning.
+    pub fn from_json(json: &str) -> Result<Self, serde_json::Error> {
+        let mut record: ChangeRecord = serde_json::from_str(json)?;
+        if let Some(at) = record.unnamed_due.take() {
+            record.due = record.due.or(Some(Due::implied(record.status, at)));
+        }
+        Ok(record)
+    }
+
+    /// The record as a store writes it over `self`: one version later.
+    pub fn next_version(&self) -> ChangeRecord {
+        ChangeRecord {
+            version: self.version + 1,
+            ..self.clone()
+        }
+    }
+}
+
+/// Transitions: each returns the record to store next, or why it does not apply.
 impl ChangeRecord {
     /// A new change, about to be sent to Graph by a submitter holding it until `lease_until`.
     pub fn submitting(
@@ -179,95 +205,621 @@ impl ChangeRecord {
             resubmitted: false,
             created_at: now,
             updated_at: now,
-            next_poll_at: Some(lease_until),
+            due: Some(Due::Lease(lease_until)),
+            unnamed_due: None,
             version: 0,
         }
     }
 
-    /// Moves the change to `next`, keeping what is already known. Returns the record as the
-    /// next write should store it; the store checks that nobody wrote in between.
-    pub fn moved_to(
+    /// A sweeper takes the change until `until`; a second sweeper's claim on the same version
+    /// loses in the store.
+    pub fn claim(&self, until: OffsetDateTime) -> Result<Self, InvalidTransition> {
+        if self.due.is_none() {
+            return Err(InvalidTransition::NothingDue);
+        }
+        Ok(ChangeRecord {
+            due: Some(Due::Claim(until)),
+            ..self.clone()
+        })
+    }
+
+    /// Graph took the action: a device action is queued, to be polled `pacing.first_poll`
+    /// later; an app upgrade is done.
+    pub fn submitted(
         &self,
-        next: Status,
+        outcome: &ActionOutcome,
         now: OffsetDateTime,
-    ) -> Result<ChangeRecord, InvalidTransition> {
+        pacing: &Pacing,
+    ) -> Result<Self, InvalidTransition> {
+        self.only_from(&[Status::Submitting], "submitted")?;
+        Ok(match outcome {
+            ActionOutcome::Accepted {
+                location,
+                request_id,
+            } => {
+                let mut next = self.moved_to(Status::Queued, now)?;
+                next.graph_request_id = request_id.clone();
+                next.location = Some(location.clone());
+                next.due = Some(Due::Poll(now + pacing.first_poll));
+                next
+            }
+            ActionOutcome::Completed { request_id } => {
+                let mut next = self.moved_to(Status::Succeeded, now)?;
+                next.graph_request_id = request_id.clone();
+                next
+            }
+        })
+    }
+
+    /// Graph refused the change as asked (a 4xx, or an operation already queued).
+    pub fn rejected(
+        &self,
+        failure: GraphFailure,
+        now: OffsetDateTime,
+    ) -> Result<Self, InvalidTransition> {
+        self.only_from(&[Status::Submitting], "rejected")?;
+        self.ended(Status::Rejected, failure, now)
+    }
+
+    /// The change cannot be carried out, for the reason `failure` gives.
+    pub fn failed(
+        &self,
+        failure: GraphFailure,
+        now: OffsetDateTime,
+    ) -> Result<Self, InvalidTransition> {
+        self.ended(Status::Failed, failure, now)
+    }
+
+    /// The operation was read: the change takes its status, and is polled again later
+    /// unless that status is final.
+    pub fn observed(
+        &self,
+        operation: &DeviceOperation,
+        now: OffsetDateTime,
+        pacing: &Pacing,
+    ) -> Result<Self, InvalidTransition> {
+        self.only_from(&[Status::Queued, Status::Running], "observed")?;
+        let mut next = self.clone();
+        next.polls += 1;
+        next.apply(operation, now, pacing)
+    }
+
+    /// A change left `submitting` turns out to have started `operation`, at `location`.
+    pub fn adopted(
+        &self,
+        location: Url,
+        operation: &DeviceOperation,
+        now: OffsetDateTime,
+        pacing: &Pacing,
+    ) -> Result<Self, InvalidTransition> {
+        self.only_from(&[Status::Submitting], "adopted")?;
+        let mut next = self.moved_to(Status::Queued, now)?;
+        next.location = Some(location);
+        next.apply(operation, now, pacing)
+    }
+
+    /// Graph could not be asked, or did not say (throttled, unreachable): look again later,
+    /// when Graph's `Retry-After` says or after the backoff.
+    pub fn retry_later(
+        &self,
+        retry_after: Option<std::time::Duration>,
+        now: OffsetDateTime,
+        pacing: &Pacing,
+    ) -> Result<Self, InvalidTransition> {
+        self.only_from(
+            &[Status::Submitting, Status::Queued, Status::Running],
+            "retried",
+        )?;
+        let mut next = self.clone();
+        next.polls += 1;
+        next.due = Some(Due::Poll(now + pacing.poll_wait(next.polls, retry_after)));
+        Ok(next)
+    }
+
+    /// The change is sent to Graph again, recovering it. Stored before the call, so that a
+    /// sweeper dying after Graph's answer cannot send it a third time.
+    pub fn resubmitting(&self) -> Result<Self, InvalidTransition> {
+        if self.resubmitted {
+            return Err(InvalidTransition::NotFrom {
+                status: self.status,
+                event: "resubmitted twice",
+            });
+        }
+        self.only_from(&[Status::Submitting], "resubmitted")?;
+        Ok(ChangeRecord {
+            resubmitted: true,
+            ..self.clone()
+        })
+    }
+
+    /// Graph clearly did not take the resubmission (throttled, unreachable): it may be sent
+    /// again, later.
+    pub fn resubmission_not_taken(
+        &self,
+        now: OffsetDateTime,
+        pacing: &Pacing,
+    ) -> Result<Self, InvalidTransition> {
+        let mut next = self.retry_later(None, now, pacing)?;
+        next.resubmitted = false;
+        Ok(next)
+    }
+
+    /// The change was resubmitted once already and Graph still shows no operation for it.
+    pub fn submission_lost(&self, now: OffsetDateTime) -> Result<Self, InvalidTransition> {
+        if !self.resubmitted {
+            return Err(InvalidTransition::NotFrom {
+                status: self.status,
+                event: "lost before it was resubmitted",
+            });
+        }
+        self.ended(
+            Status::Failed,
+            GraphFailure::graphgate(
+                "lostSubmission",
+                "the change was resubmitted after its submitter stopped, and Graph shows no operation for it",
+            ),
+            now,
+        )
+    }
+
+    /// The change has run past the operation timeout without a final status.
+    pub fn timed_out(
+        &self,
+        now: OffsetDateTime,
+        pacing: &Pacing,
+    ) -> Result<Self, InvalidTransition> {
+        if self.status.is_terminal() {
+            return Err(InvalidTransition::NotFrom {
+                status: self.status,
+                event: "timed out",
+            });
+        }
+        if !pacing.overdue(self.created_at, now) {
+            return Err(InvalidTransition::NotOverdue);
+        }
+        let failure = if self.status == Status::Submitting {
+            GraphFailure::graphgate(
+                "unconfirmed",
+                "graphgate could not confirm with Graph whether the change was carried out",
+            )
+        } else {
+            let hours = pacing.operation_timeout.as_secs_f64() / 3600.0;
+            GraphFailure::graphgate(
+                "timedOut",
+                format!("the operation had no final status after {hours:.1} h"),
+            )
+        };
+        self.ended(Status::TimedOut, failure, now)
+    }
+
+    /// One callback attempt was made. Delivered, or out of attempts, the change leaves the
+    /// due set; otherwise it is due again after the retry wait.
+    pub fn callback_attempted(
+        &self,
+        outcome: &AttemptOutcome,
+        now: OffsetDateTime,
+        pacing: &Pacing,
+    ) -> Result<Self, InvalidTransition> {
+        if self.pending_callback().is_none() {
+            return Err(InvalidTransition::NotFrom {
+                status: self.status,
+                event: "reported with no report owed",
+            });
+        }
+        let mut next = self.clone();
+        let delivery = next.callback.as_mut().expect("a pending callback");
+        let attempts = delivery.record(outcome, now);
+        next.due = if outcome.delivered() {
+            delivery.status = DeliveryStatus::Delivered;
+            None
+        } else {
+            match pacing.callback_wait(attempts) {
+                Some(wait) => Some(Due::Callback(now + wait)),
+                None => {
+                    delivery.status = DeliveryStatus::Failed;
+                    None
+                }
+            }
+        };
+        Ok(next)
+    }
+
+    /// A finished change with no report owed leaves the due set.
+    pub fn settled(&self) -> Result<Self, InvalidTransition> {
+        if !self.status.is_terminal() || self.pending_callback().is_some() {
+            return Err(InvalidTransition::NotFrom {
+                status: self.status,
+                event: "settled with work left",
+            });
+        }
+        Ok(ChangeRecord {
+            due: None,
+            ..self.clone()
+        })
+    }
+}
+
+/// The rules the transitions share.
+impl ChangeRecord {
+    fn only_from(&self, allowed: &[Status], event: &'static str) -> Result<(), InvalidTransition> {
+        if allowed.contains(&self.status) {
+            Ok(())
+        } else {
+            Err(InvalidTransition::NotFrom {
+                status: self.status,
+                event,
+            })
+        }
+    }
+
+    /// Moves to `next`, keeping what is already known. A change that finishes leaves the due
+    /// set, unless it owes its caller a report: then the report is due at once.
+    fn moved_to(&self, next: Status, now: OffsetDateTime) -> Result<Self, InvalidTransition> {
         if !self.status.can_become(next) {
-            return Err(InvalidTransition {
-                from: self.status.as_str(),
-                to: next.as_str(),
+            return Err(InvalidTransition::NotFrom {
+                status: self.status,
+                event: next.as_str(),
             });
         }
         let mut moved = self.clone();
         moved.status = next;
         moved.updated_at = now;
         if next.is_terminal() {
-            // A finished change is looked at again only to report to its caller.
-            moved.next_poll_at = None;
+            moved.due = None;
             if moved.callback_url.is_some() && moved.callback.is_none() {
-                moved.callback = Some(CallbackDelivery {
-                    status: DeliveryStatus::Pending,
-                    attempts: Vec::new(),
-                });
-                moved.next_poll_at = Some(now);
+                moved.callback = Some(CallbackDelivery::pending());
+                moved.due = Some(Due::Callback(now));
             }
         }
         Ok(moved)
+    }
+
+    fn ended(
+        &self,
+        status: Status,
+        failure: GraphFailure,
+        now: OffsetDateTime,
+    ) -> Result<Self, InvalidTransition> {
+        let mut next = self.moved_to(status, now)?;
+        if next.graph_request_id.is_none() {
+            next.graph_request_id = failure.request_id.clone();
+        }
+        next.failure = Some(failure);
+        Ok(next)
+    }
+
+    /// Takes the status `operation` reports; a status graphgate does not know changes nothing.
+    fn apply(
+        mut self,
+        operation: &DeviceOperation,
+        now: OffsetDateTime,
+        pacing: &Pacing,
+    ) -> Result<Self, InvalidTransition> {
+        self.operation_status = Some(operation.raw_status.clone());
+        let status = match operation.status {
+            OperationStatus::Queued => Status::Queued,
+            OperationStatus::Running => Status::Running,
+            OperationStatus::Succeeded => Status::Succeeded,
+            OperationStatus::Failed => Status::Failed,
+            OperationStatus::Cancelled => Status::Cancelled,
+            OperationStatus::Unknown => self.status,
+        };
+        let mut next = self.moved_to(status, now)?;
+        if status == Status::Failed {
+            next.failure = Some(GraphFailure {
+                http_status: None,
+                code: operation
+                    .error_code
+                    .clone()
+                    .unwrap_or_else(|| "operationFailed".into()),
+                message: operation.error_message.clone().unwrap_or_default(),
+                request_id: None,
+            });
+        }
+        if !status.is_terminal() {
+            next.due = Some(Due::Poll(now + pacing.poll_wait(next.polls, None)));
+        }
+        Ok(next)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::time::Duration;
+
     use serde_json::json;
 
-    fn record() -> ChangeRecord {
-        let request = ChangeRequest::parse(
-            json!({"action":"restartDevice","deviceId":"d1"})
-                .as_object()
-                .unwrap(),
-        )
-        .unwrap();
-        let now = OffsetDateTime::UNIX_EPOCH;
-        ChangeRecord::submitting(request, "itsm", now, now + time::Duration::seconds(60))
+    use super::*;
+    use crate::change::OperationStatus;
+
+    const T0: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
+    const SECS: fn(u64) -> Duration = Duration::from_secs;
+
+    fn request(body: serde_json::Value) -> ChangeRequest {
+        ChangeRequest::parse(body.as_object().unwrap()).unwrap()
+    }
+
+    fn submitting(callback: bool) -> ChangeRecord {
+        let mut body = json!({"action": "restartDevice", "deviceId": "d1"});
+        if callback {
+            body["callbackUrl"] = json!("https://itsm.example.com/hook");
+        }
+        ChangeRecord::submitting(request(body), "itsm", T0, T0 + SECS(55))
+    }
+
+    fn accepted() -> ActionOutcome {
+        ActionOutcome::Accepted {
+            location: Url::parse(
+                "https://graph.microsoft.com/beta/teamwork/devices/d1/operations/op-1",
+            )
+            .unwrap(),
+            request_id: Some("req-1".into()),
+        }
+    }
+
+    fn operation(status: &str) -> DeviceOperation {
+        DeviceOperation {
+            id: Some("op-1".into()),
+            status: OperationStatus::parse(status),
+            raw_status: status.into(),
+            operation_type: Some("deviceRestart".into()),
+            error_code: None,
+            error_message: None,
+            created: None,
+        }
+    }
+
+    fn queued(pacing: &Pacing) -> ChangeRecord {
+        submitting(false)
+            .submitted(&accepted(), T0, pacing)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_new_change_is_held_by_its_submitter_for_the_lease() {
+        let record = submitting(false);
+        assert_eq!(record.status(), Status::Submitting);
+        assert_eq!(record.due(), Some(Due::Lease(T0 + SECS(55))));
+    }
+
+    #[test]
+    fn an_accepted_action_is_first_polled_after_the_first_poll_wait() {
+        let pacing = Pacing::default();
+        let record = queued(&pacing);
+        assert_eq!(record.status(), Status::Queued);
+        assert_eq!(record.due(), Some(Due::Poll(T0 + pacing.first_poll)));
+        assert_eq!(record.graph_request_id(), Some("req-1"));
+        assert!(record.location().is_some());
+    }
+
+    #[test]
+    fn a_completed_upgrade_is_done_and_owes_its_report_at_once() {
+        let record = submitting(true)
+            .submitted(
+                &ActionOutcome::Completed { request_id: None },
+                T0 + SECS(1),
+                &Pacing::default(),
+            )
+            .unwrap();
+        assert_eq!(record.status(), Status::Succeeded);
+        assert_eq!(record.due(), Some(Due::Callback(T0 + SECS(1))));
+        assert!(record.pending_callback().is_some());
+    }
+
+    #[test]
+    fn polls_space_out_and_a_final_status_ends_them() {
+        let pacing = Pacing::default();
+        let mut record = queued(&pacing);
+        let mut now = T0;
+        let mut waits = Vec::new();
+        for status in ["queued", "InProgress", "InProgress", "unknownFutureValue"] {
+            now += SECS(1000);
+            record = record.observed(&operation(status), now, &pacing).unwrap();
+            waits.push((record.due().unwrap().at() - now).whole_seconds());
+        }
+        assert_eq!(waits, [15, 30, 60, 120]);
+        assert_eq!(
+            record.status(),
+            Status::Running,
+            "an unknown status is not final"
+        );
+        assert_eq!(record.operation_status(), Some("unknownFutureValue"));
+        let done = record
+            .observed(&operation("Successful"), now, &pacing)
+            .unwrap();
+        assert_eq!(done.status(), Status::Succeeded);
+        assert_eq!(done.due(), None);
+        assert_eq!(done.updated_at(), now);
+    }
+
+    #[test]
+    fn a_failed_operation_keeps_graphs_error() {
+        let pacing = Pacing::default();
+        let mut op = operation("failed");
+        op.error_code = Some("DeviceOffline".into());
+        op.error_message = Some("The device did not respond.".into());
+        let failed = queued(&pacing).observed(&op, T0, &pacing).unwrap();
+        assert_eq!(failed.status(), Status::Failed);
+        let failure = failed.failure().unwrap();
+        assert_eq!(
+            (failure.code.as_str(), failure.message.as_str()),
+            ("DeviceOffline", "The device did not respond.")
+        );
+    }
+
+    #[test]
+    fn retry_after_sets_the_next_poll() {
+        let pacing = Pacing::default();
+        let later = queued(&pacing)
+            .retry_later(Some(Duration::from_millis(7500)), T0, &pacing)
+            .unwrap();
+        assert_eq!(
+            later.due(),
+            Some(Due::Poll(T0 + Duration::from_millis(7500)))
+        );
+        assert_eq!(later.status(), Status::Queued);
+    }
+
+    #[test]
+    fn a_claim_holds_the_change_until_it_ends() {
+        let pacing = Pacing::default();
+        let claimed = queued(&pacing).claim(T0 + SECS(60)).unwrap();
+        assert_eq!(claimed.due(), Some(Due::Claim(T0 + SECS(60))));
+        let done = claimed
+            .observed(&operation("succeeded"), T0, &pacing)
+            .unwrap();
+        assert_eq!(done.claim(T0), Err(InvalidTransition::NothingDue));
+    }
+
+    #[test]
+    fn the_operation_timeout_applies_only_once_it_has_passed() {
+        let pacing = Pacing {
+            operation_timeout: SECS(3600),
+            ..Pacing::default()
+        };
+        let record = queued(&pacing);
+        assert_eq!(
+            record.timed_out(T0 + SECS(3600), &pacing),
+            Err(InvalidTransition::NotOverdue)
+        );
+        let late = record.timed_out(T0 + SECS(3601), &pacing).unwrap();
+        assert_eq!(late.status(), Status::TimedOut);
+        assert_eq!(late.failure().unwrap().code, "timedOut");
+        assert_eq!(
+            late.failure().unwrap().message,
+            "the operation had no final status after 1.0 h"
+        );
+        let stuck = submitting(false)
+            .timed_out(T0 + SECS(3601), &pacing)
+            .unwrap();
+        assert_eq!(stuck.failure().unwrap().code, "unconfirmed");
+    }
+
+    #[test]
+    fn a_change_is_resubmitted_at_most_once() {
+        let pacing = Pacing::default();
+        let marked = submitting(false).resubmitting().unwrap();
+        assert!(marked.resubmitted());
+        assert!(marked.resubmitting().is_err());
+        assert_eq!(
+            marked.submission_lost(T0).unwrap().failure().unwrap().code,
+            "lostSubmission"
+        );
+        let again = marked.resubmission_not_taken(T0, &pacing).unwrap();
+        assert!(
+            !again.resubmitted(),
+            "Graph did not take it, so it may be sent again"
+        );
+        assert_eq!(again.due(), Some(Due::Poll(T0 + pacing.poll_base)));
+        assert!(submitting(false).submission_lost(T0).is_err());
+    }
+
+    #[test]
+    fn an_adopted_operation_makes_the_change_queued_at_its_location() {
+        let pacing = Pacing::default();
+        let location =
+            Url::parse("https://graph.microsoft.com/beta/teamwork/devices/d1/operations/op-7")
+                .unwrap();
+        let adopted = submitting(false)
+            .adopted(location.clone(), &operation("InProgress"), T0, &pacing)
+            .unwrap();
+        assert_eq!(adopted.status(), Status::Running);
+        assert_eq!(adopted.location(), Some(&location));
+        assert_eq!(adopted.due(), Some(Due::Poll(T0 + pacing.poll_base)));
+    }
+
+    #[test]
+    fn callbacks_are_retried_on_schedule_then_given_up() {
+        let pacing = Pacing {
+            callback_attempts: 3,
+            ..Pacing::default()
+        };
+        let mut record = submitting(true)
+            .rejected(GraphFailure::graphgate("Conflict", "busy"), T0)
+            .unwrap();
+        let mut now = T0;
+        let failing = AttemptOutcome::Answered(500);
+        record = record.callback_attempted(&failing, now, &pacing).unwrap();
+        assert_eq!(record.due(), Some(Due::Callback(now + SECS(30))));
+        now += SECS(30);
+        record = record
+            .callback_attempted(
+                &AttemptOutcome::NoAnswer("connection refused".into()),
+                now,
+                &pacing,
+            )
+            .unwrap();
+        assert_eq!(record.due(), Some(Due::Callback(now + SECS(60))));
+        record = record.callback_attempted(&failing, now, &pacing).unwrap();
+        let delivery = record.callback().unwrap();
+        assert_eq!(delivery.status, DeliveryStatus::Failed);
+        let outcomes: Vec<_> = delivery
+            .attempts
+            .iter()
+            .map(|a| a.outcome.as_str())
+            .collect();
+        assert_eq!(outcomes, ["500", "connection refused", "500"]);
+        assert_eq!(record.due(), None);
+        assert!(record.callback_attempted(&failing, now, &pacing).is_err());
+    }
+
+    #[test]
+    fn a_delivered_callback_ends_the_changes_work() {
+        let pacing = Pacing::default();
+        let done = submitting(true)
+            .submitted(&ActionOutcome::Completed { request_id: None }, T0, &pacing)
+            .unwrap()
+            .callback_attempted(&AttemptOutcome::Answered(204), T0, &pacing)
+            .unwrap();
+        assert_eq!(done.callback().unwrap().status, DeliveryStatus::Delivered);
+        assert_eq!(done.due(), None);
+        assert!(done.settled().is_ok());
     }
 
     #[test]
     fn terminal_states_are_final() {
-        let done = record()
-            .moved_to(Status::Succeeded, OffsetDateTime::UNIX_EPOCH)
+        let pacing = Pacing::default();
+        let done = queued(&pacing)
+            .observed(&operation("succeeded"), T0, &pacing)
             .unwrap();
-        assert_eq!(done.next_poll_at, None);
-        for next in [Status::Queued, Status::Failed, Status::Submitting] {
-            assert!(done.moved_to(next, OffsetDateTime::UNIX_EPOCH).is_err());
-        }
-    }
-
-    #[test]
-    fn a_queued_change_cannot_be_rejected_or_resubmitted() {
-        let queued = record()
-            .moved_to(Status::Queued, OffsetDateTime::UNIX_EPOCH)
-            .unwrap();
+        assert!(done.observed(&operation("failed"), T0, &pacing).is_err());
+        assert!(done.failed(GraphFailure::graphgate("x", "y"), T0).is_err());
+        assert!(done.timed_out(T0 + SECS(86_400), &pacing).is_err());
+        assert!(done.retry_later(None, T0, &pacing).is_err());
         assert!(
-            queued
-                .moved_to(Status::Rejected, OffsetDateTime::UNIX_EPOCH)
+            queued(&pacing)
+                .rejected(GraphFailure::graphgate("x", "y"), T0)
                 .is_err()
         );
-        assert!(
-            queued
-                .moved_to(Status::Submitting, OffsetDateTime::UNIX_EPOCH)
-                .is_err()
-        );
-        assert!(
-            queued
-                .moved_to(Status::Running, OffsetDateTime::UNIX_EPOCH)
-                .is_ok()
-        );
+        assert!(queued(&pacing).submitted(&accepted(), T0, &pacing).is_err());
     }
 
     #[test]
     fn records_round_trip_through_json() {
-        let r = record();
-        let back: ChangeRecord = serde_json::from_value(serde_json::to_value(&r).unwrap()).unwrap();
-        assert_eq!(back, r);
+        let pacing = Pacing::default();
+        let r = queued(&pacing).claim(T0 + SECS(60)).unwrap().next_version();
+        assert_eq!(ChangeRecord::from_json(&r.to_json()).unwrap(), r);
+    }
+
+    #[test]
+    fn a_record_from_graphgate_0_1_reads_with_its_due_time_named() {
+        let json = r#"{"id":"6023af45-0471-4fe3-9c09-cead2855db3d","caller":"itsm",
+            "action":{"action":"restartDevice","deviceId":"d1"},"status":"queued",
+            "location":"https://graph.microsoft.com/beta/teamwork/devices/d1/operations/op-1",
+            "polls":2,"resubmitted":false,"createdAt":"2026-11-23T10:00:00Z",
+            "updatedAt":"2026-11-23T10:01:00Z","nextPollAt":"2026-11-23T10:02:00Z","version":3}"#;
+        let record = ChangeRecord::from_json(json).unwrap();
+        let at = OffsetDateTime::parse(
+            "2026-11-23T10:02:00Z",
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        assert_eq!(record.due(), Some(Due::Poll(at)));
+        assert!(!record.to_json().contains("nextPollAt"));
+        assert!(
+            record
+                .to_json()
+                .contains(r#""due":{"for":"poll","at":"2026-11-23T10:02:00Z"}"#)
+        );
     }
 }

@@ -46,7 +46,7 @@ impl CallbackUrl {
         if raw.len() > Self::MAX_LEN {
             return Err(format!("must be at most {} characters", Self::MAX_LEN));
         }
-        let url = Url::parse(raw).map_err(|e| format!("must be an absolute URL ({e})"))?;
+        let url = Url::parse(raw).map_err(|_| "must be an absolute http(s) URL".to_owned())?;
         if !matches!(url.scheme(), "https" | "http") {
             return Err("must be an http(s) URL".into());
         }

@@ -12,22 +12,10 @@ use serde::Deserialize;
 
 use super::endpoints::{GraphBase, LocationError};
 use super::error::{GraphError, request_id};
-use super::operation::DeviceOperation;
+use super::operation;
 use super::retry::{self, RetryPolicy, Sent};
 use super::token::{ClientCredentials, TokenSource};
-use crate::change::{Action, DeviceId};
-
-/// What Graph made of an action.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ActionOutcome {
-    /// A device action was queued; follow `location` to see it finish.
-    Accepted {
-        location: Url,
-        request_id: Option<String>,
-    },
-    /// An app upgrade is done: Graph answers it synchronously.
-    Completed { request_id: Option<String> },
-}
+use crate::change::{Action, ActionOutcome, DeviceId, DeviceOperation};
 
 /// One Graph client per process: a connection pool, a token cache and a retry policy.
 pub struct GraphClient {
@@ -125,9 +113,9 @@ impl GraphClient {
             .send(Method::GET, &url, None, &single, deadline)
             .await?;
         let body = read_json(sent.response, "an operation").await?;
-        DeviceOperation::from_json(body).map_err(|detail| GraphError::Unexpected {
+        operation::parse(body).map_err(|source| GraphError::Unexpected {
             what: "an operation",
-            detail,
+            source,
         })
     }
 
@@ -146,15 +134,15 @@ impl GraphClient {
                 .await?;
             let page: Page =
                 serde_json::from_value(read_json(sent.response, "an operation list").await?)
-                    .map_err(|e| GraphError::Unexpected {
+                    .map_err(|source| GraphError::Unexpected {
                         what: "an operation list",
-                        detail: e.to_string(),
+                        source,
                     })?;
             for item in page.value {
-                match DeviceOperation::from_json(item) {
+                match operation::parse(item) {
                     Ok(operation) => operations.push(operation),
-                    Err(detail) => {
-                        tracing::warn!(device = %device, detail, "skipping an operation that does not parse")
+                    Err(e) => {
+                        tracing::warn!(device = %device, error = %e, "skipping an operation that does not parse")
                     }
                 }
             }
@@ -218,10 +206,7 @@ async fn read_json(response: Response, what: &'static str) -> Result<Value, Grap
         return Err(GraphError::from_response(response).await);
     }
     let bytes = response.bytes().await.map_err(GraphError::Transport)?;
-    serde_json::from_slice(&bytes).map_err(|e| GraphError::Unexpected {
-        what,
-        detail: e.to_string(),
-    })
+    serde_json::from_slice(&bytes).map_err(|source| GraphError::Unexpected { what, source })
 }
 
 /// The `operationType` Graph gives the operation a device action starts.

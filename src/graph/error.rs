@@ -41,8 +41,13 @@ pub enum GraphError {
     /// The token endpoint refused graphgate's own credentials.
     #[error("the token endpoint refused graphgate's credentials: {http_status} {error}")]
     TokenRefused { http_status: u16, error: String },
-    #[error("unexpected answer from {what}: {detail}")]
-    Unexpected { what: &'static str, detail: String },
+    /// A success answer that does not parse as what was asked for.
+    #[error("Graph's answer for {what} could not be read")]
+    Unexpected {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 impl GraphError {
@@ -71,18 +76,28 @@ impl GraphError {
                 message: "the token endpoint refused graphgate's credentials".into(),
                 request_id: None,
             },
-            other => GraphFailure {
-                http_status: None,
-                code: match other {
-                    GraphError::Unavailable { .. } => "graphUnavailable",
-                    GraphError::Timeout => "graphTimeout",
-                    GraphError::Location(_) => "badLocation",
-                    _ => "graphUnreachable",
-                }
-                .into(),
-                message: other.to_string(),
-                request_id: None,
-            },
+            // graphgate's own sentence: the error's text may hold an HTTP client's or a
+            // parser's words, which are for the log only.
+            other => {
+                let (code, message) = match other {
+                    GraphError::Unavailable { .. } => (
+                        "graphUnavailable",
+                        "Graph stayed throttled or unreachable until the deadline",
+                    ),
+                    GraphError::Timeout => {
+                        ("graphTimeout", "Graph did not answer before the deadline")
+                    }
+                    GraphError::Location(_) => (
+                        "badLocation",
+                        "Graph accepted the action but its Location is unusable",
+                    ),
+                    GraphError::Unexpected { .. } => {
+                        ("graphUnreachable", "Graph's answer could not be read")
+                    }
+                    _ => ("graphUnreachable", "graphgate could not talk to Graph"),
+                };
+                GraphFailure::graphgate(code, message)
+            }
         }
     }
 

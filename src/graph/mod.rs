@@ -7,9 +7,8 @@ mod operation;
 mod retry;
 mod token;
 
-pub use client::{ActionOutcome, GraphClient, operation_type};
+pub use client::{GraphClient, operation_type};
 pub use endpoints::{Cloud, EndpointError, GraphBase, LocationError, check_endpoint};
 pub use error::GraphError;
-pub use operation::{DeviceOperation, OperationStatus};
 pub use retry::RetryPolicy;
 pub use token::ClientCredentials;

@@ -167,9 +167,9 @@ impl TokenSource {
             });
         }
         let granted: TokenGrant =
-            serde_json::from_slice(&body).map_err(|e| GraphError::Unexpected {
+            serde_json::from_slice(&body).map_err(|source| GraphError::Unexpected {
                 what: "the token endpoint",
-                detail: format!("a token response that does not parse ({e})"),
+                source,
             })?;
         let lifetime = Duration::from_secs_f64(granted.expires_in.seconds());
         // Refresh five minutes early, or halfway through a short-lived token.

@@ -7,15 +7,14 @@ use axum::http::StatusCode;
 use axum::http::header::LOCATION;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use time::OffsetDateTime;
 
 use super::extract::{Authenticated, Deadline, JsonObject};
-use super::{ApiError, AppState, status_url};
+use super::submit::{SubmitFailure, submit};
+use super::{ApiError, Intake, status_url};
 use crate::change::{ChangeId, ChangeRecord, ChangeRequest, ChangeView, FieldError};
-use crate::submission::{SubmitFailure, submit};
 
 pub async fn create(
-    State(app): State<AppState>,
+    State(intake): State<Intake>,
     Authenticated(caller): Authenticated,
     Deadline(deadline): Deadline,
     JsonObject(body): JsonObject,
@@ -30,7 +29,7 @@ pub async fn create(
     }
     if let Some(callback) = &request.callback_url {
         let refusal = match (
-            app.callbacks.check_target(callback.url()),
+            intake.callbacks.check_target(callback.url()),
             caller.signing_secret(),
         ) {
             (Err(e), _) => Some(e.to_string()),
@@ -47,28 +46,24 @@ pub async fn create(
             }]));
         }
     }
-    let now = OffsetDateTime::now_utc();
-    let record =
-        ChangeRecord::submitting(request, caller.name(), now, now + app.timing.submit_lease());
+    let now = intake.clock.now();
+    let record = ChangeRecord::submitting(
+        request,
+        caller.name(),
+        now,
+        now + intake.settings.submit_lease(),
+    );
     tracing::info!(
-        change_id = %record.id, caller = caller.name(), action = %kind,
-        reference = record.reference.as_deref().unwrap_or("-"),
+        change_id = %record.id(), caller = caller.name(), action = %kind,
+        reference = record.reference().unwrap_or("-"),
         "submitting change"
     );
-    match submit(
-        &app.graph,
-        app.store.as_ref(),
-        &app.timing,
-        record,
-        deadline,
-    )
-    .await
-    {
+    match submit(&intake, record, deadline).await {
         Ok(record) => Ok(submitted(&record)),
         Err(SubmitFailure::Store(e)) => Err(ApiError::Store(e)),
         Err(SubmitFailure::Graph { record, error }) => Err(ApiError::Graph {
-            change_id: record.id.clone(),
-            action: Box::new(record.action),
+            change_id: record.id().clone(),
+            action: Box::new(record.action().clone()),
             source: error,
         }),
     }
@@ -76,11 +71,11 @@ pub async fn create(
 
 fn submitted(record: &ChangeRecord) -> Response {
     let mut body = json!({
-        "changeId": record.id,
-        "status": record.status,
-        "statusUrl": status_url(&record.id),
+        "changeId": record.id(),
+        "status": record.status(),
+        "statusUrl": status_url(record.id()),
     });
-    match &record.location {
+    match record.location() {
         Some(location) => {
             body["location"] = json!(location);
             (
@@ -95,7 +90,7 @@ fn submitted(record: &ChangeRecord) -> Response {
 }
 
 pub async fn show(
-    State(app): State<AppState>,
+    State(intake): State<Intake>,
     Authenticated(caller): Authenticated,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<ChangeView>, ApiError> {
@@ -104,11 +99,11 @@ pub async fn show(
     };
     let id = ChangeId::parse(id).map_err(|_| ApiError::ChangeNotFound)?;
     // Another caller's change is answered exactly like a missing one.
-    let record = app
+    let record = intake
         .store
         .get(&id)
         .await?
-        .filter(|r| r.caller == caller.name())
+        .filter(|r| r.caller() == caller.name())
         .ok_or(ApiError::ChangeNotFound)?;
     Ok(Json(ChangeView::from(record)))
 }

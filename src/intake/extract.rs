@@ -9,17 +9,16 @@ use axum::http::request::Parts;
 use serde_json::{Map, Value};
 use tokio::time::{Duration, Instant};
 
-use super::{ApiError, MAX_BODY_BYTES};
-use crate::app::AppState;
+use super::{ApiError, Intake, MAX_BODY_BYTES};
 use crate::callers::Caller;
 
 /// The registered caller, proven by its bearer token.
 pub struct Authenticated(pub Arc<Caller>);
 
-impl FromRequestParts<AppState> for Authenticated {
+impl FromRequestParts<Intake> for Authenticated {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &Intake) -> Result<Self, ApiError> {
         let presented = parts
             .headers
             .get(AUTHORIZATION)
@@ -44,14 +43,14 @@ pub struct Deadline(pub Instant);
 /// Time kept back from a Lambda invocation's deadline to write the record and answer.
 const LAMBDA_MARGIN: Duration = Duration::from_millis(1500);
 
-impl FromRequestParts<AppState> for Deadline {
+impl FromRequestParts<Intake> for Deadline {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &Intake) -> Result<Self, ApiError> {
         let now = Instant::now();
-        let mut budget = state.timing.request_timeout;
+        let mut budget = state.settings.request_timeout;
         if let Some(context) = parts.extensions.get::<lambda_http::Context>() {
-            budget = budget.min(crate::lambda::time_left(context.deadline(), LAMBDA_MARGIN));
+            budget = budget.min(crate::clock::time_left(context.deadline(), LAMBDA_MARGIN));
         }
         Ok(Deadline(now + budget))
     }
@@ -95,7 +94,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(map)) => Ok(JsonObject(map)),
             Ok(_) => Err(ApiError::NotAnObject),
-            Err(e) => Err(ApiError::MalformedJson(e.to_string())),
+            Err(e) => Err(ApiError::MalformedJson(e)),
         }
     }
 }

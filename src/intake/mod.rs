@@ -4,8 +4,12 @@
 mod changes;
 mod extract;
 mod problem;
+mod submit;
 
 pub use problem::ApiError;
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -14,13 +18,54 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::app::AppState;
-use crate::change::ChangeId;
+use crate::callback::CallbackSender;
+use crate::callers::CallerRegistry;
+use crate::change::{ChangeId, Pacing};
+use crate::clock::Clock;
+use crate::graph::GraphClient;
+use crate::store::Store;
+
+/// What the HTTP API works with: the clients, built once per process, and its settings.
+#[derive(Clone)]
+pub struct Intake {
+    pub graph: Arc<GraphClient>,
+    pub store: Arc<dyn Store>,
+    pub callers: Arc<CallerRegistry>,
+    /// Used here only to check a `callbackUrl` before accepting it.
+    pub callbacks: Arc<CallbackSender>,
+    pub settings: IntakeSettings,
+    pub pacing: Pacing,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// How long the intake may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntakeSettings {
+    /// The most one request may spend, Graph retries included. In Lambda the invocation's
+    /// own deadline may cut it shorter.
+    pub request_timeout: Duration,
+}
+
+impl Default for IntakeSettings {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(25),
+        }
+    }
+}
+
+impl IntakeSettings {
+    /// How long a submitter owns a new change before the sweeper may presume it dead: past
+    /// the longest the submitter can spend on it.
+    pub fn submit_lease(&self) -> Duration {
+        self.request_timeout + Duration::from_secs(30)
+    }
+}
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-pub fn router(state: AppState) -> Router {
+pub fn router(intake: Intake) -> Router {
     Router::new()
         .route(
             "/healthz",
@@ -36,7 +81,7 @@ pub fn router(state: AppState) -> Router {
         }))
         // The default span records method and path only: headers carry tokens.
         .layer(TraceLayer::new_for_http().on_response(DefaultOnResponse::new().level(Level::INFO)))
-        .with_state(state)
+        .with_state(intake)
 }
 
 /// Where a caller reads a change back.

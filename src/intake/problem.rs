@@ -1,7 +1,8 @@
 //! Every error the HTTP API returns, and the one place they become `application/problem+json`
-//! (RFC 9457). Logs get the whole error chain; the body gets only what is safe to show.
+//! (RFC 9457). Logs get the whole error chain; the body gets a fixed sentence per problem,
+//! and Graph's own `code` and `message` as named fields. No parser, HTTP client or I/O text,
+//! and nothing from a Graph body that is not a Graph error, reaches a client.
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -17,8 +18,8 @@ use crate::telemetry::error_chain;
 pub enum ApiError {
     #[error("the change request has invalid fields")]
     Validation(Vec<FieldError>),
-    #[error("the body is not valid JSON: {0}")]
-    MalformedJson(String),
+    #[error("the body is not valid JSON")]
+    MalformedJson(#[source] serde_json::Error),
     #[error("the body must be a JSON object")]
     NotAnObject,
     #[error("the body could not be read")]
@@ -96,12 +97,15 @@ impl ApiError {
                 },
             )
             .with("errors", serde_json::to_value(errors).unwrap_or_default()),
-            MalformedJson(why) => Problem::new(
+            // The parser's own words stay in the log; where it stopped helps the caller.
+            MalformedJson(e) => Problem::new(
                 StatusCode::BAD_REQUEST,
                 "malformed-json",
                 "The body is not valid JSON",
-                why.clone(),
-            ),
+                "the body could not be parsed as JSON; line and column say where it went wrong",
+            )
+            .with("line", e.line())
+            .with("column", e.column()),
             NotAnObject => Problem::new(
                 StatusCode::BAD_REQUEST,
                 "malformed-json",
@@ -196,7 +200,7 @@ fn graph_problem(change_id: &ChangeId, action: &Action, error: &GraphError) -> P
             "graph-pending",
             "Graph's answer is not known yet",
             format!(
-                "Graph may have carried out {kind}, but no usable answer reached graphgate ({e}); graphgate will find out what Graph did: follow statusUrl rather than resubmitting"
+                "Graph may have carried out {kind}, but no usable answer reached graphgate; graphgate will find out what Graph did: follow statusUrl rather than resubmitting"
             ),
         ),
         GraphError::Conflict(_) => Problem::new(
@@ -212,29 +216,21 @@ fn graph_problem(change_id: &ChangeId, action: &Action, error: &GraphError) -> P
             "graph-permission",
             "Graph refused graphgate's permissions",
             format!(
-                "Graph answered {} {} to {kind}: graphgate's app registration lacks a permission this action needs",
+                "Graph answered HTTP {} to {kind}: graphgate's app registration lacks a permission this action needs",
                 f.http_status.unwrap_or_default(),
-                f.code
             ),
         ),
-        GraphError::Refused(f) => {
-            // Graph answers 404 when a device does not take an action, even when GET finds
-            // the device: say that Graph refused, never that the device does not exist.
-            let mut detail = format!(
-                "Graph refused {kind} for {target}: {} {}",
-                f.http_status.unwrap_or_default(),
-                f.code
-            );
-            if !f.message.is_empty() {
-                let _ = write!(detail, " ({})", f.message);
-            }
-            Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "graph-refused",
-                "Graph refused the action",
-                detail,
-            )
-        }
+        // Graph answers 404 when a device does not take an action, even when GET finds the
+        // device: say that Graph refused, never that the device does not exist.
+        GraphError::Refused(f) => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "graph-refused",
+            "Graph refused the action",
+            format!(
+                "Graph refused {kind} for {target} with HTTP {}; graphCode and graphMessage say why",
+                f.http_status.unwrap_or_default()
+            ),
+        ),
         GraphError::Unavailable { retry_after, .. } => {
             let mut p = Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -258,9 +254,8 @@ fn graph_problem(change_id: &ChangeId, action: &Action, error: &GraphError) -> P
             "graph-error",
             "Graph failed",
             format!(
-                "Graph answered {} {} to {kind}",
+                "Graph answered HTTP {} to {kind}",
                 f.http_status.unwrap_or_default(),
-                f.code
             ),
         ),
         // Only answers that leave no doubt remain: an unknown outcome was handled first.
@@ -271,7 +266,7 @@ fn graph_problem(change_id: &ChangeId, action: &Action, error: &GraphError) -> P
             StatusCode::BAD_GATEWAY,
             "graph-error",
             "Graph's answer could not be used",
-            format!("graphgate could not complete {kind} with Graph ({error})"),
+            format!("graphgate could not complete {kind} with Graph; the error is logged"),
         ),
     };
     p = p
@@ -280,8 +275,12 @@ fn graph_problem(change_id: &ChangeId, action: &Action, error: &GraphError) -> P
     if let Some(device) = action.device_id() {
         p = p.with("deviceId", device.as_ref());
     }
+    // Graph's own words, as named fields: never graphgate's internal text.
     if failure.http_status.is_some() {
         p = p.with("graphCode", failure.code.as_str());
+        if !failure.message.is_empty() {
+            p = p.with("graphMessage", failure.message.as_str());
+        }
     }
     if let Some(status) = failure.http_status {
         p = p.with("graphStatus", status);

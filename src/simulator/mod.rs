@@ -156,7 +156,7 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
-    crate::local::show(&format!(
+    crate::telemetry::show(&format!(
         "Graph simulator on http://{addr}\n  GRAPH_BASE_URL=http://{addr}/beta\n  GRAPH_TOKEN_URL=http://{addr}/simulated-tenant/oauth2/v2.0/token\n  \
          faults: curl -X PUT http://{addr}/_simulator/faults -H 'Content-Type: application/json' -d '{{\"throttle\":2,\"retryAfterSecs\":2.128}}'\n"
     ));

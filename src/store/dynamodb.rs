@@ -25,7 +25,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 
-use super::{Store, StoreError, backend, unix_ms};
+use super::{Store, StoreError, backend, due_ms, unix_ms};
 use crate::change::{ChangeId, ChangeRecord};
 
 pub const DUE_INDEX: &str = "due-index";
@@ -55,33 +55,29 @@ impl DynamoStore {
     }
 
     fn item(&self, record: &ChangeRecord) -> HashMap<String, AttributeValue> {
-        let json = serde_json::to_string(record).expect("a change record serializes");
         let mut item = HashMap::from([
-            ("id".to_owned(), AttributeValue::S(record.id.to_string())),
-            ("record".to_owned(), AttributeValue::S(json)),
+            ("id".to_owned(), AttributeValue::S(record.id().to_string())),
+            ("record".to_owned(), AttributeValue::S(record.to_json())),
             (
                 "version".to_owned(),
-                AttributeValue::N(record.version.to_string()),
+                AttributeValue::N(record.version().to_string()),
             ),
             (
                 "caller".to_owned(),
-                AttributeValue::S(record.caller.clone()),
+                AttributeValue::S(record.caller().to_owned()),
             ),
             (
                 "status".to_owned(),
-                AttributeValue::S(record.status.as_str().to_owned()),
+                AttributeValue::S(record.status().as_str().to_owned()),
             ),
         ]);
-        match record.next_poll_at {
+        match due_ms(record) {
             Some(at) => {
                 item.insert(DUE.to_owned(), AttributeValue::S(DUE.to_owned()));
-                item.insert(
-                    "next_poll_at".to_owned(),
-                    AttributeValue::N(unix_ms(at).to_string()),
-                );
+                item.insert("next_poll_at".to_owned(), AttributeValue::N(at.to_string()));
             }
             None => {
-                let expires = record.updated_at + self.retention;
+                let expires = record.updated_at() + self.retention;
                 item.insert(
                     "expires_at".to_owned(),
                     AttributeValue::N(expires.unix_timestamp().to_string()),
@@ -137,7 +133,7 @@ fn record(item: &HashMap<String, AttributeValue>) -> Result<ChangeRecord, StoreE
         .ok_or_else(|| {
             StoreError::Corrupt(serde::de::Error::custom("an item has no record attribute"))
         })?;
-    serde_json::from_str(json).map_err(StoreError::Corrupt)
+    ChangeRecord::from_json(json).map_err(StoreError::Corrupt)
 }
 
 #[async_trait]
@@ -153,7 +149,7 @@ impl Store for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Err(StoreError::Duplicate(record.id.clone())),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::Duplicate(record.id().clone())),
             Err(e) => Err(backend(e)),
         }
     }
@@ -172,8 +168,7 @@ impl Store for DynamoStore {
     }
 
     async fn update(&self, record: &ChangeRecord) -> Result<ChangeRecord, StoreError> {
-        let mut stored = record.clone();
-        stored.version = record.version + 1;
+        let stored = record.next_version();
         let result = self
             .client
             .put_item()
@@ -181,18 +176,18 @@ impl Store for DynamoStore {
             .set_item(Some(self.item(&stored)))
             .condition_expression("#version = :read")
             .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":read", AttributeValue::N(record.version.to_string()))
+            .expression_attribute_values(":read", AttributeValue::N(record.version().to_string()))
             .send()
             .await;
         match result {
             Ok(_) => Ok(stored),
-            Err(e) if is_condition_failure(&e) => Err(if self.exists(&record.id).await? {
+            Err(e) if is_condition_failure(&e) => Err(if self.exists(record.id()).await? {
                 StoreError::Conflict {
-                    id: record.id.clone(),
-                    expected: record.version,
+                    id: record.id().clone(),
+                    expected: record.version(),
                 }
             } else {
-                StoreError::NotFound(record.id.clone())
+                StoreError::NotFound(record.id().clone())
             }),
             Err(e) => Err(backend(e)),
         }

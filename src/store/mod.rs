@@ -13,7 +13,19 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::change::{ChangeId, ChangeRecord};
-use crate::config::StoreSettings;
+
+/// Where change records are kept: DynamoDB when `GRAPHGATE_TABLE` is set, else SQLite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSettings {
+    Sqlite {
+        path: std::path::PathBuf,
+    },
+    DynamoDb {
+        table: String,
+        /// How long a finished change stays before the table's TTL removes it.
+        retention: std::time::Duration,
+    },
+}
 
 /// Opens the store the settings name.
 pub async fn open(settings: &StoreSettings) -> Result<Arc<dyn Store>, StoreError> {
@@ -30,9 +42,14 @@ pub(crate) fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Stor
     StoreError::Backend(Box::new(e))
 }
 
-/// Milliseconds since the epoch: how both stores order `next_poll_at`.
+/// Milliseconds since the epoch: how both stores order the time a record is due.
 pub(crate) fn unix_ms(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// When `record` is due, as both stores index it.
+pub(crate) fn due_ms(record: &ChangeRecord) -> Option<i64> {
+    record.due().map(|due| unix_ms(due.at()))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +67,16 @@ pub enum StoreError {
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// The contract every store keeps; `tests/api/store.rs` checks each one against it.
+///
+/// - A record is kept whole. `get` returns exactly what the last successful write stored.
+/// - Every write is conditional: `insert` only where the ID is free, `update` only over the
+///   version it read. Of concurrent writers of one version, exactly one wins.
+/// - Only records with a [`due`](ChangeRecord::due) time are in the due set, so finding due
+///   work costs in proportion to the due work, not to the history the store holds.
+/// - A stored record that no longer parses is taken out of the due set the first time
+///   `due` meets it, and kept for a person to look at: one bad record never crowds out the
+///   good ones, and is not met again.
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Stores a new record; fails with `Duplicate` if its ID is taken.
@@ -58,11 +85,12 @@ pub trait Store: Send + Sync {
     async fn get(&self, id: &ChangeId) -> Result<Option<ChangeRecord>, StoreError>;
 
     /// Replaces the stored record with `record` if the stored version is still
-    /// `record.version`, and returns what was stored (with the version bumped).
+    /// `record.version()`, and returns what was stored (one version later). Fails with
+    /// `Conflict` when someone wrote in between, `NotFound` when there is no such record.
     async fn update(&self, record: &ChangeRecord) -> Result<ChangeRecord, StoreError>;
 
-    /// Up to `limit` records whose `next_poll_at` is at or before `now`, earliest first. Only
-    /// pending records are indexed, so this costs in proportion to the due work, not history.
+    /// Up to `limit` records due at or before `now`, earliest first. Records that do not
+    /// parse are taken out of the due set instead of being returned (see above).
     async fn due(&self, now: OffsetDateTime, limit: usize)
     -> Result<Vec<ChangeRecord>, StoreError>;
 }

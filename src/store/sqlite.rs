@@ -1,7 +1,7 @@
 //! The embedded store for `graphgate serve`: one SQLite file.
 //!
 //! A record is kept whole as JSON beside the few columns that queries need. `next_poll_at`
-//! is NULL once a change needs nothing more, and the partial index over it holds only the
+//! (the record's due time) is NULL once a change needs nothing more, and the partial index over it holds only the
 //! changes still pending, so finding due work does not grow with history.
 
 use std::path::Path;
@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 
-use super::{Store, StoreError, backend, unix_ms};
+use super::{Store, StoreError, backend, due_ms, unix_ms};
 use crate::change::{ChangeId, ChangeRecord};
 
 #[derive(Clone)]
@@ -64,8 +64,8 @@ struct Row {
 
 fn row(record: &ChangeRecord) -> Row {
     Row {
-        json: serde_json::to_string(record).expect("a change record serializes"),
-        next_poll_at: record.next_poll_at.map(unix_ms),
+        json: record.to_json(),
+        next_poll_at: due_ms(record),
     }
 }
 
@@ -80,17 +80,17 @@ impl Store for SqliteStore {
                     "INSERT INTO changes (id, caller, status, next_poll_at, version, record)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING",
                     params![
-                        record.id.as_ref(),
-                        record.caller,
-                        record.status.as_str(),
+                        record.id().as_ref(),
+                        record.caller(),
+                        record.status().as_str(),
                         row.next_poll_at,
-                        record.version as i64,
+                        record.version() as i64,
                         row.json
                     ],
                 )
                 .map_err(backend)?;
             if inserted == 0 {
-                return Err(StoreError::Duplicate(record.id));
+                return Err(StoreError::Duplicate(record.id().clone()));
             }
             Ok(())
         })
@@ -108,15 +108,14 @@ impl Store for SqliteStore {
                 )
                 .optional()
                 .map_err(backend)?;
-            json.map(|j| serde_json::from_str(&j).map_err(StoreError::Corrupt))
+            json.map(|j| ChangeRecord::from_json(&j).map_err(StoreError::Corrupt))
                 .transpose()
         })
         .await
     }
 
     async fn update(&self, record: &ChangeRecord) -> Result<ChangeRecord, StoreError> {
-        let mut stored = record.clone();
-        stored.version = record.version + 1;
+        let stored = record.next_version();
         self.with_conn(move |conn| {
             let row = row(&stored);
             let updated = conn
@@ -124,12 +123,12 @@ impl Store for SqliteStore {
                     "UPDATE changes SET status = ?1, next_poll_at = ?2, version = ?3, record = ?4
                      WHERE id = ?5 AND version = ?6",
                     params![
-                        stored.status.as_str(),
+                        stored.status().as_str(),
                         row.next_poll_at,
-                        stored.version as i64,
+                        stored.version() as i64,
                         row.json,
-                        stored.id.as_ref(),
-                        (stored.version - 1) as i64
+                        stored.id().as_ref(),
+                        (stored.version() - 1) as i64
                     ],
                 )
                 .map_err(backend)?;
@@ -139,17 +138,18 @@ impl Store for SqliteStore {
             let exists: bool = conn
                 .query_row(
                     "SELECT EXISTS (SELECT 1 FROM changes WHERE id = ?1)",
-                    [stored.id.as_ref()],
+                    [stored.id().as_ref()],
                     |r| r.get(0),
                 )
                 .map_err(backend)?;
+            let id = stored.id().clone();
             Err(if exists {
                 StoreError::Conflict {
-                    expected: stored.version - 1,
-                    id: stored.id,
+                    expected: stored.version() - 1,
+                    id,
                 }
             } else {
-                StoreError::NotFound(stored.id)
+                StoreError::NotFound(id)
             })
         })
         .await
@@ -177,7 +177,7 @@ impl Store for SqliteStore {
                 .map_err(backend)?;
             let mut records = Vec::new();
             for (id, json) in rows {
-                match serde_json::from_str(&json) {
+                match ChangeRecord::from_json(&json) {
                     Ok(record) => records.push(record),
                     Err(e) => {
                         // Taken out of the due set, so bad records cannot crowd out good ones.

@@ -75,8 +75,8 @@ async fn actions_outside_the_allow_list_get_403() {
     assert_eq!(response.status(), 202);
     let body: Value = response.json().await.unwrap();
     let record = app.record(body["changeId"].as_str().unwrap()).await;
-    assert_eq!(record.caller, "chatops");
-    assert_eq!(record.status, Status::Queued);
+    assert_eq!(record.caller(), "chatops");
+    assert_eq!(record.status(), Status::Queued);
 }
 
 #[tokio::test]

@@ -4,18 +4,14 @@
 use std::time::Duration;
 
 use graphgate::callback::{SigningSecret, TargetPolicy};
-use graphgate::change::{DeliveryStatus, Status};
-use graphgate::config::SweepSettings;
+use graphgate::change::{DeliveryStatus, Due, Pacing, Status};
+use graphgate::sweeper::SweepSettings;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::*;
-
-fn soon() -> Instant {
-    Instant::now() + Duration::from_secs(10)
-}
 
 async fn receiver() -> MockServer {
     MockServer::start().await
@@ -78,11 +74,11 @@ async fn a_finished_change_is_reported_with_a_standard_webhooks_signature(backen
     assert_eq!(body["data"]["deviceId"], "d1");
 
     let record = app.record(&id).await;
-    let delivery = record.callback.unwrap();
+    let delivery = record.callback().unwrap();
     assert_eq!(delivery.status, DeliveryStatus::Delivered);
     assert_eq!(delivery.attempts.len(), 1);
     assert_eq!(delivery.attempts[0].outcome, "204");
-    assert_eq!(record.next_poll_at, None, "nothing left to do");
+    assert_eq!(record.due(), None, "nothing left to do");
     let view: Value = app.get_change(TOKEN, &id).await.json().await.unwrap();
     assert_eq!(view["callback"]["status"], "delivered");
 }
@@ -101,19 +97,24 @@ async fn a_failed_callback_is_retried_and_every_attempt_recorded(backend: Backen
         .mount(&hook)
         .await;
     let id = submit(&app, &format!("{}/hook", hook.uri())).await;
-    let sweeper = app.state.sweeper();
-    sweeper.sweep_once(soon()).await.unwrap();
+    app.sweep().await;
     let record = app.record(&id).await;
-    assert_eq!(record.status, Status::Failed);
-    let delivery = record.callback.unwrap();
+    assert_eq!(record.status(), Status::Failed);
+    let delivery = record.callback().unwrap();
     assert_eq!(delivery.status, DeliveryStatus::Pending);
     assert_eq!(delivery.attempts.len(), 1);
-    assert!(record.next_poll_at.is_some(), "due again for the retry");
+    let retry_base = Pacing::default().callback_retry_base;
+    assert_eq!(
+        record.due(),
+        Some(Due::Callback(app.now() + retry_base)),
+        "due again for the retry"
+    );
+    assert_eq!(app.sweep().await.notified, 0, "not before its time");
 
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    let report = sweeper.sweep_once(soon()).await.unwrap();
+    app.advance(retry_base);
+    let report = app.sweep().await;
     assert_eq!(report.notified, 1);
-    let delivery = app.record(&id).await.callback.unwrap();
+    let delivery = app.record(&id).await.callback().cloned().unwrap();
     assert_eq!(delivery.status, DeliveryStatus::Delivered);
     let outcomes: Vec<&str> = delivery
         .attempts
@@ -134,10 +135,9 @@ async fn a_failed_callback_is_retried_and_every_attempt_recorded(backend: Backen
 
 async fn a_callback_is_given_up_after_the_last_attempt(backend: Backend) {
     let app = spawn_app_with(Options {
-        sweep: SweepSettings {
+        pacing: Pacing {
             callback_attempts: 3,
-            callback_retry_base: Duration::from_millis(20),
-            ..Options::default().sweep
+            ..Options::default().pacing
         },
         ..backend.options().await
     })
@@ -150,16 +150,33 @@ async fn a_callback_is_given_up_after_the_last_attempt(backend: Backend) {
         .mount(&hook)
         .await;
     let id = submit(&app, &format!("{}/hook", hook.uri())).await;
-    let sweeper = app.state.sweeper();
+    let mut attempts_at = Vec::new();
     for _ in 0..5 {
-        sweeper.sweep_once(soon()).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        app.sweep().await;
+        let record = app.record(&id).await;
+        attempts_at = record
+            .callback()
+            .unwrap()
+            .attempts
+            .iter()
+            .map(|a| a.at)
+            .collect();
+        match record.due() {
+            Some(due) => app.advance((due.at() - app.now()).unsigned_abs()),
+            None => break,
+        }
     }
     let record = app.record(&id).await;
-    let delivery = record.callback.unwrap();
+    let delivery = record.callback().unwrap();
     assert_eq!(delivery.status, DeliveryStatus::Failed);
     assert_eq!(delivery.attempts.len(), 3);
-    assert_eq!(record.next_poll_at, None);
+    assert_eq!(record.due(), None);
+    // 30 s, then 60 s, between attempts.
+    let waits: Vec<i64> = attempts_at
+        .windows(2)
+        .map(|w| (w[1] - w[0]).whole_seconds())
+        .collect();
+    assert_eq!(waits, [30, 60]);
 }
 
 async fn a_hanging_receiver_does_not_hold_up_the_sweep(backend: Backend) {
@@ -186,7 +203,7 @@ async fn a_hanging_receiver_does_not_hold_up_the_sweep(backend: Backend) {
     }
     let started = Instant::now();
     let report = app
-        .state
+        .app
         .sweeper()
         .sweep_once(Instant::now() + Duration::from_millis(1500))
         .await
@@ -198,9 +215,9 @@ async fn a_hanging_receiver_does_not_hold_up_the_sweep(backend: Backend) {
     );
     assert_eq!(report.polled, 5);
     for id in &others {
-        assert_eq!(app.record(id).await.status, Status::Succeeded);
+        assert_eq!(app.record(id).await.status(), Status::Succeeded);
     }
-    let delivery = app.record(&slow).await.callback.unwrap();
+    let delivery = app.record(&slow).await.callback().cloned().unwrap();
     assert_eq!(
         delivery.status,
         DeliveryStatus::Pending,
@@ -244,7 +261,7 @@ async fn in_lambda_callbacks_to_non_public_addresses_are_refused(backend: Backen
     // A name is judged by what it resolves to, when the callback is sent.
     let id = submit(&app, &format!("https://localhost:{port}/hook")).await;
     app.sweep().await;
-    let delivery = app.record(&id).await.callback.unwrap();
+    let delivery = app.record(&id).await.callback().cloned().unwrap();
     assert_eq!(delivery.status, DeliveryStatus::Pending);
     assert!(
         delivery.attempts[0].outcome.contains("no public address"),
@@ -288,13 +305,14 @@ async fn two_sweepers_send_one_callback(backend: Backend) {
     for _ in 0..5 {
         ids.push(submit(&app, &format!("{}/hook", hook.uri())).await);
     }
-    let a = app.state.sweeper();
+    let a = app.app.sweeper();
     let b = app.second_sweeper().await;
     let (ra, rb) = tokio::join!(a.sweep_once(soon()), b.sweep_once(soon()));
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
     assert_eq!(ra.finished + rb.finished, 5, "{ra:?} {rb:?}");
-    // Anything left due (a record one sweeper saw after the other stored it) is sent once more at most.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Anything left due (a record one sweeper saw after the other stored it) is sent once
+    // more at most, even once every claim has run out.
+    app.advance(Options::default().sweep.claim_lease);
     let (ra, rb) = tokio::join!(a.sweep_once(soon()), b.sweep_once(soon()));
     assert_eq!(
         ra.unwrap().notified + rb.unwrap().notified,
@@ -302,7 +320,7 @@ async fn two_sweepers_send_one_callback(backend: Backend) {
         "nothing is left to send"
     );
     for id in &ids {
-        let delivery = app.record(id).await.callback.unwrap();
+        let delivery = app.record(id).await.callback().cloned().unwrap();
         assert_eq!(delivery.status, DeliveryStatus::Delivered);
         assert_eq!(delivery.attempts.len(), 1, "one attempt per change");
     }
@@ -328,7 +346,7 @@ async fn redirects_are_not_followed(backend: Backend) {
         .await;
     let id = submit(&app, &format!("{}/hook", hook.uri())).await;
     app.sweep().await;
-    let delivery = app.record(&id).await.callback.unwrap();
+    let delivery = app.record(&id).await.callback().cloned().unwrap();
     assert_eq!(delivery.status, DeliveryStatus::Pending);
     assert_eq!(delivery.attempts[0].outcome, "307");
 }

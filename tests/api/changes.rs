@@ -43,11 +43,11 @@ async fn update_software_answers_202_with_the_absolute_operation_location() {
     assert!(uuid::Uuid::parse_str(client_request_id).is_ok());
 
     let record = app.record(id).await;
-    assert_eq!(record.status, Status::Queued);
-    assert_eq!(record.caller, "itsm");
-    assert_eq!(record.graph_request_id.as_deref(), Some("graph-request-1"));
-    assert_eq!(record.location.unwrap().as_str(), operation);
-    assert!(record.next_poll_at.is_some());
+    assert_eq!(record.status(), Status::Queued);
+    assert_eq!(record.caller(), "itsm");
+    assert_eq!(record.graph_request_id(), Some("graph-request-1"));
+    assert_eq!(record.location().unwrap().as_str(), operation);
+    assert!(record.due().is_some());
 }
 
 #[tokio::test]
@@ -114,8 +114,8 @@ async fn upgrade_app_in_every_scope_answers_200_succeeded() {
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["status"], "succeeded");
         let record = app.record(body["changeId"].as_str().unwrap()).await;
-        assert_eq!(record.status, Status::Succeeded);
-        assert_eq!(record.next_poll_at, None);
+        assert_eq!(record.status(), Status::Succeeded);
+        assert_eq!(record.due(), None);
     }
     for call in app.graph_requests().await {
         assert!(call.body.is_empty(), "no consent set means no body");
@@ -227,7 +227,7 @@ async fn a_location_off_the_graph_host_is_refused_and_the_change_kept_for_reconc
     assert_eq!(body["type"], "urn:graphgate:problem:graph-pending");
     let record = app.record(body["changeId"].as_str().unwrap()).await;
     assert_eq!(
-        record.status,
+        record.status(),
         Status::Submitting,
         "the sweeper reconciles it"
     );
@@ -263,7 +263,9 @@ async fn the_change_is_recorded_before_graph_is_called() {
     assert_eq!(*seen.lock().unwrap(), ["submitting"]);
     let body: Value = response.json().await.unwrap();
     assert_eq!(
-        app.record(body["changeId"].as_str().unwrap()).await.status,
+        app.record(body["changeId"].as_str().unwrap())
+            .await
+            .status(),
         Status::Queued
     );
 }

@@ -25,8 +25,8 @@ async fn graph_409_is_a_409_naming_the_device() {
     assert_eq!(p["graphCode"], "Conflict");
     assert_eq!(p["graphRequestId"], "req-409");
     let record = app.record(p["changeId"].as_str().unwrap()).await;
-    assert_eq!(record.status, Status::Rejected);
-    assert_eq!(record.failure.unwrap().code, "Conflict");
+    assert_eq!(record.status(), Status::Rejected);
+    assert_eq!(record.failure().unwrap().code, "Conflict");
 }
 
 #[tokio::test]
@@ -91,7 +91,7 @@ async fn other_graph_4xx_carry_graphs_code_and_request_id() {
     let p = problem(app.post_change(restart("d1")).await, 502).await;
     assert_eq!(p["type"], "urn:graphgate:problem:graph-error");
     let record = app.record(p["changeId"].as_str().unwrap()).await;
-    assert_eq!(record.status, Status::Failed);
+    assert_eq!(record.status(), Status::Failed);
 }
 
 #[tokio::test]
@@ -186,8 +186,8 @@ async fn unavailable_until_the_deadline_is_a_503_with_retry_after() {
     let calls = app.graph_requests().await.len();
     assert!(calls > 3, "retried until the deadline, {calls} calls");
     let record = app.record(p["changeId"].as_str().unwrap()).await;
-    assert_eq!(record.status, Status::Failed);
-    assert_eq!(record.failure.unwrap().code, "graphUnavailable");
+    assert_eq!(record.status(), Status::Failed);
+    assert_eq!(record.failure().unwrap().code, "graphUnavailable");
 }
 
 #[tokio::test]
@@ -248,7 +248,7 @@ async fn an_unreachable_graph_is_a_503() {
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(p["type"], "urn:graphgate:problem:graph-unavailable");
     let record = app.record(p["changeId"].as_str().unwrap()).await;
-    assert_eq!(record.status, Status::Failed, "nothing reached Graph");
+    assert_eq!(record.status(), Status::Failed, "nothing reached Graph");
 }
 
 #[tokio::test]
@@ -266,8 +266,8 @@ async fn no_answer_before_the_deadline_is_a_504_and_the_change_awaits_reconcilia
     let p = problem(app.post_change(restart("d1")).await, 504).await;
     assert_eq!(p["type"], "urn:graphgate:problem:graph-pending");
     let record = app.record(p["changeId"].as_str().unwrap()).await;
-    assert_eq!(record.status, Status::Submitting);
-    assert!(record.next_poll_at.is_some(), "due when the lease runs out");
+    assert_eq!(record.status(), Status::Submitting);
+    assert!(record.due().is_some(), "due when the lease runs out");
 }
 
 #[tokio::test]
@@ -287,7 +287,7 @@ async fn a_409_after_a_gateway_timeout_is_left_for_reconciliation() {
     assert_eq!(p["type"], "urn:graphgate:problem:graph-pending");
     let record = app.record(p["changeId"].as_str().unwrap()).await;
     assert_eq!(
-        record.status,
+        record.status(),
         Status::Submitting,
         "the sweeper finds out what Graph did"
     );

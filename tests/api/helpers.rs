@@ -1,5 +1,5 @@
-//! `spawn_app`: a fresh graphgate per test, with its own database, fake Graph and fake
-//! token endpoint.
+//! `spawn_app`: a fresh graphgate per test, with its own database, fake Graph, fake token
+//! endpoint and clock; and what the tests share: fixtures, fakes and sample events.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -8,15 +8,19 @@ use std::sync::mpsc;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use graphgate::app::AppState;
+use graphgate::app::App;
 use graphgate::callback::TargetPolicy;
-use graphgate::change::{ChangeId, ChangeRecord};
-use graphgate::config::{Settings, SweepSettings};
+use graphgate::change::{ChangeId, ChangeRecord, ChangeRequest, Pacing};
+use graphgate::clock::ManualClock;
+use graphgate::config::Settings;
 use graphgate::graph::RetryPolicy;
 use graphgate::local::Application;
 use graphgate::simulator::{self, SimulatorState};
 use graphgate::store::{DUE_INDEX, DynamoStore, SqliteStore, Store};
+use graphgate::sweeper::{SweepReport, SweepSettings, Sweeper};
 use serde_json::{Value, json};
+use time::OffsetDateTime;
+use tokio::time::Instant;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -58,8 +62,10 @@ pub struct TestApp {
     pub table: Option<String>,
     /// The SQLite file the app writes, when it uses SQLite.
     pub db: std::path::PathBuf,
-    /// The app's own clients and settings, to build a sweeper over them.
-    pub state: AppState,
+    /// The app's own clients and settings, to build a sweeper or a Router over them.
+    pub app: App,
+    /// The app's clock: it stands still until a test moves it.
+    pub clock: Arc<ManualClock>,
     pub http: reqwest::Client,
     _dir: tempfile::TempDir,
 }
@@ -76,6 +82,7 @@ pub struct Options {
     /// Ask for tokens here instead of at the fake token endpoint.
     pub login_origin: Option<String>,
     pub sweep: SweepSettings,
+    pub pacing: Pacing,
     pub callback_policy: TargetPolicy,
     /// Keep records in this DynamoDB table instead of SQLite (see [`Backend::options`]).
     pub table: Option<String>,
@@ -195,11 +202,14 @@ impl Default for Options {
             graph_origin: None,
             login_origin: None,
             sweep: SweepSettings {
-                poll_base: Duration::from_millis(100),
-                poll_max: Duration::from_millis(400),
                 claim_lease: Duration::from_secs(10),
-                callback_retry_base: Duration::from_millis(100),
                 ..SweepSettings::default()
+            },
+            // A queued change is due at once, so a test can sweep right after submitting;
+            // from there on, the production pace, on the test's clock.
+            pacing: Pacing {
+                first_poll: Duration::ZERO,
+                ..Pacing::default()
             },
             // The fakes listen on plain http on loopback, as a local receiver would.
             callback_policy: TargetPolicy::AllowLoopbackHttp,
@@ -223,9 +233,8 @@ pub fn settings_for(
     let mut settings =
         Settings::from_lookup(&|k: &str| vars.get(k).cloned()).expect("test settings are valid");
     settings.graph.retry = options.retry.clone();
-    // A queued change is due at once, so a test can sweep right after submitting.
-    settings.timing.first_poll_after = Duration::ZERO;
     settings.sweep = options.sweep;
+    settings.pacing = options.pacing;
     settings.callback_policy = options.callback_policy;
     settings
 }
@@ -277,18 +286,20 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("graphgate.db");
     let settings = settings_for(&graph, &login, &db, &options);
-    let state = AppState::from_settings(settings).await.unwrap();
-    let app = Application::bind(state.clone(), "127.0.0.1:0".parse().unwrap())
+    let clock = Arc::new(ManualClock::starting_at(OffsetDateTime::now_utc()));
+    let app = App::with_clock(settings, clock.clone()).await.unwrap();
+    let application = Application::bind(&app, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let address = format!("http://{}", app.local_addr());
-    tokio::spawn(app.run_until_stopped());
+    let address = format!("http://{}", application.local_addr());
+    tokio::spawn(application.run_until_stopped());
     TestApp {
         address,
-        store: state.store.clone(),
+        store: app.store.clone(),
         table: options.table.clone(),
         db,
-        state,
+        app,
+        clock,
         graph,
         login,
         http: reqwest::Client::new(),
@@ -342,23 +353,32 @@ pub fn graph_error(status: u16, code: &str, request_id: &str) -> ResponseTemplat
         )
 }
 
+/// A pass deadline far enough off that no test meets it by accident.
+pub fn soon() -> Instant {
+    Instant::now() + Duration::from_secs(10)
+}
+
 impl TestApp {
     /// One sweep pass by the app's own sweeper, with ten seconds to run.
-    pub async fn sweep(&self) -> graphgate::sweeper::SweepReport {
-        self.state
-            .sweeper()
-            .sweep_once(tokio::time::Instant::now() + Duration::from_secs(10))
-            .await
-            .unwrap()
+    pub async fn sweep(&self) -> SweepReport {
+        self.app.sweeper().sweep_once(soon()).await.unwrap()
+    }
+
+    /// Moves the app's clock on, as time passing would.
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        graphgate::clock::Clock::now(self.clock.as_ref())
     }
 
     /// A sweeper as another process would run it: its own handle on the same storage.
-    pub async fn second_sweeper(&self) -> graphgate::sweeper::Sweeper {
-        AppState {
+    pub async fn second_sweeper(&self) -> Sweeper {
+        Sweeper {
             store: self.second_store().await,
-            ..self.state.clone()
+            ..self.app.sweeper()
         }
-        .sweeper()
     }
 
     /// A second handle on the app's storage, as another process would open it.
@@ -455,6 +475,27 @@ pub async fn spawn_simulated_app(options: Options) -> (TestApp, SimulatorState) 
 
 pub fn restart(device: &str) -> Value {
     json!({"action": "restartDevice", "deviceId": device})
+}
+
+/// A change request as the intake parses it.
+pub fn request(body: Value) -> ChangeRequest {
+    ChangeRequest::parse(body.as_object().expect("a JSON object")).expect("a valid request")
+}
+
+/// A record as the intake writes it before calling Graph: made at `created` by `itsm`, its
+/// submitter's lease running until `lease_until`.
+pub fn submitting(
+    body: Value,
+    created: OffsetDateTime,
+    lease_until: OffsetDateTime,
+) -> ChangeRecord {
+    ChangeRecord::submitting(request(body), "itsm", created, lease_until)
+}
+
+/// The sample Lambda event `events/{name}`, as text.
+pub fn sample_event(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|e| panic!("events/{name}: {e}"))
 }
 
 /// A token from the simulator's token endpoint, to call it as graphgate does.

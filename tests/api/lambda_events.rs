@@ -3,46 +3,21 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::Router;
-use graphgate::app::AppState;
-use graphgate::intake::router;
-use graphgate::sweeper::{Trigger, on_schedule};
+use graphgate::lambda::{Trigger, on_schedule};
 use serde_json::Value;
 use tower::ServiceExt;
 use wiremock::matchers::{method, path_regex};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::*;
 
-struct LambdaApp {
-    router: Router,
-    graph: MockServer,
-    _login: MockServer,
-    _dir: tempfile::TempDir,
-}
-
-async fn lambda_app(options: Options) -> LambdaApp {
-    let graph = MockServer::start().await;
-    let login = MockServer::start().await;
-    mount_token(&login, 3599).await;
-    let dir = tempfile::tempdir().unwrap();
-    let settings = settings_for(&graph, &login, &dir.path().join("graphgate.db"), &options);
-    LambdaApp {
-        router: router(AppState::from_settings(settings).await.unwrap()),
-        graph,
-        _login: login,
-        _dir: dir,
-    }
-}
-
 fn event(name: &str) -> lambda_http::Request {
-    let raw =
-        std::fs::read_to_string(format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    lambda_http::request::from_str(&raw).unwrap_or_else(|e| panic!("{name}: {e}"))
+    lambda_http::request::from_str(&sample_event(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-async fn call(app: &LambdaApp, request: lambda_http::Request) -> (u16, Value) {
-    let response = app.router.clone().oneshot(request).await.unwrap();
+/// Sends `request` through the app's own Router, as `lambda_http::run` would.
+async fn call(app: &TestApp, request: lambda_http::Request) -> (u16, Value) {
+    let response = app.app.router().oneshot(request).await.unwrap();
     let status = response.status().as_u16();
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
@@ -55,7 +30,7 @@ async fn call(app: &LambdaApp, request: lambda_http::Request) -> (u16, Value) {
 
 #[tokio::test]
 async fn every_sample_event_goes_through_the_router() {
-    let app = lambda_app(Options::default()).await;
+    let app = spawn_app_with(Options::default()).await;
     Mock::given(method("POST"))
         .and(path_regex(
             "^/beta/teamwork/devices/[^/]+/(updateSoftware|restart|runDiagnostics)$",
@@ -122,7 +97,7 @@ async fn every_sample_event_goes_through_the_router() {
 async fn the_lambda_deadline_bounds_graph_retries() {
     // The request timeout alone would allow 20 s; the invocation has 2.5 s left, less the
     // 1.5 s margin graphgate keeps to answer.
-    let app = lambda_app(Options {
+    let app = spawn_app_with(Options {
         request_timeout: Duration::from_secs(20),
         ..Options::default()
     })
@@ -160,7 +135,7 @@ async fn the_scheduler_events_run_a_sweep_pass() {
         .expect(2)
         .mount(&app.graph)
         .await;
-    let sweeper = app.state.sweeper();
+    let sweeper = app.app.sweeper();
     for (name, trigger) in [
         (
             "sweeper-eventbridge-rule.json",
@@ -171,9 +146,7 @@ async fn the_scheduler_events_run_a_sweep_pass() {
         ("sweeper-scheduler.json", Trigger::Scheduler),
     ] {
         assert_eq!(app.post_change(restart("d1")).await.status(), 202);
-        let raw = std::fs::read_to_string(format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR")))
-            .unwrap();
-        let payload: Value = serde_json::from_str(&raw).unwrap();
+        let payload: Value = serde_json::from_str(&sample_event(name)).unwrap();
         assert_eq!(Trigger::of(&payload), trigger, "{name}");
         let deadline = SystemTime::now() + Duration::from_secs(30);
         let report = on_schedule(&sweeper, &payload, deadline, Duration::from_secs(5))
@@ -198,7 +171,7 @@ async fn a_sweep_invoked_with_too_little_time_left_starts_nothing() {
     assert_eq!(app.post_change(restart("d1")).await.status(), 202);
     let deadline = SystemTime::now() + Duration::from_secs(3);
     let report = on_schedule(
-        &app.state.sweeper(),
+        &app.app.sweeper(),
         &serde_json::json!({}),
         deadline,
         Duration::from_secs(5),

@@ -25,9 +25,7 @@ struct Runtime {
 }
 
 fn sample(name: &str) -> Value {
-    let raw =
-        std::fs::read_to_string(format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    serde_json::from_str(&raw).unwrap()
+    serde_json::from_str(&sample_event(name)).unwrap()
 }
 
 /// A Runtime API that hands out `events` in order, then keeps the function waiting.
@@ -159,7 +157,9 @@ async fn the_intake_binary_serves_api_gateway_events() {
     assert_eq!(body["status"], "queued");
     // Written to the store the function was configured with.
     assert_eq!(
-        app.record(body["changeId"].as_str().unwrap()).await.caller,
+        app.record(body["changeId"].as_str().unwrap())
+            .await
+            .caller(),
         "events"
     );
 
@@ -205,7 +205,7 @@ async fn the_sweeper_binary_runs_a_pass_for_either_schedule_payload() {
     assert_eq!(kind, "response", "{second}");
     assert_eq!(second["due"], 0, "{second}");
     let record = app.record(created["changeId"].as_str().unwrap()).await;
-    assert_eq!(record.status, graphgate::change::Status::Succeeded);
+    assert_eq!(record.status(), graphgate::change::Status::Succeeded);
 }
 
 #[tokio::test]

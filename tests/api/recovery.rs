@@ -4,9 +4,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use graphgate::app::AppState;
-use graphgate::change::{ChangeRecord, ChangeRequest, Status};
-use graphgate::store::Store;
+use graphgate::app::App;
+use graphgate::change::{ChangeRecord, Pacing, Status};
+use graphgate::clock::ManualClock;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tokio::time::Instant;
@@ -14,10 +14,6 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::*;
-
-fn soon() -> Instant {
-    Instant::now() + Duration::from_secs(10)
-}
 
 fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
@@ -28,17 +24,12 @@ fn listed(ops: Value) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({"value": ops}))
 }
 
-/// A record as the intake writes it before calling Graph, whose lease has already run out.
-async fn stuck(store: &dyn Store, body: Value) -> ChangeRecord {
-    let request = ChangeRequest::parse(body.as_object().unwrap()).unwrap();
-    let created = OffsetDateTime::now_utc() - time::Duration::minutes(2);
-    let record = ChangeRecord::submitting(
-        request,
-        "itsm",
-        created,
-        created + time::Duration::seconds(55),
-    );
-    store.insert(&record).await.unwrap();
+/// A record as the intake writes it before calling Graph, made two minutes ago, whose
+/// submitter's lease has already run out.
+async fn stuck(app: &TestApp, body: Value) -> ChangeRecord {
+    let created = app.now() - time::Duration::minutes(2);
+    let record = submitting(body, created, created + time::Duration::seconds(55));
+    app.store.insert(&record).await.unwrap();
     record
 }
 
@@ -106,44 +97,46 @@ async fn a_change_whose_intake_died_after_graphs_202_is_found_and_tracked(backen
     assert!(submit.await.unwrap().is_err(), "the caller got no answer");
 
     // A fresh process on the same storage: the sweeper's.
-    let state = AppState::from_settings(settings_for(&graph, &login, &db, &options))
-        .await
-        .unwrap();
+    let clock = Arc::new(ManualClock::starting_at(OffsetDateTime::now_utc()));
+    let settings = settings_for(&graph, &login, &db, &options);
+    let state = App::with_clock(settings, clock.clone()).await.unwrap();
     let store = state.store.clone();
     let later = OffsetDateTime::now_utc() + time::Duration::hours(1);
     let pending = store.due(later, 10).await.unwrap();
     assert_eq!(pending.len(), 1);
     let record = pending.into_iter().next().unwrap();
-    assert_eq!(record.status, Status::Submitting);
-    assert!(record.next_poll_at.is_some(), "due when the lease runs out");
+    assert_eq!(record.status(), Status::Submitting);
+    assert!(
+        matches!(record.due(), Some(graphgate::change::Due::Lease(_))),
+        "due when the lease runs out"
+    );
+    assert_eq!(state.sweeper().sweep_once(soon()).await.unwrap().due, 0);
 
     // Time passes and the lease runs out.
-    let mut expired = record.clone();
-    expired.next_poll_at = Some(OffsetDateTime::now_utc() - time::Duration::seconds(1));
-    store.update(&expired).await.unwrap();
+    clock.advance(options.request_timeout + Duration::from_secs(31));
 
     // Graph lists the operation the dead intake started, beside an older one.
     Mock::given(method("GET"))
         .and(path("/beta/teamwork/devices/dev-x/operations"))
         .respond_with(listed(json!([
             {"id": "op-old", "operationType": "deviceRestart", "status": "succeeded",
-             "createdDateTime": rfc3339(record.created_at - time::Duration::hours(3))},
+             "createdDateTime": rfc3339(record.created_at() - time::Duration::hours(3))},
             {"id": "op-7", "operationType": "deviceRestart", "status": "queued",
-             "createdDateTime": rfc3339(record.created_at + time::Duration::seconds(1))},
+             "createdDateTime": rfc3339(record.created_at() + time::Duration::seconds(1))},
         ])))
         .mount(&graph)
         .await;
     let report = state.sweeper().sweep_once(soon()).await.unwrap();
     assert_eq!((report.due, report.recovered), (1, 1));
 
-    let adopted = store.get(&record.id).await.unwrap().unwrap();
-    assert_eq!(adopted.status, Status::Queued);
-    assert!(!adopted.resubmitted);
+    let adopted = store.get(record.id()).await.unwrap().unwrap();
+    assert_eq!(adopted.status(), Status::Queued);
+    assert!(!adopted.resubmitted());
     let location = format!(
         "{}/beta/teamwork/devices/dev-x/operations/op-7",
         graph.uri()
     );
-    assert_eq!(adopted.location.as_ref().unwrap().as_str(), location);
+    assert_eq!(adopted.location().as_ref().unwrap().as_str(), location);
 
     // From here it is tracked like any other change.
     Mock::given(method("GET"))
@@ -151,10 +144,10 @@ async fn a_change_whose_intake_died_after_graphs_202_is_found_and_tracked(backen
         .respond_with(operation("Successful"))
         .mount(&graph)
         .await;
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    clock.advance(Pacing::default().poll_base);
     state.sweeper().sweep_once(soon()).await.unwrap();
     assert_eq!(
-        store.get(&record.id).await.unwrap().unwrap().status,
+        store.get(record.id()).await.unwrap().unwrap().status(),
         Status::Succeeded
     );
     // Graph received the action once: nothing was submitted twice.
@@ -170,7 +163,7 @@ async fn a_change_whose_intake_died_after_graphs_202_is_found_and_tracked(backen
 
 async fn with_nothing_listed_the_change_is_resubmitted_once(backend: Backend) {
     let app = spawn_app_with(backend.options().await).await;
-    let record = stuck(app.store.as_ref(), restart("dev-1")).await;
+    let record = stuck(&app, restart("dev-1")).await;
     Mock::given(method("GET"))
         .and(path("/beta/teamwork/devices/dev-1/operations"))
         .respond_with(listed(json!([])))
@@ -184,12 +177,12 @@ async fn with_nothing_listed_the_change_is_resubmitted_once(backend: Backend) {
         .await;
     let report = app.sweep().await;
     assert_eq!(report.recovered, 1);
-    let record = app.record(record.id.as_ref()).await;
-    assert_eq!(record.status, Status::Queued);
-    assert!(record.resubmitted);
+    let record = app.record(record.id().as_ref()).await;
+    assert_eq!(record.status(), Status::Queued);
+    assert!(record.resubmitted());
     assert!(
         record
-            .location
+            .location()
             .unwrap()
             .as_str()
             .ends_with("/operations/op-1")
@@ -198,7 +191,7 @@ async fn with_nothing_listed_the_change_is_resubmitted_once(backend: Backend) {
 
 async fn a_resubmission_graph_answers_409_adopts_the_queued_operation(backend: Backend) {
     let app = spawn_app_with(backend.options().await).await;
-    let record = stuck(app.store.as_ref(), restart("dev-2")).await;
+    let record = stuck(&app, restart("dev-2")).await;
     // Listed without a creation time at first look, so it cannot be matched by time.
     Mock::given(method("GET"))
         .and(path("/beta/teamwork/devices/dev-2/operations"))
@@ -213,23 +206,26 @@ async fn a_resubmission_graph_answers_409_adopts_the_queued_operation(backend: B
         .mount(&app.graph)
         .await;
     app.sweep().await;
-    let record = app.record(record.id.as_ref()).await;
-    assert_eq!(record.status, Status::Queued);
+    let record = app.record(record.id().as_ref()).await;
+    assert_eq!(record.status(), Status::Queued);
     assert!(
         record
-            .location
+            .location()
             .unwrap()
             .as_str()
             .ends_with("/devices/dev-2/operations/op-q")
     );
-    assert_eq!(record.operation_status.as_deref(), Some("Scheduled"));
+    assert_eq!(record.operation_status(), Some("Scheduled"));
 }
 
 async fn a_change_already_resubmitted_and_still_not_listed_fails_with_the_reason(backend: Backend) {
     let app = spawn_app_with(backend.options().await).await;
-    let mut record = stuck(app.store.as_ref(), restart("dev-3")).await;
-    record.resubmitted = true;
-    let record = app.store.update(&record).await.unwrap();
+    let record = stuck(&app, restart("dev-3")).await;
+    let record = app
+        .store
+        .update(&record.resubmitting().unwrap())
+        .await
+        .unwrap();
     Mock::given(method("GET"))
         .respond_with(listed(json!([])))
         .mount(&app.graph)
@@ -240,21 +236,21 @@ async fn a_change_already_resubmitted_and_still_not_listed_fails_with_the_reason
         .mount(&app.graph)
         .await;
     app.sweep().await;
-    let record = app.record(record.id.as_ref()).await;
-    assert_eq!(record.status, Status::Failed);
-    assert_eq!(record.failure.unwrap().code, "lostSubmission");
+    let record = app.record(record.id().as_ref()).await;
+    assert_eq!(record.status(), Status::Failed);
+    assert_eq!(record.failure().unwrap().code, "lostSubmission");
 }
 
 async fn the_operation_list_is_followed_across_pages(backend: Backend) {
     let app = spawn_app_with(backend.options().await).await;
-    let record = stuck(app.store.as_ref(), restart("dev-4")).await;
+    let record = stuck(&app, restart("dev-4")).await;
     let next = app.graph_url("/teamwork/devices/dev-4/operations?$skiptoken=page2");
     Mock::given(method("GET"))
         .and(path("/beta/teamwork/devices/dev-4/operations"))
         .and(wiremock::matchers::query_param("$skiptoken", "page2"))
         .respond_with(listed(
             json!([{"id": "op-p2", "operationType": "deviceRestart", "status": "InProgress",
-            "createdDateTime": rfc3339(record.created_at + time::Duration::seconds(2))}]),
+            "createdDateTime": rfc3339(record.created_at() + time::Duration::seconds(2))}]),
         ))
         .mount(&app.graph)
         .await;
@@ -266,15 +262,15 @@ async fn the_operation_list_is_followed_across_pages(backend: Backend) {
         .mount(&app.graph)
         .await;
     app.sweep().await;
-    let record = app.record(record.id.as_ref()).await;
-    assert_eq!(record.status, Status::Running);
-    assert!(!record.resubmitted);
+    let record = app.record(record.id().as_ref()).await;
+    assert_eq!(record.status(), Status::Running);
+    assert!(!record.resubmitted());
 }
 
 async fn a_next_link_off_the_graph_host_is_not_followed(backend: Backend) {
     let app = spawn_app_with(backend.options().await).await;
     let elsewhere = MockServer::start().await;
-    let record = stuck(app.store.as_ref(), restart("dev-5")).await;
+    let record = stuck(&app, restart("dev-5")).await;
     Mock::given(method("GET"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": [],
             "@odata.nextLink": format!("{}/beta/teamwork/devices/dev-5/operations?page=2", elsewhere.uri())})))
@@ -286,15 +282,15 @@ async fn a_next_link_off_the_graph_host_is_not_followed(backend: Backend) {
         elsewhere.received_requests().await.unwrap().is_empty(),
         "the token never left Graph"
     );
-    let record = app.record(record.id.as_ref()).await;
-    assert_eq!(record.status, Status::Submitting, "kept for another try");
-    assert!(record.next_poll_at.unwrap() > OffsetDateTime::now_utc());
+    let record = app.record(record.id().as_ref()).await;
+    assert_eq!(record.status(), Status::Submitting, "kept for another try");
+    assert!(record.due().unwrap().at() > app.now());
 }
 
 async fn a_stuck_app_upgrade_is_resubmitted(backend: Backend) {
     let app = spawn_app_with(backend.options().await).await;
     let record = stuck(
-        app.store.as_ref(),
+        &app,
         json!({"action": "upgradeApp", "teamId": "t1", "installationId": "i1"}),
     )
     .await;
@@ -306,14 +302,14 @@ async fn a_stuck_app_upgrade_is_resubmitted(backend: Backend) {
         .await;
     app.sweep().await;
     assert_eq!(
-        app.record(record.id.as_ref()).await.status,
+        app.record(record.id().as_ref()).await.status(),
         Status::Succeeded
     );
 }
 
 async fn two_sweepers_resubmit_a_stuck_change_once(backend: Backend) {
     let app = spawn_app_with(backend.options().await).await;
-    let record = stuck(app.store.as_ref(), restart("dev-6")).await;
+    let record = stuck(&app, restart("dev-6")).await;
     Mock::given(method("GET"))
         .respond_with(listed(json!([])).set_delay(Duration::from_millis(50)))
         .mount(&app.graph)
@@ -323,41 +319,41 @@ async fn two_sweepers_resubmit_a_stuck_change_once(backend: Backend) {
         .expect(1)
         .mount(&app.graph)
         .await;
-    let a = app.state.sweeper();
+    let a = app.app.sweeper();
     let b = app.second_sweeper().await;
     let (ra, rb) = tokio::join!(a.sweep_once(soon()), b.sweep_once(soon()));
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
     assert_eq!(ra.recovered + rb.recovered, 1, "{ra:?} {rb:?}");
-    let record = app.record(record.id.as_ref()).await;
-    assert_eq!(record.status, Status::Queued);
-    assert!(record.resubmitted);
+    let record = app.record(record.id().as_ref()).await;
+    assert_eq!(record.status(), Status::Queued);
+    assert!(record.resubmitted());
 }
 
 async fn a_change_stuck_past_the_operation_timeout_times_out(backend: Backend) {
     let app = spawn_app_with(Options {
-        sweep: graphgate::config::SweepSettings {
+        pacing: Pacing {
             operation_timeout: Duration::from_secs(60),
-            ..Options::default().sweep
+            ..Options::default().pacing
         },
         ..backend.options().await
     })
     .await;
     // Made two minutes ago, with the timeout at one.
-    let record = stuck(app.store.as_ref(), restart("dev-7")).await;
+    let record = stuck(&app, restart("dev-7")).await;
     Mock::given(method("GET"))
         .respond_with(listed(json!([])))
         .expect(0)
         .mount(&app.graph)
         .await;
     app.sweep().await;
-    let record = app.record(record.id.as_ref()).await;
-    assert_eq!(record.status, Status::TimedOut);
-    assert_eq!(record.failure.unwrap().code, "unconfirmed");
+    let record = app.record(record.id().as_ref()).await;
+    assert_eq!(record.status(), Status::TimedOut);
+    assert_eq!(record.failure().unwrap().code, "unconfirmed");
 }
 
 async fn a_refused_operation_list_fails_the_change(backend: Backend) {
     let app = spawn_app_with(backend.options().await).await;
-    let record = stuck(app.store.as_ref(), restart("dev-8")).await;
+    let record = stuck(&app, restart("dev-8")).await;
     Mock::given(method("GET"))
         .respond_with(graph_error(403, "Forbidden", "req-403"))
         .mount(&app.graph)
@@ -368,10 +364,10 @@ async fn a_refused_operation_list_fails_the_change(backend: Backend) {
         .mount(&app.graph)
         .await;
     app.sweep().await;
-    let record = app.record(record.id.as_ref()).await;
-    assert_eq!(record.status, Status::Failed);
+    let record = app.record(record.id().as_ref()).await;
+    assert_eq!(record.status(), Status::Failed);
     assert_eq!(
-        record.failure.unwrap().request_id.as_deref(),
+        record.failure().unwrap().request_id.as_deref(),
         Some("req-403")
     );
 }
@@ -385,7 +381,7 @@ async fn a_throttled_resubmission_is_tried_again(backend: Backend) {
         ..backend.options().await
     })
     .await;
-    let record = stuck(app.store.as_ref(), restart("dev-9")).await;
+    let record = stuck(&app, restart("dev-9")).await;
     Mock::given(method("GET"))
         .respond_with(listed(json!([])))
         .mount(&app.graph)
@@ -400,17 +396,19 @@ async fn a_throttled_resubmission_is_tried_again(backend: Backend) {
         .expect(1)
         .mount(&app.graph)
         .await;
-    let sweeper = app.state.sweeper();
-    sweeper.sweep_once(soon()).await.unwrap();
-    let after_first = app.record(record.id.as_ref()).await;
-    assert_eq!(after_first.status, Status::Submitting);
+    app.sweep().await;
+    let after_first = app.record(record.id().as_ref()).await;
+    assert_eq!(after_first.status(), Status::Submitting);
     assert!(
-        !after_first.resubmitted,
+        !after_first.resubmitted(),
         "Graph did not take it, so it may be sent again"
     );
-    tokio::time::sleep(Duration::from_millis(450)).await;
-    sweeper.sweep_once(soon()).await.unwrap();
-    assert_eq!(app.record(record.id.as_ref()).await.status, Status::Queued);
+    app.advance(Pacing::default().poll_base);
+    app.sweep().await;
+    assert_eq!(
+        app.record(record.id().as_ref()).await.status(),
+        Status::Queued
+    );
 }
 
 async fn the_intake_never_overwrites_a_sweeper_that_took_over(backend: Backend) {
@@ -445,10 +443,7 @@ async fn the_intake_never_overwrites_a_sweeper_that_took_over(backend: Backend) 
         assert!(waiting.elapsed() < Duration::from_secs(5));
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
-    let mut taken = pending
-        .moved_to(Status::Running, OffsetDateTime::now_utc())
-        .unwrap();
-    taken.operation_status = Some("InProgress".into());
+    let taken = pending.claim(app.now() + time::Duration::hours(1)).unwrap();
     let taken = app.store.update(&taken).await.unwrap();
 
     let response = submit.await.unwrap();
@@ -457,7 +452,7 @@ async fn the_intake_never_overwrites_a_sweeper_that_took_over(backend: Backend) 
         202,
         "Graph accepted it, and the caller hears so"
     );
-    let stored = app.record(pending.id.as_ref()).await;
+    let stored = app.record(pending.id().as_ref()).await;
     assert_eq!(stored, taken, "the sweeper's progress stands");
 }
 

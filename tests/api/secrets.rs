@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use graphgate::secrets::resolve;
+use graphgate::config::secrets_by_arn;
 
 use crate::helpers::*;
 
@@ -41,13 +41,13 @@ async fn secrets_named_by_arn_stand_in_for_their_variables() {
         ("GRAPH_CLIENT_SECRET_ARN", secret_arn.clone()),
         ("GRAPHGATE_CALLERS_SECRET_ARN", callers_arn),
     ]));
-    let resolved = resolve(&env).await.unwrap();
+    let resolved = secrets_by_arn(&env).await.unwrap();
     assert_eq!(resolved["GRAPH_CLIENT_SECRET"], CLIENT_SECRET);
     assert_eq!(resolved["GRAPHGATE_CALLERS"], callers_json());
 
     let nothing = lookup(HashMap::from([("GRAPH_CLIENT_SECRET", "plain".to_owned())]));
     assert!(
-        resolve(&nothing).await.unwrap().is_empty(),
+        secrets_by_arn(&nothing).await.unwrap().is_empty(),
         "no ARN, no call"
     );
 }
@@ -61,7 +61,7 @@ async fn a_secret_that_cannot_be_read_stops_start_up_by_name() {
         ),
         ("GRAPH_CLIENT_SECRET", "plain".to_owned()),
     ]));
-    let err = resolve(&both).await.unwrap_err().to_string();
+    let err = secrets_by_arn(&both).await.unwrap_err().to_string();
     assert!(
         err.contains("set either GRAPH_CLIENT_SECRET or GRAPH_CLIENT_SECRET_ARN"),
         "{err}"
@@ -71,7 +71,7 @@ async fn a_secret_that_cannot_be_read_stops_start_up_by_name() {
         "GRAPHGATE_CALLERS_SECRET_ARN",
         "arn:aws:secretsmanager:us-east-1:123456789012:secret:no-such-secret".to_owned(),
     )]));
-    let err = resolve(&missing).await.unwrap_err().to_string();
+    let err = secrets_by_arn(&missing).await.unwrap_err().to_string();
     assert!(
         err.starts_with("GRAPHGATE_CALLERS_SECRET_ARN is invalid: cannot read the secret"),
         "{err}"

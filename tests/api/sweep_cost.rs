@@ -11,9 +11,9 @@ use aws_sdk_dynamodb::operation::put_item::PutItemInput;
 use aws_sdk_dynamodb::operation::query::QueryInput;
 use aws_sdk_dynamodb::operation::scan::ScanInput;
 use aws_smithy_runtime_api::box_error::BoxError;
-use graphgate::app::AppState;
-use graphgate::change::{ChangeRecord, ChangeRequest, Status};
+use graphgate::change::{ActionOutcome, ChangeRecord};
 use graphgate::store::{DynamoStore, Store};
+use graphgate::sweeper::Sweeper;
 use serde_json::json;
 use time::OffsetDateTime;
 use wiremock::Mock;
@@ -52,14 +52,12 @@ impl Intercept for Requests {
     }
 }
 
-fn restart(device: &str, now: OffsetDateTime) -> ChangeRecord {
-    let request = ChangeRequest::parse(
-        json!({"action": "restartDevice", "deviceId": device})
-            .as_object()
-            .unwrap(),
+fn restart_at(device: &str, now: OffsetDateTime) -> ChangeRecord {
+    submitting(
+        json!({"action": "restartDevice", "deviceId": device}),
+        now,
+        now,
     )
-    .unwrap();
-    ChangeRecord::submitting(request, "itsm", now, now)
 }
 
 /// The DynamoDB requests of one pass over 3 due changes and `history` finished ones.
@@ -83,39 +81,37 @@ async fn requests_of_a_pass(history: usize) -> Vec<String> {
     for chunk in (0..history).collect::<Vec<_>>().chunks(50) {
         futures::future::join_all(chunk.iter().map(|i| {
             let store = store.clone();
+            let pacing = &app.app.pacing;
             async move {
-                let mut done = restart(&format!("old-{i}"), now)
-                    .moved_to(Status::Succeeded, now)
+                let done = restart_at(&format!("old-{i}"), now)
+                    .submitted(&ActionOutcome::Completed { request_id: None }, now, pacing)
                     .unwrap();
-                done.version = 0;
                 store.insert(&done).await.unwrap();
             }
         }))
         .await;
     }
     for i in 0..3 {
-        let mut queued = restart(&format!("dev-{i}"), now)
-            .moved_to(Status::Queued, now)
+        let location = app
+            .graph_url(&format!("/teamwork/devices/dev-{i}/operations/op"))
+            .parse()
             .unwrap();
-        queued.location = Some(
-            app.graph_url(&format!("/teamwork/devices/dev-{i}/operations/op"))
-                .parse()
-                .unwrap(),
-        );
-        queued.next_poll_at = Some(now);
+        let accepted = ActionOutcome::Accepted {
+            location,
+            request_id: None,
+        };
+        let queued = restart_at(&format!("dev-{i}"), now)
+            .submitted(&accepted, now, &app.app.pacing)
+            .unwrap();
         store.insert(&queued).await.unwrap();
     }
     requests.0.lock().unwrap().clear();
 
-    let sweeper = AppState {
+    let sweeper = Sweeper {
         store,
-        ..app.state.clone()
-    }
-    .sweeper();
-    let report = sweeper
-        .sweep_once(tokio::time::Instant::now() + Duration::from_secs(10))
-        .await
-        .unwrap();
+        ..app.app.sweeper()
+    };
+    let report = sweeper.sweep_once(soon()).await.unwrap();
     assert_eq!((report.due, report.finished), (3, 3));
     requests.0.lock().unwrap().clone()
 }

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use graphgate::change::Status;
-use graphgate::config::SweepSettings;
+use graphgate::change::{Due, Pacing, Status};
+use graphgate::sweeper::SweepSettings;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 use wiremock::matchers::{method, path, path_regex};
@@ -39,21 +39,8 @@ async fn mount_accepting(app: &TestApp) {
         .await;
 }
 
-fn soon() -> Instant {
-    Instant::now() + Duration::from_secs(10)
-}
-
 async fn an_operation_is_followed_until_it_succeeds(backend: Backend) {
-    // Poll waits long enough that "not due yet" cannot be mistaken for a slow store.
-    let app = spawn_app_with(Options {
-        sweep: SweepSettings {
-            poll_base: Duration::from_millis(500),
-            poll_max: Duration::from_millis(1000),
-            ..Options::default().sweep
-        },
-        ..backend.options().await
-    })
-    .await;
+    let app = spawn_app_with(backend.options().await).await;
     mount_accepting(&app).await;
     let id = submit_restart(&app, "dev-1".into()).await;
     let op_path = "/beta/teamwork/devices/dev-1/operations/op-dev-1";
@@ -75,32 +62,29 @@ async fn an_operation_is_followed_until_it_succeeds(backend: Backend) {
         .mount(&app.graph)
         .await;
 
-    let sweeper = app.state.sweeper();
-    let first = sweeper.sweep_once(soon()).await.unwrap();
+    let first = app.sweep().await;
     assert_eq!((first.due, first.polled, first.finished), (1, 1, 0));
     let record = app.record(&id).await;
-    assert_eq!(record.status, Status::Queued);
-    let first_wait = record.next_poll_at.unwrap() - time::OffsetDateTime::now_utc();
+    assert_eq!(record.status(), Status::Queued);
+    let poll_base = Pacing::default().poll_base;
+    assert_eq!(record.due(), Some(Due::Poll(app.now() + poll_base)));
 
-    // Not due again until its next poll time.
-    assert_eq!(sweeper.sweep_once(soon()).await.unwrap().due, 0);
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    sweeper.sweep_once(soon()).await.unwrap();
+    // Not due again until its next poll time, and then polled with a doubled wait.
+    app.advance(poll_base - Duration::from_millis(1));
+    assert_eq!(app.sweep().await.due, 0);
+    app.advance(Duration::from_millis(1));
+    app.sweep().await;
     let record = app.record(&id).await;
-    assert_eq!(record.status, Status::Running);
-    assert_eq!(record.operation_status.as_deref(), Some("InProgress"));
-    let second_wait = record.next_poll_at.unwrap() - time::OffsetDateTime::now_utc();
-    assert!(
-        second_wait > first_wait,
-        "polls space out: {first_wait} then {second_wait}"
-    );
+    assert_eq!(record.status(), Status::Running);
+    assert_eq!(record.operation_status(), Some("InProgress"));
+    assert_eq!(record.due(), Some(Due::Poll(app.now() + poll_base * 2)));
 
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let last = sweeper.sweep_once(soon()).await.unwrap();
+    app.advance(poll_base * 2);
+    let last = app.sweep().await;
     assert_eq!(last.finished, 1);
     let record = app.record(&id).await;
-    assert_eq!(record.status, Status::Succeeded);
-    assert_eq!(record.next_poll_at, None);
+    assert_eq!(record.status(), Status::Succeeded);
+    assert_eq!(record.due(), None);
     let view: Value = app.get_change(TOKEN, &id).await.json().await.unwrap();
     assert_eq!(view["status"], "succeeded");
 
@@ -131,8 +115,8 @@ async fn a_failed_operation_keeps_graphs_error(backend: Backend) {
     let report = app.sweep().await;
     assert_eq!(report.finished, 1);
     let record = app.record(&id).await;
-    assert_eq!(record.status, Status::Failed);
-    let failure = record.failure.unwrap();
+    assert_eq!(record.status(), Status::Failed);
+    let failure = record.failure().unwrap();
     assert_eq!(failure.code, "DeviceOffline");
     assert_eq!(failure.message, "The device did not respond.");
 }
@@ -147,38 +131,42 @@ async fn an_unknown_status_is_not_final(backend: Backend) {
         .await;
     app.sweep().await;
     let record = app.record(&id).await;
-    assert_eq!(record.status, Status::Queued);
-    assert_eq!(
-        record.operation_status.as_deref(),
-        Some("unknownFutureValue")
-    );
-    assert!(record.next_poll_at.is_some());
+    assert_eq!(record.status(), Status::Queued);
+    assert_eq!(record.operation_status(), Some("unknownFutureValue"));
+    assert!(record.due().is_some());
 }
 
 async fn an_operation_older_than_the_limit_times_out(backend: Backend) {
-    let app = spawn_app_with(Options {
-        sweep: SweepSettings {
-            operation_timeout: Duration::from_millis(1500),
-            ..Options::default().sweep
-        },
-        ..backend.options().await
-    })
-    .await;
+    let app = spawn_app_with(backend.options().await).await;
     mount_accepting(&app).await;
     let id = submit_restart(&app, "dev-4".into()).await;
     Mock::given(method("GET"))
         .respond_with(operation("queued"))
+        .expect(2)
         .mount(&app.graph)
         .await;
-    let sweeper = app.state.sweeper();
-    sweeper.sweep_once(soon()).await.unwrap();
-    assert_eq!(app.record(&id).await.status, Status::Queued);
-    tokio::time::sleep(Duration::from_millis(1600)).await;
-    let report = sweeper.sweep_once(soon()).await.unwrap();
+    app.sweep().await;
+    assert_eq!(app.record(&id).await.status(), Status::Queued);
+    app.advance(Pacing::default().operation_timeout);
+    let at_the_limit = app.sweep().await;
+    assert_eq!(
+        (at_the_limit.polled, at_the_limit.finished),
+        (1, 0),
+        "not past it yet"
+    );
+    // Timed out at its next visit, without asking Graph again.
+    let next = app.record(&id).await.due().unwrap().at();
+    app.advance((next - app.now()).unsigned_abs());
+    let report = app.sweep().await;
     assert_eq!(report.finished, 1);
     let record = app.record(&id).await;
-    assert_eq!(record.status, Status::TimedOut);
-    assert_eq!(record.failure.unwrap().code, "timedOut");
+    assert_eq!(record.status(), Status::TimedOut);
+    let failure = record.failure().unwrap();
+    assert_eq!(failure.code, "timedOut");
+    assert_eq!(
+        failure.message,
+        "the operation had no final status after 4.0 h"
+    );
 }
 
 async fn throttling_in_the_middle_of_a_pass_reschedules_by_retry_after(backend: Backend) {
@@ -195,18 +183,17 @@ async fn throttling_in_the_middle_of_a_pass_reschedules_by_retry_after(backend: 
         .respond_with(operation("succeeded"))
         .mount(&app.graph)
         .await;
-    let before = time::OffsetDateTime::now_utc();
     let report = app.sweep().await;
     assert_eq!((report.due, report.polled, report.finished), (3, 3, 2));
     let throttled = app.record(&ids[1]).await;
-    assert_eq!(throttled.status, Status::Queued);
-    let wait = throttled.next_poll_at.unwrap() - before;
-    assert!(
-        wait >= time::Duration::milliseconds(7500),
-        "waits as Graph asked: {wait}"
+    assert_eq!(throttled.status(), Status::Queued);
+    assert_eq!(
+        throttled.due(),
+        Some(Due::Poll(app.now() + Duration::from_millis(7500))),
+        "waits as Graph asked"
     );
     for id in [&ids[0], &ids[2]] {
-        assert_eq!(app.record(id).await.status, Status::Succeeded);
+        assert_eq!(app.record(id).await.status(), Status::Succeeded);
     }
     // The throttled poll was not retried within the pass.
     let gets = app
@@ -235,7 +222,7 @@ async fn no_poll_starts_after_the_deadline_and_the_rest_stays_due(backend: Backe
         .respond_with(operation("succeeded").set_delay(Duration::from_millis(200)))
         .mount(&app.graph)
         .await;
-    let sweeper = app.state.sweeper();
+    let sweeper = app.app.sweeper();
     let report = sweeper
         .sweep_once(Instant::now() + Duration::from_millis(450))
         .await
@@ -247,8 +234,9 @@ async fn no_poll_starts_after_the_deadline_and_the_rest_stays_due(backend: Backe
         6 - report.polled,
         "no visit began after the deadline"
     );
-    // A poll the deadline cut short is due again shortly, like the ones never started.
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    // A poll the deadline cut short is due again after its backoff, like the ones never
+    // started, which stay due.
+    app.advance(Pacing::default().poll_base);
     let next = sweeper.sweep_once(soon()).await.unwrap();
     assert_eq!(
         next.due,
@@ -268,7 +256,7 @@ async fn two_sweepers_on_one_store_poll_each_due_change_once(backend: Backend) {
         .mount(&app.graph)
         .await;
     // Two sweepers as two processes would be: each with its own connection to the file.
-    let a = app.state.sweeper();
+    let a = app.app.sweeper();
     let b = app.second_sweeper().await;
     let (ra, rb) = tokio::join!(a.sweep_once(soon()), b.sweep_once(soon()));
     let (ra, rb) = (ra.unwrap(), rb.unwrap());

@@ -1,0 +1,116 @@
+//! What Graph made of a change, in the domain's terms: an action taken, an operation as last
+//! read, or a refusal. `crate::graph` turns Graph's answers into these.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use url::Url;
+
+/// What Graph made of an action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionOutcome {
+    /// A device action was queued; follow `location` to see it finish.
+    Accepted {
+        location: Url,
+        request_id: Option<String>,
+    },
+    /// An app upgrade is done: Graph answers it synchronously.
+    Completed { request_id: Option<String> },
+}
+
+/// Where a Graph operation stands, with every spelling seen in Graph's docs folded in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperationStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    /// A status graphgate does not know; treated as still running.
+    Unknown,
+}
+
+impl OperationStatus {
+    /// Graph's own documentation disagrees with itself on the spelling, so statuses compare
+    /// case-insensitively and several words mean the same.
+    pub fn parse(raw: &str) -> Self {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "queued" | "scheduled" | "notstarted" | "pending" => OperationStatus::Queued,
+            "inprogress" | "running" | "started" => OperationStatus::Running,
+            "succeeded" | "successful" | "success" | "completed" => OperationStatus::Succeeded,
+            "failed" | "failure" => OperationStatus::Failed,
+            "cancelled" | "canceled" => OperationStatus::Cancelled,
+            _ => OperationStatus::Unknown,
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            OperationStatus::Succeeded | OperationStatus::Failed | OperationStatus::Cancelled
+        )
+    }
+}
+
+/// A `teamworkDeviceOperation` as graphgate read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceOperation {
+    pub id: Option<String>,
+    pub status: OperationStatus,
+    /// The status exactly as Graph wrote it.
+    pub raw_status: String,
+    pub operation_type: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub created: Option<OffsetDateTime>,
+}
+
+/// Why a change did not do what was asked: Graph's own words, or graphgate's where Graph
+/// said nothing (a timeout, a lost submission).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GraphFailure {
+    /// Graph's HTTP status, when there was an answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl GraphFailure {
+    /// A failure graphgate itself names, with no Graph answer behind it.
+    pub fn graphgate(code: &str, message: impl Into<String>) -> Self {
+        GraphFailure {
+            http_status: None,
+            code: code.into(),
+            message: message.into(),
+            request_id: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_compare_case_insensitively() {
+        for (raw, status) in [
+            ("queued", OperationStatus::Queued),
+            ("Queued", OperationStatus::Queued),
+            ("Scheduled", OperationStatus::Queued),
+            ("InProgress", OperationStatus::Running),
+            ("inProgress", OperationStatus::Running),
+            ("succeeded", OperationStatus::Succeeded),
+            ("Successful", OperationStatus::Succeeded),
+            ("failed", OperationStatus::Failed),
+            ("Cancelled", OperationStatus::Cancelled),
+            ("unknownFutureValue", OperationStatus::Unknown),
+            ("", OperationStatus::Unknown),
+        ] {
+            assert_eq!(OperationStatus::parse(raw), status, "{raw}");
+        }
+        assert!(!OperationStatus::Unknown.is_terminal());
+    }
+}

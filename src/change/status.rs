@@ -1,0 +1,62 @@
+//! Where a change stands, and which moves between statuses are possible.
+
+use serde::{Deserialize, Serialize};
+
+/// `submitting → queued|running → succeeded|failed|cancelled|timedOut`, and `rejected` when
+/// Graph refused the change. DESIGN.md's `accepted` has no state of its own: a change is
+/// stored as `submitting` straight away, before Graph is called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Status {
+    Submitting,
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    TimedOut,
+    Rejected,
+}
+
+impl Status {
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            Status::Succeeded
+                | Status::Failed
+                | Status::Cancelled
+                | Status::TimedOut
+                | Status::Rejected
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Submitting => "submitting",
+            Status::Queued => "queued",
+            Status::Running => "running",
+            Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
+            Status::Cancelled => "cancelled",
+            Status::TimedOut => "timedOut",
+            Status::Rejected => "rejected",
+        }
+    }
+
+    /// Whether a change in `self` may move to `next`. Terminal states are final; a change
+    /// may stay where it is (a poll that saw no progress still records the attempt).
+    pub(super) fn can_become(self, next: Status) -> bool {
+        use Status::*;
+        match self {
+            Submitting => true,
+            Queued | Running => !matches!(next, Submitting | Rejected),
+            Succeeded | Failed | Cancelled | TimedOut | Rejected => false,
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,82 @@
+//! Sending a recorded change to Graph and recording Graph's answer.
+//!
+//! The record is stored as `submitting` before Graph is called. If the process dies during
+//! the call, or the answer cannot be stored, the record stays `submitting` until its lease
+//! runs out, and the sweeper reconciles it: nothing Graph accepted is lost.
+
+use tokio::time::Instant;
+
+use super::Intake;
+use crate::change::{ActionOutcome, ChangeRecord};
+use crate::graph::GraphError;
+use crate::store::StoreError;
+use crate::telemetry::error_chain;
+
+#[derive(Debug)]
+pub enum SubmitFailure {
+    /// The record could not be written, so Graph was not called.
+    Store(StoreError),
+    /// Graph did not carry out the change; `record` is as stored afterwards.
+    Graph {
+        record: Box<ChangeRecord>,
+        error: GraphError,
+    },
+}
+
+/// Stores `record` (status `submitting`), calls Graph, and stores what Graph answered.
+pub async fn submit(
+    intake: &Intake,
+    record: ChangeRecord,
+    deadline: Instant,
+) -> Result<ChangeRecord, SubmitFailure> {
+    intake
+        .store
+        .insert(&record)
+        .await
+        .map_err(SubmitFailure::Store)?;
+    let outcome = intake.graph.execute(record.action(), deadline).await;
+    let record = match answer(intake, &record, &outcome) {
+        Some(next) => match intake.store.update(&next).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                tracing::error!(
+                    change_id = %record.id(), error = %error_chain(&e),
+                    "could not store Graph's answer; the sweeper will reconcile the change"
+                );
+                next
+            }
+        },
+        None => {
+            tracing::warn!(change_id = %record.id(), "Graph's answer is unknown; the sweeper will reconcile the change");
+            record
+        }
+    };
+    match outcome {
+        Ok(_) => Ok(record),
+        Err(error) => Err(SubmitFailure::Graph {
+            record: Box::new(record),
+            error,
+        }),
+    }
+}
+
+/// The record after Graph's answer, or `None` when Graph may or may not have acted.
+fn answer(
+    intake: &Intake,
+    record: &ChangeRecord,
+    outcome: &Result<ActionOutcome, GraphError>,
+) -> Option<ChangeRecord> {
+    let now = intake.clock.now();
+    let next = match outcome {
+        Ok(taken) => record.submitted(taken, now, &intake.pacing),
+        Err(e) if e.outcome_unknown() => return None,
+        Err(e @ (GraphError::Conflict(_) | GraphError::Refused(_))) => {
+            record.rejected(e.failure(), now)
+        }
+        Err(e) => record.failed(e.failure(), now),
+    };
+    // The record was just stored as `submitting`, so every answer applies; were it not to,
+    // the sweeper would reconcile the change as for an unknown answer.
+    next.inspect_err(|e| tracing::error!(change_id = %record.id(), error = %e, "Graph's answer does not apply to the change"))
+        .ok()
+}

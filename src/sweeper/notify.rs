@@ -1,0 +1,106 @@
+//! Reporting finished changes to their callers: one signed attempt per visit, recorded on
+//! the change, retried on the domain's schedule.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{Sweeper, Visit, VisitError};
+use crate::callback::{ATTEMPT_TIMEOUT, CallbackError};
+use crate::change::{AttemptOutcome, ChangeRecord, ChangeView, DeliveryStatus, Due};
+
+/// A finished change whose callback is to be attempted.
+pub(super) enum Notify {
+    /// Just stored by this pass, still claimed.
+    Held(ChangeRecord),
+    /// Came due; must be claimed first.
+    Due(ChangeRecord),
+}
+
+/// The least time left in a pass for a callback attempt to be worth starting.
+const MIN_ATTEMPT_TIME: Duration = Duration::from_secs(1);
+
+impl Sweeper {
+    /// Makes a callback attempt for a finished change, and records it.
+    pub(super) async fn notify(&self, notify: Notify, deadline: Instant) -> Visit {
+        // An attempt starts only with time to finish; otherwise it waits for the next pass.
+        if deadline.saturating_duration_since(Instant::now()) < MIN_ATTEMPT_TIME {
+            return Visit::Deferred;
+        }
+        let (record, held) = match notify {
+            // A held record may have waited for a free slot: renew a claim that could run
+            // out during the attempt.
+            Notify::Held(record) => {
+                let held = match record.due() {
+                    Some(Due::Claim(until)) => until - self.clock.now() > ATTEMPT_TIMEOUT,
+                    _ => false,
+                };
+                (record, held)
+            }
+            Notify::Due(record) => (record, false),
+        };
+        let id = record.id().clone();
+        let record = if held {
+            record
+        } else {
+            match self.claim(&record).await {
+                Ok(claimed) => claimed,
+                Err(e) => return self.lost(&id, e, "could not claim a callback"),
+            }
+        };
+        let next = match self.deliver(&record, deadline).await {
+            Ok(next) => next,
+            Err(e) => return self.lost(&id, e, "could not record a callback attempt"),
+        };
+        match self.store.update(&next).await {
+            Ok(_) => Visit::Notified,
+            Err(e) => self.lost(&id, e.into(), "could not record a callback attempt"),
+        }
+    }
+
+    /// One signed attempt to the change's `callbackUrl`, and the record after it.
+    async fn deliver(
+        &self,
+        record: &ChangeRecord,
+        deadline: Instant,
+    ) -> Result<ChangeRecord, VisitError> {
+        let Some(url) = record.pending_callback() else {
+            return Ok(record.settled()?);
+        };
+        let now = self.clock.now();
+        let secret = self
+            .callers
+            .get(record.caller())
+            .and_then(|c| c.signing_secret());
+        let sent = match secret {
+            None => Err(CallbackError::NoSecret),
+            Some(secret) => {
+                let timeout = deadline.saturating_duration_since(Instant::now());
+                let view = ChangeView::from(record.clone());
+                self.callbacks
+                    .send_finished(url.url(), secret, view, now, timeout)
+                    .await
+            }
+        };
+        let outcome = match &sent {
+            Ok(status) => AttemptOutcome::Answered(*status),
+            Err(e) => AttemptOutcome::NoAnswer(e.to_string()),
+        };
+        let next = record.callback_attempted(&outcome, now, &self.pacing)?;
+        let attempts = next.callback().map_or(0, |c| c.attempts.len());
+        match next.callback().map(|c| c.status) {
+            Some(DeliveryStatus::Failed) => {
+                tracing::warn!(change_id = %record.id(), attempts, "giving up on the callback")
+            }
+            Some(DeliveryStatus::Pending) => {
+                let error = sent
+                    .as_ref()
+                    .err()
+                    .map(|e| crate::telemetry::error_chain(e));
+                tracing::info!(change_id = %record.id(), attempts, ?outcome, error, "callback not delivered; will retry")
+            }
+            _ => {}
+        }
+        Ok(next)
+    }
+}

@@ -167,20 +167,7 @@ fn store(env: Env<'_>) -> Result<StoreSettings, ConfigError> {
             "a DynamoDB table name is 3 to 255 of a-z, A-Z, 0-9, _, - and .",
         ));
     }
-    let retention_days = match env("GRAPHGATE_RETENTION_DAYS") {
-        None => 90,
-        Some(raw) => raw
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|d| (1..=3650).contains(d))
-            .ok_or_else(|| {
-                ConfigError::invalid(
-                    "GRAPHGATE_RETENTION_DAYS",
-                    format!("{raw:?} is not a whole number of days from 1 to 3650"),
-                )
-            })?,
-    };
+    let retention_days = whole_number(env, "GRAPHGATE_RETENTION_DAYS", 1..=3650)?.unwrap_or(90);
     Ok(StoreSettings::DynamoDb {
         table,
         retention: Duration::from_secs(retention_days * 86_400),
@@ -189,20 +176,8 @@ fn store(env: Env<'_>) -> Result<StoreSettings, ConfigError> {
 
 fn sweep(env: Env<'_>) -> Result<SweepSettings, ConfigError> {
     let defaults = SweepSettings::default();
-    let concurrency = match env("GRAPHGATE_SWEEP_CONCURRENCY") {
-        None => defaults.concurrency,
-        Some(raw) => raw
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=64).contains(n))
-            .ok_or_else(|| {
-                ConfigError::invalid(
-                    "GRAPHGATE_SWEEP_CONCURRENCY",
-                    format!("{raw:?} is not a whole number from 1 to 64"),
-                )
-            })?,
-    };
+    let concurrency = whole_number(env, "GRAPHGATE_SWEEP_CONCURRENCY", 1..=64)?
+        .map_or(defaults.concurrency, |n| n as usize);
     let interval =
         seconds(env, "GRAPHGATE_SWEEP_INTERVAL_SECS", 3600.0)?.unwrap_or(defaults.interval);
     Ok(SweepSettings {
@@ -274,6 +249,32 @@ fn graph(env: Env<'_>) -> Result<GraphSettings, ConfigError> {
         base,
         retry: RetryPolicy::default(),
     })
+}
+
+/// An optional variable holding a whole number in `range`.
+fn whole_number(
+    env: Env<'_>,
+    name: &'static str,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Option<u64>, ConfigError> {
+    let Some(raw) = env(name) else {
+        return Ok(None);
+    };
+    raw.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .map(Some)
+        .ok_or_else(|| {
+            ConfigError::invalid(
+                name,
+                format!(
+                    "{raw:?} is not a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            )
+        })
 }
 
 /// An optional variable holding a number of seconds, fractions allowed, in `(0, max]`.

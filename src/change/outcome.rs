@@ -1,5 +1,5 @@
 //! What Graph made of a change, in the domain's terms: an action taken, an operation as last
-//! read, or a refusal. `crate::graph` turns Graph's answers into these.
+//! read, or a refusal. The Graph client turns Graph's answers into these.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;

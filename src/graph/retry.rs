@@ -14,6 +14,10 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
     pub base_delay: Duration,
     pub max_delay: Duration,
+    /// The least time a retry must have left for Graph's answer. A retry started with less
+    /// would likely time out, and a request that was sent and never answered may have been
+    /// acted on: the caller would get "pending" where "unavailable, nothing done" is true.
+    pub min_attempt_time: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -22,6 +26,7 @@ impl Default for RetryPolicy {
             max_attempts: 5,
             base_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(20),
+            min_attempt_time: Duration::from_secs(2),
         }
     }
 }
@@ -70,8 +75,8 @@ pub(crate) struct Sent {
 }
 
 /// Sends the request `build` makes, each attempt with a fresh `client-request-id`, until an
-/// answer that is not 429/503/504, a connect error has been retried out, or the deadline
-/// would pass. A request that was sent and never answered is not resent: Graph may have
+/// answer that is not 429/503/504, a connect error has been retried out, or no retry could
+/// start with `min_attempt_time` left before the deadline. A request that was sent and never answered is not resent: Graph may have
 /// acted on it. A 504 is retried, but remembered, for the same reason.
 pub(crate) async fn send(
     policy: &RetryPolicy,
@@ -138,7 +143,9 @@ pub(crate) async fn send(
             }
             Err(e) => return Err(GraphError::Transport(e)),
         };
-        if attempt >= policy.max_attempts || Instant::now() + wait >= deadline {
+        if attempt >= policy.max_attempts
+            || Instant::now() + wait + policy.min_attempt_time > deadline
+        {
             return Err(GraphError::Unavailable {
                 reason,
                 retry_after: hinted,
@@ -200,6 +207,7 @@ mod tests {
             max_attempts: 10,
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_millis(1000),
+            ..RetryPolicy::default()
         };
         for failures in 1..10 {
             let cap = Duration::from_millis(100 * 2u64.pow(failures - 1)).min(policy.max_delay);

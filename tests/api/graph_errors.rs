@@ -158,6 +158,7 @@ async fn unavailable_until_the_deadline_is_a_503_with_retry_after() {
             max_attempts: 100,
             base_delay: Duration::from_millis(50),
             max_delay: Duration::from_millis(100),
+            ..Options::default().retry
         },
         ..Options::default()
     })
@@ -216,6 +217,7 @@ async fn retries_stop_at_the_attempt_limit() {
             max_attempts: 3,
             base_delay: Duration::from_millis(10),
             max_delay: Duration::from_millis(20),
+            ..Options::default().retry
         },
         ..Options::default()
     })
@@ -292,4 +294,34 @@ async fn a_409_after_a_gateway_timeout_is_left_for_reconciliation() {
         "the sweeper finds out what Graph did"
     );
     assert_eq!(app.graph_requests().await.len(), 2);
+}
+
+#[tokio::test]
+async fn no_retry_starts_without_time_left_for_an_answer() {
+    // Each 503 takes 100 ms and asks for 0.3 s: attempts start at 0, 0.4 and 0.8 s. A fourth
+    // would start at 1.2 s with 50 ms left, too little for an answer; sent anyway, it would
+    // time out, and a request that was sent and never answered may have been acted on.
+    let app = spawn_app_with(Options {
+        request_timeout: Duration::from_millis(1250),
+        retry: RetryPolicy {
+            max_attempts: 10,
+            ..Options::default().retry
+        },
+        ..Options::default()
+    })
+    .await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(503)
+                .insert_header("Retry-After", "0.3")
+                .set_delay(Duration::from_millis(100)),
+        )
+        .mount(&app.graph)
+        .await;
+    let response = app.post_change(restart("d1")).await;
+    let p = problem(response, 503).await;
+    assert_eq!(p["type"], "urn:graphgate:problem:graph-unavailable");
+    assert_eq!(app.graph_requests().await.len(), 3);
+    let record = app.record(p["changeId"].as_str().unwrap()).await;
+    assert_eq!(record.status(), Status::Failed, "nothing reached Graph");
 }

@@ -196,6 +196,7 @@ impl Default for Options {
                 max_attempts: 5,
                 base_delay: Duration::from_millis(20),
                 max_delay: Duration::from_millis(200),
+                min_attempt_time: Duration::from_millis(250),
             },
             token_lifetime_secs: 3599,
             mount_token: true,

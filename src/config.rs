@@ -45,6 +45,8 @@ pub struct Settings {
     pub intake: IntakeSettings,
     pub sweep: SweepSettings,
     pub pacing: Pacing,
+    /// How often `graphgate serve` runs a sweep pass.
+    pub sweep_interval: Duration,
     /// Where callbacks may go. Strict unless the entry point relaxes it (`serve` does).
     pub callback_policy: TargetPolicy,
 }
@@ -80,17 +82,22 @@ impl Settings {
     }
 
     pub fn from_lookup(env: Env<'_>) -> Result<Self, ConfigError> {
+        let sweep = sweep(env)?;
         let pacing = pacing(env)?;
+        let sweep_interval = seconds(env, "GRAPHGATE_SWEEP_INTERVAL_SECS", 3600.0)?
+            .unwrap_or(Duration::from_secs(10));
+        let intake = IntakeSettings {
+            request_timeout: seconds(env, "GRAPHGATE_REQUEST_TIMEOUT_SECS", 900.0)?
+                .unwrap_or(IntakeSettings::default().request_timeout),
+        };
         Ok(Settings {
             graph: graph(env)?,
             callers: callers(env)?,
             store: store(env)?,
-            intake: IntakeSettings {
-                request_timeout: seconds(env, "GRAPHGATE_REQUEST_TIMEOUT_SECS", 900.0)?
-                    .unwrap_or(IntakeSettings::default().request_timeout),
-            },
-            sweep: sweep(env)?,
+            intake,
+            sweep,
             pacing,
+            sweep_interval,
             callback_policy: TargetPolicy::PublicHttpsOnly,
         })
     }
@@ -167,7 +174,8 @@ fn store(env: Env<'_>) -> Result<StoreSettings, ConfigError> {
             "a DynamoDB table name is 3 to 255 of a-z, A-Z, 0-9, _, - and .",
         ));
     }
-    let retention_days = whole_number(env, "GRAPHGATE_RETENTION_DAYS", 1..=3650)?.unwrap_or(90);
+    let retention_days =
+        whole_number(env, "GRAPHGATE_RETENTION_DAYS", 1..=3650, " of days")?.unwrap_or(90);
     Ok(StoreSettings::DynamoDb {
         table,
         retention: Duration::from_secs(retention_days * 86_400),
@@ -176,13 +184,10 @@ fn store(env: Env<'_>) -> Result<StoreSettings, ConfigError> {
 
 fn sweep(env: Env<'_>) -> Result<SweepSettings, ConfigError> {
     let defaults = SweepSettings::default();
-    let concurrency = whole_number(env, "GRAPHGATE_SWEEP_CONCURRENCY", 1..=64)?
+    let concurrency = whole_number(env, "GRAPHGATE_SWEEP_CONCURRENCY", 1..=64, "")?
         .map_or(defaults.concurrency, |n| n as usize);
-    let interval =
-        seconds(env, "GRAPHGATE_SWEEP_INTERVAL_SECS", 3600.0)?.unwrap_or(defaults.interval);
     Ok(SweepSettings {
         concurrency,
-        interval,
         ..defaults
     })
 }
@@ -251,11 +256,12 @@ fn graph(env: Env<'_>) -> Result<GraphSettings, ConfigError> {
     })
 }
 
-/// An optional variable holding a whole number in `range`.
+/// An optional variable holding a whole number (of `unit`, for the message) in `range`.
 fn whole_number(
     env: Env<'_>,
     name: &'static str,
     range: std::ops::RangeInclusive<u64>,
+    unit: &str,
 ) -> Result<Option<u64>, ConfigError> {
     let Some(raw) = env(name) else {
         return Ok(None);
@@ -269,7 +275,7 @@ fn whole_number(
             ConfigError::invalid(
                 name,
                 format!(
-                    "{raw:?} is not a whole number from {} to {}",
+                    "{raw:?} is not a whole number{unit} from {} to {}",
                     range.start(),
                     range.end()
                 ),

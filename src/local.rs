@@ -91,8 +91,9 @@ pub async fn serve(listen: SocketAddr, simulate: bool) -> Result<(), Box<dyn std
     } else {
         (Settings::load().await?, None, None)
     };
+    let interval = settings.sweep_interval;
     let app = App::from_settings(local(settings)).await?;
-    tokio::spawn(run_forever(app.sweeper(), app.sweep.interval));
+    tokio::spawn(run_forever(app.sweeper(), interval));
     let application = Application::bind(&app, listen).await?;
     let addr = application.local_addr();
     let mut banner = format!("graphgate listening on http://{addr}\n");

@@ -28,8 +28,10 @@ pub enum InvalidTransition {
     NotOverdue,
 }
 
+/// Serialized as the stores keep it. Every way of reading one (`from_json`, or serde directly)
+/// gives a due time from records written before `Due` had names its meaning.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
 pub struct ChangeRecord {
     pub(super) id: ChangeId,
     /// The registered caller that created the change; only it may read the change.
@@ -69,7 +71,7 @@ pub struct ChangeRecord {
     /// Why and when the change is next visited; `None` once nothing is left to do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     due: Option<Due>,
-    /// graphgate 0.1 stored only the time of the next visit; read, never written.
+    /// Records written before `Due` had names stored only its time; read, never written.
     #[serde(
         default,
         rename = "nextPollAt",
@@ -155,23 +157,34 @@ impl ChangeRecord {
     }
 }
 
+impl Serialize for ChangeRecord {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ChangeRecord::serialize(self, serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ChangeRecord {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut record = ChangeRecord::deserialize(deserializer)?;
+        if let Some(at) = record.unnamed_due.take() {
+            record.due = record.due.or(Some(Due::implied(record.status, at)));
+        }
+        Ok(record)
+    }
+}
+
 /// Storage: the stores keep a record as JSON and bump its version on every write.
 impl ChangeRecord {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a change record serializes")
     }
 
-    /// Parses a stored record, giving a bare `nextPollAt` from graphgate 0.1 its meaning.
     pub fn from_json(json: &str) -> Result<Self, serde_json::Error> {
-        let mut record: ChangeRecord = serde_json::from_str(json)?;
-        if let Some(at) = record.unnamed_due.take() {
-            record.due = record.due.or(Some(Due::implied(record.status, at)));
-        }
-        Ok(record)
+        serde_json::from_str(json)
     }
 
     /// The record as a store writes it over `self`: one version later.
-    pub fn next_version(&self) -> ChangeRecord {
+    pub(crate) fn next_version(&self) -> ChangeRecord {
         ChangeRecord {
             version: self.version + 1,
             ..self.clone()
@@ -251,14 +264,32 @@ impl ChangeRecord {
         })
     }
 
-    /// Graph refused the change as asked (a 4xx, or an operation already queued).
+    /// Graph refused the change as asked (a 4xx, or an operation already queued) when it was
+    /// submitted, or resubmitted. The refusal's `request-id` is kept as the action call's.
     pub fn rejected(
         &self,
         failure: GraphFailure,
         now: OffsetDateTime,
     ) -> Result<Self, InvalidTransition> {
         self.only_from(&[Status::Submitting], "rejected")?;
-        self.ended(Status::Rejected, failure, now)
+        let request_id = failure.request_id.clone();
+        let mut next = self.ended(Status::Rejected, failure, now)?;
+        next.graph_request_id = request_id;
+        Ok(next)
+    }
+
+    /// Submitting (or resubmitting) the change did not carry it out: Graph failed, or could
+    /// not be asked. An answer's `request-id` is kept as the action call's.
+    pub fn submission_failed(
+        &self,
+        failure: GraphFailure,
+        now: OffsetDateTime,
+    ) -> Result<Self, InvalidTransition> {
+        self.only_from(&[Status::Submitting], "failed at submission")?;
+        let request_id = failure.request_id.clone();
+        let mut next = self.ended(Status::Failed, failure, now)?;
+        next.graph_request_id = request_id;
+        Ok(next)
     }
 
     /// The change cannot be carried out, for the reason `failure` gives.
@@ -481,9 +512,6 @@ impl ChangeRecord {
         now: OffsetDateTime,
     ) -> Result<Self, InvalidTransition> {
         let mut next = self.moved_to(status, now)?;
-        if next.graph_request_id.is_none() {
-            next.graph_request_id = failure.request_id.clone();
-        }
         next.failure = Some(failure);
         Ok(next)
     }
@@ -802,13 +830,15 @@ mod tests {
     }
 
     #[test]
-    fn a_record_from_graphgate_0_1_reads_with_its_due_time_named() {
+    fn a_record_written_before_due_had_names_reads_with_its_due_time_named() {
         let json = r#"{"id":"6023af45-0471-4fe3-9c09-cead2855db3d","caller":"itsm",
             "action":{"action":"restartDevice","deviceId":"d1"},"status":"queued",
             "location":"https://graph.microsoft.com/beta/teamwork/devices/d1/operations/op-1",
             "polls":2,"resubmitted":false,"createdAt":"2026-11-23T10:00:00Z",
             "updatedAt":"2026-11-23T10:01:00Z","nextPollAt":"2026-11-23T10:02:00Z","version":3}"#;
         let record = ChangeRecord::from_json(json).unwrap();
+        let through_serde: ChangeRecord = serde_json::from_str(json).unwrap();
+        assert_eq!(through_serde, record);
         let at = OffsetDateTime::parse(
             "2026-11-23T10:02:00Z",
             &time::format_description::well_known::Rfc3339,

@@ -70,12 +70,11 @@ impl GraphError {
             | GraphError::Permission(f)
             | GraphError::Refused(f)
             | GraphError::Server(f) => f.clone(),
-            GraphError::TokenRefused { http_status, error } => GraphFailure {
-                http_status: Some(*http_status),
-                code: error.clone(),
-                message: "the token endpoint refused graphgate's credentials".into(),
-                request_id: None,
-            },
+            // The sign-in error is the operator's to read, in the log; not the caller's.
+            GraphError::TokenRefused { .. } => GraphFailure::graphgate(
+                "graphSignInRefused",
+                "the token endpoint refused graphgate's credentials",
+            ),
             // graphgate's own sentence: the error's text may hold an HTTP client's or a
             // parser's words, which are for the log only.
             other => {
@@ -113,7 +112,8 @@ impl GraphError {
             http_status: Some(status.as_u16()),
             code: parsed
                 .as_ref()
-                .and_then(|e| e.code.clone())
+                .and_then(|e| e.code.as_ref())
+                .map(|c| c.chars().take(128).collect())
                 .unwrap_or_else(|| status.canonical_reason().unwrap_or("unknown").to_owned()),
             message: parsed
                 .as_ref()

@@ -76,8 +76,9 @@ pub(crate) struct Sent {
 
 /// Sends the request `build` makes, each attempt with a fresh `client-request-id`, until an
 /// answer that is not 429/503/504, a connect error has been retried out, or no retry could
-/// start with `min_attempt_time` left before the deadline. A request that was sent and never answered is not resent: Graph may have
-/// acted on it. A 504 is retried, but remembered, for the same reason.
+/// start with `min_attempt_time` left before the deadline. A request that was sent and never
+/// answered is not resent: Graph may have acted on it. A 504 is retried, but remembered, for
+/// the same reason.
 pub(crate) async fn send(
     policy: &RetryPolicy,
     deadline: Instant,

@@ -6,7 +6,7 @@ mod extract;
 mod problem;
 mod submit;
 
-pub use problem::ApiError;
+use problem::ApiError;
 
 use std::sync::Arc;
 use std::time::Duration;

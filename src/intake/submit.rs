@@ -73,7 +73,7 @@ fn answer(
         Err(e @ (GraphError::Conflict(_) | GraphError::Refused(_))) => {
             record.rejected(e.failure(), now)
         }
-        Err(e) => record.failed(e.failure(), now),
+        Err(e) => record.submission_failed(e.failure(), now),
     };
     // The record was just stored as `submitting`, so every answer applies; were it not to,
     // the sweeper would reconcile the change as for an unknown answer.

@@ -1,8 +1,9 @@
 //! The embedded store for `graphgate serve`: one SQLite file.
 //!
 //! A record is kept whole as JSON beside the few columns that queries need. `next_poll_at`
-//! (the record's due time) is NULL once a change needs nothing more, and the partial index over it holds only the
-//! changes still pending, so finding due work does not grow with history.
+//! (the record's due time) is NULL once a change needs nothing more, and the partial index
+//! over it holds only the changes still pending, so finding due work does not grow with
+//! history.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

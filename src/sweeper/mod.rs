@@ -57,8 +57,6 @@ pub struct SweepSettings {
     pub batch_size: usize,
     /// How long a sweeper owns a record it claimed. No Graph call outlives it.
     pub claim_lease: Duration,
-    /// How often `graphgate serve` runs a pass.
-    pub interval: Duration,
 }
 
 impl Default for SweepSettings {
@@ -67,7 +65,6 @@ impl Default for SweepSettings {
             concurrency: 8,
             batch_size: 200,
             claim_lease: Duration::from_secs(60),
-            interval: Duration::from_secs(10),
         }
     }
 }
@@ -91,7 +88,7 @@ pub struct SweepReport {
     pub finished: usize,
     /// Changes stuck in `submitting` that were reconciled with Graph.
     pub recovered: usize,
-    /// Callback attempts made for changes that had finished before this pass.
+    /// Callback attempts made (and finished changes found with no report owed, settled).
     pub notified: usize,
     /// Records another sweeper (or the intake) claimed first.
     pub skipped: usize,

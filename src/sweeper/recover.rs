@@ -56,7 +56,7 @@ impl Sweeper {
             Err(e) if e.outcome_unknown() => marked.retry_later(None, now, &self.pacing)?,
             Err(e @ GraphError::Refused(_)) => marked.rejected(e.failure(), now)?,
             Err(e @ (GraphError::Permission(_) | GraphError::Server(_))) => {
-                marked.failed(e.failure(), now)?
+                marked.submission_failed(e.failure(), now)?
             }
             // Graph did not take it (throttled, unreachable, no token): it may be sent again.
             Err(e) => {

@@ -129,6 +129,26 @@ async fn a_token_endpoint_answer_that_does_not_parse_is_a_plain_502() {
 }
 
 #[tokio::test]
+async fn a_refused_sign_in_keeps_the_endpoints_words_out_of_the_response() {
+    let app = spawn_app_with(Options {
+        mount_token: false,
+        ..Options::default()
+    })
+    .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(
+            json!({"error": MARKER, "error_description": format!("AADSTS7000215 {MARKER}")}),
+        ))
+        .mount(&app.login)
+        .await;
+    let body = problem(app.post_change(restart("d1")).await, 502).await;
+    assert_eq!(body["type"], "urn:graphgate:problem:graph-sign-in");
+    assert_clean(&app, &body).await;
+    let record = app.record(body["changeId"].as_str().unwrap()).await;
+    assert_eq!(record.failure().unwrap().code, "graphSignInRefused");
+}
+
+#[tokio::test]
 async fn graphs_own_code_and_message_arrive_as_named_fields() {
     let app = spawn_app().await;
     Mock::given(method("POST"))

@@ -365,6 +365,21 @@ impl TestApp {
         self.app.sweeper().sweep_once(soon()).await.unwrap()
     }
 
+    /// Sends `request` through the app's own Router, with no socket between, as
+    /// `lambda_http::run` does; answers the status and the JSON body (`null` if none).
+    pub async fn through_router(&self, request: lambda_http::Request) -> (u16, Value) {
+        use tower::ServiceExt;
+        let response = self.app.router().oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
     /// Moves the app's clock on, as time passing would.
     pub fn advance(&self, by: Duration) {
         self.clock.advance(by);

@@ -5,7 +5,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use graphgate::lambda::{Trigger, on_schedule};
 use serde_json::Value;
-use tower::ServiceExt;
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, ResponseTemplate};
 
@@ -13,19 +12,6 @@ use crate::helpers::*;
 
 fn event(name: &str) -> lambda_http::Request {
     lambda_http::request::from_str(&sample_event(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
-/// Sends `request` through the app's own Router, as `lambda_http::run` would.
-async fn call(app: &TestApp, request: lambda_http::Request) -> (u16, Value) {
-    let response = app.app.router().oneshot(request).await.unwrap();
-    let status = response.status().as_u16();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
 }
 
 #[tokio::test]
@@ -73,7 +59,7 @@ async fn every_sample_event_goes_through_the_router() {
     assert_eq!(files, covered, "every sample event has an expectation");
 
     for (name, status) in expected {
-        let (got, body) = call(&app, event(name)).await;
+        let (got, body) = app.through_router(event(name)).await;
         assert_eq!(got, status, "{name}: {body}");
         if name.starts_with("create-change-") && status < 300 {
             assert!(body["changeId"].is_string(), "{name}");
@@ -113,7 +99,7 @@ async fn the_lambda_deadline_bounds_graph_retries() {
     request.extensions_mut().insert(context);
 
     let started = std::time::Instant::now();
-    let (status, body) = call(&app, request).await;
+    let (status, body) = app.through_router(request).await;
     assert_eq!(status, 503, "{body}");
     assert!(
         started.elapsed() < Duration::from_millis(1500),

@@ -29,25 +29,45 @@ fn module_of(relative: &Path) -> String {
 }
 
 /// The graphgate modules `source` names: `crate::x` inside the library, `graphgate::x` in a
-/// binary.
+/// binary, and each first name in a group such as `crate::{x, y::z}`.
 fn uses(source: &str, prefix: &str) -> BTreeSet<String> {
-    source
-        .match_indices(prefix)
-        .filter(|(at, _)| {
-            // `graphgate::` inside a longer path, such as `xgraphgate::`, is not ours.
-            source[..*at]
-                .chars()
-                .next_back()
-                .is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
-        })
-        .map(|(at, _)| {
-            source[at + prefix.len()..]
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect::<String>()
-        })
-        .filter(|name| !name.is_empty())
-        .collect()
+    let ident = |text: &str| -> String {
+        text.trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut names = BTreeSet::new();
+    for (at, _) in source.match_indices(prefix) {
+        // `graphgate::` inside a longer path, such as `xgraphgate::`, is not ours.
+        let before = source[..at].chars().next_back();
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        let rest = &source[at + prefix.len()..];
+        let Some(group) = rest.strip_prefix('{') else {
+            names.insert(ident(rest));
+            continue;
+        };
+        // The first name of each item at the group's own depth.
+        let mut depth = 1;
+        names.insert(ident(group));
+        for (i, c) in group.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                ',' if depth == 1 => {
+                    names.insert(ident(&group[i + 1..]));
+                }
+                _ => {}
+            }
+            if depth == 0 {
+                break;
+            }
+        }
+    }
+    names.retain(|name| !name.is_empty());
+    names
 }
 
 /// Every use in `source`, a file of `module`, that goes up or sideways.
@@ -127,5 +147,16 @@ fn the_check_catches_uses_that_go_up_or_sideways() {
     assert_eq!(
         violations("store", "fn f() { crate::lambda::start() }"),
         ["store uses lambda, which is not below it"]
+    );
+    assert_eq!(
+        violations(
+            "graph",
+            "use crate::{change::{Action, DeviceId},\n    sweeper::Sweeper, telemetry};"
+        ),
+        ["graph uses sweeper, which is not below it"]
+    );
+    assert_eq!(
+        violations("bin", "use graphgate::{local, telemetry};"),
+        Vec::<String>::new()
     );
 }

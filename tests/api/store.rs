@@ -52,7 +52,7 @@ impl Fresh {
 
     /// Stores a row under a new ID, due at `due`, whose record does not parse.
     async fn insert_corrupt(&self, due: OffsetDateTime) -> ChangeId {
-        let record = submitting(restart(), due, due);
+        let record = submitting(firmware_update(), due, due);
         self.store.insert(&record).await.unwrap();
         let id = record.id().clone();
         match &self.backing {
@@ -105,7 +105,7 @@ impl Fresh {
     }
 }
 
-fn restart() -> serde_json::Value {
+fn firmware_update() -> serde_json::Value {
     json!({"action": "updateSoftware", "deviceId": "d1", "softwareType": "firmware",
         "softwareVersion": "2.1", "reference": "CHG7"})
 }
@@ -117,10 +117,10 @@ fn now() -> OffsetDateTime {
 /// A new change, as the intake stores it, due when its lease ends at `now + lease`.
 fn new_record(lease: Duration) -> ChangeRecord {
     let now = now();
-    submitting(restart(), now, now + lease)
+    submitting(firmware_update(), now, now + lease)
 }
 
-fn accepted() -> ActionOutcome {
+fn queued_at_graph() -> ActionOutcome {
     ActionOutcome::Accepted {
         location: url::Url::parse(
             "https://graph.microsoft.com/beta/teamwork/devices/d1/operations/op-1",
@@ -154,7 +154,7 @@ async fn updates_only_over_the_version_read(backend: Backend) {
     let record = new_record(Duration::seconds(55));
     store.insert(&record).await.unwrap();
     let queued = record
-        .submitted(&accepted(), now(), &Pacing::default())
+        .submitted(&queued_at_graph(), now(), &Pacing::default())
         .unwrap();
     let stored = store.update(&queued).await.unwrap();
     assert_eq!(stored.version(), record.version() + 1);
@@ -206,7 +206,7 @@ async fn lists_only_due_records_earliest_first(backend: Backend) {
     let now = now();
     let mut due = Vec::new();
     for offset in [-3, -1, 3600] {
-        let record = submitting(restart(), now, now + Duration::seconds(offset));
+        let record = submitting(firmware_update(), now, now + Duration::seconds(offset));
         store.insert(&record).await.unwrap();
         due.push(record);
     }
@@ -237,7 +237,7 @@ async fn lists_only_due_records_earliest_first(backend: Backend) {
 async fn takes_a_corrupt_record_out_of_the_due_set(backend: Backend) {
     let fresh = Fresh::new(backend).await;
     let now = now();
-    let good = submitting(restart(), now, now - Duration::minutes(1));
+    let good = submitting(firmware_update(), now, now - Duration::minutes(1));
     fresh.store.insert(&good).await.unwrap();
     let bad = fresh.insert_corrupt(now - Duration::hours(1)).await;
 

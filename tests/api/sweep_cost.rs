@@ -11,10 +11,9 @@ use aws_sdk_dynamodb::operation::put_item::PutItemInput;
 use aws_sdk_dynamodb::operation::query::QueryInput;
 use aws_sdk_dynamodb::operation::scan::ScanInput;
 use aws_smithy_runtime_api::box_error::BoxError;
-use graphgate::change::{ActionOutcome, ChangeRecord};
+use graphgate::change::ActionOutcome;
 use graphgate::store::{DynamoStore, Store};
 use graphgate::sweeper::Sweeper;
-use serde_json::json;
 use time::OffsetDateTime;
 use wiremock::Mock;
 use wiremock::matchers::method;
@@ -52,14 +51,6 @@ impl Intercept for Requests {
     }
 }
 
-fn restart_at(device: &str, now: OffsetDateTime) -> ChangeRecord {
-    submitting(
-        json!({"action": "restartDevice", "deviceId": device}),
-        now,
-        now,
-    )
-}
-
 /// The DynamoDB requests of one pass over 3 due changes and `history` finished ones.
 async fn requests_of_a_pass(history: usize) -> Vec<String> {
     let app = spawn_app().await;
@@ -83,7 +74,7 @@ async fn requests_of_a_pass(history: usize) -> Vec<String> {
             let store = store.clone();
             let pacing = &app.app.pacing;
             async move {
-                let done = restart_at(&format!("old-{i}"), now)
+                let done = submitting(restart(&format!("old-{i}")), now, now)
                     .submitted(&ActionOutcome::Completed { request_id: None }, now, pacing)
                     .unwrap();
                 store.insert(&done).await.unwrap();
@@ -100,7 +91,7 @@ async fn requests_of_a_pass(history: usize) -> Vec<String> {
             location,
             request_id: None,
         };
-        let queued = restart_at(&format!("dev-{i}"), now)
+        let queued = submitting(restart(&format!("dev-{i}")), now, now)
             .submitted(&accepted, now, &app.app.pacing)
             .unwrap();
         store.insert(&queued).await.unwrap();

@@ -32,6 +32,13 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// Whether another attempt may follow `attempts` of them, after a wait of `wait`, with
+    /// `left` until the deadline: within the attempt cap, and with `min_attempt_time` still
+    /// left for Graph's answer once the wait is over.
+    fn may_retry(&self, attempts: u32, wait: Duration, left: Duration) -> bool {
+        attempts < self.max_attempts && wait + self.min_attempt_time <= left
+    }
+
     /// Exponential backoff with full jitter: uniform in `[0, min(max, base·2^(failures-1))]`.
     pub fn backoff(&self, failures: u32) -> Duration {
         let exp = 2u32.saturating_pow(failures.saturating_sub(1));
@@ -144,9 +151,11 @@ pub(crate) async fn send(
             }
             Err(e) => return Err(GraphError::Transport(e)),
         };
-        if attempt >= policy.max_attempts
-            || Instant::now() + wait + policy.min_attempt_time > deadline
-        {
+        if !policy.may_retry(
+            attempt,
+            wait,
+            deadline.saturating_duration_since(Instant::now()),
+        ) {
             return Err(GraphError::Unavailable {
                 reason,
                 retry_after: hinted,
@@ -200,6 +209,23 @@ mod tests {
         );
         assert_eq!(retry_after(&headers("1e12"), now), Some(MAX_RETRY_AFTER));
         assert_eq!(retry_after(&headers("1e300"), now), Some(MAX_RETRY_AFTER));
+    }
+
+    #[test]
+    fn a_retry_needs_time_left_for_an_answer_after_its_wait() {
+        let policy = RetryPolicy::default();
+        let secs = Duration::from_secs_f64;
+        assert!(policy.may_retry(1, secs(1.0), secs(3.0)));
+        assert!(
+            !policy.may_retry(1, secs(1.0), secs(2.9)),
+            "2 s must be left after the wait"
+        );
+        assert!(!policy.may_retry(1, secs(0.0), secs(1.9)));
+        assert!(
+            !policy.may_retry(5, secs(0.0), secs(60.0)),
+            "at most 5 attempts"
+        );
+        assert!(policy.may_retry(4, secs(0.0), secs(60.0)));
     }
 
     #[test]

@@ -272,10 +272,7 @@ impl ChangeRecord {
         now: OffsetDateTime,
     ) -> Result<Self, InvalidTransition> {
         self.only_from(&[Status::Submitting], "rejected")?;
-        let request_id = failure.request_id.clone();
-        let mut next = self.ended(Status::Rejected, failure, now)?;
-        next.graph_request_id = request_id;
-        Ok(next)
+        self.answered(Status::Rejected, failure, now)
     }
 
     /// Submitting (or resubmitting) the change did not carry it out: Graph failed, or could
@@ -286,10 +283,7 @@ impl ChangeRecord {
         now: OffsetDateTime,
     ) -> Result<Self, InvalidTransition> {
         self.only_from(&[Status::Submitting], "failed at submission")?;
-        let request_id = failure.request_id.clone();
-        let mut next = self.ended(Status::Failed, failure, now)?;
-        next.graph_request_id = request_id;
-        Ok(next)
+        self.answered(Status::Failed, failure, now)
     }
 
     /// The change cannot be carried out, for the reason `failure` gives.
@@ -503,6 +497,19 @@ impl ChangeRecord {
             }
         }
         Ok(moved)
+    }
+
+    /// Ends the change on Graph's answer to an action call, keeping that answer's `request-id`.
+    fn answered(
+        &self,
+        status: Status,
+        failure: GraphFailure,
+        now: OffsetDateTime,
+    ) -> Result<Self, InvalidTransition> {
+        let request_id = failure.request_id.clone();
+        let mut next = self.ended(status, failure, now)?;
+        next.graph_request_id = request_id;
+        Ok(next)
     }
 
     fn ended(
@@ -802,6 +809,27 @@ mod tests {
         assert_eq!(done.callback().unwrap().status, DeliveryStatus::Delivered);
         assert_eq!(done.due(), None);
         assert!(done.settled().is_ok());
+    }
+
+    #[test]
+    fn only_answers_to_an_action_call_give_the_change_its_request_id() {
+        let pacing = Pacing::default();
+        let answer = GraphFailure {
+            request_id: Some("req-409".into()),
+            ..GraphFailure::graphgate("Conflict", "busy")
+        };
+        let rejected = submitting(false).rejected(answer.clone(), T0).unwrap();
+        assert_eq!(rejected.graph_request_id(), Some("req-409"));
+        let failed = submitting(false)
+            .submission_failed(answer.clone(), T0)
+            .unwrap();
+        assert_eq!(failed.graph_request_id(), Some("req-409"));
+        let poll_404 = queued(&pacing).failed(answer, T0).unwrap();
+        assert_eq!(
+            poll_404.graph_request_id(),
+            Some("req-1"),
+            "still the action call's"
+        );
     }
 
     #[test]

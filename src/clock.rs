@@ -1,9 +1,8 @@
 //! Time, as graphgate's decisions see it. Every rule about a change's life (leases, polls,
-//! timeouts, callback retries) takes `now` from a [`Clock`], so a test can move time on
-//! instead of sleeping through it. Deadlines for I/O (how long a Graph call may take) stay on
+//! timeouts, callback retries) takes `now` from a [`Clock`], so a test can stand in a clock of
+//! its own and move time on instead of sleeping through it. Deadlines for I/O (how long a Graph call may take) stay on
 //! tokio's monotonic clock: they measure real waiting, not the change's calendar.
 
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use time::OffsetDateTime;
@@ -23,27 +22,6 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that stands still until it is moved: for tests of timing rules.
-#[derive(Debug)]
-pub struct ManualClock(Mutex<OffsetDateTime>);
-
-impl ManualClock {
-    pub fn starting_at(now: OffsetDateTime) -> Self {
-        Self(Mutex::new(now))
-    }
-
-    pub fn advance(&self, by: Duration) {
-        let mut now = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        *now += by;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> OffsetDateTime {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
 /// The time from now to a Lambda invocation's `deadline`, less `margin` kept back to answer.
 /// Real time: the deadline is the Lambda service's, not a rule of graphgate's.
 pub fn time_left(deadline: SystemTime, margin: Duration) -> Duration {
@@ -56,15 +34,6 @@ pub fn time_left(deadline: SystemTime, margin: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_manual_clock_moves_only_when_told() {
-        let start = OffsetDateTime::UNIX_EPOCH;
-        let clock = ManualClock::starting_at(start);
-        assert_eq!(clock.now(), start);
-        clock.advance(Duration::from_millis(1500));
-        assert_eq!(clock.now(), start + Duration::from_millis(1500));
-    }
 
     #[test]
     fn time_left_keeps_the_margin_back() {

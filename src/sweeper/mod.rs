@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use serde::Serialize;
+use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -227,12 +228,17 @@ impl Sweeper {
         if next.pending_callback().is_none() {
             return Ok(next);
         }
-        Ok(next.claim(self.clock.now() + self.settings.claim_lease)?)
+        Ok(next.claim(self.claim_ends())?)
     }
 
     async fn claim(&self, record: &ChangeRecord) -> Result<ChangeRecord, VisitError> {
-        let claim = record.claim(self.clock.now() + self.settings.claim_lease)?;
+        let claim = record.claim(self.claim_ends())?;
         Ok(self.store.update(&claim).await?)
+    }
+
+    /// When a claim taken now runs out.
+    fn claim_ends(&self) -> OffsetDateTime {
+        self.clock.now() + self.settings.claim_lease
     }
 
     /// What a failed visit means: another writer won, or something is wrong.

@@ -8,6 +8,7 @@ use tokio::time::Instant;
 use super::{Sweeper, Visit, VisitError};
 use crate::callback::{ATTEMPT_TIMEOUT, CallbackError};
 use crate::change::{AttemptOutcome, ChangeRecord, ChangeView, DeliveryStatus, Due};
+use crate::telemetry::error_chain;
 
 /// A finished change whose callback is to be attempted.
 pub(super) enum Notify {
@@ -93,10 +94,7 @@ impl Sweeper {
                 tracing::warn!(change_id = %record.id(), attempts, "giving up on the callback")
             }
             Some(DeliveryStatus::Pending) => {
-                let error = sent
-                    .as_ref()
-                    .err()
-                    .map(|e| crate::telemetry::error_chain(e));
+                let error = sent.as_ref().err().map(|e| error_chain(e));
                 tracing::info!(change_id = %record.id(), attempts, ?outcome, error, "callback not delivered; will retry")
             }
             _ => {}

@@ -5,13 +5,12 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use graphgate::app::App;
 use graphgate::callback::TargetPolicy;
 use graphgate::change::{ChangeId, ChangeRecord, ChangeRequest, Pacing};
-use graphgate::clock::ManualClock;
 use graphgate::config::Settings;
 use graphgate::graph::RetryPolicy;
 use graphgate::local::Application;
@@ -352,6 +351,27 @@ pub fn graph_error(status: u16, code: &str, request_id: &str) -> ResponseTemplat
             json!({"error": {"code": code, "message": format!("simulated {code}"),
             "innerError": {"request-id": request_id, "date": "2026-11-23T10:00:00"}}}),
         )
+}
+
+/// A clock that stands still until a test moves it on, so timing rules are tested without
+/// sleeping.
+#[derive(Debug)]
+pub struct ManualClock(Mutex<OffsetDateTime>);
+
+impl ManualClock {
+    pub fn starting_at(now: OffsetDateTime) -> Self {
+        Self(Mutex::new(now))
+    }
+
+    pub fn advance(&self, by: Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl graphgate::clock::Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap()
+    }
 }
 
 /// A pass deadline far enough off that no test meets it by accident.

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use graphgate::app::App;
 use graphgate::change::{ChangeRecord, Pacing, Status};
-use graphgate::clock::ManualClock;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tokio::time::Instant;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use reqwest::header::LOCATION;
+use reqwest::header::{CONTENT_LENGTH, LOCATION};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::Value;
 use tokio::time::Instant;
@@ -174,6 +174,9 @@ impl GraphClient {
                     .bearer_auth(token.expose());
                 match body {
                     Some(json) => request.json(json),
+                    // hyper sends no length for an empty body over HTTP/1.1, and Graph answers
+                    // such a POST with 411 Length Required.
+                    None if method == Method::POST => request.header(CONTENT_LENGTH, "0"),
                     None => request,
                 }
             })

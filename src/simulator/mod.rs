@@ -4,6 +4,9 @@
 //! 409 while an operation is queued, and 404 `UnknownError` for a device that does not take
 //! an action (device IDs starting with `unsupported`).
 //!
+//! A POST with neither `Content-Length` nor chunked encoding gets 411, as Graph's front end
+//! answers it.
+//!
 //! Fault modes (`PUT /_simulator/faults`, or flags of `graphgate simulate-graph`) make the
 //! next Graph calls answer 429 with a fractional `Retry-After`, or 503, or answer late.
 
@@ -176,8 +179,12 @@ fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
     response
 }
 
-/// Latency, faults and bearer-token checks, in that order, before any Graph route.
+/// The length check, latency, faults and bearer-token checks, in that order, before any Graph
+/// route.
 async fn graph_gate(State(state): State<SimulatorState>, request: Request, next: Next) -> Response {
+    if length_required(&request) {
+        return length_required_answer();
+    }
     let (latency, fault) = {
         let mut inner = state.lock();
         let latency = Duration::from_millis(inner.faults.latency_ms);
@@ -224,6 +231,25 @@ async fn graph_gate(State(state): State<SimulatorState>, request: Request, next:
         response.headers_mut().insert("request-id", v);
     }
     response
+}
+
+/// Graph's front end, like HTTP.sys, refuses a POST that says neither how long its body is nor
+/// that it is chunked; over HTTP/1.1 that is a bodyless POST sent without `Content-Length: 0`.
+fn length_required(request: &Request) -> bool {
+    request.method() == axum::http::Method::POST
+        && request.version() <= axum::http::Version::HTTP_11
+        && !request.headers().contains_key(header::CONTENT_LENGTH)
+        && !request.headers().contains_key(header::TRANSFER_ENCODING)
+}
+
+/// The answer HTTP.sys gives to a POST without a length, as Graph relays it.
+fn length_required_answer() -> Response {
+    (
+        StatusCode::LENGTH_REQUIRED,
+        [(header::CONTENT_TYPE, "text/html; charset=us-ascii")],
+        "<h2>Length Required</h2><hr><p>HTTP Error 411. The request must be chunked or have a content length.</p>",
+    )
+        .into_response()
 }
 
 fn authorized(state: &SimulatorState, headers: &HeaderMap) -> bool {

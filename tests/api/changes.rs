@@ -72,6 +72,10 @@ async fn restart_and_diagnostics_post_without_a_body() {
     assert_eq!(received.len(), 2);
     for call in &received {
         assert!(call.body.is_empty(), "{} had a body", call.url);
+        assert_eq!(
+            call.headers["content-length"], "0",
+            "Graph answers 411 without it"
+        );
     }
     // A fresh client-request-id for every call.
     assert_ne!(
@@ -119,6 +123,10 @@ async fn upgrade_app_in_every_scope_answers_200_succeeded() {
     }
     for call in app.graph_requests().await {
         assert!(call.body.is_empty(), "no consent set means no body");
+        assert_eq!(
+            call.headers["content-length"], "0",
+            "Graph answers 411 without it"
+        );
     }
 }
 

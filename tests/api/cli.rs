@@ -66,6 +66,7 @@ async fn simulate_graph_serves_the_simulator_alone() {
     let restart = |http: &reqwest::Client| {
         http.post(format!("{base}/teamwork/devices/d1/restart"))
             .bearer_auth(token)
+            .header("content-length", "0")
             .send()
     };
     let throttled = restart(&http).await.unwrap();

@@ -278,7 +278,7 @@ pub fn env_for(
 
 pub async fn spawn_app_with(options: Options) -> TestApp {
     LazyLock::force(&TRACING);
-    let graph = MockServer::start().await;
+    let graph = graph_fake().await;
     let login = MockServer::start().await;
     if options.mount_token {
         mount_token(&login, options.token_lifetime_secs).await;
@@ -305,6 +305,24 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         http: reqwest::Client::new(),
         _dir: dir,
     }
+}
+
+/// A fake Graph that, like Graph's front end, answers 411 Length Required to a POST with
+/// neither `Content-Length` nor chunked encoding, whatever else is mounted. graphgate reaches
+/// it over HTTP/1.1: on plain http, reqwest never tries HTTP/2 without prior knowledge.
+pub async fn graph_fake() -> MockServer {
+    let graph = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(|request: &Request| {
+            !request.headers.contains_key("content-length")
+                && !request.headers.contains_key("transfer-encoding")
+        })
+        .respond_with(ResponseTemplate::new(411).set_body_string("Length Required"))
+        .with_priority(1)
+        .named("411 for a POST without a length")
+        .mount(&graph)
+        .await;
+    graph
 }
 
 /// A token endpoint that hands out a new token on every call.

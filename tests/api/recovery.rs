@@ -33,7 +33,7 @@ async fn stuck(app: &TestApp, body: Value) -> ChangeRecord {
 }
 
 async fn a_change_whose_intake_died_after_graphs_202_is_found_and_tracked(backend: Backend) {
-    let graph = MockServer::start().await;
+    let graph = graph_fake().await;
     let login = MockServer::start().await;
     mount_token(&login, 3599).await;
     let dir = tempfile::tempdir().unwrap();

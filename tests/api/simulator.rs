@@ -140,3 +140,37 @@ async fn faults_can_be_set_over_http() {
         .unwrap();
     assert_eq!(bad.status(), 422);
 }
+
+#[tokio::test]
+async fn the_simulator_answers_411_to_a_post_without_a_length_as_graph_does() {
+    let (app, sim) = spawn_simulated_app(Options::default()).await;
+    let origin = app.app.graph.base().url().origin().ascii_serialization();
+    let token = sim_token(&app.http, &format!("{origin}{TOKEN_PATH}"), &origin).await;
+    let restart_url = format!("{origin}/beta/teamwork/devices/dev-9/restart");
+    // reqwest, like hyper underneath it, sends a bodyless POST over HTTP/1.1 with no length.
+    let bare = app
+        .http
+        .post(&restart_url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bare.version(), reqwest::Version::HTTP_11);
+    assert_eq!(bare.status(), 411);
+    let sized = app
+        .http
+        .post(&restart_url)
+        .bearer_auth(&token)
+        .header("content-length", "0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sized.status(), 202);
+    // graphgate's own bodyless actions get through.
+    assert_eq!(app.post_change(restart("dev-10")).await.status(), 202);
+    let diagnostics = json!({"action": "runDiagnostics", "deviceId": "dev-11"});
+    assert_eq!(app.post_change(diagnostics).await.status(), 202);
+    let upgrade = json!({"action": "upgradeApp", "teamId": "t1", "installationId": "i1"});
+    assert_eq!(app.post_change(upgrade).await.status(), 200);
+    assert_eq!(sim.tokens_issued(), 2, "the test's token and graphgate's");
+}

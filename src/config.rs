@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use crate::callback::TargetPolicy;
 use crate::callers::CallerRegistry;
 use crate::change::{Pacing, TenantId};
-use crate::graph::{ClientCredentials, Cloud, GraphBase, RetryPolicy, check_endpoint};
+use crate::graph::{ApiVersion, ClientCredentials, Cloud, GraphBase, RetryPolicy, check_endpoint};
 use crate::intake::IntakeSettings;
 use crate::store::StoreSettings;
 use crate::sweeper::SweepSettings;
@@ -218,9 +218,13 @@ fn graph(env: Env<'_>) -> Result<GraphSettings, ConfigError> {
             )
         })?,
     };
-    let base_raw = env("GRAPH_BASE_URL").unwrap_or_else(|| cloud.graph_base().to_owned());
-    let base =
-        GraphBase::parse(&base_raw).map_err(|e| ConfigError::invalid("GRAPH_BASE_URL", e))?;
+    let base_raw = env("GRAPH_BASE_URL").unwrap_or_else(|| cloud.graph_origin().to_owned());
+    let base = GraphBase::parse(
+        &base_raw,
+        api_version(env, "GRAPH_DEVICE_API_VERSION")?,
+        api_version(env, "GRAPH_APP_API_VERSION")?,
+    )
+    .map_err(|e| ConfigError::invalid("GRAPH_BASE_URL", e))?;
     let token_url = match env("GRAPH_TOKEN_URL") {
         Some(raw) => {
             check_endpoint(&raw).map_err(|e| ConfigError::invalid("GRAPH_TOKEN_URL", e))?
@@ -254,6 +258,19 @@ fn graph(env: Env<'_>) -> Result<GraphSettings, ConfigError> {
         base,
         retry: RetryPolicy::default(),
     })
+}
+
+fn api_version(env: Env<'_>, name: &'static str) -> Result<Option<ApiVersion>, ConfigError> {
+    env(name)
+        .map(|raw| {
+            ApiVersion::parse(raw.trim()).ok_or_else(|| {
+                ConfigError::invalid(
+                    name,
+                    format!("{raw:?} is not a Graph API version such as beta or v1.0"),
+                )
+            })
+        })
+        .transpose()
 }
 
 /// An optional variable holding a whole number (of `unit`, for the message) in `range`.
@@ -304,6 +321,7 @@ fn seconds(env: Env<'_>, name: &'static str, max: f64) -> Result<Option<Duration
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::graph::ApiFamily;
     use std::collections::HashMap;
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
@@ -326,10 +344,7 @@ mod tests {
             ("GRAPHGATE_CALLERS", CALLERS),
         ])
         .unwrap();
-        assert_eq!(
-            s.graph.base.url().as_str(),
-            "https://graph.microsoft.us/beta"
-        );
+        assert_eq!(s.graph.base.origin(), "https://graph.microsoft.us");
         assert_eq!(
             s.graph.credentials.token_url.as_str(),
             "https://login.microsoftonline.us/contoso.onmicrosoft.us/oauth2/v2.0/token"
@@ -345,17 +360,17 @@ mod tests {
         for (cloud, graph, token) in [
             (
                 "global",
-                "https://graph.microsoft.com/beta",
+                "https://graph.microsoft.com",
                 "https://login.microsoftonline.com/t1/oauth2/v2.0/token",
             ),
             (
                 "DoD",
-                "https://dod-graph.microsoft.us/beta",
+                "https://dod-graph.microsoft.us",
                 "https://login.microsoftonline.us/t1/oauth2/v2.0/token",
             ),
             (
                 "china",
-                "https://microsoftgraph.chinacloudapi.cn/beta",
+                "https://microsoftgraph.chinacloudapi.cn",
                 "https://login.chinacloudapi.cn/t1/oauth2/v2.0/token",
             ),
         ] {
@@ -367,9 +382,47 @@ mod tests {
                 ("GRAPHGATE_CALLERS", CALLERS),
             ])
             .unwrap();
-            assert_eq!(s.graph.base.url().as_str(), graph, "{cloud}");
+            assert_eq!(s.graph.base.origin(), graph, "{cloud}");
+            assert_eq!(s.graph.base.version(ApiFamily::Device).as_str(), "beta");
+            assert_eq!(s.graph.base.version(ApiFamily::App).as_str(), "v1.0");
             assert_eq!(s.graph.credentials.token_url.as_str(), token, "{cloud}");
         }
+    }
+
+    #[test]
+    fn each_family_of_calls_has_its_api_version() {
+        let base = [
+            ("GRAPH_TENANT_ID", "t1"),
+            ("GRAPH_CLIENT_ID", "app"),
+            ("GRAPH_CLIENT_SECRET", "s"),
+            ("GRAPHGATE_CALLERS", CALLERS),
+        ];
+        let versions = |extra: &[(&str, &str)]| {
+            let s = settings(&[&base[..], extra].concat()).unwrap();
+            (
+                s.graph.base.version(ApiFamily::Device).to_string(),
+                s.graph.base.version(ApiFamily::App).to_string(),
+            )
+        };
+        assert_eq!(versions(&[]), ("beta".into(), "v1.0".into()));
+        // GRAPH_BASE_URL as it was before: its version applies to both families...
+        let old = ("GRAPH_BASE_URL", "https://graph.microsoft.com/beta");
+        assert_eq!(versions(&[old]), ("beta".into(), "beta".into()));
+        // ...unless a family's own variable says otherwise.
+        assert_eq!(
+            versions(&[old, ("GRAPH_APP_API_VERSION", "v1.0")]),
+            ("beta".into(), "v1.0".into())
+        );
+        assert_eq!(
+            versions(&[("GRAPH_DEVICE_API_VERSION", "v1.0")]),
+            ("v1.0".into(), "v1.0".into())
+        );
+        let err = settings(&[&base[..], &[("GRAPH_APP_API_VERSION", "1.0")]].concat()).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("GRAPH_APP_API_VERSION is invalid"),
+            "{err}"
+        );
     }
 
     #[test]

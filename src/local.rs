@@ -80,7 +80,7 @@ pub async fn serve(listen: SocketAddr, simulate: bool) -> Result<(), Box<dyn std
             format!(r#"[{{"name":"demo","auth":{{"scheme":"bearer","token":"{token}"}},"allow":["*"]}}]"#)
         });
         let overlay = |name: &str| match name {
-            "GRAPH_BASE_URL" => Some(format!("http://{addr}/beta")),
+            "GRAPH_BASE_URL" => Some(format!("http://{addr}")),
             "GRAPH_TOKEN_URL" => Some(format!("http://{addr}/simulated-tenant/oauth2/v2.0/token")),
             "GRAPH_CLIENT_ID" => process_env(name).or(Some("graphgate-simulator".into())),
             "GRAPH_CLIENT_SECRET" => process_env(name).or(Some("simulated-secret".into())),

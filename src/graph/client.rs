@@ -10,7 +10,7 @@ use url::Url;
 
 use serde::Deserialize;
 
-use super::endpoints::{GraphBase, LocationError};
+use super::endpoints::{ApiFamily, GraphBase, LocationError};
 use super::error::{GraphError, request_id};
 use super::operation;
 use super::retry::{self, RetryPolicy, Sent};
@@ -87,9 +87,10 @@ impl GraphClient {
             .headers()
             .get(LOCATION)
             .and_then(|v| v.to_str().ok());
-        let location = self
-            .base
-            .resolve_location(location.ok_or(LocationError::Missing)?)?;
+        let location = self.base.resolve_location(
+            location.ok_or(LocationError::Missing)?,
+            ApiFamily::of(action),
+        )?;
         Ok(ActionOutcome::Accepted {
             location,
             request_id,
@@ -104,7 +105,9 @@ impl GraphClient {
         deadline: Instant,
     ) -> Result<DeviceOperation, GraphError> {
         // Checked again although it was checked when stored: the token goes wherever it points.
-        let url = self.base.resolve_location(location.as_str())?;
+        let url = self
+            .base
+            .resolve_location(location.as_str(), ApiFamily::Device)?;
         let single = RetryPolicy {
             max_attempts: 1,
             ..self.retry.clone()
@@ -147,7 +150,7 @@ impl GraphClient {
                 }
             }
             match page.next_link {
-                Some(next) => url = self.base.resolve_location(&next)?,
+                Some(next) => url = self.base.resolve_next_link(&next)?,
                 None => return Ok(operations),
             }
         }

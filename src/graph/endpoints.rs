@@ -26,12 +26,12 @@ impl Cloud {
         }
     }
 
-    pub fn graph_base(self) -> &'static str {
+    pub fn graph_origin(self) -> &'static str {
         match self {
-            Cloud::Global => "https://graph.microsoft.com/beta",
-            Cloud::UsGov => "https://graph.microsoft.us/beta",
-            Cloud::Dod => "https://dod-graph.microsoft.us/beta",
-            Cloud::China => "https://microsoftgraph.chinacloudapi.cn/beta",
+            Cloud::Global => "https://graph.microsoft.com",
+            Cloud::UsGov => "https://graph.microsoft.us",
+            Cloud::Dod => "https://dod-graph.microsoft.us",
+            Cloud::China => "https://microsoftgraph.chinacloudapi.cn",
         }
     }
 
@@ -90,44 +90,140 @@ pub enum LocationError {
     Missing,
     #[error("Graph sent a Location that is not a URL")]
     Invalid,
-    #[error("Graph sent a Location outside the configured Graph base ({0})")]
+    #[error("Graph sent a Location outside the configured Graph origin ({0})")]
     Foreign(String),
+    #[error("Graph sent a Location that is not an operation of a device")]
+    NotAnOperation,
 }
 
-/// The Graph base URL (`GRAPH_BASE_URL`), e.g. `https://graph.microsoft.com/beta`.
+/// A Graph API version, as its path segment spells it: `beta`, `v1.0`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GraphBase(Url);
+pub struct ApiVersion(String);
 
-impl GraphBase {
-    pub fn parse(raw: &str) -> Result<Self, EndpointError> {
-        let mut url = check_endpoint(raw)?;
-        // Keep the path without a trailing slash so segments can be appended uniformly.
-        let path = url.path().trim_end_matches('/').to_owned();
-        url.set_path(&path);
-        Ok(Self(url))
+impl ApiVersion {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let numbered = raw
+            .strip_prefix('v')
+            .and_then(|n| n.split_once('.'))
+            .is_some_and(|(major, minor)| {
+                [major, minor]
+                    .iter()
+                    .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+            });
+        (raw == "beta" || numbered).then(|| Self(raw.to_owned()))
     }
 
-    pub fn url(&self) -> &Url {
+    pub fn beta() -> Self {
+        Self("beta".into())
+    }
+
+    pub fn v1() -> Self {
+        Self("v1.0".into())
+    }
+
+    pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl std::fmt::Display for ApiVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The families of Graph API graphgate calls. Each has its own version: the device actions
+/// exist only in beta, while app upgrades are in v1.0, where Microsoft supports production use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiFamily {
+    /// `teamworkDevice` actions and their operations.
+    Device,
+    /// `teamsAppInstallation` upgrades.
+    App,
+}
+
+impl ApiFamily {
+    pub fn of(action: &Action) -> Self {
+        match action {
+            Action::UpgradeApp { .. } => ApiFamily::App,
+            _ => ApiFamily::Device,
+        }
+    }
+}
+
+/// Where Graph is: its origin (`GRAPH_BASE_URL`, with any path prefix) and the API version each
+/// family of calls uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphBase {
+    /// Origin and path prefix, without a version segment or a trailing slash.
+    root: Url,
+    device: ApiVersion,
+    app: ApiVersion,
+}
+
+impl GraphBase {
+    /// `raw` is the Graph origin. A URL that ends in a version segment, as `GRAPH_BASE_URL` did
+    /// before each family had its own version, sets that version for every family whose own
+    /// version is not given. Otherwise device actions use beta and app upgrades v1.0.
+    pub fn parse(
+        raw: &str,
+        device: Option<ApiVersion>,
+        app: Option<ApiVersion>,
+    ) -> Result<Self, EndpointError> {
+        let mut root = check_endpoint(raw)?;
+        let mut segments: Vec<String> = root
+            .path_segments()
+            .map(|s| s.filter(|s| !s.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default();
+        let implied = segments.last().and_then(|last| ApiVersion::parse(last));
+        if implied.is_some() {
+            segments.pop();
+        }
+        root.set_path(&segments.join("/"));
+        let path = root.path().trim_end_matches('/').to_owned();
+        root.set_path(&path);
+        Ok(Self {
+            root,
+            device: device
+                .or_else(|| implied.clone())
+                .unwrap_or_else(ApiVersion::beta),
+            app: app.or(implied).unwrap_or_else(ApiVersion::v1),
+        })
+    }
+
+    /// The Graph origin, such as `https://graph.microsoft.com`.
+    pub fn origin(&self) -> String {
+        self.root.origin().ascii_serialization()
+    }
+
+    pub fn version(&self, family: ApiFamily) -> &ApiVersion {
+        match family {
+            ApiFamily::Device => &self.device,
+            ApiFamily::App => &self.app,
+        }
     }
 
     /// The OAuth scope for the client-credentials grant: `{origin}/.default`.
     pub fn scope(&self) -> String {
-        format!("{}/.default", self.0.origin().ascii_serialization())
+        format!("{}/.default", self.origin())
     }
 
     /// The URL of an action, built segment by segment so no ID can change its shape.
     pub fn action_url(&self, action: &Action) -> Url {
+        let family = ApiFamily::of(action);
         match action {
-            Action::UpdateSoftware { device_id, .. } => {
-                self.join(&["teamwork", "devices", device_id.as_ref(), "updateSoftware"])
-            }
-            Action::RestartDevice { device_id } => {
-                self.join(&["teamwork", "devices", device_id.as_ref(), "restart"])
-            }
-            Action::RunDiagnostics { device_id } => {
-                self.join(&["teamwork", "devices", device_id.as_ref(), "runDiagnostics"])
-            }
+            Action::UpdateSoftware { device_id, .. } => self.join(
+                family,
+                &["teamwork", "devices", device_id.as_ref(), "updateSoftware"],
+            ),
+            Action::RestartDevice { device_id } => self.join(
+                family,
+                &["teamwork", "devices", device_id.as_ref(), "restart"],
+            ),
+            Action::RunDiagnostics { device_id } => self.join(
+                family,
+                &["teamwork", "devices", device_id.as_ref(), "runDiagnostics"],
+            ),
             Action::UpgradeApp {
                 scope,
                 installation_id,
@@ -135,20 +231,25 @@ impl GraphBase {
             } => {
                 let id = installation_id.as_ref();
                 match scope {
-                    AppScope::Team(t) => {
-                        self.join(&["teams", t.as_ref(), "installedApps", id, "upgrade"])
-                    }
-                    AppScope::Chat(c) => {
-                        self.join(&["chats", c.as_ref(), "installedApps", id, "upgrade"])
-                    }
-                    AppScope::User(u) => self.join(&[
-                        "users",
-                        u.as_ref(),
-                        "teamwork",
-                        "installedApps",
-                        id,
-                        "upgrade",
-                    ]),
+                    AppScope::Team(t) => self.join(
+                        family,
+                        &["teams", t.as_ref(), "installedApps", id, "upgrade"],
+                    ),
+                    AppScope::Chat(c) => self.join(
+                        family,
+                        &["chats", c.as_ref(), "installedApps", id, "upgrade"],
+                    ),
+                    AppScope::User(u) => self.join(
+                        family,
+                        &[
+                            "users",
+                            u.as_ref(),
+                            "teamwork",
+                            "installedApps",
+                            id,
+                            "upgrade",
+                        ],
+                    ),
                 }
             }
         }
@@ -156,71 +257,162 @@ impl GraphBase {
 
     /// `…/teamwork/devices/{device}/operations`.
     pub fn operations_url(&self, device: &DeviceId) -> Url {
-        self.join(&["teamwork", "devices", device.as_ref(), "operations"])
+        self.join(
+            ApiFamily::Device,
+            &["teamwork", "devices", device.as_ref(), "operations"],
+        )
     }
 
     /// `…/teamwork/devices/{device}/operations/{operation}`.
     pub fn operation_url(&self, device: &DeviceId, operation: &OperationId) -> Url {
-        self.join(&[
-            "teamwork",
-            "devices",
-            device.as_ref(),
-            "operations",
-            operation.as_ref(),
-        ])
+        self.join(
+            ApiFamily::Device,
+            &[
+                "teamwork",
+                "devices",
+                device.as_ref(),
+                "operations",
+                operation.as_ref(),
+            ],
+        )
     }
 
-    fn join(&self, segments: &[&str]) -> Url {
-        let mut url = self.0.clone();
+    fn join(&self, family: ApiFamily, segments: &[&str]) -> Url {
+        let mut url = self.root.clone();
         url.path_segments_mut()
             .expect("a checked http(s) URL has a path")
             .pop_if_empty()
+            .push(self.version(family).as_str())
             .extend(segments);
         url
     }
 
-    /// Resolves an operation `Location` from Graph. Graph documents it as relative and without
-    /// the version segment (`/teamwork/devices/{id}/operations/{opId}`), so the base path is
-    /// kept. An absolute URL is taken only on the base's own scheme, host and port, since the
-    /// bearer token will be sent there.
-    pub fn resolve_location(&self, raw: &str) -> Result<Url, LocationError> {
+    /// Resolves an operation `Location` from a call of `family`, and checks that it names a
+    /// device's operation, in either form Graph documents: `/teamwork/devices/{id}/operations/{opId}`
+    /// or with OData keys, `/teamwork/devices('{id}')/operations('{opId}')` (quotes optional).
+    /// Graph sends it relative and without the version segment, so the call's version is put
+    /// back. An absolute URL is taken only on the Graph origin, since the bearer token will be
+    /// sent there. Anything else is refused rather than polled.
+    pub fn resolve_location(&self, raw: &str, family: ApiFamily) -> Result<Url, LocationError> {
+        let path = self.path_on_origin(raw)?;
+        let mut segments: Vec<&str> = path.split('/').skip(1).collect();
+        let version = match segments.first().and_then(|s| ApiVersion::parse(s)) {
+            Some(version) => {
+                segments.remove(0);
+                version
+            }
+            None => self.version(family).clone(),
+        };
+        if !is_operation_path(&segments) {
+            return Err(LocationError::NotAnOperation);
+        }
+        let mut url = self.root.clone();
+        url.set_path(&format!(
+            "{}/{version}/{}",
+            self.root.path().trim_end_matches('/'),
+            segments.join("/")
+        ));
+        Ok(url)
+    }
+
+    /// Resolves an `@odata.nextLink`: on the Graph origin, under the Graph root, query kept.
+    pub fn resolve_next_link(&self, raw: &str) -> Result<Url, LocationError> {
+        let url = Url::parse(raw.trim()).map_err(|_| LocationError::Invalid)?;
+        if !self.on_origin(&url) {
+            return Err(LocationError::Foreign(url.origin().ascii_serialization()));
+        }
+        if !url
+            .path()
+            .starts_with(&format!("{}/", self.root.path().trim_end_matches('/')))
+        {
+            return Err(LocationError::Foreign(raw.to_owned()));
+        }
+        Ok(url)
+    }
+
+    /// The path of `raw` below the Graph root, `/`-led, when `raw` names something on the
+    /// Graph origin and nothing else (no query, fragment, dot segments or odd characters).
+    fn path_on_origin(&self, raw: &str) -> Result<String, LocationError> {
         let raw = raw.trim();
         if raw.is_empty() {
             return Err(LocationError::Missing);
         }
-        let resolved = match Url::parse(raw) {
+        // The URL parser would quietly drop a tab or read `\` as `/`: refuse instead.
+        if !raw.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') {
+            return Err(LocationError::Invalid);
+        }
+        if raw.starts_with("//") {
+            return Err(LocationError::Foreign(raw.to_owned()));
+        }
+        let root_path = self.root.path().trim_end_matches('/');
+        let url = match Url::parse(raw) {
             Ok(absolute) => absolute,
             Err(url::ParseError::RelativeUrlWithoutBase) => {
-                if raw.starts_with("//") || raw.starts_with('\\') {
-                    return Err(LocationError::Foreign(raw.to_owned()));
-                }
-                let base_path = self.0.path().trim_end_matches('/');
-                let path = if !base_path.is_empty() && raw.starts_with(&format!("{base_path}/")) {
-                    raw.to_owned()
-                } else {
-                    format!("{base_path}/{}", raw.trim_start_matches('/'))
+                let relative = raw.trim_start_matches('/');
+                let under_root = raw
+                    .strip_prefix(root_path)
+                    .filter(|rest| !root_path.is_empty() && rest.starts_with('/'));
+                let path = match under_root {
+                    Some(_) => raw.to_owned(),
+                    None => format!("{root_path}/{relative}"),
                 };
-                let resolved = self.0.join(&path).map_err(|_| LocationError::Invalid)?;
-                // Dot segments could climb out of the version segment; refuse rather than guess.
-                if !resolved.path().starts_with(&format!("{base_path}/")) {
+                if path.split('/').any(|s| {
+                    s == "."
+                        || s == ".."
+                        || s.eq_ignore_ascii_case("%2e")
+                        || s.eq_ignore_ascii_case("%2e%2e")
+                }) {
                     return Err(LocationError::Foreign(raw.to_owned()));
                 }
-                resolved
+                self.root.join(&path).map_err(|_| LocationError::Invalid)?
             }
             Err(_) => return Err(LocationError::Invalid),
         };
-        let same_origin = resolved.scheme() == self.0.scheme()
-            && resolved.host() == self.0.host()
-            && resolved.port_or_known_default() == self.0.port_or_known_default()
-            && resolved.username().is_empty()
-            && resolved.password().is_none();
-        if same_origin {
-            Ok(resolved)
-        } else {
-            Err(LocationError::Foreign(
-                resolved.origin().ascii_serialization(),
-            ))
+        if !self.on_origin(&url) {
+            return Err(LocationError::Foreign(url.origin().ascii_serialization()));
         }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(LocationError::NotAnOperation);
+        }
+        url.path()
+            .strip_prefix(root_path)
+            .filter(|rest| rest.starts_with('/'))
+            .map(str::to_owned)
+            .ok_or_else(|| LocationError::Foreign(raw.to_owned()))
+    }
+
+    fn on_origin(&self, url: &Url) -> bool {
+        url.scheme() == self.root.scheme()
+            && url.host() == self.root.host()
+            && url.port_or_known_default() == self.root.port_or_known_default()
+            && url.username().is_empty()
+            && url.password().is_none()
+    }
+}
+
+/// `teamwork/devices/{id}/operations/{opId}`, or `teamwork/devices({id})/operations({opId})`
+/// with the keys quoted or not.
+fn is_operation_path(segments: &[&str]) -> bool {
+    let key = |segment: &str, name: &str| {
+        segment
+            .strip_prefix(name)
+            .and_then(|s| s.strip_prefix('('))
+            .and_then(|s| s.strip_suffix(')'))
+            .map(|k| {
+                k.strip_prefix('\'')
+                    .and_then(|k| k.strip_suffix('\''))
+                    .unwrap_or(k)
+            })
+            .is_some_and(|k| !k.is_empty())
+    };
+    match segments {
+        ["teamwork", "devices", device, "operations", operation] => {
+            !device.is_empty() && !operation.is_empty()
+        }
+        ["teamwork", devices, operations] => {
+            key(devices, "devices") && key(operations, "operations")
+        }
+        _ => false,
     }
 }
 
@@ -230,40 +422,46 @@ mod tests {
     use crate::change::{ChatId, InstallationId, TeamId, UserId};
     use proptest::prelude::*;
 
+    /// The form `GRAPH_BASE_URL` had before each family had a version: beta for everything.
     fn base() -> GraphBase {
-        GraphBase::parse("https://graph.microsoft.com/beta").unwrap()
+        GraphBase::parse("https://graph.microsoft.com/beta", None, None).unwrap()
+    }
+
+    fn origin_only() -> GraphBase {
+        GraphBase::parse("https://graph.microsoft.com", None, None).unwrap()
+    }
+
+    fn parse(raw: &str) -> Result<GraphBase, EndpointError> {
+        GraphBase::parse(raw, None, None)
     }
 
     #[test]
     fn only_https_or_loopback_http() {
-        assert!(GraphBase::parse("https://graph.microsoft.us/beta").is_ok());
+        assert!(parse("https://graph.microsoft.us/beta").is_ok());
         for ok in [
             "http://127.0.0.1:8081/beta",
             "http://localhost:1/beta",
             "http://[::1]:2/beta",
         ] {
-            assert!(GraphBase::parse(ok).is_ok(), "{ok}");
+            assert!(parse(ok).is_ok(), "{ok}");
         }
         assert_eq!(
-            GraphBase::parse("http://graph.microsoft.com/beta"),
+            parse("http://graph.microsoft.com/beta"),
             Err(EndpointError::NotHttps)
         );
+        assert_eq!(parse("http://10.0.0.1/beta"), Err(EndpointError::NotHttps));
         assert_eq!(
-            GraphBase::parse("http://10.0.0.1/beta"),
-            Err(EndpointError::NotHttps)
-        );
-        assert_eq!(
-            GraphBase::parse("https://graph.microsoft.com/beta?x=1"),
+            parse("https://graph.microsoft.com/beta?x=1"),
             Err(EndpointError::Extras)
         );
-        assert!(GraphBase::parse("graph.microsoft.com").is_err());
+        assert!(parse("graph.microsoft.com").is_err());
     }
 
     #[test]
     fn scope_is_the_graph_origin() {
         assert_eq!(base().scope(), "https://graph.microsoft.com/.default");
         assert_eq!(
-            GraphBase::parse("http://127.0.0.1:9/beta").unwrap().scope(),
+            parse("http://127.0.0.1:9/beta").unwrap().scope(),
             "http://127.0.0.1:9/.default"
         );
     }
@@ -271,14 +469,17 @@ mod tests {
     #[test]
     fn relative_locations_keep_the_version_segment() {
         let got = base()
-            .resolve_location("/teamwork/devices/d1/operations/op1")
+            .resolve_location("/teamwork/devices/d1/operations/op1", ApiFamily::Device)
             .unwrap();
         assert_eq!(
             got.as_str(),
             "https://graph.microsoft.com/beta/teamwork/devices/d1/operations/op1"
         );
         let got = base()
-            .resolve_location("/beta/teamwork/devices/d1/operations/op1")
+            .resolve_location(
+                "/beta/teamwork/devices/d1/operations/op1",
+                ApiFamily::Device,
+            )
             .unwrap();
         assert_eq!(
             got.as_str(),
@@ -289,7 +490,13 @@ mod tests {
     #[test]
     fn absolute_locations_only_on_the_graph_origin() {
         let ok = "https://graph.microsoft.com/beta/teamwork/devices/d1/operations/op1";
-        assert_eq!(base().resolve_location(ok).unwrap().as_str(), ok);
+        assert_eq!(
+            base()
+                .resolve_location(ok, ApiFamily::Device)
+                .unwrap()
+                .as_str(),
+            ok
+        );
         for foreign in [
             "https://evil.example.com/beta/teamwork/devices/d1/operations/op1",
             "http://graph.microsoft.com/beta/teamwork/devices/d1/operations/op1",
@@ -297,21 +504,23 @@ mod tests {
             "https://user@graph.microsoft.com/beta/x",
             "//evil.example.com/x",
             "/../../v1.0/me",
+            "/%2e%2e/v1.0/teamwork/devices/d1/operations/op1",
         ] {
             assert!(
                 matches!(
-                    base().resolve_location(foreign),
+                    base().resolve_location(foreign, ApiFamily::Device),
                     Err(LocationError::Foreign(_))
                 ),
                 "{foreign}"
             );
         }
-        assert_eq!(base().resolve_location(""), Err(LocationError::Missing));
-        assert_eq!(base().resolve_location("  "), Err(LocationError::Missing));
-        assert_eq!(
-            base().resolve_location("http://[::"),
-            Err(LocationError::Invalid)
-        );
+        for (raw, error) in [
+            ("", LocationError::Missing),
+            ("  ", LocationError::Missing),
+            ("http://[::", LocationError::Invalid),
+        ] {
+            assert_eq!(base().resolve_location(raw, ApiFamily::Device), Err(error));
+        }
     }
 
     #[test]
@@ -325,6 +534,145 @@ mod tests {
             base().action_url(&action).as_str(),
             "https://graph.microsoft.com/beta/teams/t1/installedApps/aW5z+dA==/upgrade"
         );
+    }
+
+    #[test]
+    fn each_family_has_its_version() {
+        let restart = Action::RestartDevice {
+            device_id: DeviceId::parse("d1").unwrap(),
+        };
+        let upgrade = Action::UpgradeApp {
+            scope: AppScope::Chat(ChatId::parse("19:c@thread.v2").unwrap()),
+            installation_id: InstallationId::parse("i1").unwrap(),
+            consented_permission_set: None,
+        };
+        // The origin alone: device actions in beta, app upgrades in v1.0.
+        let base = origin_only();
+        assert_eq!(
+            base.action_url(&restart).as_str(),
+            "https://graph.microsoft.com/beta/teamwork/devices/d1/restart"
+        );
+        assert_eq!(
+            base.action_url(&upgrade).as_str(),
+            "https://graph.microsoft.com/v1.0/chats/19:c@thread.v2/installedApps/i1/upgrade"
+        );
+        // A version at the end of the URL applies to every family not set on its own.
+        let old_form = GraphBase::parse("https://graph.microsoft.com/beta/", None, None).unwrap();
+        assert_eq!(old_form.version(ApiFamily::App).as_str(), "beta");
+        assert_eq!(old_form.origin(), "https://graph.microsoft.com");
+        let mixed = GraphBase::parse(
+            "https://graph.microsoft.com/beta",
+            None,
+            Some(ApiVersion::v1()),
+        )
+        .unwrap();
+        assert_eq!(mixed.version(ApiFamily::Device).as_str(), "beta");
+        assert_eq!(mixed.version(ApiFamily::App).as_str(), "v1.0");
+        // A path prefix before the version is kept (a proxy, or a test server).
+        let prefixed = GraphBase::parse("http://127.0.0.1:9/graph/v1.0", None, None).unwrap();
+        assert_eq!(
+            prefixed.action_url(&restart).as_str(),
+            "http://127.0.0.1:9/graph/v1.0/teamwork/devices/d1/restart"
+        );
+        assert_eq!(prefixed.scope(), "http://127.0.0.1:9/.default");
+    }
+
+    #[test]
+    fn versions_are_beta_or_numbered() {
+        for ok in ["beta", "v1.0", "v2.10"] {
+            assert_eq!(ApiVersion::parse(ok).unwrap().as_str(), ok);
+        }
+        for bad in [
+            "", "v1", "V1.0", "1.0", "v1.", "v.0", "beta/", "v1.0a", "Beta",
+        ] {
+            assert_eq!(ApiVersion::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_relative_location_takes_the_version_of_the_call() {
+        let got = origin_only()
+            .resolve_location("/teamwork/devices/d1/operations/op1", ApiFamily::App)
+            .unwrap();
+        assert_eq!(
+            got.as_str(),
+            "https://graph.microsoft.com/v1.0/teamwork/devices/d1/operations/op1"
+        );
+        let got = origin_only()
+            .resolve_location("/teamwork/devices/d1/operations/op1", ApiFamily::Device)
+            .unwrap();
+        assert_eq!(
+            got.as_str(),
+            "https://graph.microsoft.com/beta/teamwork/devices/d1/operations/op1"
+        );
+    }
+
+    #[test]
+    fn the_odata_key_form_of_a_location_is_resolved() {
+        for (raw, path) in [
+            (
+                "/teamwork/devices('0f3ce432-e432')/operations('2b4d6a5c-1f3e')",
+                "/beta/teamwork/devices('0f3ce432-e432')/operations('2b4d6a5c-1f3e')",
+            ),
+            (
+                "/teamwork/devices(d1)/operations(op-1)",
+                "/beta/teamwork/devices(d1)/operations(op-1)",
+            ),
+            (
+                "https://graph.microsoft.com/beta/teamwork/devices('d1')/operations('op-1')",
+                "/beta/teamwork/devices('d1')/operations('op-1')",
+            ),
+        ] {
+            let got = origin_only()
+                .resolve_location(raw, ApiFamily::Device)
+                .unwrap();
+            assert_eq!(got.path(), path, "{raw}");
+            assert_eq!(got.host_str(), Some("graph.microsoft.com"));
+        }
+    }
+
+    #[test]
+    fn a_location_that_is_not_a_device_operation_is_refused() {
+        for raw in [
+            "/\\127.0.0.2:80/x",
+            "/teamwork/devices/d1/operations/op\t1",
+            "/teamwork/devices/d1/operations/op 1",
+            "/teamwork/devices/d1",
+            "/teamwork/devices/d1/operations",
+            "/teamwork/devices/d1/operations/op1/extra",
+            "/teamwork/devices/d1/operations/op1?x=1",
+            "/teamwork/devices/d1/operations/op1#f",
+            "/teamwork/devices()/operations('x')",
+            "/me/messages",
+            "/beta/v1.0/teamwork/devices/d1/operations/op1",
+            "https://graph.microsoft.com/v1.0/users",
+        ] {
+            assert!(
+                origin_only()
+                    .resolve_location(raw, ApiFamily::Device)
+                    .is_err(),
+                "{raw:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn next_links_stay_on_the_graph_origin() {
+        let next = "https://graph.microsoft.com/beta/teamwork/devices/d1/operations?$skiptoken=abc";
+        assert_eq!(
+            origin_only().resolve_next_link(next).unwrap().as_str(),
+            next
+        );
+        for foreign in [
+            "https://evil.example.com/beta/teamwork/devices/d1/operations?$skiptoken=abc",
+            "http://graph.microsoft.com/beta/teamwork/devices/d1/operations",
+            "/beta/teamwork/devices/d1/operations",
+        ] {
+            assert!(
+                origin_only().resolve_next_link(foreign).is_err(),
+                "{foreign}"
+            );
+        }
     }
 
     proptest! {

@@ -8,7 +8,9 @@ mod retry;
 mod token;
 
 pub use client::{GraphClient, operation_type};
-pub use endpoints::{Cloud, EndpointError, GraphBase, LocationError, check_endpoint};
+pub use endpoints::{
+    ApiFamily, ApiVersion, Cloud, EndpointError, GraphBase, LocationError, check_endpoint,
+};
 pub use error::GraphError;
 pub use retry::RetryPolicy;
 pub use token::ClientCredentials;

@@ -19,7 +19,7 @@ use axum::extract::{Form, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -109,7 +109,29 @@ impl Default for SimulatorState {
 }
 
 pub fn router(state: SimulatorState) -> Router {
-    let graph = Router::new()
+    let gate = middleware::from_fn_with_state(state.clone(), graph_gate);
+    let beta = device_routes()
+        .merge(upgrade_routes())
+        .fallback(|| async { no_such_segment("") })
+        .layer(gate.clone());
+    // v1.0 has app upgrades but no `teamworkDevice`, as in Graph.
+    let v1 = upgrade_routes()
+        .route(
+            "/teamwork/devices/{*rest}",
+            any(|| async { no_such_segment("devices") }),
+        )
+        .fallback(|| async { no_such_segment("") })
+        .layer(gate);
+    Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", post(token))
+        .route("/_simulator/faults", get(get_faults).put(put_faults))
+        .nest("/beta", beta)
+        .nest("/v1.0", v1)
+        .with_state(state)
+}
+
+fn device_routes() -> Router<SimulatorState> {
+    Router::new()
         .route("/teamwork/devices/{device}/{action}", post(device_action))
         .route(
             "/teamwork/devices/{device}/operations",
@@ -119,6 +141,10 @@ pub fn router(state: SimulatorState) -> Router {
             "/teamwork/devices/{device}/operations/{operation}",
             get(get_operation),
         )
+}
+
+fn upgrade_routes() -> Router<SimulatorState> {
+    Router::new()
         .route(
             "/teams/{team}/installedApps/{installation}/upgrade",
             post(upgrade),
@@ -131,19 +157,16 @@ pub fn router(state: SimulatorState) -> Router {
             "/users/{user}/teamwork/installedApps/{installation}/upgrade",
             post(upgrade),
         )
-        .fallback(|| async {
-            graph_error(
-                StatusCode::NOT_FOUND,
-                "BadRequest",
-                "Resource not found for the segment.",
-            )
-        })
-        .layer(middleware::from_fn_with_state(state.clone(), graph_gate));
-    Router::new()
-        .route("/{tenant}/oauth2/v2.0/token", post(token))
-        .route("/_simulator/faults", get(get_faults).put(put_faults))
-        .nest("/beta", graph)
-        .with_state(state)
+}
+
+/// Graph's answer to a path it has no resource for.
+fn no_such_segment(segment: &str) -> Response {
+    let message = if segment.is_empty() {
+        "Resource not found for the segment.".to_owned()
+    } else {
+        format!("Resource not found for the segment '{segment}'.")
+    };
+    graph_error(StatusCode::BAD_REQUEST, "BadRequest", &message)
 }
 
 /// Serves the simulator until the process ends.
@@ -160,7 +183,7 @@ pub async fn run(
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     crate::telemetry::show(&format!(
-        "Graph simulator on http://{addr}\n  GRAPH_BASE_URL=http://{addr}/beta\n  GRAPH_TOKEN_URL=http://{addr}/simulated-tenant/oauth2/v2.0/token\n  \
+        "Graph simulator on http://{addr}\n  GRAPH_BASE_URL=http://{addr}\n  GRAPH_TOKEN_URL=http://{addr}/simulated-tenant/oauth2/v2.0/token\n  \
          faults: curl -X PUT http://{addr}/_simulator/faults -H 'Content-Type: application/json' -d '{{\"throttle\":2,\"retryAfterSecs\":2.128}}'\n"
     ));
     serve(listener, SimulatorState::new(token_lifetime, faults)).await

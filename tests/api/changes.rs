@@ -90,15 +90,15 @@ async fn upgrade_app_in_every_scope_answers_200_succeeded() {
     let cases = [
         (
             json!({"teamId": "team-1"}),
-            "/beta/teams/team-1/installedApps/inst+1=/upgrade",
+            "/v1.0/teams/team-1/installedApps/inst+1=/upgrade",
         ),
         (
             json!({"chatId": "19:abc@thread.v2"}),
-            "/beta/chats/19:abc@thread.v2/installedApps/inst+1=/upgrade",
+            "/v1.0/chats/19:abc@thread.v2/installedApps/inst+1=/upgrade",
         ),
         (
             json!({"userId": "alice@contoso.com"}),
-            "/beta/users/alice@contoso.com/teamwork/installedApps/inst+1=/upgrade",
+            "/v1.0/users/alice@contoso.com/teamwork/installedApps/inst+1=/upgrade",
         ),
     ];
     for (scope, graph_path) in &cases {
@@ -134,7 +134,7 @@ async fn upgrade_app_in_every_scope_answers_200_succeeded() {
 async fn upgrade_app_forwards_the_consented_permission_set() {
     let app = spawn_app().await;
     Mock::given(method("POST"))
-        .and(path("/beta/teams/team-1/installedApps/inst-1/upgrade"))
+        .and(path("/v1.0/teams/team-1/installedApps/inst-1/upgrade"))
         .respond_with(ResponseTemplate::new(204))
         .expect(1)
         .mount(&app.graph)
@@ -275,5 +275,35 @@ async fn the_change_is_recorded_before_graph_is_called() {
             .await
             .status(),
         Status::Queued
+    );
+}
+
+#[tokio::test]
+async fn a_graph_base_url_ending_in_a_version_still_sends_every_action_there() {
+    let app = spawn_app_with(Options {
+        graph_path: "/beta",
+        ..Options::default()
+    })
+    .await;
+    Mock::given(method("POST"))
+        .and(path("/beta/teams/team-1/installedApps/inst-1/upgrade"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&app.graph)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/beta/teamwork/devices/dev-8/restart"))
+        .respond_with(accepted("dev-8"))
+        .expect(1)
+        .mount(&app.graph)
+        .await;
+    let upgrade = json!({"action": "upgradeApp", "teamId": "team-1", "installationId": "inst-1"});
+    assert_eq!(app.post_change(upgrade).await.status(), 200);
+    let response = app.post_change(restart("dev-8")).await;
+    assert_eq!(response.status(), 202);
+    assert_eq!(
+        response.headers()["location"],
+        app.graph_url("/teamwork/devices/dev-8/operations/op-1")
+            .as_str()
     );
 }

@@ -59,12 +59,11 @@ async fn simulate_graph_serves_the_simulator_alone() {
         |lines| after(lines, "  GRAPH_TOKEN_URL=").is_some(),
     );
     let token_url = after(&lines, "  GRAPH_TOKEN_URL=").unwrap();
-    let base = after(&lines, "  GRAPH_BASE_URL=").unwrap();
+    let origin = after(&lines, "  GRAPH_BASE_URL=").unwrap();
     let http = reqwest::Client::new();
-    let origin = base.trim_end_matches("/beta");
     let token = &sim_token(&http, token_url, origin).await;
     let restart = |http: &reqwest::Client| {
-        http.post(format!("{base}/teamwork/devices/d1/restart"))
+        http.post(format!("{origin}/beta/teamwork/devices/d1/restart"))
             .bearer_auth(token)
             .header("content-length", "0")
             .send()

@@ -51,7 +51,7 @@ pub fn callers_json() -> String {
 
 pub struct TestApp {
     pub address: String,
-    /// Fake Graph: `{uri}/beta/...`.
+    /// Fake Graph: `{uri}/beta/...` for devices, `{uri}/v1.0/...` for apps.
     pub graph: MockServer,
     /// Fake token endpoint.
     pub login: MockServer,
@@ -78,6 +78,9 @@ pub struct Options {
     pub mount_token: bool,
     /// Send Graph calls here instead of to the fake Graph.
     pub graph_origin: Option<String>,
+    /// What `GRAPH_BASE_URL` carries after the origin: nothing (each family of calls on its
+    /// default version), or a version, as `GRAPH_BASE_URL` was written before.
+    pub graph_path: &'static str,
     /// Ask for tokens here instead of at the fake token endpoint.
     pub login_origin: Option<String>,
     pub sweep: SweepSettings,
@@ -200,6 +203,7 @@ impl Default for Options {
             token_lifetime_secs: 3599,
             mount_token: true,
             graph_origin: None,
+            graph_path: "",
             login_origin: None,
             sweep: SweepSettings {
                 claim_lease: Duration::from_secs(10),
@@ -250,8 +254,9 @@ pub fn env_for(
         (
             "GRAPH_BASE_URL",
             format!(
-                "{}/beta",
-                options.graph_origin.clone().unwrap_or(graph.uri())
+                "{}{}",
+                options.graph_origin.clone().unwrap_or(graph.uri()),
+                options.graph_path
             ),
         ),
         (

@@ -27,7 +27,7 @@ async fn every_sample_event_goes_through_the_router() {
         .await;
     Mock::given(method("POST"))
         .and(path_regex(
-            "^/beta/teams/[^/]+/installedApps/[^/]+/upgrade$",
+            "^/v1.0/teams/[^/]+/installedApps/[^/]+/upgrade$",
         ))
         .respond_with(ResponseTemplate::new(204))
         .expect(1)

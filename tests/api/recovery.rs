@@ -294,7 +294,7 @@ async fn a_stuck_app_upgrade_is_resubmitted(backend: Backend) {
     )
     .await;
     Mock::given(method("POST"))
-        .and(path("/beta/teams/t1/installedApps/i1/upgrade"))
+        .and(path("/v1.0/teams/t1/installedApps/i1/upgrade"))
         .respond_with(ResponseTemplate::new(204))
         .expect(1)
         .mount(&app.graph)

@@ -144,7 +144,7 @@ async fn faults_can_be_set_over_http() {
 #[tokio::test]
 async fn the_simulator_answers_411_to_a_post_without_a_length_as_graph_does() {
     let (app, sim) = spawn_simulated_app(Options::default()).await;
-    let origin = app.app.graph.base().url().origin().ascii_serialization();
+    let origin = app.app.graph.base().origin();
     let token = sim_token(&app.http, &format!("{origin}{TOKEN_PATH}"), &origin).await;
     let restart_url = format!("{origin}/beta/teamwork/devices/dev-9/restart");
     // reqwest, like hyper underneath it, sends a bodyless POST over HTTP/1.1 with no length.

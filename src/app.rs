@@ -40,6 +40,7 @@ impl App {
             store: store::open(&settings.store).await?,
             graph: Arc::new(GraphClient::new(
                 settings.graph.base,
+                settings.graph.cloud,
                 settings.graph.credentials,
                 settings.graph.retry,
             )),

@@ -54,6 +54,7 @@ pub struct Settings {
 #[derive(Debug, Clone)]
 pub struct GraphSettings {
     pub base: GraphBase,
+    pub cloud: Cloud,
     pub credentials: ClientCredentials,
     pub retry: RetryPolicy,
 }
@@ -256,6 +257,7 @@ fn graph(env: Env<'_>) -> Result<GraphSettings, ConfigError> {
             scope: base.scope(),
         },
         base,
+        cloud,
         retry: RetryPolicy::default(),
     })
 }

@@ -10,7 +10,7 @@ use url::Url;
 
 use serde::Deserialize;
 
-use super::endpoints::{ApiFamily, GraphBase, LocationError};
+use super::endpoints::{ApiFamily, Cloud, GraphBase, LocationError};
 use super::error::{GraphError, request_id};
 use super::operation;
 use super::retry::{self, RetryPolicy, Sent};
@@ -21,12 +21,18 @@ use crate::change::{Action, ActionOutcome, DeviceId, DeviceOperation};
 pub struct GraphClient {
     http: reqwest::Client,
     base: GraphBase,
+    cloud: Cloud,
     tokens: TokenSource,
     retry: RetryPolicy,
 }
 
 impl GraphClient {
-    pub fn new(base: GraphBase, credentials: ClientCredentials, retry: RetryPolicy) -> Self {
+    pub fn new(
+        base: GraphBase,
+        cloud: Cloud,
+        credentials: ClientCredentials,
+        retry: RetryPolicy,
+    ) -> Self {
         let http = reqwest::Client::builder()
             .user_agent(concat!("graphgate/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(5))
@@ -39,6 +45,7 @@ impl GraphClient {
         Self {
             http,
             base,
+            cloud,
             tokens,
             retry,
         }
@@ -46,6 +53,11 @@ impl GraphClient {
 
     pub fn base(&self) -> &GraphBase {
         &self.base
+    }
+
+    /// The cloud graphgate's tenant is in, when Graph there does not offer `action`.
+    pub fn refuses(&self, action: &Action) -> Option<Cloud> {
+        (!self.cloud.offers(action)).then_some(self.cloud)
     }
 
     /// Asks Graph to carry out `action`.

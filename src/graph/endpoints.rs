@@ -35,6 +35,40 @@ impl Cloud {
         }
     }
 
+    pub fn name(self) -> &'static str {
+        match self {
+            Cloud::Global => "global",
+            Cloud::UsGov => "usgov",
+            Cloud::Dod => "dod",
+            Cloud::China => "china",
+        }
+    }
+
+    /// Whether Graph offers `action`, in app-only context, in this cloud. From each action's
+    /// "national cloud deployments" table and Microsoft's "Teams API implementation
+    /// differences in national clouds" (checked 2026-11):
+    /// - the device actions: every cloud;
+    /// - upgrading a user's app: not in application context in GCC High (`usgov`) and DoD;
+    /// - app installations in China: the team and user pages say not offered, and the
+    ///   national-cloud page says app-installation APIs work in no scope there, although the
+    ///   chat page marks China available. graphgate follows the national-cloud page, so that
+    ///   no upgrade is sent where Graph documents it as unsupported.
+    pub fn offers(self, action: &Action) -> bool {
+        match (self, action) {
+            (
+                _,
+                Action::UpdateSoftware { .. }
+                | Action::RestartDevice { .. }
+                | Action::RunDiagnostics { .. },
+            ) => true,
+            (Cloud::Global, Action::UpgradeApp { .. }) => true,
+            (Cloud::China, Action::UpgradeApp { .. }) => false,
+            (Cloud::UsGov | Cloud::Dod, Action::UpgradeApp { scope, .. }) => {
+                !matches!(scope, AppScope::User(_))
+            }
+        }
+    }
+
     pub fn authority(self) -> &'static str {
         match self {
             Cloud::Global => "https://login.microsoftonline.com",
@@ -575,6 +609,27 @@ mod tests {
             "http://127.0.0.1:9/graph/v1.0/teamwork/devices/d1/restart"
         );
         assert_eq!(prefixed.scope(), "http://127.0.0.1:9/.default");
+    }
+
+    #[test]
+    fn each_cloud_offers_what_microsoft_documents_for_it() {
+        let device = Action::RunDiagnostics {
+            device_id: DeviceId::parse("d1").unwrap(),
+        };
+        let upgrade = |scope| Action::UpgradeApp {
+            scope,
+            installation_id: InstallationId::parse("i1").unwrap(),
+            consented_permission_set: None,
+        };
+        let team = upgrade(AppScope::Team(TeamId::parse("t").unwrap()));
+        let chat = upgrade(AppScope::Chat(ChatId::parse("c").unwrap()));
+        let user = upgrade(AppScope::User(UserId::parse("u").unwrap()));
+        let offered =
+            |cloud: Cloud| [&device, &team, &chat, &user].map(|action| cloud.offers(action));
+        assert_eq!(offered(Cloud::Global), [true, true, true, true]);
+        assert_eq!(offered(Cloud::UsGov), [true, true, true, false]);
+        assert_eq!(offered(Cloud::Dod), [true, true, true, false]);
+        assert_eq!(offered(Cloud::China), [true, false, false, false]);
     }
 
     #[test]

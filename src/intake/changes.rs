@@ -27,6 +27,12 @@ pub async fn create(
             action: kind,
         });
     }
+    if let Some(cloud) = intake.graph.refuses(&request.action) {
+        return Err(ApiError::NotInCloud {
+            action: kind,
+            cloud: cloud.name(),
+        });
+    }
     if let Some(callback) = &request.callback_url {
         let refusal = match (
             intake.callbacks.check_target(callback.url()),

@@ -32,6 +32,11 @@ pub enum ApiError {
     Unauthorized,
     #[error("caller {caller} is not allowed to {action}")]
     Forbidden { caller: String, action: ActionKind },
+    #[error("Graph does not offer {action} in the {cloud} cloud")]
+    NotInCloud {
+        action: ActionKind,
+        cloud: &'static str,
+    },
     #[error("no such change")]
     ChangeNotFound,
     #[error("no such resource")]
@@ -143,6 +148,16 @@ impl ApiError {
                 format!("caller {caller:?} is not allowed to request {action}"),
             )
             .with("action", action.as_str()),
+            NotInCloud { action, cloud } => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "not-in-cloud",
+                "Graph does not offer this action in this cloud",
+                format!(
+                    "Microsoft documents {action} in this scope as unavailable to applications in the {cloud} cloud (GRAPH_CLOUD), so graphgate did not send it"
+                ),
+            )
+            .with("action", action.as_str())
+            .with("cloud", *cloud),
             ChangeNotFound => Problem::new(
                 StatusCode::NOT_FOUND,
                 "not-found",

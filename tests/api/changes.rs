@@ -307,3 +307,54 @@ async fn a_graph_base_url_ending_in_a_version_still_sends_every_action_there() {
             .as_str()
     );
 }
+
+#[tokio::test]
+async fn an_action_graph_does_not_offer_in_the_tenants_cloud_is_refused_before_graph() {
+    for (cloud, refused, taken) in [
+        (
+            "china",
+            json!({"action": "upgradeApp", "chatId": "19:c@thread.v2", "installationId": "i1"}),
+            restart("dev-cn"),
+        ),
+        (
+            "usgov",
+            json!({"action": "upgradeApp", "userId": "alice@contoso.us", "installationId": "i1"}),
+            json!({"action": "upgradeApp", "teamId": "team-1", "installationId": "i1"}),
+        ),
+        (
+            "dod",
+            json!({"action": "upgradeApp", "userId": "alice@contoso.us", "installationId": "i1"}),
+            restart("dev-dod"),
+        ),
+    ] {
+        let app = spawn_app_with(Options {
+            cloud: Some(cloud),
+            ..Options::default()
+        })
+        .await;
+        Mock::given(method("POST"))
+            .and(path("/v1.0/teams/team-1/installedApps/i1/upgrade"))
+            .respond_with(ResponseTemplate::new(204))
+            .mount(&app.graph)
+            .await;
+        Mock::given(method("POST"))
+            .and(wiremock::matchers::path_regex(
+                "^/beta/teamwork/devices/[^/]+/restart$",
+            ))
+            .respond_with(accepted("dev"))
+            .mount(&app.graph)
+            .await;
+        let p = problem(app.post_change(refused).await, 422).await;
+        assert_eq!(p["type"], "urn:graphgate:problem:not-in-cloud", "{cloud}");
+        assert_eq!(p["action"], "upgradeApp");
+        assert_eq!(p["cloud"], cloud);
+        assert!(
+            app.graph_requests().await.is_empty(),
+            "{cloud}: no Graph call"
+        );
+        assert!(app.token_requests().await.is_empty(), "{cloud}: no sign-in");
+        let status = app.post_change(taken).await.status().as_u16();
+        assert!(status == 200 || status == 202, "{cloud}: {status}");
+        assert_eq!(app.graph_requests().await.len(), 1, "{cloud}");
+    }
+}

@@ -81,6 +81,8 @@ pub struct Options {
     /// What `GRAPH_BASE_URL` carries after the origin: nothing (each family of calls on its
     /// default version), or a version, as `GRAPH_BASE_URL` was written before.
     pub graph_path: &'static str,
+    /// `GRAPH_CLOUD`, when not the default.
+    pub cloud: Option<&'static str>,
     /// Ask for tokens here instead of at the fake token endpoint.
     pub login_origin: Option<String>,
     pub sweep: SweepSettings,
@@ -204,6 +206,7 @@ impl Default for Options {
             mount_token: true,
             graph_origin: None,
             graph_path: "",
+            cloud: None,
             login_origin: None,
             sweep: SweepSettings {
                 claim_lease: Duration::from_secs(10),
@@ -277,6 +280,9 @@ pub fn env_for(
     ];
     if let Some(table) = &options.table {
         env.push(("GRAPHGATE_TABLE", table.clone()));
+    }
+    if let Some(cloud) = options.cloud {
+        env.push(("GRAPH_CLOUD", cloud.to_owned()));
     }
     env
 }

@@ -36,6 +36,17 @@ impl Sweeper {
             Err(GraphError::Refused(failure)) if failure.http_status == Some(404) => {
                 record.failed(failure, now)
             }
+            // Only a Location stored before graphgate checked its shape can fail here.
+            Err(GraphError::Location(e)) => {
+                tracing::warn!(change_id = %record.id(), error = %error_chain(&e), "cannot follow the stored Location");
+                record.failed(
+                    GraphFailure::graphgate(
+                        "unusableLocation",
+                        "Graph accepted the change, but the operation Location it gave is not one graphgate can follow; check the device before asking again",
+                    ),
+                    now,
+                )
+            }
             Err(e) => {
                 tracing::warn!(change_id = %record.id(), error = %error_chain(&e), "poll failed; will poll again");
                 let retry_after = match &e {

@@ -76,8 +76,8 @@ impl Sweeper {
         record.adopted(location, operation, self.clock.now(), &self.pacing)
     }
 
-    /// A failed operation list: Graph's refusal ends recovery, anything else is tried again
-    /// (the operation timeout bounds how long).
+    /// A failed operation list: Graph's refusal, or a list graphgate cannot follow, ends
+    /// recovery; anything else is tried again (the operation timeout bounds how long).
     fn after_list_error(
         &self,
         record: &ChangeRecord,
@@ -88,6 +88,17 @@ impl Sweeper {
         match error {
             GraphError::Permission(f) | GraphError::Refused(f) => {
                 record.failed(conflict.unwrap_or(f), now)
+            }
+            // Only an `@odata.nextLink` can be unusable here: graphgate builds the list's URL.
+            GraphError::Location(e) => {
+                tracing::warn!(change_id = %record.id(), error = %error_chain(&e), "stopped reading the device's operation list");
+                record.failed(
+                    GraphFailure::graphgate(
+                        "unusableOperationList",
+                        "Graph's list of the device's operations continued outside the Graph origin, so graphgate could not tell whether Graph started this change; check the device before asking again",
+                    ),
+                    now,
+                )
             }
             e => {
                 tracing::warn!(change_id = %record.id(), error = %error_chain(&e), "could not list the device's operations; will try again");

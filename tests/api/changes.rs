@@ -358,3 +358,51 @@ async fn an_action_graph_does_not_offer_in_the_tenants_cloud_is_refused_before_g
         assert_eq!(app.graph_requests().await.len(), 1, "{cloud}");
     }
 }
+
+#[tokio::test]
+async fn a_location_that_is_no_device_operation_goes_the_recovery_path_not_the_poll() {
+    for (device, location) in [
+        ("dev-b", "/\\127.0.0.2:80/x"),
+        ("dev-t", "/teamwork/devices/dev-t/operations/op\t1"),
+        ("dev-m", "/me/messages"),
+    ] {
+        let app = spawn_app().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(202).insert_header("Location", location))
+            .mount(&app.graph)
+            .await;
+        let body = problem(app.post_change(restart(device)).await, 504).await;
+        assert_eq!(
+            body["type"], "urn:graphgate:problem:graph-pending",
+            "{location:?}"
+        );
+        let record = app.record(body["changeId"].as_str().unwrap()).await;
+        assert_eq!(record.status(), Status::Submitting);
+        assert_eq!(record.location(), None, "{location:?} is never polled");
+
+        // Once the intake's lease is over, the sweeper finds the operation Graph lists.
+        Mock::given(method("GET"))
+            .and(path(format!("/beta/teamwork/devices/{device}/operations")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": [
+                {"id": "op-1", "operationType": "deviceRestart", "status": "queued",
+                 "createdDateTime": time::OffsetDateTime::now_utc()
+                    .format(&time::format_description::well_known::Rfc3339).unwrap()}]})))
+            .mount(&app.graph)
+            .await;
+        app.advance(std::time::Duration::from_secs(60));
+        app.sweep().await;
+        let record = app.record(body["changeId"].as_str().unwrap()).await;
+        assert_eq!(record.status(), Status::Queued, "{location:?}");
+        assert_eq!(
+            record.location().unwrap().as_str(),
+            app.graph_url(&format!("/teamwork/devices/{device}/operations/op-1"))
+        );
+        let posts = app
+            .graph_requests()
+            .await
+            .iter()
+            .filter(|r| r.method.as_str() == "POST")
+            .count();
+        assert_eq!(posts, 1, "adopted, not resubmitted");
+    }
+}

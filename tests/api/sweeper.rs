@@ -264,7 +264,37 @@ async fn two_sweepers_on_one_store_poll_each_due_change_once(backend: Backend) {
     assert_eq!(ra.errors + rb.errors, 0);
 }
 
+/// A record stored before graphgate checked a Location's shape, holding one it cannot follow.
+async fn a_stored_location_that_is_no_operation_fails_the_change_without_a_call(backend: Backend) {
+    let app = spawn_app_with(backend.options().await).await;
+    let now = app.now();
+    let location = url::Url::parse(&app.graph_url("/me/messages")).unwrap();
+    let record = submitting(restart("dev-6"), now, now)
+        .submitted(
+            &graphgate::change::ActionOutcome::Accepted {
+                location,
+                request_id: None,
+            },
+            now,
+            &Pacing {
+                first_poll: Duration::ZERO,
+                ..Pacing::default()
+            },
+        )
+        .unwrap();
+    app.store.insert(&record).await.unwrap();
+    app.sweep().await;
+    let record = app.record(record.id().as_ref()).await;
+    assert_eq!(record.status(), Status::Failed);
+    assert_eq!(record.failure().unwrap().code, "unusableLocation");
+    assert!(
+        app.graph_requests().await.is_empty(),
+        "the token went nowhere"
+    );
+}
+
 crate::on_every_store!(
+    a_stored_location_that_is_no_operation_fails_the_change_without_a_call,
     an_operation_is_followed_until_it_succeeds,
     a_failed_operation_keeps_graphs_error,
     an_unknown_status_is_not_final,

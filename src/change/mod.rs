@@ -19,7 +19,9 @@ pub use delivery::{AttemptOutcome, CallbackAttempt, CallbackDelivery, DeliverySt
 pub use ids::{
     ChangeId, ChatId, DeviceId, IdError, InstallationId, OperationId, TeamId, TenantId, UserId,
 };
-pub use outcome::{ActionOutcome, DeviceOperation, GraphFailure, OperationStatus};
+pub use outcome::{
+    ActionOutcome, DeviceOperation, GraphFailure, OperationReport, OperationStatus, OperationTimes,
+};
 pub use record::{ChangeRecord, InvalidTransition};
 pub use request::{CallbackUrl, ChangeRequest, FieldError};
 pub use schedule::{Due, Pacing};

@@ -61,7 +61,52 @@ pub struct DeviceOperation {
     pub operation_type: Option<String>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
+    pub times: OperationTimes,
+}
+
+/// Graph's own timestamps of an operation, as Graph names them. A change record keeps them
+/// beside graphgate's `createdAt` and `updatedAt`, which are graphgate's clock, not Graph's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OperationTimes {
+    #[serde(
+        rename = "createdDateTime",
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
     pub created: Option<OffsetDateTime>,
+    #[serde(
+        rename = "startedDateTime",
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub started: Option<OffsetDateTime>,
+    #[serde(
+        rename = "completedDateTime",
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub completed: Option<OffsetDateTime>,
+    #[serde(
+        rename = "lastActionDateTime",
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub last_action: Option<OffsetDateTime>,
+}
+
+/// What a change keeps of its Graph operation: the operation's `id` and Graph's timestamps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OperationReport {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(flatten)]
+    pub times: OperationTimes,
 }
 
 /// Why a change did not do what was asked: Graph's own words, or graphgate's where Graph

@@ -12,7 +12,9 @@ use url::Url;
 use super::action::Action;
 use super::delivery::{AttemptOutcome, CallbackDelivery, DeliveryStatus};
 use super::ids::ChangeId;
-use super::outcome::{ActionOutcome, DeviceOperation, GraphFailure, OperationStatus};
+use super::outcome::{
+    ActionOutcome, DeviceOperation, GraphFailure, OperationReport, OperationStatus,
+};
 use super::request::{CallbackUrl, ChangeRequest};
 use super::schedule::{Due, Pacing};
 use super::status::Status;
@@ -55,6 +57,9 @@ pub struct ChangeRecord {
     /// The Graph operation's status as last read, spelled as Graph spelled it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) operation_status: Option<String>,
+    /// The Graph operation's id and timestamps as last read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) operation: Option<OperationReport>,
     /// The report to `callback_url`, once the change has finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) callback: Option<CallbackDelivery>,
@@ -119,6 +124,10 @@ impl ChangeRecord {
 
     pub fn operation_status(&self) -> Option<&str> {
         self.operation_status.as_deref()
+    }
+
+    pub fn operation(&self) -> Option<&OperationReport> {
+        self.operation.as_ref()
     }
 
     pub fn callback(&self) -> Option<&CallbackDelivery> {
@@ -213,6 +222,7 @@ impl ChangeRecord {
             graph_request_id: None,
             failure: None,
             operation_status: None,
+            operation: None,
             callback: None,
             polls: 0,
             resubmitted: false,
@@ -531,6 +541,10 @@ impl ChangeRecord {
         pacing: &Pacing,
     ) -> Result<Self, InvalidTransition> {
         self.operation_status = Some(operation.raw_status.clone());
+        self.operation = Some(OperationReport {
+            id: operation.id.clone(),
+            times: operation.times.clone(),
+        });
         let status = match operation.status {
             OperationStatus::Queued => Status::Queued,
             OperationStatus::Running => Status::Running,
@@ -600,7 +614,7 @@ mod tests {
             operation_type: Some("deviceRestart".into()),
             error_code: None,
             error_message: None,
-            created: None,
+            times: Default::default(),
         }
     }
 

@@ -4,7 +4,10 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::{Action, CallbackDelivery, CallbackUrl, ChangeId, ChangeRecord, GraphFailure, Status};
+use super::{
+    Action, CallbackDelivery, CallbackUrl, ChangeId, ChangeRecord, GraphFailure, OperationReport,
+    Status,
+};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -27,6 +30,8 @@ pub struct ChangeView {
     failure: Option<GraphFailure>,
     #[serde(skip_serializing_if = "Option::is_none")]
     operation_status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    operation: Option<OperationReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     callback: Option<CallbackDelivery>,
     #[serde(with = "time::serde::rfc3339")]
@@ -54,6 +59,7 @@ impl From<ChangeRecord> for ChangeView {
             graph_request_id: r.graph_request_id,
             failure: r.failure,
             operation_status: r.operation_status,
+            operation: r.operation,
             callback: r.callback,
             created_at: r.created_at,
             updated_at: r.updated_at,

@@ -141,6 +141,11 @@ fn device_routes() -> Router<SimulatorState> {
             "/teamwork/devices/{device}/operations/{operation}",
             get(get_operation),
         )
+        // The OData key form, `devices('{id}')/operations('{opId}')`, of the same operation.
+        .route(
+            "/teamwork/{device_key}/{operation_key}",
+            get(get_operation_by_keys),
+        )
 }
 
 fn upgrade_routes() -> Router<SimulatorState> {
@@ -394,8 +399,39 @@ async fn device_action(
             polls: 0,
         },
     );
-    let location = format!("/teamwork/devices/{device}/operations/{id}");
+    // Graph's docs show both forms of Location; software updates get the OData key form.
+    let location = if action == "updateSoftware" {
+        let quoted = device.replace('\'', "''");
+        format!("/teamwork/devices('{quoted}')/operations('{id}')")
+    } else {
+        format!("/teamwork/devices/{device}/operations/{id}")
+    };
     (StatusCode::ACCEPTED, [(header::LOCATION, location)]).into_response()
+}
+
+/// `GET /teamwork/devices('{id}')/operations('{opId}')`, keys quoted or not.
+async fn get_operation_by_keys(
+    state: State<SimulatorState>,
+    Path((device_key, operation_key)): Path<(String, String)>,
+) -> Response {
+    let key = |segment: &str, name: &str| {
+        let inner = segment
+            .strip_prefix(name)?
+            .strip_prefix('(')?
+            .strip_suffix(')')?;
+        let inner = inner
+            .strip_prefix('\'')
+            .and_then(|k| k.strip_suffix('\''))
+            .unwrap_or(inner);
+        Some(inner.replace("''", "'"))
+    };
+    match (
+        key(&device_key, "devices"),
+        key(&operation_key, "operations"),
+    ) {
+        (Some(device), Some(operation)) => get_operation(state, Path((device, operation))).await,
+        _ => no_such_segment(&device_key),
+    }
 }
 
 async fn get_operation(

@@ -25,7 +25,8 @@ impl Sweeper {
         }
         let created = record.created_at();
         let started_by_it = |op: &DeviceOperation| {
-            op.created
+            op.times
+                .created
                 .is_some_and(|at| at.checked_add(CLOCK_SKEW).is_none_or(|at| at >= created))
         };
         match self.find_operation(record, deadline, started_by_it).await {
@@ -130,7 +131,7 @@ impl Sweeper {
             })
             .filter(|op| fits(op))
             .collect();
-        candidates.sort_by_key(|op| op.created);
+        candidates.sort_by_key(|op| op.times.created);
         Ok(candidates.into_iter().find_map(|op| {
             let id = OperationId::parse(op.id.clone()?).ok()?;
             Some((self.graph.base().operation_url(device, &id), op))

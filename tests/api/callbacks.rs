@@ -72,6 +72,12 @@ async fn a_finished_change_is_reported_with_a_standard_webhooks_signature(backen
     assert_eq!(body["data"]["status"], "succeeded");
     assert_eq!(body["data"]["reference"], "CHG42");
     assert_eq!(body["data"]["deviceId"], "d1");
+    // Graph's own account of the operation travels with graphgate's.
+    assert_eq!(body["data"]["operation"]["id"], "op-1");
+    assert_eq!(
+        body["data"]["operation"]["createdDateTime"],
+        "2026-11-23T10:00:00Z"
+    );
 
     let record = app.record(&id).await;
     let delivery = record.callback().unwrap();

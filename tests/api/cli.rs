@@ -30,7 +30,7 @@ async fn the_quick_start_works_as_the_readme_says() {
     assert_eq!(response.status(), 202);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     assert!(
-        location.contains("/beta/teamwork/devices/demo-device-1/operations/"),
+        location.contains("/beta/teamwork/devices('demo-device-1')/operations('"),
         "{location}"
     );
     let body: Value = response.json().await.unwrap();

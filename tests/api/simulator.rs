@@ -18,7 +18,10 @@ async fn a_device_action_is_queued_then_progresses_across_polls() {
     assert_eq!(response.status(), 202);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     let origin = location.split("/beta/").next().unwrap().to_owned();
-    assert!(location.starts_with(&format!("{origin}/beta/teamwork/devices/dev-1/operations/")));
+    // A software update's Location comes in the OData key form, as Graph documents it.
+    assert!(location.starts_with(&format!(
+        "{origin}/beta/teamwork/devices('dev-1')/operations('"
+    )));
     assert_eq!(sim.tokens_issued(), 1);
 
     // While the operation is queued, Graph answers 409 for the same device.
@@ -46,7 +49,7 @@ async fn a_device_action_is_queued_then_progresses_across_polls() {
     assert_eq!(ops.len(), 1);
     assert_eq!(ops[0]["operationType"], "softwareUpdate");
     assert_eq!(ops[0]["status"], "succeeded");
-    assert!(location.ends_with(ops[0]["id"].as_str().unwrap()));
+    assert!(location.ends_with(&format!("('{}')", ops[0]["id"].as_str().unwrap())));
     // Finished: the device takes a new action.
     assert_eq!(app.post_change(update("dev-1")).await.status(), 202);
 
@@ -173,4 +176,59 @@ async fn the_simulator_answers_411_to_a_post_without_a_length_as_graph_does() {
     let upgrade = json!({"action": "upgradeApp", "teamId": "t1", "installationId": "i1"});
     assert_eq!(app.post_change(upgrade).await.status(), 200);
     assert_eq!(sim.tokens_issued(), 2, "the test's token and graphgate's");
+}
+
+#[tokio::test]
+async fn both_location_forms_are_followed_and_graphs_operation_facts_kept() {
+    let (app, _) = spawn_simulated_app(Options::default()).await;
+    let mut changes = Vec::new();
+    for body in [update("dev-a"), restart("dev-b")] {
+        let response = app.post_change(body).await;
+        assert_eq!(response.status(), 202);
+        let location = response.headers()["location"].to_str().unwrap().to_owned();
+        let created: Value = response.json().await.unwrap();
+        changes.push((created["changeId"].as_str().unwrap().to_owned(), location));
+    }
+    assert!(
+        changes[0]
+            .1
+            .contains("/teamwork/devices('dev-a')/operations('")
+    );
+    assert!(changes[1].1.contains("/teamwork/devices/dev-b/operations/"));
+    // The simulator moves an operation on with each read: three passes see it finish.
+    for _ in 0..3 {
+        app.sweep().await;
+        app.advance(Duration::from_secs(600));
+    }
+    for (id, location) in changes {
+        let view = json_of(
+            app.http
+                .get(format!("{}/v1/changes/{id}", app.address))
+                .bearer_auth(TOKEN),
+        )
+        .await;
+        assert_eq!(view["status"], "succeeded", "{view}");
+        let operation = &view["operation"];
+        let op_id = operation["id"].as_str().unwrap();
+        assert!(
+            location.trim_end_matches("')").ends_with(op_id),
+            "{location} {op_id}"
+        );
+        for field in [
+            "createdDateTime",
+            "startedDateTime",
+            "completedDateTime",
+            "lastActionDateTime",
+        ] {
+            let at = operation[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("{field} in {view}"));
+            assert!(
+                time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+                    .is_ok()
+            );
+        }
+        // graphgate's own timestamps stay beside Graph's.
+        assert!(view["createdAt"].is_string() && view["updatedAt"].is_string());
+    }
 }

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::endpoints::{ApiFamily, Cloud, GraphBase, LocationError};
 use super::error::{GraphError, request_id};
+use super::notices::{Notices, RetirementNotice};
 use super::operation;
 use super::retry::{self, RetryPolicy, Sent};
 use super::token::{ClientCredentials, TokenSource};
@@ -24,6 +25,7 @@ pub struct GraphClient {
     cloud: Cloud,
     tokens: TokenSource,
     retry: RetryPolicy,
+    notices: Notices,
 }
 
 impl GraphClient {
@@ -48,11 +50,17 @@ impl GraphClient {
             cloud,
             tokens,
             retry,
+            notices: Notices::default(),
         }
     }
 
     pub fn base(&self) -> &GraphBase {
         &self.base
+    }
+
+    /// Every `Deprecation`/`Sunset` notice Graph has sent this process, one per API.
+    pub fn retirement_notices(&self) -> Vec<RetirementNotice> {
+        self.notices.all()
     }
 
     /// The cloud graphgate's tenant is in, when Graph there does not offer `action`.
@@ -69,7 +77,14 @@ impl GraphClient {
         let url = self.base.action_url(action);
         let body = action_body(action);
         let sent = self
-            .send(Method::POST, &url, body.as_ref(), &self.retry, deadline)
+            .send(
+                action.kind().as_str(),
+                Method::POST,
+                &url,
+                body.as_ref(),
+                &self.retry,
+                deadline,
+            )
             .await?;
         let response = sent.response;
         let status = response.status();
@@ -125,7 +140,7 @@ impl GraphClient {
             ..self.retry.clone()
         };
         let sent = self
-            .send(Method::GET, &url, None, &single, deadline)
+            .send("getOperation", Method::GET, &url, None, &single, deadline)
             .await?;
         let body = read_json(sent.response, "an operation").await?;
         operation::parse(body).map_err(|source| GraphError::Unexpected {
@@ -145,7 +160,14 @@ impl GraphClient {
         let mut operations = Vec::new();
         for _ in 0..MAX_PAGES {
             let sent = self
-                .send(Method::GET, &url, None, &self.retry, deadline)
+                .send(
+                    "listOperations",
+                    Method::GET,
+                    &url,
+                    None,
+                    &self.retry,
+                    deadline,
+                )
                 .await?;
             let page: Page =
                 serde_json::from_value(read_json(sent.response, "an operation list").await?)
@@ -171,8 +193,10 @@ impl GraphClient {
     }
 
     /// Sends with a bearer token; a 401 drops the cached token and tries once more with a new one.
+    /// `api` names the call in retirement notices.
     async fn send(
         &self,
+        api: &'static str,
         method: Method,
         url: &Url,
         body: Option<&Value>,
@@ -196,6 +220,7 @@ impl GraphClient {
                 }
             })
             .await?;
+            self.notices.observe(api, sent.response.headers());
             if sent.response.status() == StatusCode::UNAUTHORIZED && !refreshed {
                 tracing::warn!("graph refused the cached token; fetching a new one");
                 self.tokens.invalidate(&token).await;

@@ -19,6 +19,10 @@ pub enum GraphError {
     /// Any other 4xx: Graph will not do this, as asked.
     #[error("Graph refused the request: {} {}", .0.http_status.unwrap_or_default(), .0.code)]
     Refused(GraphFailure),
+    /// Graph no longer serves the API called: `410 Gone`, or an answer that says a path
+    /// segment or action does not exist (how Graph answers for an API it has removed).
+    #[error("Graph no longer serves this API: {} {}", .0.http_status.unwrap_or_default(), .0.code)]
+    Retired(GraphFailure),
     /// A 5xx that is not worth retrying.
     #[error("Graph failed: {} {}", .0.http_status.unwrap_or_default(), .0.code)]
     Server(GraphFailure),
@@ -63,9 +67,27 @@ impl GraphError {
         }
     }
 
+    /// Graph's own error answer, as Graph gave it, when there was one.
+    pub fn graph_answer(&self) -> Option<&GraphFailure> {
+        match self {
+            GraphError::Conflict(f)
+            | GraphError::Permission(f)
+            | GraphError::Refused(f)
+            | GraphError::Retired(f)
+            | GraphError::Server(f) => Some(f),
+            _ => None,
+        }
+    }
+
     /// The failure as the change record keeps it.
     pub fn failure(&self) -> GraphFailure {
         match self {
+            // graphgate's code, so that a retired API is never read as a missing device.
+            GraphError::Retired(f) => GraphFailure {
+                code: "graphApiRetired".into(),
+                message: "Graph no longer serves this API at the configured version; see the README on the teamworkDevice retirement".into(),
+                ..f.clone()
+            },
             GraphError::Conflict(f)
             | GraphError::Permission(f)
             | GraphError::Refused(f)
@@ -142,7 +164,9 @@ fn classify(status: u16, failure: GraphFailure) -> GraphError {
     ];
     const CONFLICT: [&str; 2] = ["Conflict", "conflict"];
     let code = failure.code.as_str();
-    if PERMISSION.contains(&code) || matches!(status, 401 | 403) {
+    if status == 410 || (matches!(status, 400 | 404) && says_no_such_api(&failure.message)) {
+        GraphError::Retired(failure)
+    } else if PERMISSION.contains(&code) || matches!(status, 401 | 403) {
         GraphError::Permission(failure)
     } else if CONFLICT.contains(&code) || status == 409 {
         GraphError::Conflict(failure)
@@ -151,6 +175,19 @@ fn classify(status: u16, failure: GraphFailure) -> GraphError {
     } else {
         GraphError::Server(failure)
     }
+}
+
+/// Whether Graph's message says the path itself does not exist, as Graph answers a request
+/// for an entity or action it does not have (v1.0's answer to `teamwork/devices` today). A 404
+/// `UnknownError` for a device that does not take an action says no such thing.
+fn says_no_such_api(message: &str) -> bool {
+    const PHRASES: [&str; 3] = [
+        "resource not found for the segment",
+        "unsupported segment",
+        "no http resource was found",
+    ];
+    let message = message.to_ascii_lowercase();
+    PHRASES.iter().any(|p| message.contains(p))
 }
 
 /// Graph's `request-id` response header, which support asks for.
@@ -194,6 +231,31 @@ mod tests {
         ));
         assert!(matches!(
             classify(404, failure("UnknownError")),
+            GraphError::Refused(_)
+        ));
+        assert!(matches!(
+            classify(410, failure("Gone")),
+            GraphError::Retired(_)
+        ));
+        let no_segment = GraphFailure {
+            message: "Resource not found for the segment 'devices'.".into(),
+            ..failure("BadRequest")
+        };
+        assert!(matches!(
+            classify(400, no_segment.clone()),
+            GraphError::Retired(_)
+        ));
+        assert!(matches!(
+            classify(404, no_segment.clone()),
+            GraphError::Retired(_)
+        ));
+        assert!(matches!(classify(500, no_segment), GraphError::Server(_)));
+        let missing_device = GraphFailure {
+            message: "The requested device was not found.".into(),
+            ..failure("NotFound")
+        };
+        assert!(matches!(
+            classify(404, missing_device),
             GraphError::Refused(_)
         ));
         assert!(matches!(

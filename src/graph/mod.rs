@@ -3,6 +3,7 @@
 mod client;
 mod endpoints;
 mod error;
+mod notices;
 mod operation;
 mod retry;
 mod token;
@@ -12,5 +13,6 @@ pub use endpoints::{
     ApiFamily, ApiVersion, Cloud, EndpointError, GraphBase, LocationError, check_endpoint,
 };
 pub use error::GraphError;
+pub use notices::RetirementNotice;
 pub use retry::RetryPolicy;
 pub use token::ClientCredentials;

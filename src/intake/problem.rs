@@ -202,7 +202,10 @@ impl ApiError {
 }
 
 fn graph_problem(change_id: &ChangeId, action: &Action, error: &GraphError) -> Problem {
-    let failure = error.failure();
+    let failure = error
+        .graph_answer()
+        .cloned()
+        .unwrap_or_else(|| error.failure());
     let target = match action.device_id() {
         Some(device) => format!("device {device}"),
         None => "the app installation".to_owned(),
@@ -244,6 +247,15 @@ fn graph_problem(change_id: &ChangeId, action: &Action, error: &GraphError) -> P
             format!(
                 "Graph refused {kind} for {target} with HTTP {}; graphCode and graphMessage say why",
                 f.http_status.unwrap_or_default()
+            ),
+        ),
+        GraphError::Retired(f) => Problem::new(
+            StatusCode::BAD_GATEWAY,
+            "graph-api-retired",
+            "The Graph API for this action is no longer available",
+            format!(
+                "Graph answered HTTP {} to {kind} in a way that means it no longer serves this API at the configured version; Microsoft retired the beta teamworkDevice management APIs (see the README), so no retry will help",
+                f.http_status.unwrap_or_default(),
             ),
         ),
         GraphError::Unavailable { retry_after, .. } => {

@@ -4,6 +4,10 @@
 //! 409 while an operation is queued, and 404 `UnknownError` for a device that does not take
 //! an action (device IDs starting with `unsupported`).
 //!
+//! Two modes follow the device APIs' retirement: `deprecated` adds Graph's `Deprecation` and
+//! `Sunset` headers to their answers, and `retired` answers them as Graph answers a path it no
+//! longer has.
+//!
 //! A POST with neither `Content-Length` nor chunked encoding gets 411, as Graph's front end
 //! answers it.
 //!
@@ -47,6 +51,14 @@ pub struct Faults {
     /// Delay every Graph call by this many milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
+    /// Mark the device APIs deprecated: their answers carry `Deprecation`, `Sunset` and a
+    /// `Link` to the notice, as Graph's gateway adds them.
+    #[arg(long)]
+    pub deprecated: bool,
+    /// Act as Graph once the device APIs are removed: every device call answers 400
+    /// "Resource not found for the segment 'devices'", as v1.0 does today.
+    #[arg(long)]
+    pub retired: bool,
 }
 
 struct Operation {
@@ -213,7 +225,8 @@ async fn graph_gate(State(state): State<SimulatorState>, request: Request, next:
     if length_required(&request) {
         return length_required_answer();
     }
-    let (latency, fault) = {
+    let device_api = request.uri().path().starts_with("/teamwork/devices");
+    let (latency, fault, deprecated, retired) = {
         let mut inner = state.lock();
         let latency = Duration::from_millis(inner.faults.latency_ms);
         let fault = if inner.faults.throttle > 0 {
@@ -228,7 +241,12 @@ async fn graph_gate(State(state): State<SimulatorState>, request: Request, next:
         } else {
             None
         };
-        (latency, fault)
+        (
+            latency,
+            fault,
+            inner.faults.deprecated && device_api,
+            inner.faults.retired && device_api,
+        )
     };
     tokio::time::sleep(latency).await;
     if let Some((status, retry_after)) = fault {
@@ -252,7 +270,28 @@ async fn graph_gate(State(state): State<SimulatorState>, request: Request, next:
             "Access token is empty, unknown or expired.",
         );
     }
-    let mut response = next.run(request).await;
+    let mut response = if retired {
+        no_such_segment("devices")
+    } else {
+        next.run(request).await
+    };
+    if deprecated {
+        let headers = response.headers_mut();
+        headers.insert(
+            "deprecation",
+            HeaderValue::from_static("Sat, 01 Nov 2025 00:00:00 GMT"),
+        );
+        headers.insert(
+            "sunset",
+            HeaderValue::from_static("Sun, 01 Nov 2026 00:00:00 GMT"),
+        );
+        headers.insert(
+            header::LINK,
+            HeaderValue::from_static(
+                "<https://learn.microsoft.com/graph/api/resources/teamworkdevice?view=graph-rest-beta>; rel=\"deprecation\"; type=\"text/html\"",
+            ),
+        );
+    }
     if !response.headers().contains_key("request-id")
         && let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
     {

@@ -36,6 +36,11 @@ impl Sweeper {
             Err(GraphError::Refused(failure)) if failure.http_status == Some(404) => {
                 record.failed(failure, now)
             }
+            // Graph no longer serves the operations: the change can never be followed.
+            Err(e @ GraphError::Retired(_)) => {
+                tracing::error!(change_id = %record.id(), error = %error_chain(&e), "Graph no longer serves the device operations API");
+                record.failed(e.failure(), now)
+            }
             // Only a Location stored before graphgate checked its shape can fail here.
             Err(GraphError::Location(e)) => {
                 tracing::warn!(change_id = %record.id(), error = %error_chain(&e), "cannot follow the stored Location");

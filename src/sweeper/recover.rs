@@ -56,9 +56,9 @@ impl Sweeper {
             }
             Err(e) if e.outcome_unknown() => marked.retry_later(None, now, &self.pacing)?,
             Err(e @ GraphError::Refused(_)) => marked.rejected(e.failure(), now)?,
-            Err(e @ (GraphError::Permission(_) | GraphError::Server(_))) => {
-                marked.submission_failed(e.failure(), now)?
-            }
+            Err(
+                e @ (GraphError::Permission(_) | GraphError::Server(_) | GraphError::Retired(_)),
+            ) => marked.submission_failed(e.failure(), now)?,
             // Graph did not take it (throttled, unreachable, no token): it may be sent again.
             Err(e) => {
                 tracing::warn!(change_id = %marked.id(), error = %error_chain(&e), "resubmission not taken; will try again");
@@ -90,6 +90,7 @@ impl Sweeper {
             GraphError::Permission(f) | GraphError::Refused(f) => {
                 record.failed(conflict.unwrap_or(f), now)
             }
+            e @ GraphError::Retired(_) => record.failed(e.failure(), now),
             // Only an `@odata.nextLink` can be unusable here: graphgate builds the list's URL.
             GraphError::Location(e) => {
                 tracing::warn!(change_id = %record.id(), error = %error_chain(&e), "stopped reading the device's operation list");

@@ -325,3 +325,22 @@ async fn no_retry_starts_without_time_left_for_an_answer() {
     let record = app.record(p["changeId"].as_str().unwrap()).await;
     assert_eq!(record.status(), Status::Failed, "nothing reached Graph");
 }
+
+#[tokio::test]
+async fn graph_410_gone_means_the_api_is_retired() {
+    let app = spawn_app().await;
+    Mock::given(method("POST"))
+        .respond_with(graph_error(410, "Gone", "req-gone"))
+        .mount(&app.graph)
+        .await;
+    let p = problem(app.post_change(restart("dev-g")).await, 502).await;
+    assert_eq!(p["type"], "urn:graphgate:problem:graph-api-retired");
+    assert_eq!(p["graphStatus"], 410);
+    assert_eq!(p["graphCode"], "Gone");
+    assert_eq!(p["graphRequestId"], "req-gone");
+    assert_eq!(
+        app.graph_requests().await.len(),
+        1,
+        "a retired API is not retried"
+    );
+}

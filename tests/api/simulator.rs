@@ -232,3 +232,71 @@ async fn both_location_forms_are_followed_and_graphs_operation_facts_kept() {
         assert!(view["createdAt"].is_string() && view["updatedAt"].is_string());
     }
 }
+
+#[tokio::test]
+async fn deprecation_headers_are_kept_per_api_and_the_change_goes_on() {
+    let (app, sim) = spawn_simulated_app(Options::default()).await;
+    sim.set_faults(Faults {
+        deprecated: true,
+        ..Faults::default()
+    });
+    let response = app.post_change(restart("dev-d")).await;
+    assert_eq!(response.status(), 202, "a deprecated API is still used");
+    app.sweep().await;
+    let notices = app.app.graph.retirement_notices();
+    let apis: Vec<_> = notices.iter().map(|n| n.api).collect();
+    assert_eq!(apis, ["getOperation", "restartDevice"]);
+    for notice in &notices {
+        assert_eq!(
+            notice.deprecation.as_deref(),
+            Some("Sat, 01 Nov 2025 00:00:00 GMT")
+        );
+        assert_eq!(
+            notice.sunset.as_deref(),
+            Some("Sun, 01 Nov 2026 00:00:00 GMT")
+        );
+        assert!(
+            notice
+                .link
+                .as_deref()
+                .unwrap()
+                .contains("rel=\"deprecation\"")
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_retired_device_api_is_its_own_problem_not_a_missing_device() {
+    let (app, sim) = spawn_simulated_app(Options::default()).await;
+    // A change already following its operation when the API goes away.
+    let earlier = app.post_change(restart("dev-r1")).await;
+    let earlier: Value = earlier.json().await.unwrap();
+    sim.set_faults(Faults {
+        retired: true,
+        ..Faults::default()
+    });
+    let p = problem(app.post_change(restart("dev-r2")).await, 502).await;
+    assert_eq!(p["type"], "urn:graphgate:problem:graph-api-retired");
+    assert_eq!(p["graphStatus"], 400);
+    assert_eq!(p["graphCode"], "BadRequest");
+    assert_eq!(
+        p["graphMessage"],
+        "Resource not found for the segment 'devices'."
+    );
+    assert!(p["detail"].as_str().unwrap().contains("no longer serves"));
+    let record = app.record(p["changeId"].as_str().unwrap()).await;
+    assert_eq!(record.status(), graphgate::change::Status::Failed);
+    assert_eq!(record.failure().unwrap().code, "graphApiRetired");
+
+    app.sweep().await;
+    let earlier = app.record(earlier["changeId"].as_str().unwrap()).await;
+    assert_eq!(earlier.status(), graphgate::change::Status::Failed);
+    assert_eq!(earlier.failure().unwrap().code, "graphApiRetired");
+
+    // App upgrades live in v1.0 and go on working.
+    let upgrade = json!({"action": "upgradeApp", "teamId": "t1", "installationId": "i1"});
+    assert_eq!(app.post_change(upgrade).await.status(), 200);
+    // A device that does not take an action is still Graph refusing it, not a retired API.
+    sim.set_faults(Faults::default());
+    problem(app.post_change(update("unsupported-bar")).await, 422).await;
+}

@@ -337,7 +337,7 @@ impl GraphBase {
             }
             None => self.version(family).clone(),
         };
-        if !is_operation_path(&segments) {
+        if operation_keys(&segments).is_none() {
             return Err(LocationError::NotAnOperation);
         }
         let mut url = self.root.clone();
@@ -347,6 +347,14 @@ impl GraphBase {
             segments.join("/")
         ));
         Ok(url)
+    }
+
+    /// The operation ID in a Location that [`resolve_location`](Self::resolve_location) took.
+    pub fn operation_id(&self, location: &Url) -> Option<OperationId> {
+        let path = self.path_on_origin(location.as_str()).ok()?;
+        let segments: Vec<&str> = path.split('/').skip(2).collect();
+        let (_, operation) = operation_keys(&segments)?;
+        OperationId::parse(operation.to_owned()).ok()
     }
 
     /// Resolves an `@odata.nextLink`: on the Graph origin, under the Graph root, query kept.
@@ -424,29 +432,30 @@ impl GraphBase {
     }
 }
 
-/// `teamwork/devices/{id}/operations/{opId}`, or `teamwork/devices({id})/operations({opId})`
-/// with the keys quoted or not.
-fn is_operation_path(segments: &[&str]) -> bool {
-    let key = |segment: &str, name: &str| {
-        segment
-            .strip_prefix(name)
-            .and_then(|s| s.strip_prefix('('))
-            .and_then(|s| s.strip_suffix(')'))
-            .map(|k| {
-                k.strip_prefix('\'')
-                    .and_then(|k| k.strip_suffix('\''))
-                    .unwrap_or(k)
-            })
-            .is_some_and(|k| !k.is_empty())
+/// The device and operation keys of `teamwork/devices/{id}/operations/{opId}`, or of
+/// `teamwork/devices({id})/operations({opId})` with the keys quoted or not.
+fn operation_keys<'a>(segments: &[&'a str]) -> Option<(&'a str, &'a str)> {
+    let key = |segment: &'a str, name: &str| {
+        let inner = segment
+            .strip_prefix(name)?
+            .strip_prefix('(')?
+            .strip_suffix(')')?;
+        let inner = inner
+            .strip_prefix('\'')
+            .and_then(|k| k.strip_suffix('\''))
+            .unwrap_or(inner);
+        Some(inner).filter(|k| !k.is_empty())
     };
-    match segments {
-        ["teamwork", "devices", device, "operations", operation] => {
-            !device.is_empty() && !operation.is_empty()
+    match *segments {
+        ["teamwork", "devices", device, "operations", operation]
+            if !device.is_empty() && !operation.is_empty() =>
+        {
+            Some((device, operation))
         }
         ["teamwork", devices, operations] => {
-            key(devices, "devices") && key(operations, "operations")
+            Some((key(devices, "devices")?, key(operations, "operations")?))
         }
-        _ => false,
+        _ => None,
     }
 }
 
@@ -683,6 +692,8 @@ mod tests {
                 .unwrap();
             assert_eq!(got.path(), path, "{raw}");
             assert_eq!(got.host_str(), Some("graph.microsoft.com"));
+            let id = origin_only().operation_id(&got).unwrap();
+            assert!(["2b4d6a5c-1f3e", "op-1"].contains(&id.as_ref()), "{raw}");
         }
     }
 

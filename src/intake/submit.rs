@@ -35,6 +35,9 @@ pub async fn submit(
         .await
         .map_err(SubmitFailure::Store)?;
     let outcome = intake.graph.execute(record.action(), deadline).await;
+    if let Ok(ActionOutcome::Accepted { location, .. }) = &outcome {
+        own_operation(intake, &record, location).await;
+    }
     let record = match answer(intake, &record, &outcome) {
         Some(next) => match intake.store.update(&next).await {
             Ok(stored) => stored,
@@ -57,6 +60,19 @@ pub async fn submit(
             record: Box::new(record),
             error,
         }),
+    }
+}
+
+/// Claims the operation Graph started for this change, before the change records it, so that
+/// recovering another change never adopts it (should this process die in between, this
+/// change's own recovery finds its claim). Best effort: a store failure here is logged, and the
+/// change goes on.
+async fn own_operation(intake: &Intake, record: &ChangeRecord, location: &url::Url) {
+    let Some(operation) = intake.graph.base().operation_id(location) else {
+        return;
+    };
+    if let Err(e) = intake.store.own_operation(&operation, record).await {
+        tracing::warn!(change_id = %record.id(), error = %error_chain(&e), "could not claim the operation for the change");
     }
 }
 

@@ -10,6 +10,9 @@
 //! | `next_poll_at` | N | epoch milliseconds of the next visit, with `due` |
 //! | `expires_at` | N | epoch seconds, the table's TTL: set once nothing is left to do |
 //!
+//! Beside the changes, an item `operation#{operationId}` with an `owner` (a change ID) claims
+//! each Graph operation for the one change that started or adopted it.
+//!
 //! The global secondary index `due-index` (partition `due`, sort `next_poll_at`) is sparse:
 //! an item is in it only while it has `due`, so the sweeper's query reads the due records and
 //! nothing else, however many finished changes the table holds. One partition value is enough
@@ -26,7 +29,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 
 use super::{Store, StoreError, backend, due_ms, unix_ms};
-use crate::change::{ChangeId, ChangeRecord};
+use crate::change::{ChangeId, ChangeRecord, OperationId};
 
 pub const DUE_INDEX: &str = "due-index";
 const DUE: &str = "due";
@@ -37,6 +40,12 @@ pub struct DynamoStore {
     table: String,
     retention: Duration,
 }
+
+/// Keys of operation claims: apart from change IDs, which are UUIDs.
+const OPERATION_PREFIX: &str = "operation#";
+
+/// The longest a change can run: the largest `GRAPHGATE_OPERATION_TIMEOUT_SECS` allowed.
+const MAX_RUN: Duration = Duration::from_secs(604_800);
 
 fn is_condition_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
     e.as_service_error()
@@ -228,5 +237,55 @@ impl Store for DynamoStore {
             }
         }
         Ok(records)
+    }
+
+    async fn own_operation(
+        &self,
+        operation: &OperationId,
+        change: &ChangeRecord,
+    ) -> Result<ChangeId, StoreError> {
+        let key = AttributeValue::S(format!("{OPERATION_PREFIX}{operation}"));
+        // Outlives the change: its longest run (the largest operation timeout) and retention.
+        let expires = change.created_at() + MAX_RUN + self.retention;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("id", key.clone())
+            .item("owner", AttributeValue::S(change.id().to_string()))
+            .item(
+                "expires_at",
+                AttributeValue::N(expires.unix_timestamp().to_string()),
+            )
+            .condition_expression("attribute_not_exists(id) OR #owner = :owner")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":owner", AttributeValue::S(change.id().to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(change.id().clone()),
+            Err(e) if is_condition_failure(&e) => {
+                let held = self
+                    .client
+                    .get_item()
+                    .table_name(&self.table)
+                    .key("id", key)
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(backend)?;
+                let owner = held
+                    .item()
+                    .and_then(|item| item.get("owner"))
+                    .and_then(|v| v.as_s().ok())
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(serde::de::Error::custom(
+                            "an operation claim has no owner",
+                        ))
+                    })?;
+                ChangeId::parse(owner.as_str()).map_err(backend)
+            }
+            Err(e) => Err(backend(e)),
+        }
     }
 }

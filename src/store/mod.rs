@@ -12,7 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::change::{ChangeId, ChangeRecord};
+use crate::change::{ChangeId, ChangeRecord, OperationId};
 
 /// Where change records are kept: DynamoDB when `GRAPHGATE_TABLE` is set, else SQLite.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,4 +93,14 @@ pub trait Store: Send + Sync {
     /// parse are taken out of the due set instead of being returned (see above).
     async fn due(&self, now: OffsetDateTime, limit: usize)
     -> Result<Vec<ChangeRecord>, StoreError>;
+
+    /// Records that Graph operation `operation` belongs to `change`, unless a change holds it
+    /// already, and answers the change that holds it. The first claim wins, atomically: a
+    /// recovered change never adopts an operation another change started. A claim outlives
+    /// the change's own retention.
+    async fn own_operation(
+        &self,
+        operation: &OperationId,
+        change: &ChangeRecord,
+    ) -> Result<ChangeId, StoreError>;
 }

@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 
 use super::{Store, StoreError, backend, due_ms, unix_ms};
-use crate::change::{ChangeId, ChangeRecord};
+use crate::change::{ChangeId, ChangeRecord, OperationId};
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -36,7 +36,11 @@ impl SqliteStore {
                  record       TEXT NOT NULL
              );
              CREATE INDEX IF NOT EXISTS changes_due ON changes (next_poll_at)
-                 WHERE next_poll_at IS NOT NULL;",
+                 WHERE next_poll_at IS NOT NULL;
+             CREATE TABLE IF NOT EXISTS operation_owners (
+                 operation_id TEXT PRIMARY KEY,
+                 change_id    TEXT NOT NULL
+             );",
         )
         .map_err(backend)?;
         Ok(Self {
@@ -189,6 +193,30 @@ impl Store for SqliteStore {
                 }
             }
             Ok(records)
+        })
+        .await
+    }
+
+    async fn own_operation(
+        &self,
+        operation: &OperationId,
+        change: &ChangeRecord,
+    ) -> Result<ChangeId, StoreError> {
+        let (operation, change) = (operation.to_string(), change.id().to_string());
+        self.with_conn(move |conn| {
+            conn.execute(
+                "INSERT OR IGNORE INTO operation_owners (operation_id, change_id) VALUES (?1, ?2)",
+                params![operation, change],
+            )
+            .map_err(backend)?;
+            let owner: String = conn
+                .query_row(
+                    "SELECT change_id FROM operation_owners WHERE operation_id = ?1",
+                    params![operation],
+                    |row| row.get(0),
+                )
+                .map_err(backend)?;
+            ChangeId::parse(owner).map_err(backend)
         })
         .await
     }

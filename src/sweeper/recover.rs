@@ -6,12 +6,16 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::{Sweeper, VisitError};
-use crate::change::{ChangeRecord, DeviceOperation, GraphFailure, InvalidTransition, OperationId};
+use crate::change::{
+    ActionOutcome, ChangeRecord, DeviceOperation, GraphFailure, InvalidTransition, OperationId,
+};
 use crate::graph::{GraphError, operation_type};
+use crate::store::StoreError;
 use crate::telemetry::error_chain;
 
-/// How far a change's own creation may precede, by Graph's clock, the operation it started.
-const CLOCK_SKEW: time::Duration = time::Duration::seconds(30);
+/// How far Graph's clock may run behind graphgate's: an operation Graph says it created more
+/// than this before the change was recorded cannot be the change's.
+const CLOCK_SKEW: time::Duration = time::Duration::seconds(5);
 
 impl Sweeper {
     pub(super) async fn recover(
@@ -29,11 +33,12 @@ impl Sweeper {
                 .created
                 .is_some_and(|at| at.checked_add(CLOCK_SKEW).is_none_or(|at| at >= created))
         };
-        match self.find_operation(record, deadline, started_by_it).await {
-            Ok(Some((location, operation))) => {
-                return Ok(self.adopt(record, location, &operation)?);
+        match self.candidates(record, deadline, started_by_it).await {
+            Ok(found) => {
+                if let Some((location, operation)) = self.unowned(record, found).await? {
+                    return Ok(self.adopt(record, location, &operation)?);
+                }
             }
-            Ok(None) => {}
             Err(e) => return Ok(self.after_list_error(record, e, None)?),
         }
         if record.resubmitted() {
@@ -43,14 +48,22 @@ impl Sweeper {
         let marked = self.store.update(&record.resubmitting()?).await?;
         let answer = self.graph.execute(marked.action(), deadline).await;
         let now = self.clock.now();
+        if let Ok(ActionOutcome::Accepted { location, .. }) = &answer
+            && let Some(operation) = self.graph.base().operation_id(location)
+            && let Err(e) = self.store.own_operation(&operation, &marked).await
+        {
+            tracing::warn!(change_id = %marked.id(), error = %error_chain(&e), "could not claim the resubmitted change's operation");
+        }
         Ok(match answer {
             Ok(taken) => marked.submitted(&taken, now, &self.pacing)?,
             // Graph has an operation queued for the device: the one the dead submitter started.
             Err(GraphError::Conflict(failure)) => {
                 let queued = |op: &DeviceOperation| !op.status.is_terminal();
-                match self.find_operation(&marked, deadline, queued).await {
-                    Ok(Some((location, operation))) => self.adopt(&marked, location, &operation)?,
-                    Ok(None) => marked.failed(failure, now)?,
+                match self.candidates(&marked, deadline, queued).await {
+                    Ok(found) => match self.unowned(&marked, found).await? {
+                        Some((location, operation)) => self.adopt(&marked, location, &operation)?,
+                        None => marked.failed(failure, now)?,
+                    },
                     Err(e) => self.after_list_error(&marked, e, Some(failure))?,
                 }
             }
@@ -109,16 +122,16 @@ impl Sweeper {
         }
     }
 
-    /// The earliest operation of the change's type on its device that `fits`, and its URL.
-    async fn find_operation(
+    /// The operations of the change's type on its device that `fits`, earliest first.
+    async fn candidates(
         &self,
         record: &ChangeRecord,
         deadline: Instant,
         fits: impl Fn(&DeviceOperation) -> bool,
-    ) -> Result<Option<(Url, DeviceOperation)>, GraphError> {
+    ) -> Result<Vec<DeviceOperation>, GraphError> {
         let action = record.action();
         let (Some(device), Some(kind)) = (action.device_id(), operation_type(action)) else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
         let mut candidates: Vec<DeviceOperation> = self
             .graph
@@ -133,9 +146,29 @@ impl Sweeper {
             .filter(|op| fits(op))
             .collect();
         candidates.sort_by_key(|op| op.times.created);
-        Ok(candidates.into_iter().find_map(|op| {
-            let id = OperationId::parse(op.id.clone()?).ok()?;
-            Some((self.graph.base().operation_url(device, &id), op))
-        }))
+        Ok(candidates)
+    }
+
+    /// The first of `candidates` that no other change holds, claimed for this change, and its
+    /// URL.
+    async fn unowned(
+        &self,
+        record: &ChangeRecord,
+        candidates: Vec<DeviceOperation>,
+    ) -> Result<Option<(Url, DeviceOperation)>, StoreError> {
+        let Some(device) = record.action().device_id() else {
+            return Ok(None);
+        };
+        for op in candidates {
+            let Some(id) = op.id.clone().and_then(|id| OperationId::parse(id).ok()) else {
+                continue;
+            };
+            let owner = self.store.own_operation(&id, record).await?;
+            if &owner == record.id() {
+                return Ok(Some((self.graph.base().operation_url(device, &id), op)));
+            }
+            tracing::info!(change_id = %record.id(), operation = %id, owner = %owner, "not adopting an operation another change started");
+        }
+        Ok(None)
     }
 }

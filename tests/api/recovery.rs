@@ -461,7 +461,118 @@ async fn the_intake_never_overwrites_a_sweeper_that_took_over(backend: Backend) 
     assert_eq!(stored, taken, "the sweeper's progress stands");
 }
 
+/// Change A updates a device's firmware and succeeds; 4.6 s later change B (same device,
+/// teamsClient) is recorded, and its submitter dies before B reaches Graph. A's operation is
+/// in B's window by time, but it is A's: B is resubmitted, never reported done on A's work.
+async fn recovery_never_adopts_an_operation_another_change_started(backend: Backend) {
+    let app = spawn_app_with(backend.options().await).await;
+    Mock::given(method("POST"))
+        .and(path("/beta/teamwork/devices/dev-s/updateSoftware"))
+        .respond_with(|request: &wiremock::Request| {
+            let body: Value = request.body_json().unwrap();
+            let op = match body["softwareType"].as_str() {
+                Some("firmware") => "op-a",
+                _ => "op-b",
+            };
+            ResponseTemplate::new(202).insert_header(
+                "Location",
+                format!("/teamwork/devices/dev-s/operations/{op}").as_str(),
+            )
+        })
+        .mount(&app.graph)
+        .await;
+    let a_at = app.now();
+    let firmware = json!({"action": "updateSoftware", "deviceId": "dev-s",
+        "softwareType": "firmware", "softwareVersion": "1.0"});
+    let a: Value = app.post_change(firmware).await.json().await.unwrap();
+    Mock::given(method("GET"))
+        .and(path("/beta/teamwork/devices/dev-s/operations/op-a"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id": "op-a",
+            "operationType": "softwareUpdate", "status": "succeeded",
+            "createdDateTime": rfc3339(a_at)})),
+        )
+        .mount(&app.graph)
+        .await;
+    app.sweep().await;
+    assert_eq!(
+        app.record(a["changeId"].as_str().unwrap()).await.status(),
+        Status::Succeeded
+    );
+
+    app.advance(Duration::from_millis(4600));
+    let b_at = app.now();
+    let teams_client = json!({"action": "updateSoftware", "deviceId": "dev-s",
+        "softwareType": "teamsClient", "softwareVersion": "2.0"});
+    let b = submitting(teams_client, b_at, b_at + time::Duration::seconds(35));
+    app.store.insert(&b).await.unwrap();
+    Mock::given(method("GET"))
+        .and(path("/beta/teamwork/devices/dev-s/operations"))
+        .respond_with(listed(
+            json!([{"id": "op-a", "operationType": "softwareUpdate",
+            "status": "succeeded", "createdDateTime": rfc3339(a_at)}]),
+        ))
+        .mount(&app.graph)
+        .await;
+    app.advance(Duration::from_secs(40));
+    app.sweep().await;
+
+    let b = app.record(b.id().as_ref()).await;
+    assert_ne!(
+        b.status(),
+        Status::Succeeded,
+        "B's action never reached Graph before"
+    );
+    assert_eq!(b.status(), Status::Queued);
+    assert!(b.resubmitted());
+    assert!(b.location().unwrap().as_str().ends_with("/operations/op-b"));
+    let posts: Vec<Value> = app
+        .graph_requests()
+        .await
+        .into_iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .map(|r| r.body_json().unwrap())
+        .collect();
+    assert_eq!(posts.len(), 2, "A's call, then B's own");
+    assert_eq!(posts[1]["softwareType"], "teamsClient");
+    assert_eq!(posts[1]["softwareVersion"], "2.0");
+}
+
+/// An operation Graph says it created more than the clock-skew allowance (5 s) before the
+/// change was recorded is not the change's, even when no other change holds it.
+async fn an_operation_from_before_the_change_is_not_adopted(backend: Backend) {
+    let app = spawn_app_with(backend.options().await).await;
+    let record = stuck(&app, restart("dev-w")).await;
+    let before = record.created_at() - time::Duration::seconds(6);
+    Mock::given(method("GET"))
+        .and(path("/beta/teamwork/devices/dev-w/operations"))
+        .respond_with(listed(
+            json!([{"id": "op-old", "operationType": "deviceRestart",
+            "status": "succeeded", "createdDateTime": rfc3339(before)}]),
+        ))
+        .mount(&app.graph)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/beta/teamwork/devices/dev-w/restart"))
+        .respond_with(accepted("dev-w"))
+        .expect(1)
+        .mount(&app.graph)
+        .await;
+    app.sweep().await;
+    let record = app.record(record.id().as_ref()).await;
+    assert_eq!(record.status(), Status::Queued);
+    assert!(
+        record
+            .location()
+            .unwrap()
+            .as_str()
+            .ends_with("/operations/op-1")
+    );
+}
+
 crate::on_every_store!(
+    recovery_never_adopts_an_operation_another_change_started,
+    an_operation_from_before_the_change_is_not_adopted,
     the_intake_never_overwrites_a_sweeper_that_took_over,
     two_sweepers_resubmit_a_stuck_change_once,
     a_change_stuck_past_the_operation_timeout_times_out,

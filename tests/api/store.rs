@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use graphgate::change::{ActionOutcome, ChangeId, ChangeRecord, GraphFailure, Pacing, Status};
+use graphgate::change::{
+    ActionOutcome, ChangeId, ChangeRecord, GraphFailure, OperationId, Pacing, Status,
+};
 use graphgate::store::{DUE_INDEX, DynamoStore, SqliteStore, Store, StoreError};
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
@@ -254,7 +256,47 @@ async fn takes_a_corrupt_record_out_of_the_due_set(backend: Backend) {
     ));
 }
 
+async fn the_first_claim_on_an_operation_holds_it(backend: Backend) {
+    let store = Fresh::new(backend).await.store;
+    let (first, second) = (new_record(Duration::ZERO), new_record(Duration::ZERO));
+    let op = OperationId::parse("119eb06d-0c4b-4fb3-a754-33dd0d6b618c").unwrap();
+    assert_eq!(store.own_operation(&op, &first).await.unwrap(), *first.id());
+    // Claiming again is harmless for the holder, and futile for anyone else.
+    assert_eq!(store.own_operation(&op, &first).await.unwrap(), *first.id());
+    assert_eq!(
+        store.own_operation(&op, &second).await.unwrap(),
+        *first.id()
+    );
+    let other = OperationId::parse("op-2").unwrap();
+    assert_eq!(
+        store.own_operation(&other, &second).await.unwrap(),
+        *second.id()
+    );
+    // Of many changes racing for one operation, exactly one holds it, and all agree which.
+    let contested = OperationId::parse("op-contested").unwrap();
+    let racers: Vec<ChangeRecord> = (0..12).map(|_| new_record(Duration::ZERO)).collect();
+    let answers = futures::future::join_all(racers.iter().map(|r| {
+        let (store, op) = (store.clone(), contested.clone());
+        let r = r.clone();
+        tokio::spawn(async move { store.own_operation(&op, &r).await.unwrap() })
+    }))
+    .await;
+    let owners: std::collections::HashSet<ChangeId> =
+        answers.into_iter().map(|a| a.unwrap()).collect();
+    assert_eq!(owners.len(), 1);
+    assert!(racers.iter().any(|r| owners.contains(r.id())));
+    // A claim is not a change: it never shows up as due work.
+    assert!(
+        store
+            .due(now() + Duration::days(30), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 crate::on_every_store!(
+    the_first_claim_on_an_operation_holds_it,
     round_trips_a_record,
     refuses_a_duplicate_insert,
     updates_only_over_the_version_read,

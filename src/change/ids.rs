@@ -3,9 +3,12 @@
 //! Graph identifiers are GUIDs (devices, teams, users), `19:…@thread.v2` (chats), UPNs (users)
 //! and base64 (app installations). Rather than list what is dangerous, an ID may hold only
 //! characters that no URL parser treats specially inside a path segment: ASCII letters and
-//! digits and `- . _ ~ : @ + =`. So `/`, `\`, `?`, `#`, `%`, whitespace, control and non-ASCII
-//! characters are refused, as are `.` and `..`, which would climb the path. Nothing needs
-//! percent-encoding, so the segment Graph receives is the ID the caller sent.
+//! digits and `- . _ ~ : @ + =`. So `/`, `\`, `?`, `%`, whitespace, control and non-ASCII
+//! characters are refused, as are `.` and `..`, which would climb the path.
+//!
+//! A user's UPN may also hold `#` and `'`: a guest's UPN is `alice_contoso.com#EXT#@…`, and
+//! names such as O'Brien keep their apostrophe. The URL builder percent-encodes `#` (and
+//! anything else that needs it) within the one segment, so no accepted ID changes a URL's shape.
 
 use std::fmt;
 
@@ -22,9 +25,14 @@ pub enum IdError {
     DotSegment,
     #[error("must not contain {0:?}; allowed are ASCII letters, digits and - . _ ~ : @ + =")]
     Forbidden(char),
+    #[error("must not contain {0:?}; allowed are ASCII letters, digits and - . _ ~ : @ + = # '")]
+    ForbiddenInUpn(char),
 }
 
-fn check_segment(value: &str) -> Result<(), IdError> {
+/// Characters a UPN may hold beyond those every ID may.
+const UPN_EXTRA: &str = "#'";
+
+fn check_segment(value: &str, extra: &str) -> Result<(), IdError> {
     if value.is_empty() {
         return Err(IdError::Empty);
     }
@@ -36,15 +44,19 @@ fn check_segment(value: &str) -> Result<(), IdError> {
     }
     match value
         .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "-._~:@+=".contains(*c)))
+        .find(|c| !(c.is_ascii_alphanumeric() || "-._~:@+=".contains(*c) || extra.contains(*c)))
     {
-        Some(c) => Err(IdError::Forbidden(c)),
+        Some(c) if extra.is_empty() => Err(IdError::Forbidden(c)),
+        Some(c) => Err(IdError::ForbiddenInUpn(c)),
         None => Ok(()),
     }
 }
 
 macro_rules! path_id {
     ($(#[$doc:meta])* $name:ident) => {
+        path_id!($(#[$doc])* $name, "");
+    };
+    ($(#[$doc:meta])* $name:ident, $extra:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
         #[serde(transparent)]
@@ -53,7 +65,7 @@ macro_rules! path_id {
         impl $name {
             pub fn parse(value: impl Into<String>) -> Result<Self, IdError> {
                 let value = value.into();
-                check_segment(&value)?;
+                check_segment(&value, $extra)?;
                 Ok(Self(value))
             }
         }
@@ -92,8 +104,9 @@ path_id!(
     ChatId
 );
 path_id!(
-    /// A user, by object ID or UPN.
-    UserId
+    /// A user, by object ID or UPN (a guest's too).
+    UserId,
+    UPN_EXTRA
 );
 path_id!(
     /// An app installation (`teamsAppInstallation`).
@@ -170,6 +183,26 @@ mod tests {
             IdError::TooLong
         );
         assert!(DeviceId::parse("x".repeat(MAX_ID_LEN)).is_ok());
+    }
+
+    #[test]
+    fn a_upn_may_hold_a_guests_marker_and_an_apostrophe() {
+        for ok in [
+            "alice_contoso.com#EXT#@fabrikam.onmicrosoft.com",
+            "o'brien@contoso.com",
+            "pat.o'neil_contoso.com#EXT#@fabrikam.onmicrosoft.com",
+        ] {
+            assert_eq!(UserId::parse(ok).unwrap().as_ref(), ok);
+            assert!(DeviceId::parse(ok).is_err(), "only a UPN may hold {ok:?}");
+        }
+        for (bad, c) in [
+            ("a/b#EXT#", '/'),
+            ("a b", ' '),
+            ("a%23b", '%'),
+            ("a?b", '?'),
+        ] {
+            assert_eq!(UserId::parse(bad).unwrap_err(), IdError::ForbiddenInUpn(c));
+        }
     }
 
     #[test]

@@ -406,3 +406,34 @@ async fn a_location_that_is_no_device_operation_goes_the_recovery_path_not_the_p
         assert_eq!(posts, 1, "adopted, not resubmitted");
     }
 }
+
+#[tokio::test]
+async fn a_guest_upn_goes_to_graph_as_one_percent_encoded_segment() {
+    let app = spawn_app().await;
+    Mock::given(method("POST"))
+        .and(path(
+            "/v1.0/users/o'brien_contoso.com%23EXT%23@fabrikam.onmicrosoft.com/teamwork/installedApps/i1/upgrade",
+        ))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&app.graph)
+        .await;
+    let upgrade = json!({"action": "upgradeApp",
+        "userId": "o'brien_contoso.com#EXT#@fabrikam.onmicrosoft.com", "installationId": "i1"});
+    let response = app.post_change(upgrade).await;
+    assert_eq!(response.status(), 200);
+    let created: Value = response.json().await.unwrap();
+    let view: Value = app
+        .get_change(TOKEN, created["changeId"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        view["userId"], "o'brien_contoso.com#EXT#@fabrikam.onmicrosoft.com",
+        "recorded as sent"
+    );
+    // Elsewhere `#` still has no place.
+    let p = problem(app.post_change(restart("dev#1")).await, 400).await;
+    assert_eq!(p["errors"][0]["field"], "deviceId");
+}

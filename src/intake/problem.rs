@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::change::{Action, ActionKind, ChangeId, FieldError};
+use crate::change::{Action, ActionKind, AppScope, ChangeId, FieldError};
 use crate::graph::GraphError;
 use crate::store::StoreError;
 use crate::telemetry::error_chain;
@@ -201,6 +201,22 @@ impl ApiError {
     }
 }
 
+/// `Team`, `Chat` or `User`, for an upgrade that asks Graph to consent to permissions.
+fn consent_scope(action: &Action) -> Option<&'static str> {
+    match action {
+        Action::UpgradeApp {
+            scope,
+            consented_permission_set: Some(_),
+            ..
+        } => Some(match scope {
+            AppScope::Team(_) => "Team",
+            AppScope::Chat(_) => "Chat",
+            AppScope::User(_) => "User",
+        }),
+        _ => None,
+    }
+}
+
 fn graph_problem(change_id: &ChangeId, action: &Action, error: &GraphError) -> Problem {
     let failure = error
         .graph_answer()
@@ -221,6 +237,23 @@ fn graph_problem(change_id: &ChangeId, action: &Action, error: &GraphError) -> P
                 "Graph may have carried out {kind}, but no usable answer reached graphgate; graphgate will find out what Graph did: follow statusUrl rather than resubmitting"
             ),
         ),
+        // Consent is what most often fails an upgrade that carries it; say so, with the fix.
+        GraphError::Refused(f) | GraphError::Permission(f) if consent_scope(action).is_some() => {
+            let scope = consent_scope(action).unwrap_or_default();
+            Problem::new(
+                if matches!(error, GraphError::Permission(_)) {
+                    StatusCode::BAD_GATEWAY
+                } else {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                },
+                "graph-consent-refused",
+                "Graph refused the upgrade with its permission consent",
+                format!(
+                    "Graph answered HTTP {} to upgradeApp with consentedPermissionSet. To consent in app-only context graphgate's app registration needs TeamsAppInstallation.ReadWriteAndConsentFor{scope}.All (or ReadWriteAndConsentSelfFor{scope}.All); TeamsAppInstallation.ReadWriteFor{scope}.All cannot consent, and the set must match the resource-specific permissions in the app's definition. graphCode and graphMessage say what Graph objected to",
+                    f.http_status.unwrap_or_default(),
+                ),
+            )
+        }
         GraphError::Conflict(_) => Problem::new(
             StatusCode::CONFLICT,
             "graph-conflict",

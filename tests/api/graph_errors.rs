@@ -344,3 +344,40 @@ async fn graph_410_gone_means_the_api_is_retired() {
         "a retired API is not retried"
     );
 }
+
+#[tokio::test]
+async fn graphs_refusal_of_a_permission_consent_is_reported_as_such() {
+    let app = spawn_app().await;
+    let consent = json!({"resourceSpecificPermissions": [
+        {"permissionValue": "ChannelMessage.Read.Group", "permissionType": "application"}]});
+    for (status, code, expected, chat) in [
+        (403, "Forbidden", 502, "19:a@thread.v2"),
+        (400, "BadRequest", 422, "19:b@thread.v2"),
+    ] {
+        Mock::given(method("POST"))
+            .and(path(format!("/v1.0/chats/{chat}/installedApps/i1/upgrade")))
+            .respond_with(graph_error(status, code, "req-consent"))
+            .mount(&app.graph)
+            .await;
+        let body = json!({"action": "upgradeApp", "chatId": chat, "installationId": "i1",
+            "consentedPermissionSet": consent});
+        let p = problem(app.post_change(body).await, expected).await;
+        assert_eq!(p["type"], "urn:graphgate:problem:graph-consent-refused");
+        assert_eq!(p["graphCode"], code);
+        assert!(
+            p["detail"]
+                .as_str()
+                .unwrap()
+                .contains("TeamsAppInstallation.ReadWriteAndConsentForChat.All")
+        );
+    }
+    // Without a consent set, a 403 is graphgate's permissions, as always.
+    Mock::given(method("POST"))
+        .and(path("/v1.0/chats/19:c@thread.v2/installedApps/i1/upgrade"))
+        .respond_with(graph_error(403, "Forbidden", "req-perm"))
+        .mount(&app.graph)
+        .await;
+    let body = json!({"action": "upgradeApp", "chatId": "19:c@thread.v2", "installationId": "i1"});
+    let p = problem(app.post_change(body).await, 502).await;
+    assert_eq!(p["type"], "urn:graphgate:problem:graph-permission");
+}

@@ -432,29 +432,33 @@ impl GraphBase {
     }
 }
 
+/// The key of an OData key segment such as `devices('{id}')` or `devices({id})`, as written
+/// (a quote inside a quoted key stays doubled).
+pub fn odata_key<'a>(segment: &'a str, name: &str) -> Option<&'a str> {
+    let inner = segment
+        .strip_prefix(name)?
+        .strip_prefix('(')?
+        .strip_suffix(')')?;
+    let inner = inner
+        .strip_prefix('\'')
+        .and_then(|k| k.strip_suffix('\''))
+        .unwrap_or(inner);
+    Some(inner).filter(|k| !k.is_empty())
+}
+
 /// The device and operation keys of `teamwork/devices/{id}/operations/{opId}`, or of
 /// `teamwork/devices({id})/operations({opId})` with the keys quoted or not.
 fn operation_keys<'a>(segments: &[&'a str]) -> Option<(&'a str, &'a str)> {
-    let key = |segment: &'a str, name: &str| {
-        let inner = segment
-            .strip_prefix(name)?
-            .strip_prefix('(')?
-            .strip_suffix(')')?;
-        let inner = inner
-            .strip_prefix('\'')
-            .and_then(|k| k.strip_suffix('\''))
-            .unwrap_or(inner);
-        Some(inner).filter(|k| !k.is_empty())
-    };
     match *segments {
         ["teamwork", "devices", device, "operations", operation]
             if !device.is_empty() && !operation.is_empty() =>
         {
             Some((device, operation))
         }
-        ["teamwork", devices, operations] => {
-            Some((key(devices, "devices")?, key(operations, "operations")?))
-        }
+        ["teamwork", devices, operations] => Some((
+            odata_key(devices, "devices")?,
+            odata_key(operations, "operations")?,
+        )),
         _ => None,
     }
 }

@@ -11,6 +11,7 @@ mod token;
 pub use client::{GraphClient, operation_type};
 pub use endpoints::{
     ApiFamily, ApiVersion, Cloud, EndpointError, GraphBase, LocationError, check_endpoint,
+    odata_key,
 };
 pub use error::GraphError;
 pub use notices::RetirementNotice;

@@ -33,6 +33,7 @@ use tokio::net::TcpListener;
 use tokio::time::Instant;
 
 use crate::change::SoftwareType;
+use crate::graph::odata_key;
 
 /// Faults applied to the next Graph calls (not to the token endpoint). Set with
 /// `PUT /_simulator/faults`, or with the same-named flags of `graphgate simulate-graph`.
@@ -453,17 +454,7 @@ async fn get_operation_by_keys(
     state: State<SimulatorState>,
     Path((device_key, operation_key)): Path<(String, String)>,
 ) -> Response {
-    let key = |segment: &str, name: &str| {
-        let inner = segment
-            .strip_prefix(name)?
-            .strip_prefix('(')?
-            .strip_suffix(')')?;
-        let inner = inner
-            .strip_prefix('\'')
-            .and_then(|k| k.strip_suffix('\''))
-            .unwrap_or(inner);
-        Some(inner.replace("''", "'"))
-    };
+    let key = |segment: &str, name: &str| odata_key(segment, name).map(|k| k.replace("''", "'"));
     match (
         key(&device_key, "devices"),
         key(&operation_key, "operations"),

@@ -2,8 +2,11 @@
 //! use them. A bad or missing value stops the process with a message naming the variable;
 //! no message repeats a secret.
 
+mod rotation;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -11,10 +14,14 @@ use secrecy::SecretString;
 use crate::callback::TargetPolicy;
 use crate::callers::CallerRegistry;
 use crate::change::{Pacing, TenantId};
-use crate::graph::{ApiVersion, ClientCredentials, Cloud, GraphBase, RetryPolicy, check_endpoint};
+use crate::graph::{
+    ApiVersion, ClientCertificate, ClientCredentials, Cloud, Credential, CredentialSource,
+    FixedCredential, GraphBase, RetryPolicy, check_endpoint,
+};
 use crate::intake::IntakeSettings;
 use crate::store::StoreSettings;
 use crate::sweeper::SweepSettings;
+use rotation::{Parse, RotatingSecret};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -67,8 +74,9 @@ pub fn process_env(name: &str) -> Option<String> {
 }
 
 /// Each `*_ARN` variable, and the variable whose value the secret it names holds.
-const BY_ARN: [(&str, &str); 2] = [
+const BY_ARN: [(&str, &str); 3] = [
     ("GRAPH_CLIENT_SECRET_ARN", "GRAPH_CLIENT_SECRET"),
+    ("GRAPH_CLIENT_CERTIFICATE_ARN", "GRAPH_CLIENT_CERTIFICATE"),
     ("GRAPHGATE_CALLERS_SECRET_ARN", "GRAPHGATE_CALLERS"),
 ];
 
@@ -78,8 +86,13 @@ impl Settings {
     /// Settings from the process's environment, with the secrets it names by ARN read from
     /// Secrets Manager.
     pub async fn load() -> Result<Self, ConfigError> {
-        let secrets = secrets_by_arn(&process_env).await?;
-        Self::from_lookup(&|name: &str| secrets.get(name).cloned().or_else(|| process_env(name)))
+        Self::load_from(&process_env).await
+    }
+
+    /// As [`Settings::load`], from `env` instead of the process's environment.
+    pub async fn load_from(env: Env<'_>) -> Result<Self, ConfigError> {
+        let secrets = secrets_by_arn(env).await?;
+        Self::from_lookup(&|name: &str| secrets.get(name).cloned().or_else(|| env(name)))
     }
 
     pub fn from_lookup(env: Env<'_>) -> Result<Self, ConfigError> {
@@ -245,20 +258,96 @@ fn graph(env: Env<'_>) -> Result<GraphSettings, ConfigError> {
         name: "GRAPH_CLIENT_ID",
         why: "the application (client) ID of graphgate's app registration",
     })?;
-    let client_secret = env("GRAPH_CLIENT_SECRET").ok_or(ConfigError::Missing {
-        name: "GRAPH_CLIENT_SECRET",
-        why: "the client secret of graphgate's app registration",
-    })?;
     Ok(GraphSettings {
         credentials: ClientCredentials {
             token_url,
             client_id,
-            client_secret: SecretString::from(client_secret),
+            credential: credential(env)?,
             scope: base.scope(),
         },
         base,
         cloud,
         retry: RetryPolicy::default(),
+    })
+}
+
+/// The credential of graphgate's app registration: a client secret or a certificate, each
+/// given in the environment or by the ARN of a secret. One given by ARN is read again after
+/// `GRAPHGATE_SECRET_TTL_SECS`, and at once when Entra refuses it.
+fn credential(env: Env<'_>) -> Result<Arc<dyn CredentialSource>, ConfigError> {
+    let secret = env("GRAPH_CLIENT_SECRET");
+    let certificate = env("GRAPH_CLIENT_CERTIFICATE");
+    let (name, arn_name, text, parse): (_, _, _, Parse<Credential>) = match (secret, certificate) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::invalid(
+                "GRAPH_CLIENT_CERTIFICATE",
+                "set a client secret or a certificate, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(ConfigError::Missing {
+                name: "GRAPH_CLIENT_SECRET",
+                why: "graphgate's app registration signs in with a client secret \
+                          (GRAPH_CLIENT_SECRET or GRAPH_CLIENT_SECRET_ARN) or a certificate \
+                          (GRAPH_CLIENT_CERTIFICATE or GRAPH_CLIENT_CERTIFICATE_ARN)",
+            });
+        }
+        (Some(text), None) => (
+            "GRAPH_CLIENT_SECRET",
+            "GRAPH_CLIENT_SECRET_ARN",
+            text,
+            secret_credential,
+        ),
+        (None, Some(text)) => (
+            "GRAPH_CLIENT_CERTIFICATE",
+            "GRAPH_CLIENT_CERTIFICATE_ARN",
+            text,
+            certificate_credential,
+        ),
+    };
+    let ttl = seconds(env, "GRAPHGATE_SECRET_TTL_SECS", 86_400.0)?
+        .unwrap_or(Duration::from_secs(15 * 60));
+    match env(arn_name) {
+        Some(arn) => RotatingSecret::new(arn_name, arn, ttl, parse, &text)
+            .map(|source| Arc::new(source) as Arc<dyn CredentialSource>)
+            .map_err(|detail| ConfigError::invalid(arn_name, detail)),
+        None => {
+            let text = if name == "GRAPH_CLIENT_CERTIFICATE" {
+                inline_or_file(name, text)?
+            } else {
+                text
+            };
+            parse(&text)
+                .map(|c| Arc::new(FixedCredential::new(c)) as Arc<dyn CredentialSource>)
+                .map_err(|detail| ConfigError::invalid(name, detail))
+        }
+    }
+}
+
+fn secret_credential(text: &str) -> Result<Credential, String> {
+    Ok(Credential::Secret(SecretString::from(text.to_owned())))
+}
+
+/// A certificate credential from PEM text holding the private key and the certificate.
+fn certificate_credential(text: &str) -> Result<Credential, String> {
+    ClientCertificate::from_pem(text)
+        .map(Credential::Certificate)
+        .map_err(|e| format!("the PEM text {e}"))
+}
+
+/// PEM text given inline, or the path of a file holding it.
+fn inline_or_file(name: &'static str, value: String) -> Result<String, ConfigError> {
+    if value.trim_start().starts_with("-----BEGIN") {
+        return Ok(value);
+    }
+    std::fs::read_to_string(value.trim()).map_err(|e| {
+        ConfigError::invalid(
+            name,
+            format!(
+                "is neither PEM text nor the path of a readable file ({})",
+                e.kind()
+            ),
+        )
     })
 }
 
@@ -546,6 +635,51 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("must be a JSON array"), "{err}");
         assert!(!err.to_string().contains("secret-token"), "{err}");
+    }
+
+    #[test]
+    fn exactly_one_credential_is_given_and_a_bad_certificate_is_named() {
+        let with = |credential: &[(&str, &str)]| {
+            let mut vars = vec![
+                ("GRAPH_TOKEN_URL", "http://127.0.0.1:9/t/oauth2/v2.0/token"),
+                ("GRAPH_CLIENT_ID", "app"),
+                ("GRAPHGATE_CALLERS", CALLERS),
+            ];
+            vars.extend_from_slice(credential);
+            settings(&vars).err().map(|e| e.to_string())
+        };
+        let none = with(&[]).unwrap();
+        assert!(
+            none.starts_with("GRAPH_CLIENT_SECRET is required"),
+            "{none}"
+        );
+        assert!(none.contains("GRAPH_CLIENT_CERTIFICATE_ARN"), "{none}");
+        let both = with(&[
+            ("GRAPH_CLIENT_SECRET", "s"),
+            ("GRAPH_CLIENT_CERTIFICATE", "-----BEGIN CERTIFICATE-----"),
+        ]);
+        assert_eq!(
+            both.as_deref(),
+            Some(
+                "GRAPH_CLIENT_CERTIFICATE is invalid: set a client secret or a certificate, not both"
+            )
+        );
+        let no_file = with(&[("GRAPH_CLIENT_CERTIFICATE", "/nonexistent/cert.pem")]).unwrap();
+        assert!(
+            no_file.starts_with(
+                "GRAPH_CLIENT_CERTIFICATE is invalid: is neither PEM text nor the path"
+            ),
+            "{no_file}"
+        );
+        let key_only = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+        let err = with(&[("GRAPH_CLIENT_CERTIFICATE", key_only)]).unwrap();
+        assert_eq!(
+            err,
+            "GRAPH_CLIENT_CERTIFICATE is invalid: the PEM text holds no CERTIFICATE block"
+        );
+        assert!(!err.contains("AAAA"), "the key never appears: {err}");
+        let pem = include_str!("../tests/fixtures/graph-client-cert.pem");
+        assert_eq!(with(&[("GRAPH_CLIENT_CERTIFICATE", pem)]), None);
     }
 
     #[test]

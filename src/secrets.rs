@@ -1,5 +1,8 @@
 //! Reading secrets from AWS Secrets Manager by ARN. Which settings may come from a secret is
-//! the configuration's business (`config.rs`); this module only fetches them, all at once.
+//! the configuration's business (`config.rs`); this module only fetches them.
+
+use aws_sdk_secretsmanager::Client;
+use tokio::sync::OnceCell;
 
 use crate::telemetry::error_chain;
 
@@ -11,26 +14,30 @@ pub enum SecretError {
     NotAString,
 }
 
+/// One Secrets Manager client per process, made when the first secret is read.
+async fn client() -> &'static Client {
+    static CLIENT: OnceCell<Client> = OnceCell::const_new();
+    CLIENT
+        .get_or_init(|| async { Client::new(crate::aws::config().await) })
+        .await
+}
+
+/// The current `SecretString` of the secret `arn` names.
+pub async fn read(arn: &str) -> Result<String, SecretError> {
+    let output = client()
+        .await
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| SecretError::Unreadable(error_chain(&e)))?;
+    output
+        .secret_string()
+        .map(str::to_owned)
+        .ok_or(SecretError::NotAString)
+}
+
 /// The `SecretString` of each secret in `arns`, in the same order, read concurrently.
 pub async fn read_all(arns: &[String]) -> Vec<Result<String, SecretError>> {
-    if arns.is_empty() {
-        return Vec::new();
-    }
-    let client = aws_sdk_secretsmanager::Client::new(crate::aws::config().await);
-    let reads = arns.iter().map(|arn| {
-        let client = client.clone();
-        async move {
-            let output = client
-                .get_secret_value()
-                .secret_id(arn)
-                .send()
-                .await
-                .map_err(|e| SecretError::Unreadable(error_chain(&e)))?;
-            output
-                .secret_string()
-                .map(str::to_owned)
-                .ok_or(SecretError::NotAString)
-        }
-    });
-    futures::future::join_all(reads).await
+    futures::future::join_all(arns.iter().map(|arn| read(arn))).await
 }

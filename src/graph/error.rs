@@ -45,6 +45,9 @@ pub enum GraphError {
     /// The token endpoint refused graphgate's own credentials.
     #[error("the token endpoint refused graphgate's credentials: {http_status} {error}")]
     TokenRefused { http_status: u16, error: String },
+    /// graphgate could not build its own proof of identity (its certificate cannot sign).
+    #[error("graphgate could not present its credential: {0}")]
+    Credential(String),
     /// A success answer that does not parse as what was asked for.
     #[error("Graph's answer for {what} could not be read")]
     Unexpected {
@@ -93,7 +96,7 @@ impl GraphError {
             | GraphError::Refused(f)
             | GraphError::Server(f) => f.clone(),
             // The sign-in error is the operator's to read, in the log; not the caller's.
-            GraphError::TokenRefused { .. } => GraphFailure::graphgate(
+            GraphError::TokenRefused { .. } | GraphError::Credential(_) => GraphFailure::graphgate(
                 "graphSignInRefused",
                 "the token endpoint refused graphgate's credentials",
             ),

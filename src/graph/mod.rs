@@ -1,6 +1,7 @@
 //! The Microsoft Graph client: tokens, actions, retries and the rules for where a token may go.
 
 mod client;
+mod credential;
 mod endpoints;
 mod error;
 mod notices;
@@ -9,6 +10,9 @@ mod retry;
 mod token;
 
 pub use client::{GraphClient, operation_type};
+pub use credential::{
+    CertificateError, ClientCertificate, Credential, CredentialSource, FixedCredential,
+};
 pub use endpoints::{
     ApiFamily, ApiVersion, Cloud, EndpointError, GraphBase, LocationError, check_endpoint,
     odata_key,

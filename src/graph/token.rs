@@ -1,4 +1,6 @@
 //! Access tokens by the client-credentials grant, cached and refreshed before they expire.
+//! When Entra refuses the credential as invalid or expired, the credential source is asked
+//! for a newer one (a rotated secret) and the request is made once more.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +11,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 use url::Url;
 
+use super::credential::{Credential, CredentialSource};
 use super::error::GraphError;
 use super::retry::{self, RetryPolicy};
 
@@ -17,7 +20,7 @@ use super::retry::{self, RetryPolicy};
 pub struct ClientCredentials {
     pub token_url: Url,
     pub client_id: String,
-    pub client_secret: SecretString,
+    pub credential: Arc<dyn CredentialSource>,
     /// `{graph origin}/.default`.
     pub scope: String,
 }
@@ -138,13 +141,39 @@ impl TokenSource {
     }
 
     async fn fetch(&self, deadline: Instant) -> Result<Cached, GraphError> {
+        let source = &self.credentials.credential;
+        let credential = source.current().await;
+        match self.request(&credential, deadline).await? {
+            Ok(granted) => Ok(granted),
+            Err(refusal) if refusal.credential_rejected() && source.refused(&credential).await => {
+                tracing::info!(
+                    "the credential was refused and a newer one was found; asking again"
+                );
+                let fresh = source.current().await;
+                self.request(&fresh, deadline)
+                    .await?
+                    .map_err(TokenRefusal::into_error)
+            }
+            Err(refusal) => Err(refusal.into_error()),
+        }
+    }
+
+    /// One token request: a grant, Entra's refusal, or a failure to get either.
+    async fn request(
+        &self,
+        credential: &Credential,
+        deadline: Instant,
+    ) -> Result<Result<Cached, TokenRefusal>, GraphError> {
         let c = &self.credentials;
-        let form = [
-            ("client_id", c.client_id.as_str()),
-            ("client_secret", c.client_secret.expose_secret()),
-            ("scope", c.scope.as_str()),
-            ("grant_type", "client_credentials"),
+        let presented = credential
+            .form_fields(&c.token_url, &c.client_id)
+            .map_err(|e| GraphError::Credential(e.to_string()))?;
+        let mut form = vec![
+            ("client_id", c.client_id.clone()),
+            ("scope", c.scope.clone()),
+            ("grant_type", "client_credentials".to_owned()),
         ];
+        form.extend(presented);
         let started = Instant::now();
         let response = retry::send(&self.retry, deadline, || {
             self.http.post(c.token_url.clone()).form(&form)
@@ -154,17 +183,15 @@ impl TokenSource {
         let status = response.status();
         let body = response.bytes().await.map_err(GraphError::Transport)?;
         if !status.is_success() {
-            let refusal = serde_json::from_slice::<TokenRefusal>(&body).unwrap_or_default();
+            let mut refusal = serde_json::from_slice::<TokenRefusal>(&body).unwrap_or_default();
+            refusal.http_status = status.as_u16();
             tracing::warn!(
                 status = status.as_u16(),
                 error = refusal.error.as_deref().unwrap_or("-"),
                 description = refusal.error_description.as_deref().unwrap_or("-"),
                 "token endpoint refused the request"
             );
-            return Err(GraphError::TokenRefused {
-                http_status: status.as_u16(),
-                error: refusal.error.unwrap_or_else(|| "unknown".into()),
-            });
+            return Ok(Err(refusal));
         }
         let granted: TokenGrant =
             serde_json::from_slice(&body).map_err(|source| GraphError::Unexpected {
@@ -178,11 +205,11 @@ impl TokenSource {
             expires_in_secs = lifetime.as_secs(),
             "fetched a Graph token"
         );
-        Ok(Cached {
+        Ok(Ok(Cached {
             token: AccessToken(Arc::new(SecretString::from(granted.access_token))),
             refresh_at: started + lifetime - margin,
             expires_at: started + lifetime,
-        })
+        }))
     }
 }
 
@@ -232,6 +259,29 @@ impl Seconds {
 
 #[derive(Deserialize, Default)]
 struct TokenRefusal {
+    #[serde(skip)]
+    http_status: u16,
     error: Option<String>,
     error_description: Option<String>,
+}
+
+impl TokenRefusal {
+    /// Whether Entra refused the credential itself (a wrong, expired or rotated-away secret or
+    /// certificate), rather than the request: `invalid_client`, which carries AADSTS7000215
+    /// (invalid secret) and AADSTS7000222 (expired secret), among others.
+    fn credential_rejected(&self) -> bool {
+        self.error.as_deref() == Some("invalid_client")
+            || self.error_description.as_deref().is_some_and(|d| {
+                ["AADSTS7000215", "AADSTS7000222"]
+                    .iter()
+                    .any(|code| d.contains(code))
+            })
+    }
+
+    fn into_error(self) -> GraphError {
+        GraphError::TokenRefused {
+            http_status: self.http_status,
+            error: self.error.unwrap_or_else(|| "unknown".into()),
+        }
+    }
 }

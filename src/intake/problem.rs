@@ -303,7 +303,7 @@ fn graph_problem(change_id: &ChangeId, action: &Action, error: &GraphError) -> P
             p.retry_after = Some(retry_after.unwrap_or(Duration::from_secs(5)));
             p
         }
-        GraphError::TokenRefused { .. } => Problem::new(
+        GraphError::TokenRefused { .. } | GraphError::Credential(_) => Problem::new(
             StatusCode::BAD_GATEWAY,
             "graph-sign-in",
             "graphgate could not sign in to Graph",

@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::extract::{Form, Path, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -34,6 +34,8 @@ use tokio::time::Instant;
 
 use crate::change::SoftwareType;
 use crate::graph::odata_key;
+
+mod login;
 
 /// Faults applied to the next Graph calls (not to the token endpoint). Set with
 /// `PUT /_simulator/faults`, or with the same-named flags of `graphgate simulate-graph`.
@@ -136,7 +138,7 @@ pub fn router(state: SimulatorState) -> Router {
         .fallback(|| async { no_such_segment("") })
         .layer(gate);
     Router::new()
-        .route("/{tenant}/oauth2/v2.0/token", post(token))
+        .route("/{tenant}/oauth2/v2.0/token", post(login::token))
         .route("/_simulator/faults", get(get_faults).put(put_faults))
         .nest("/beta", beta)
         .nest("/v1.0", v1)
@@ -333,54 +335,6 @@ fn authorized(state: &SimulatorState, headers: &HeaderMap) -> bool {
         .tokens
         .get(token)
         .is_some_and(|expires| Instant::now() < *expires)
-}
-
-#[derive(Deserialize)]
-struct TokenForm {
-    grant_type: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
-    scope: Option<String>,
-}
-
-async fn token(State(state): State<SimulatorState>, Form(form): Form<TokenForm>) -> Response {
-    let refuse = |error: &str, description: &str| {
-        (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": error, "error_description": description})),
-        )
-            .into_response()
-    };
-    if form.grant_type.as_deref() != Some("client_credentials") {
-        return refuse(
-            "unsupported_grant_type",
-            "only client_credentials is simulated",
-        );
-    }
-    let filled = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
-    if !filled(&form.client_id) || !filled(&form.client_secret) {
-        return refuse("invalid_client", "client_id and client_secret are required");
-    }
-    if !form
-        .scope
-        .as_deref()
-        .is_some_and(|s| s.ends_with("/.default"))
-    {
-        return refuse("invalid_scope", "the scope must be <graph>/.default");
-    }
-    let access_token = format!("sim-{}", uuid::Uuid::new_v4().simple());
-    let mut inner = state.lock();
-    let lifetime = inner.token_lifetime;
-    inner
-        .tokens
-        .insert(access_token.clone(), Instant::now() + lifetime);
-    Json(json!({
-        "token_type": "Bearer",
-        "expires_in": lifetime.as_secs(),
-        "ext_expires_in": lifetime.as_secs(),
-        "access_token": access_token,
-    }))
-    .into_response()
 }
 
 async fn device_action(

@@ -90,6 +90,9 @@ pub struct Options {
     pub callback_policy: TargetPolicy,
     /// Keep records in this DynamoDB table instead of SQLite (see [`Backend::options`]).
     pub table: Option<String>,
+    /// The variables that give graphgate its credential: the client secret, unless a test
+    /// signs in with a certificate or reads the credential by ARN.
+    pub credential: Vec<(&'static str, String)>,
 }
 
 /// The store implementations, for tests that must pass on each.
@@ -208,6 +211,7 @@ impl Default for Options {
             graph_path: "",
             cloud: None,
             login_origin: None,
+            credential: vec![("GRAPH_CLIENT_SECRET", CLIENT_SECRET.to_owned())],
             sweep: SweepSettings {
                 claim_lease: Duration::from_secs(10),
                 ..SweepSettings::default()
@@ -229,16 +233,18 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(Options::default()).await
 }
 
-/// Settings as the environment would give them, pointing at the fakes.
-pub fn settings_for(
+/// Settings as the environment would give them, pointing at the fakes; secrets named by ARN
+/// are read from moto.
+pub async fn settings_for(
     graph: &MockServer,
     login: &MockServer,
     db: &std::path::Path,
     options: &Options,
 ) -> Settings {
     let vars: HashMap<&str, String> = env_for(graph, login, db, options).into_iter().collect();
-    let mut settings =
-        Settings::from_lookup(&|k: &str| vars.get(k).cloned()).expect("test settings are valid");
+    let mut settings = Settings::load_from(&|k: &str| vars.get(k).cloned())
+        .await
+        .expect("test settings are valid");
     settings.graph.retry = options.retry.clone();
     settings.sweep = options.sweep;
     settings.pacing = options.pacing;
@@ -270,7 +276,6 @@ pub fn env_for(
             ),
         ),
         ("GRAPH_CLIENT_ID", "graphgate-tests".to_owned()),
-        ("GRAPH_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
         ("GRAPHGATE_CALLERS", callers_json()),
         ("GRAPHGATE_DB", db.display().to_string()),
         (
@@ -278,6 +283,7 @@ pub fn env_for(
             options.request_timeout.as_secs_f64().to_string(),
         ),
     ];
+    env.extend(options.credential.iter().cloned());
     if let Some(table) = &options.table {
         env.push(("GRAPHGATE_TABLE", table.clone()));
     }
@@ -296,7 +302,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     }
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("graphgate.db");
-    let settings = settings_for(&graph, &login, &db, &options);
+    let settings = settings_for(&graph, &login, &db, &options).await;
     let clock = Arc::new(ManualClock::starting_at(OffsetDateTime::now_utc()));
     let app = App::with_clock(settings, clock.clone()).await.unwrap();
     let application = Application::bind(&app, "127.0.0.1:0".parse().unwrap())

@@ -5,6 +5,7 @@ mod auth;
 mod callbacks;
 mod changes;
 mod cli;
+mod credentials;
 mod error_text;
 mod graph_errors;
 mod helpers;

@@ -29,6 +29,18 @@ pub async fn new_secret(value: &str) -> String {
     created.arn().unwrap().to_owned()
 }
 
+/// Stores `value` as the secret's new current version, as a rotation does.
+pub async fn rotate_secret(arn: &str, value: &str) {
+    secrets_client()
+        .await
+        .put_secret_value()
+        .secret_id(arn)
+        .secret_string(value)
+        .send()
+        .await
+        .unwrap();
+}
+
 fn lookup(vars: HashMap<&'static str, String>) -> impl Fn(&str) -> Option<String> {
     move |name| vars.get(name).cloned()
 }

@@ -38,12 +38,7 @@ impl App {
     pub async fn with_clock(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
         Ok(App {
             store: store::open(&settings.store).await?,
-            graph: Arc::new(GraphClient::new(
-                settings.graph.base,
-                settings.graph.cloud,
-                settings.graph.credentials,
-                settings.graph.retry,
-            )),
+            graph: Arc::new(settings.graph.client()),
             callers: Arc::new(settings.callers),
             callbacks: Arc::new(CallbackSender::new(settings.callback_policy)),
             clock,

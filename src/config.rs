@@ -16,7 +16,7 @@ use crate::callers::CallerRegistry;
 use crate::change::{Pacing, TenantId};
 use crate::graph::{
     ApiVersion, ClientCertificate, ClientCredentials, Cloud, Credential, CredentialSource,
-    FixedCredential, GraphBase, RetryPolicy, check_endpoint,
+    FixedCredential, GraphBase, GraphClient, RetryPolicy, check_endpoint,
 };
 use crate::intake::IntakeSettings;
 use crate::store::StoreSettings;
@@ -114,6 +114,19 @@ impl Settings {
             sweep_interval,
             callback_policy: TargetPolicy::PublicHttpsOnly,
         })
+    }
+}
+
+impl GraphSettings {
+    /// Only the Graph settings, from the process's environment: all `graphgate check` needs.
+    pub async fn load() -> Result<Self, ConfigError> {
+        let secrets = secrets_by_arn(&process_env).await?;
+        graph(&|name: &str| secrets.get(name).cloned().or_else(|| process_env(name)))
+    }
+
+    /// The process's one Graph client.
+    pub fn client(self) -> GraphClient {
+        GraphClient::new(self.base, self.cloud, self.credentials, self.retry)
     }
 }
 

@@ -11,7 +11,8 @@ use tokio::time::Instant;
 
 use crate::app::App;
 use crate::callback::TargetPolicy;
-use crate::config::{Settings, process_env};
+use crate::config::{GraphSettings, Settings, process_env};
+use crate::intake::IntakeSettings;
 use crate::simulator::{self, SimulatorState};
 use crate::store::StoreSettings;
 use crate::sweeper::Sweeper;
@@ -54,6 +55,21 @@ fn local(mut settings: Settings) -> Settings {
         settings.callback_policy = TargetPolicy::AllowLoopbackHttp;
     }
     settings
+}
+
+/// Runs `graphgate check`: the preflight check, as text or JSON. Returns whether this
+/// registration can do anything at all.
+pub async fn check(json: bool) -> Result<bool, Box<dyn std::error::Error>> {
+    let graph = GraphSettings::load().await?.client();
+    let deadline = Instant::now() + IntakeSettings::default().request_timeout;
+    let preflight = graph.preflight(deadline).await;
+    let text = if json {
+        serde_json::to_string_pretty(&preflight)?
+    } else {
+        preflight.to_text()
+    };
+    writeln!(std::io::stdout(), "{}", text.trim_end())?;
+    Ok(preflight.ready)
 }
 
 /// Runs `graphgate sweep --once`: one pass, its report printed as JSON.

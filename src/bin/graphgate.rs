@@ -35,6 +35,14 @@ enum Command {
         #[arg(long, required = true)]
         once: bool,
     },
+    /// Check the app registration before the first change: sign-in, the token's permissions,
+    /// what each action needs, and whether Graph still serves the device API. Exits 1 when
+    /// nothing can be done.
+    Check {
+        /// Print the findings as JSON, as `GET /v1/check` answers.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run only the Graph simulator (token endpoint and Graph routes).
     SimulateGraph {
         #[arg(long, default_value = "127.0.0.1:8081")]
@@ -63,6 +71,13 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     match command {
         Command::Serve { listen, simulate } => local::serve(listen, simulate).await,
         Command::Sweep { once: _ } => local::sweep_once().await,
+        Command::Check { json } => {
+            if local::check(json).await? {
+                Ok(())
+            } else {
+                Err("this app registration can carry out none of graphgate's actions".into())
+            }
+        }
         Command::SimulateGraph {
             listen,
             token_lifetime_secs,

@@ -14,6 +14,8 @@ use super::endpoints::{ApiFamily, Cloud, GraphBase, LocationError};
 use super::error::{GraphError, request_id};
 use super::notices::{Notices, RetirementNotice};
 use super::operation;
+use super::permissions::Capability;
+use super::preflight::{self, DeviceApi, Preflight};
 use super::retry::{self, RetryPolicy, Sent};
 use super::token::{ClientCredentials, TokenSource};
 use crate::change::{Action, ActionOutcome, DeviceId, DeviceOperation};
@@ -65,7 +67,7 @@ impl GraphClient {
 
     /// The cloud graphgate's tenant is in, when Graph there does not offer `action`.
     pub fn refuses(&self, action: &Action) -> Option<Cloud> {
-        (!self.cloud.offers(action)).then_some(self.cloud)
+        (!self.cloud.offers(Capability::of(action))).then_some(self.cloud)
     }
 
     /// Asks Graph to carry out `action`.
@@ -122,6 +124,41 @@ impl GraphClient {
             location,
             request_id,
         })
+    }
+
+    /// The preflight check: signs in, reads the token's permissions, reads one page of the
+    /// device list to see whether Graph still serves the device API (and whether it sends a
+    /// retirement notice), and says what this registration can do.
+    pub async fn preflight(&self, deadline: Instant) -> Preflight {
+        let sign_in = self
+            .tokens
+            .token(deadline)
+            .await
+            .map(|token| preflight::roles_of(token.expose()));
+        let device_api = if sign_in.is_ok() {
+            let mut url = self.base.devices_url();
+            url.query_pairs_mut().append_pair("$top", "1");
+            let single = RetryPolicy {
+                max_attempts: 1,
+                ..self.retry.clone()
+            };
+            let read = self
+                .send("listDevices", Method::GET, &url, None, &single, deadline)
+                .await;
+            DeviceApi::from_probe(match read {
+                Ok(sent) => read_json(sent.response, "the device list").await.map(drop),
+                Err(e) => Err(e),
+            })
+        } else {
+            DeviceApi::NotChecked
+        };
+        Preflight::assemble(
+            self.cloud,
+            &self.base,
+            sign_in,
+            device_api,
+            self.retirement_notices(),
+        )
     }
 
     /// Reads the operation at `location`. One attempt only: when Graph throttles, the caller

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 
 use url::{Host, Url};
 
+use super::permissions::{Capability, ScopeKind};
 use crate::change::{Action, AppScope, DeviceId, OperationId};
 
 /// The national clouds Graph runs in.
@@ -44,7 +45,7 @@ impl Cloud {
         }
     }
 
-    /// Whether Graph offers `action`, in app-only context, in this cloud. From each action's
+    /// Whether Graph offers `capability`, in app-only context, in this cloud. From each action's
     /// "national cloud deployments" table and Microsoft's "Teams API implementation
     /// differences in national clouds" (checked 2026-11):
     /// - the device actions: every cloud;
@@ -53,18 +54,13 @@ impl Cloud {
     ///   national-cloud page says app-installation APIs work in no scope there, although the
     ///   chat page marks China available. graphgate follows the national-cloud page, so that
     ///   no upgrade is sent where Graph documents it as unsupported.
-    pub fn offers(self, action: &Action) -> bool {
-        match (self, action) {
-            (
-                _,
-                Action::UpdateSoftware { .. }
-                | Action::RestartDevice { .. }
-                | Action::RunDiagnostics { .. },
-            ) => true,
-            (Cloud::Global, Action::UpgradeApp { .. }) => true,
-            (Cloud::China, Action::UpgradeApp { .. }) => false,
-            (Cloud::UsGov | Cloud::Dod, Action::UpgradeApp { scope, .. }) => {
-                !matches!(scope, AppScope::User(_))
+    pub fn offers(self, capability: Capability) -> bool {
+        match (self, capability) {
+            (_, Capability::DeviceAction(_) | Capability::ListOperations) => true,
+            (Cloud::Global, Capability::UpgradeApp { .. }) => true,
+            (Cloud::China, Capability::UpgradeApp { .. }) => false,
+            (Cloud::UsGov | Cloud::Dod, Capability::UpgradeApp { scope, .. }) => {
+                scope != ScopeKind::User
             }
         }
     }
@@ -287,6 +283,11 @@ impl GraphBase {
                 }
             }
         }
+    }
+
+    /// `…/teamwork/devices`.
+    pub fn devices_url(&self) -> Url {
+        self.join(ApiFamily::Device, &["teamwork", "devices"])
     }
 
     /// `…/teamwork/devices/{device}/operations`.
@@ -637,8 +638,9 @@ mod tests {
         let team = upgrade(AppScope::Team(TeamId::parse("t").unwrap()));
         let chat = upgrade(AppScope::Chat(ChatId::parse("c").unwrap()));
         let user = upgrade(AppScope::User(UserId::parse("u").unwrap()));
-        let offered =
-            |cloud: Cloud| [&device, &team, &chat, &user].map(|action| cloud.offers(action));
+        let offered = |cloud: Cloud| {
+            [&device, &team, &chat, &user].map(|action| cloud.offers(Capability::of(action)))
+        };
         assert_eq!(offered(Cloud::Global), [true, true, true, true]);
         assert_eq!(offered(Cloud::UsGov), [true, true, true, false]);
         assert_eq!(offered(Cloud::Dod), [true, true, true, false]);

@@ -6,6 +6,8 @@ mod endpoints;
 mod error;
 mod notices;
 mod operation;
+mod permissions;
+mod preflight;
 mod retry;
 mod token;
 
@@ -19,5 +21,7 @@ pub use endpoints::{
 };
 pub use error::GraphError;
 pub use notices::RetirementNotice;
+pub use permissions::{Capability, Requirement, ScopeKind, Verdict};
+pub use preflight::Preflight;
 pub use retry::RetryPolicy;
 pub use token::ClientCredentials;

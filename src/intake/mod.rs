@@ -2,6 +2,7 @@
 //! in Lambda.
 
 mod changes;
+mod check;
 mod extract;
 mod problem;
 mod submit;
@@ -73,6 +74,7 @@ pub fn router(intake: Intake) -> Router {
         )
         .route("/v1/changes", post(changes::create))
         .route("/v1/changes/{change_id}", get(changes::show))
+        .route("/v1/check", get(check::show))
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -4,7 +4,7 @@
 //! issuer and subject, lifetime, `jti`, a thumbprint) but not its signature.
 
 use axum::Json;
-use axum::extract::{Form, State};
+use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -12,6 +12,7 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use super::SimulatorState;
+use crate::graph::Capability;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -38,6 +39,7 @@ fn refuse(error: &str, description: &str) -> Response {
 
 pub(super) async fn token(
     State(state): State<SimulatorState>,
+    Path(tenant): Path<String>,
     uri: Uri,
     headers: HeaderMap,
     Form(form): Form<TokenForm>,
@@ -83,12 +85,13 @@ pub(super) async fn token(
     {
         return refuse("invalid_scope", "the scope must be <graph>/.default");
     }
-    let access_token = format!("sim-{}", uuid::Uuid::new_v4().simple());
     let mut inner = state.lock();
     let lifetime = inner.token_lifetime;
+    let roles = inner.faults.roles.clone().unwrap_or_else(default_roles);
+    let access_token = access_token(&tenant, client_id, &form.scope, &roles, lifetime);
     inner
         .tokens
-        .insert(access_token.clone(), Instant::now() + lifetime);
+        .insert(access_token.clone(), (Instant::now() + lifetime, roles));
     Json(json!({
         "token_type": "Bearer",
         "expires_in": lifetime.as_secs(),
@@ -96,6 +99,50 @@ pub(super) async fn token(
         "access_token": access_token,
     }))
     .into_response()
+}
+
+/// The least-privileged permissions for every action without consent.
+fn default_roles() -> Vec<String> {
+    let mut roles: Vec<String> = Capability::all()
+        .into_iter()
+        .filter(|c| !matches!(c, Capability::UpgradeApp { consent: true, .. }))
+        .map(|c| c.requirement().grant.to_owned())
+        .collect();
+    roles.dedup();
+    roles
+}
+
+/// An app-only access token shaped as Entra issues them: a JWT whose claims name the tenant,
+/// the app and its application permissions (`roles`). Its signature is the simulator's own
+/// and nobody checks it; the simulator knows its tokens by their text.
+fn access_token(
+    tenant: &str,
+    client_id: &str,
+    scope: &Option<String>,
+    roles: &[String],
+    lifetime: std::time::Duration,
+) -> String {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let audience = scope
+        .as_deref()
+        .and_then(|s| s.strip_suffix("/.default"))
+        .unwrap_or_default();
+    let claims = json!({
+        "aud": audience,
+        "iss": format!("https://sts.windows.net/{tenant}/"),
+        "iat": now, "nbf": now, "exp": now + lifetime.as_secs() as i64,
+        "appid": client_id,
+        "idtyp": "app",
+        "roles": roles,
+        "tid": tenant,
+        "uti": uuid::Uuid::new_v4().simple().to_string(),
+    });
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(b"graphgate-simulator"),
+    )
+    .expect("HS256 over JSON claims cannot fail")
 }
 
 #[derive(Deserialize)]

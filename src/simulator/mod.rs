@@ -32,13 +32,14 @@ use time::format_description::well_known::Rfc3339;
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 
-use crate::change::SoftwareType;
-use crate::graph::odata_key;
+use crate::change::{ActionKind, SoftwareType};
+use crate::graph::{Capability, ScopeKind, odata_key};
 
 mod login;
 
-/// Faults applied to the next Graph calls (not to the token endpoint). Set with
-/// `PUT /_simulator/faults`, or with the same-named flags of `graphgate simulate-graph`.
+/// Faults applied to the next Graph calls, and the permissions of the tokens issued from now
+/// on. Set with `PUT /_simulator/faults`, or with the same-named flags of
+/// `graphgate simulate-graph`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Faults {
@@ -62,6 +63,11 @@ pub struct Faults {
     /// "Resource not found for the segment 'devices'", as v1.0 does today.
     #[arg(long)]
     pub retired: bool,
+    /// The application permissions (`roles`) of the tokens issued from now on, comma
+    /// separated; Graph answers 403 to a call they do not allow. Unset: the least-privileged
+    /// permissions for every action without consent.
+    #[arg(long, value_delimiter = ',')]
+    pub roles: Option<Vec<String>>,
 }
 
 struct Operation {
@@ -85,7 +91,8 @@ impl Operation {
 struct Inner {
     faults: Faults,
     token_lifetime: Duration,
-    tokens: HashMap<String, Instant>,
+    /// Each issued token's expiry and application permissions.
+    tokens: HashMap<String, (Instant, Vec<String>)>,
     operations: BTreeMap<String, Operation>,
 }
 
@@ -147,6 +154,7 @@ pub fn router(state: SimulatorState) -> Router {
 
 fn device_routes() -> Router<SimulatorState> {
     Router::new()
+        .route("/teamwork/devices", get(list_devices))
         .route("/teamwork/devices/{device}/{action}", post(device_action))
         .route(
             "/teamwork/devices/{device}/operations",
@@ -266,12 +274,18 @@ async fn graph_gate(State(state): State<SimulatorState>, request: Request, next:
         }
         return response;
     }
-    if !authorized(&state, request.headers()) {
+    let Some(roles) = token_roles(&state, request.headers()) else {
         return graph_error(
             StatusCode::UNAUTHORIZED,
             "InvalidAuthenticationToken",
             "Access token is empty, unknown or expired.",
         );
+    };
+    if let Some(capability) = capability_of(request.method(), request.uri().path()) {
+        let requirement = capability.requirement();
+        if !requirement.judge(&roles).usable() {
+            return missing_role(requirement.grant, &roles);
+        }
     }
     let mut response = if retired {
         no_such_segment("devices")
@@ -322,19 +336,52 @@ fn length_required_answer() -> Response {
         .into_response()
 }
 
-fn authorized(state: &SimulatorState, headers: &HeaderMap) -> bool {
-    let Some(token) = headers
+/// The application permissions of the request's bearer token, if it is one the token
+/// endpoint issued and it has not expired.
+fn token_roles(state: &SimulatorState, headers: &HeaderMap) -> Option<Vec<String>> {
+    let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    else {
-        return false;
-    };
+        .and_then(|v| v.strip_prefix("Bearer "))?;
     state
         .lock()
         .tokens
         .get(token)
-        .is_some_and(|expires| Instant::now() < *expires)
+        .filter(|(expires, _)| Instant::now() < *expires)
+        .map(|(_, roles)| roles.clone())
+}
+
+/// What a Graph path asks for, as Graph's permission tables have it.
+fn capability_of(method: &axum::http::Method, path: &str) -> Option<Capability> {
+    if path.starts_with("/teamwork/devices") {
+        return Some(if method == axum::http::Method::POST {
+            Capability::DeviceAction(ActionKind::UpdateSoftware)
+        } else {
+            Capability::ListOperations
+        });
+    }
+    let scope = match path.split('/').nth(1)? {
+        "teams" => ScopeKind::Team,
+        "chats" => ScopeKind::Chat,
+        "users" => ScopeKind::User,
+        _ => return None,
+    };
+    Some(Capability::UpgradeApp {
+        scope,
+        consent: false,
+    })
+}
+
+/// Graph's 403 for a token without the permission a call needs.
+fn missing_role(grant: &str, roles: &[String]) -> Response {
+    graph_error(
+        StatusCode::FORBIDDEN,
+        "Forbidden",
+        &format!(
+            "Missing role permissions on the request. API requires one of '{grant}'. Roles on the request '{}'.",
+            roles.join(",")
+        ),
+    )
 }
 
 async fn device_action(
@@ -493,6 +540,28 @@ async fn upgrade(body: axum::body::Bytes) -> Response {
         }
     }
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// `GET /teamwork/devices`: the devices that have had an action, honouring `$top`.
+async fn list_devices(State(state): State<SimulatorState>, uri: axum::http::Uri) -> Json<Value> {
+    let top = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "$top")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(usize::MAX);
+    let inner = state.lock();
+    let mut devices: Vec<&str> = inner
+        .operations
+        .values()
+        .map(|o| o.device_id.as_str())
+        .collect();
+    devices.sort_unstable();
+    devices.dedup();
+    let value: Vec<Value> = devices
+        .into_iter()
+        .take(top)
+        .map(|id| json!({"id": id, "deviceType": "teamsRoom", "healthStatus": "healthy"}))
+        .collect();
+    Json(json!({"value": value}))
 }
 
 async fn get_faults(State(state): State<SimulatorState>) -> Json<Faults> {

@@ -4,6 +4,7 @@
 mod auth;
 mod callbacks;
 mod changes;
+mod check;
 mod cli;
 mod credentials;
 mod error_text;

@@ -20,7 +20,8 @@ pub use ids::{
     ChangeId, ChatId, DeviceId, IdError, InstallationId, OperationId, TeamId, TenantId, UserId,
 };
 pub use outcome::{
-    ActionOutcome, DeviceOperation, GraphFailure, OperationReport, OperationStatus, OperationTimes,
+    ActionOutcome, AppDefinition, DeviceOperation, GraphFailure, OperationReport, OperationStatus,
+    OperationTimes,
 };
 pub use record::{ChangeRecord, InvalidTransition};
 pub use request::{CallbackUrl, ChangeRequest, FieldError};

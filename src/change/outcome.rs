@@ -109,6 +109,16 @@ pub struct OperationReport {
     pub times: OperationTimes,
 }
 
+/// The app definition an installation runs, as Graph's `teamsAppInstallation` expands it:
+/// `teamsAppDefinition`'s `id` (one per published version) and `version`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppDefinition {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
 /// Why a change did not do what was asked: Graph's own words, or graphgate's where Graph
 /// said nothing (a timeout, a lost submission).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

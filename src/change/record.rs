@@ -13,7 +13,7 @@ use super::action::Action;
 use super::delivery::{AttemptOutcome, CallbackDelivery, DeliveryStatus};
 use super::ids::ChangeId;
 use super::outcome::{
-    ActionOutcome, DeviceOperation, GraphFailure, OperationReport, OperationStatus,
+    ActionOutcome, AppDefinition, DeviceOperation, GraphFailure, OperationReport, OperationStatus,
 };
 use super::request::{CallbackUrl, ChangeRequest};
 use super::schedule::{Due, Pacing};
@@ -60,6 +60,10 @@ pub struct ChangeRecord {
     /// The Graph operation's id and timestamps as last read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) operation: Option<OperationReport>,
+    /// For an app upgrade: the definition the installation ran when the change was recorded,
+    /// so that recovery can tell whether a lost upgrade call took effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) installed_before: Option<AppDefinition>,
     /// The report to `callback_url`, once the change has finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) callback: Option<CallbackDelivery>,
@@ -116,6 +120,10 @@ impl ChangeRecord {
 
     pub fn graph_request_id(&self) -> Option<&str> {
         self.graph_request_id.as_deref()
+    }
+
+    pub fn installed_before(&self) -> Option<&AppDefinition> {
+        self.installed_before.as_ref()
     }
 
     pub fn failure(&self) -> Option<&GraphFailure> {
@@ -223,6 +231,7 @@ impl ChangeRecord {
             failure: None,
             operation_status: None,
             operation: None,
+            installed_before: None,
             callback: None,
             polls: 0,
             resubmitted: false,
@@ -232,6 +241,36 @@ impl ChangeRecord {
             unnamed_due: None,
             version: 0,
         }
+    }
+
+    /// Notes, before the record is first stored, the definition the app installation runs
+    /// now.
+    pub fn with_installed_before(self, definition: AppDefinition) -> Self {
+        ChangeRecord {
+            installed_before: Some(definition),
+            ..self
+        }
+    }
+
+    /// Recovering an app upgrade whose answer was lost: the installation no longer runs the
+    /// definition it ran when the change was recorded, so the upgrade took effect.
+    pub fn found_upgraded(
+        &self,
+        installed: &AppDefinition,
+        now: OffsetDateTime,
+    ) -> Result<Self, InvalidTransition> {
+        self.only_from(&[Status::Submitting], "found upgraded")?;
+        if self
+            .installed_before
+            .as_ref()
+            .is_none_or(|before| before == installed)
+        {
+            return Err(InvalidTransition::NotFrom {
+                status: self.status,
+                event: "found upgraded while the installation is unchanged",
+            });
+        }
+        self.moved_to(Status::Succeeded, now)
     }
 
     /// A sweeper takes the change until `until`; a second sweeper's claim on the same version

@@ -18,7 +18,9 @@ use super::permissions::Capability;
 use super::preflight::{self, DeviceApi, Preflight};
 use super::retry::{self, RetryPolicy, Sent};
 use super::token::{ClientCredentials, TokenSource};
-use crate::change::{Action, ActionOutcome, DeviceId, DeviceOperation};
+use crate::change::{
+    Action, ActionOutcome, AppDefinition, AppScope, DeviceId, DeviceOperation, InstallationId,
+};
 
 /// One Graph client per process: a connection pool, a token cache and a retry policy.
 pub struct GraphClient {
@@ -159,6 +161,45 @@ impl GraphClient {
             device_api,
             self.retirement_notices(),
         )
+    }
+
+    /// The app definition an installation runs now (`$expand=teamsAppDefinition`). One
+    /// attempt: it is a look before an upgrade, or during recovery, which come back later.
+    pub async fn installed_definition(
+        &self,
+        scope: &AppScope,
+        installation: &InstallationId,
+        deadline: Instant,
+    ) -> Result<AppDefinition, GraphError> {
+        let mut url = self.base.installation_url(scope, installation);
+        url.query_pairs_mut()
+            .append_pair("$expand", "teamsAppDefinition");
+        let single = RetryPolicy {
+            max_attempts: 1,
+            ..self.retry.clone()
+        };
+        let sent = self
+            .send(
+                "getInstallation",
+                Method::GET,
+                &url,
+                None,
+                &single,
+                deadline,
+            )
+            .await?;
+        let body = read_json(sent.response, "an app installation").await?;
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Installation {
+            teams_app_definition: AppDefinition,
+        }
+        serde_json::from_value::<Installation>(body)
+            .map(|i| i.teams_app_definition)
+            .map_err(|source| GraphError::Unexpected {
+                what: "an app installation",
+                source,
+            })
     }
 
     /// Reads the operation at `location`. One attempt only: when Graph throttles, the caller

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use url::{Host, Url};
 
 use super::permissions::{Capability, ScopeKind};
-use crate::change::{Action, AppScope, DeviceId, OperationId};
+use crate::change::{Action, AppScope, DeviceId, InstallationId, OperationId};
 
 /// The national clouds Graph runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,29 +259,30 @@ impl GraphBase {
                 installation_id,
                 ..
             } => {
-                let id = installation_id.as_ref();
-                match scope {
-                    AppScope::Team(t) => self.join(
-                        family,
-                        &["teams", t.as_ref(), "installedApps", id, "upgrade"],
-                    ),
-                    AppScope::Chat(c) => self.join(
-                        family,
-                        &["chats", c.as_ref(), "installedApps", id, "upgrade"],
-                    ),
-                    AppScope::User(u) => self.join(
-                        family,
-                        &[
-                            "users",
-                            u.as_ref(),
-                            "teamwork",
-                            "installedApps",
-                            id,
-                            "upgrade",
-                        ],
-                    ),
-                }
+                let mut url = self.installation_url(scope, installation_id);
+                url.path_segments_mut()
+                    .expect("an http(s) URL has path segments")
+                    .push("upgrade");
+                url
             }
+        }
+    }
+
+    /// The app installation: `…/teams/{id}/installedApps/{installation}`, or under
+    /// `chats/{id}` or `users/{id}/teamwork`.
+    pub fn installation_url(&self, scope: &AppScope, installation: &InstallationId) -> Url {
+        let id = installation.as_ref();
+        match scope {
+            AppScope::Team(t) => {
+                self.join(ApiFamily::App, &["teams", t.as_ref(), "installedApps", id])
+            }
+            AppScope::Chat(c) => {
+                self.join(ApiFamily::App, &["chats", c.as_ref(), "installedApps", id])
+            }
+            AppScope::User(u) => self.join(
+                ApiFamily::App,
+                &["users", u.as_ref(), "teamwork", "installedApps", id],
+            ),
         }
     }
 

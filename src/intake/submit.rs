@@ -7,7 +7,7 @@
 use tokio::time::Instant;
 
 use super::Intake;
-use crate::change::{ActionOutcome, ChangeRecord};
+use crate::change::{Action, ActionOutcome, ChangeRecord};
 use crate::graph::GraphError;
 use crate::store::StoreError;
 use crate::telemetry::error_chain;
@@ -29,6 +29,7 @@ pub async fn submit(
     record: ChangeRecord,
     deadline: Instant,
 ) -> Result<ChangeRecord, SubmitFailure> {
+    let record = note_installed(intake, record, deadline).await;
     intake
         .store
         .insert(&record)
@@ -60,6 +61,32 @@ pub async fn submit(
             record: Box::new(record),
             error,
         }),
+    }
+}
+
+/// For an app upgrade, notes the definition the installation runs before the upgrade is
+/// sent. An upgrade starts no operation to look up, so this is how recovery tells whether a
+/// call whose answer was lost took effect. Best effort: if the read fails, the upgrade goes
+/// ahead, and a lost answer is resubmitted as before.
+async fn note_installed(intake: &Intake, record: ChangeRecord, deadline: Instant) -> ChangeRecord {
+    let Action::UpgradeApp {
+        scope,
+        installation_id,
+        ..
+    } = record.action()
+    else {
+        return record;
+    };
+    match intake
+        .graph
+        .installed_definition(scope, installation_id, deadline)
+        .await
+    {
+        Ok(definition) => record.with_installed_before(definition),
+        Err(e) => {
+            tracing::warn!(change_id = %record.id(), error = %error_chain(&e), "could not read the app installation before upgrading it");
+            record
+        }
     }
 }
 

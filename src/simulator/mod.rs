@@ -94,6 +94,8 @@ struct Inner {
     /// Each issued token's expiry and application permissions.
     tokens: HashMap<String, (Instant, Vec<String>)>,
     operations: BTreeMap<String, Operation>,
+    /// How many times each app installation (by path) has been upgraded.
+    upgrades: HashMap<String, u32>,
 }
 
 /// The simulator's memory; clone it to look inside from a test.
@@ -107,6 +109,7 @@ impl SimulatorState {
             token_lifetime,
             tokens: HashMap::new(),
             operations: BTreeMap::new(),
+            upgrades: HashMap::new(),
         })))
     }
 
@@ -174,12 +177,24 @@ fn device_routes() -> Router<SimulatorState> {
 fn upgrade_routes() -> Router<SimulatorState> {
     Router::new()
         .route(
+            "/teams/{team}/installedApps/{installation}",
+            get(get_installation),
+        )
+        .route(
             "/teams/{team}/installedApps/{installation}/upgrade",
             post(upgrade),
         )
         .route(
+            "/chats/{chat}/installedApps/{installation}",
+            get(get_installation),
+        )
+        .route(
             "/chats/{chat}/installedApps/{installation}/upgrade",
             post(upgrade),
+        )
+        .route(
+            "/users/{user}/teamwork/installedApps/{installation}",
+            get(get_installation),
         )
         .route(
             "/users/{user}/teamwork/installedApps/{installation}/upgrade",
@@ -526,7 +541,36 @@ async fn list_operations(
     Json(json!({ "value": value })).into_response()
 }
 
-async fn upgrade(body: axum::body::Bytes) -> Response {
+/// An installation's key in the simulator's memory: its path, less any `/upgrade`.
+fn installation_key(uri: &axum::http::Uri) -> String {
+    uri.path().trim_end_matches("/upgrade").to_owned()
+}
+
+/// `GET …/installedApps/{id}`: every installation exists, and runs version `1.0.{n}` after
+/// `n` upgrades. With `$expand=teamsAppDefinition`, the definition is included, as in Graph.
+async fn get_installation(State(state): State<SimulatorState>, uri: axum::http::Uri) -> Response {
+    let key = installation_key(&uri);
+    let upgrades = state.lock().upgrades.get(&key).copied().unwrap_or(0);
+    let id = key.rsplit('/').next().unwrap_or_default();
+    let mut body = json!({"id": id});
+    let expand = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .any(|(k, v)| k == "$expand" && v.split(',').any(|p| p.trim() == "teamsAppDefinition"));
+    if expand {
+        body["teamsAppDefinition"] = json!({
+            "id": format!("{id}-definition-{upgrades}"),
+            "teamsAppId": format!("{id}-app"),
+            "displayName": "Simulated app",
+            "version": format!("1.0.{upgrades}"),
+        });
+    }
+    Json(body).into_response()
+}
+
+async fn upgrade(
+    State(state): State<SimulatorState>,
+    uri: axum::http::Uri,
+    body: axum::body::Bytes,
+) -> Response {
     if !body.is_empty() {
         let set = serde_json::from_slice::<Value>(&body)
             .ok()
@@ -539,6 +583,11 @@ async fn upgrade(body: axum::body::Bytes) -> Response {
             );
         }
     }
+    *state
+        .lock()
+        .upgrades
+        .entry(installation_key(&uri))
+        .or_default() += 1;
     StatusCode::NO_CONTENT.into_response()
 }
 

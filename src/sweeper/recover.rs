@@ -7,7 +7,8 @@ use url::Url;
 
 use super::{Sweeper, VisitError};
 use crate::change::{
-    ActionOutcome, ChangeRecord, DeviceOperation, GraphFailure, InvalidTransition, OperationId,
+    Action, ActionOutcome, ChangeRecord, DeviceOperation, GraphFailure, InvalidTransition,
+    OperationId,
 };
 use crate::graph::{GraphError, operation_type};
 use crate::store::StoreError;
@@ -40,6 +41,18 @@ impl Sweeper {
                 }
             }
             Err(e) => return Ok(self.after_list_error(record, e, None)?),
+        }
+        match self.upgrade_took_effect(record, deadline).await {
+            Ok(Some(upgraded)) => return Ok(upgraded),
+            Ok(None) => {}
+            Err(e) if e.outcome_unknown() || matches!(e, GraphError::Unavailable { .. }) => {
+                tracing::warn!(change_id = %record.id(), error = %error_chain(&e), "could not read the app installation; will try again");
+                return Ok(record.retry_later(None, self.clock.now(), &self.pacing)?);
+            }
+            // The upgrade call will meet the same refusal, and say so.
+            Err(e) => {
+                tracing::warn!(change_id = %record.id(), error = %error_chain(&e), "could not read the app installation; resubmitting")
+            }
         }
         if record.resubmitted() {
             return Ok(record.submission_lost(self.clock.now())?);
@@ -78,6 +91,43 @@ impl Sweeper {
                 marked.resubmission_not_taken(now, &self.pacing)?
             }
         })
+    }
+
+    /// For an app upgrade noted at intake: the change, `succeeded`, when the installation no
+    /// longer runs the definition it ran then, so the lost call took effect; `None` when it
+    /// still does, or when nothing was noted (then it can only be resubmitted).
+    async fn upgrade_took_effect(
+        &self,
+        record: &ChangeRecord,
+        deadline: Instant,
+    ) -> Result<Option<ChangeRecord>, GraphError> {
+        let (
+            Action::UpgradeApp {
+                scope,
+                installation_id,
+                ..
+            },
+            Some(before),
+        ) = (record.action(), record.installed_before())
+        else {
+            return Ok(None);
+        };
+        let now_installed = self
+            .graph
+            .installed_definition(scope, installation_id, deadline)
+            .await?;
+        if &now_installed == before {
+            return Ok(None);
+        }
+        tracing::info!(
+            change_id = %record.id(),
+            before = %before.id, now = %now_installed.id,
+            "the installation moved on since the change was recorded: the upgrade took effect"
+        );
+        Ok(record
+            .found_upgraded(&now_installed, self.clock.now())
+            .inspect_err(|e| tracing::error!(change_id = %record.id(), error = %e, "could not mark the change upgraded"))
+            .ok())
     }
 
     fn adopt(

@@ -108,6 +108,20 @@ async fn upgrade_app_in_every_scope_answers_200_succeeded() {
             .expect(1)
             .mount(&app.graph)
             .await;
+        // Read before the upgrade, so that recovery can tell whether a lost call took effect.
+        Mock::given(method("GET"))
+            .and(path(graph_path.trim_end_matches("/upgrade")))
+            .and(wiremock::matchers::query_param(
+                "$expand",
+                "teamsAppDefinition",
+            ))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "id": "inst+1=",
+                "teamsAppDefinition": {"id": "def-7", "teamsAppId": "app-1", "version": "1.0.7"},
+            })))
+            .expect(1)
+            .mount(&app.graph)
+            .await;
         let mut body = json!({"action": "upgradeApp", "installationId": "inst+1="});
         body.as_object_mut()
             .unwrap()
@@ -120,8 +134,19 @@ async fn upgrade_app_in_every_scope_answers_200_succeeded() {
         let record = app.record(body["changeId"].as_str().unwrap()).await;
         assert_eq!(record.status(), Status::Succeeded);
         assert_eq!(record.due(), None);
+        let before = record.installed_before().expect("noted at intake");
+        assert_eq!(
+            (before.id.as_str(), before.version.as_deref()),
+            ("def-7", Some("1.0.7"))
+        );
     }
-    for call in app.graph_requests().await {
+    let calls = app.graph_requests().await;
+    let posts: Vec<_> = calls
+        .iter()
+        .filter(|c| c.method.as_str() == "POST")
+        .collect();
+    assert_eq!(posts.len(), cases.len());
+    for call in posts {
         assert!(call.body.is_empty(), "no consent set means no body");
         assert_eq!(
             call.headers["content-length"], "0",
@@ -150,8 +175,12 @@ async fn upgrade_app_forwards_the_consented_permission_set() {
         .await;
     assert_eq!(response.status(), 200);
     let received = app.graph_requests().await;
+    let upgrade = received
+        .iter()
+        .find(|r| r.method.as_str() == "POST")
+        .unwrap();
     assert_eq!(
-        received[0].body_json::<Value>().unwrap(),
+        upgrade.body_json::<Value>().unwrap(),
         json!({"consentedPermissionSet": consent})
     );
 }
@@ -355,7 +384,9 @@ async fn an_action_graph_does_not_offer_in_the_tenants_cloud_is_refused_before_g
         assert!(app.token_requests().await.is_empty(), "{cloud}: no sign-in");
         let status = app.post_change(taken).await.status().as_u16();
         assert!(status == 200 || status == 202, "{cloud}: {status}");
-        assert_eq!(app.graph_requests().await.len(), 1, "{cloud}");
+        let posts = app.graph_requests().await;
+        let posts = posts.iter().filter(|r| r.method.as_str() == "POST");
+        assert_eq!(posts.count(), 1, "{cloud}");
     }
 }
 

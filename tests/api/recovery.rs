@@ -5,11 +5,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use graphgate::app::App;
-use graphgate::change::{ChangeRecord, Pacing, Status};
+use graphgate::change::{AppDefinition, ChangeRecord, Pacing, Status};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tokio::time::Instant;
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::*;
@@ -312,6 +312,96 @@ async fn a_stuck_app_upgrade_is_resubmitted(backend: Backend) {
     );
 }
 
+/// An upgrade recorded as the intake records it, with the installation on `def-1`, whose
+/// submitter died before storing Graph's answer.
+async fn stuck_upgrade(app: &TestApp) -> ChangeRecord {
+    let created = app.now() - time::Duration::minutes(2);
+    let record = submitting(
+        json!({"action": "upgradeApp", "teamId": "t1", "installationId": "i1"}),
+        created,
+        created + time::Duration::seconds(55),
+    )
+    .with_installed_before(AppDefinition {
+        id: "def-1".into(),
+        version: Some("1.0.1".into()),
+    });
+    app.store.insert(&record).await.unwrap();
+    record
+}
+
+async fn installation_runs(app: &TestApp, definition: &str, version: &str) {
+    Mock::given(method("GET"))
+        .and(path("/v1.0/teams/t1/installedApps/i1"))
+        .and(query_param("$expand", "teamsAppDefinition"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "i1",
+            "teamsAppDefinition": {"id": definition, "teamsAppId": "app-1", "version": version},
+        })))
+        .expect(1)
+        .mount(&app.graph)
+        .await;
+}
+
+async fn a_lost_upgrade_that_took_effect_succeeds_without_a_second_call(backend: Backend) {
+    let app = spawn_app_with(backend.options().await).await;
+    let record = stuck_upgrade(&app).await;
+    installation_runs(&app, "def-2", "1.0.2").await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(0)
+        .mount(&app.graph)
+        .await;
+    app.sweep().await;
+    assert_eq!(
+        app.record(record.id().as_ref()).await.status(),
+        Status::Succeeded
+    );
+    let calls = app.graph_requests().await;
+    assert!(
+        calls.iter().all(|r| r.method.as_str() == "GET"),
+        "no second upgrade"
+    );
+}
+
+async fn a_lost_upgrade_that_did_not_take_effect_is_resubmitted_once(backend: Backend) {
+    let app = spawn_app_with(backend.options().await).await;
+    let record = stuck_upgrade(&app).await;
+    installation_runs(&app, "def-1", "1.0.1").await;
+    Mock::given(method("POST"))
+        .and(path("/v1.0/teams/t1/installedApps/i1/upgrade"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&app.graph)
+        .await;
+    app.sweep().await;
+    assert_eq!(
+        app.record(record.id().as_ref()).await.status(),
+        Status::Succeeded
+    );
+}
+
+async fn a_lost_upgrade_is_looked_at_again_while_graph_is_unavailable(backend: Backend) {
+    let app = spawn_app_with(backend.options().await).await;
+    let record = stuck_upgrade(&app).await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&app.graph)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(0)
+        .mount(&app.graph)
+        .await;
+    app.sweep().await;
+    let after = app.record(record.id().as_ref()).await;
+    assert_eq!(after.status(), Status::Submitting);
+    assert!(
+        !after.resubmitted(),
+        "nothing sent while graphgate cannot tell"
+    );
+    assert!(after.due().is_some());
+}
+
 async fn two_sweepers_resubmit_a_stuck_change_once(backend: Backend) {
     let app = spawn_app_with(backend.options().await).await;
     let record = stuck(&app, restart("dev-6")).await;
@@ -585,4 +675,7 @@ crate::on_every_store!(
     the_operation_list_is_followed_across_pages,
     a_next_link_off_the_graph_host_is_not_followed,
     a_stuck_app_upgrade_is_resubmitted,
+    a_lost_upgrade_that_took_effect_succeeds_without_a_second_call,
+    a_lost_upgrade_that_did_not_take_effect_is_resubmitted_once,
+    a_lost_upgrade_is_looked_at_again_while_graph_is_unavailable,
 );

@@ -300,3 +300,64 @@ async fn a_retired_device_api_is_its_own_problem_not_a_missing_device() {
     sim.set_faults(Faults::default());
     problem(app.post_change(update("unsupported-bar")).await, 422).await;
 }
+
+#[tokio::test]
+async fn an_upgrade_whose_answer_was_lost_is_found_done_not_sent_twice() {
+    let (app, _) = spawn_simulated_app(Options::default()).await;
+    let origin = app.app.graph.base().origin();
+    let token = sim_token(&app.http, &format!("{origin}{TOKEN_PATH}"), &origin).await;
+    let installation = format!("{origin}/v1.0/chats/19:abc@thread.v2/installedApps/inst-9");
+    let version = || async {
+        json_of(
+            app.http
+                .get(format!("{installation}?$expand=teamsAppDefinition"))
+                .bearer_auth(&token),
+        )
+        .await["teamsAppDefinition"]["version"]
+            .clone()
+    };
+
+    // The intake notes the definition before upgrading.
+    let body =
+        json!({"action": "upgradeApp", "chatId": "19:abc@thread.v2", "installationId": "inst-9"});
+    let response = app.post_change(body.clone()).await;
+    assert_eq!(response.status(), 200);
+    let done: Value = response.json().await.unwrap();
+    let record = app.record(done["changeId"].as_str().unwrap()).await;
+    assert_eq!(
+        record.installed_before().unwrap().version.as_deref(),
+        Some("1.0.0")
+    );
+    assert_eq!(version().await, "1.0.1");
+
+    // A second change whose submitter died after Graph took its upgrade, before storing the
+    // answer: recorded on 1.0.1, and the installation is now on 1.0.2.
+    let created = app.now() - time::Duration::minutes(2);
+    let lost = submitting(body, created, created + time::Duration::seconds(55))
+        .with_installed_before(graphgate::change::AppDefinition {
+            id: "inst-9-definition-1".into(),
+            version: Some("1.0.1".into()),
+        });
+    app.store.insert(&lost).await.unwrap();
+    let upgraded = app
+        .http
+        .post(format!("{installation}/upgrade"))
+        .bearer_auth(&token)
+        .header("content-length", "0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upgraded.status(), 204);
+    assert_eq!(version().await, "1.0.2");
+
+    app.sweep().await;
+    assert_eq!(
+        app.record(lost.id().as_ref()).await.status(),
+        graphgate::change::Status::Succeeded
+    );
+    assert_eq!(
+        version().await,
+        "1.0.2",
+        "recovery did not upgrade a second time"
+    );
+}

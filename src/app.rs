@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::Router;
 
 use crate::callback::CallbackSender;
-use crate::callers::CallerRegistry;
+use crate::callers::CallerSource;
 use crate::change::Pacing;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
@@ -19,7 +19,7 @@ use crate::sweeper::{SweepSettings, Sweeper};
 pub struct App {
     pub graph: Arc<GraphClient>,
     pub store: Arc<dyn Store>,
-    pub callers: Arc<CallerRegistry>,
+    pub callers: Arc<dyn CallerSource>,
     pub callbacks: Arc<CallbackSender>,
     pub clock: Arc<dyn Clock>,
     pub intake: IntakeSettings,
@@ -39,7 +39,7 @@ impl App {
         Ok(App {
             store: store::open(&settings.store).await?,
             graph: Arc::new(settings.graph.client()),
-            callers: Arc::new(settings.callers),
+            callers: settings.callers,
             callbacks: Arc::new(CallbackSender::new(settings.callback_policy)),
             clock,
             intake: settings.intake,

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -205,6 +206,52 @@ impl CallerRegistry {
         }
         found.cloned()
     }
+}
+
+/// Where the registry comes from. One given in the environment never changes; one read from
+/// Secrets Manager by ARN is read again after a time to live (see `config`), so that adding a
+/// caller or rotating a token needs no redeploy.
+#[async_trait]
+pub trait CallerSource: Send + Sync + fmt::Debug {
+    async fn current(&self) -> Arc<CallerRegistry>;
+
+    /// No caller in `registry` has a presented token. A source that can be read again does so
+    /// at once (at most every few seconds); returns whether a newer registry is now current.
+    async fn unknown_token(&self, registry: &Arc<CallerRegistry>) -> bool;
+}
+
+/// The registry given in the environment.
+#[derive(Debug)]
+pub struct FixedCallers(Arc<CallerRegistry>);
+
+impl FixedCallers {
+    pub fn new(registry: CallerRegistry) -> Self {
+        Self(Arc::new(registry))
+    }
+}
+
+#[async_trait]
+impl CallerSource for FixedCallers {
+    async fn current(&self) -> Arc<CallerRegistry> {
+        self.0.clone()
+    }
+
+    async fn unknown_token(&self, _: &Arc<CallerRegistry>) -> bool {
+        false
+    }
+}
+
+/// The caller whose bearer token `presented` is, asking `source` for a newer registry once if
+/// the one it holds has no such token.
+pub async fn authenticate(source: &dyn CallerSource, presented: &str) -> Option<Arc<Caller>> {
+    let registry = source.current().await;
+    if let Some(caller) = registry.authenticate(presented) {
+        return Some(caller);
+    }
+    if source.unknown_token(&registry).await {
+        return source.current().await.authenticate(presented);
+    }
+    None
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use crate::callback::TargetPolicy;
-use crate::callers::CallerRegistry;
+use crate::callers::{CallerRegistry, CallerSource, FixedCallers};
 use crate::change::{Pacing, TenantId};
 use crate::graph::{
     ApiVersion, ClientCertificate, ClientCredentials, Cloud, Credential, CredentialSource,
@@ -47,7 +47,7 @@ impl ConfigError {
 #[derive(Debug)]
 pub struct Settings {
     pub graph: GraphSettings,
-    pub callers: CallerRegistry,
+    pub callers: Arc<dyn CallerSource>,
     pub store: StoreSettings,
     pub intake: IntakeSettings,
     pub sweep: SweepSettings,
@@ -158,8 +158,28 @@ pub async fn secrets_by_arn(env: Env<'_>) -> Result<HashMap<&'static str, String
         .collect()
 }
 
-/// `GRAPHGATE_CALLERS`: a JSON array inline, or the path of a file holding one.
-fn callers(env: Env<'_>) -> Result<CallerRegistry, ConfigError> {
+/// `GRAPHGATE_CALLERS`: a JSON array inline, or the path of a file holding one; or, with
+/// `GRAPHGATE_CALLERS_SECRET_ARN`, the array in that secret, read again after the TTL.
+fn callers(env: Env<'_>) -> Result<Arc<dyn CallerSource>, ConfigError> {
+    if let Some(arn) = env("GRAPHGATE_CALLERS_SECRET_ARN") {
+        let text = env(CALLERS).ok_or(ConfigError::Missing {
+            name: CALLERS,
+            why: "the secret GRAPHGATE_CALLERS_SECRET_ARN names was not read",
+        })?;
+        return RotatingSecret::new(
+            "GRAPHGATE_CALLERS_SECRET_ARN",
+            arn,
+            secret_ttl(env)?,
+            CallerRegistry::parse,
+            &text,
+        )
+        .map(|source| Arc::new(source) as Arc<dyn CallerSource>)
+        .map_err(|detail| ConfigError::invalid("GRAPHGATE_CALLERS_SECRET_ARN", detail));
+    }
+    registry(env).map(|r| Arc::new(FixedCallers::new(r)) as Arc<dyn CallerSource>)
+}
+
+fn registry(env: Env<'_>) -> Result<CallerRegistry, ConfigError> {
     let raw = env(CALLERS).ok_or(ConfigError::Missing {
         name: CALLERS,
         why: "graphgate never serves an open endpoint; register at least one caller \
@@ -318,10 +338,8 @@ fn credential(env: Env<'_>) -> Result<Arc<dyn CredentialSource>, ConfigError> {
             certificate_credential,
         ),
     };
-    let ttl = seconds(env, "GRAPHGATE_SECRET_TTL_SECS", 86_400.0)?
-        .unwrap_or(Duration::from_secs(15 * 60));
     match env(arn_name) {
-        Some(arn) => RotatingSecret::new(arn_name, arn, ttl, parse, &text)
+        Some(arn) => RotatingSecret::new(arn_name, arn, secret_ttl(env)?, parse, &text)
             .map(|source| Arc::new(source) as Arc<dyn CredentialSource>)
             .map_err(|detail| ConfigError::invalid(arn_name, detail)),
         None => {
@@ -339,6 +357,14 @@ fn credential(env: Env<'_>) -> Result<Arc<dyn CredentialSource>, ConfigError> {
 
 fn secret_credential(text: &str) -> Result<Credential, String> {
     Ok(Credential::Secret(SecretString::from(text.to_owned())))
+}
+
+/// How long a secret read by ARN is used before it is read again.
+fn secret_ttl(env: Env<'_>) -> Result<Duration, ConfigError> {
+    Ok(
+        seconds(env, "GRAPHGATE_SECRET_TTL_SECS", 86_400.0)?
+            .unwrap_or(Duration::from_secs(15 * 60)),
+    )
 }
 
 /// A certificate credential from PEM text holding the private key and the certificate.
@@ -625,8 +651,9 @@ mod tests {
             ("GRAPHGATE_CALLERS", &path),
         ])
         .unwrap();
+        let registry = futures::executor::block_on(s.callers.current());
         assert!(
-            s.callers
+            registry
                 .authenticate("0123456789abcdef0123456789abcdef")
                 .is_some()
         );

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use crate::callers::{CallerRegistry, CallerSource};
 use crate::graph::{Credential, CredentialSource};
 
 /// How soon a read that failed is tried again, when the time to live is longer.
@@ -143,5 +144,16 @@ impl CredentialSource for RotatingSecret<Credential> {
 
     async fn refused(&self, refused: &Arc<Credential>) -> bool {
         RotatingSecret::refused(self, refused).await
+    }
+}
+
+#[async_trait]
+impl CallerSource for RotatingSecret<CallerRegistry> {
+    async fn current(&self) -> Arc<CallerRegistry> {
+        RotatingSecret::current(self).await
+    }
+
+    async fn unknown_token(&self, registry: &Arc<CallerRegistry>) -> bool {
+        RotatingSecret::refused(self, registry).await
     }
 }

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use tokio::time::{Duration, Instant};
 
 use super::{ApiError, Intake, MAX_BODY_BYTES};
-use crate::callers::Caller;
+use crate::callers::{self, Caller};
 
 /// The registered caller, proven by its bearer token.
 pub struct Authenticated(pub Arc<Caller>);
@@ -28,9 +28,8 @@ impl FromRequestParts<Intake> for Authenticated {
                 scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
             })
             .ok_or(ApiError::Unauthorized)?;
-        state
-            .callers
-            .authenticate(presented)
+        callers::authenticate(state.callers.as_ref(), presented)
+            .await
             .map(Authenticated)
             .ok_or(ApiError::Unauthorized)
     }

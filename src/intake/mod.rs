@@ -20,7 +20,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::callback::CallbackSender;
-use crate::callers::CallerRegistry;
+use crate::callers::CallerSource;
 use crate::change::{ChangeId, Pacing};
 use crate::clock::Clock;
 use crate::graph::GraphClient;
@@ -31,7 +31,7 @@ use crate::store::Store;
 pub struct Intake {
     pub graph: Arc<GraphClient>,
     pub store: Arc<dyn Store>,
-    pub callers: Arc<CallerRegistry>,
+    pub callers: Arc<dyn CallerSource>,
     /// Used here only to check a `callbackUrl` before accepting it.
     pub callbacks: Arc<CallbackSender>,
     pub settings: IntakeSettings,

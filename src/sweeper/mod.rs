@@ -28,7 +28,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::callback::CallbackSender;
-use crate::callers::CallerRegistry;
+use crate::callers::CallerSource;
 use crate::change::{ChangeId, ChangeRecord, InvalidTransition, Pacing, Status};
 use crate::clock::Clock;
 use crate::graph::GraphClient;
@@ -43,7 +43,7 @@ pub struct Sweeper {
     pub graph: Arc<GraphClient>,
     pub callbacks: Arc<CallbackSender>,
     /// Whose signing secret each callback is signed with.
-    pub callers: Arc<CallerRegistry>,
+    pub callers: Arc<dyn CallerSource>,
     pub settings: SweepSettings,
     pub pacing: Pacing,
     pub clock: Arc<dyn Clock>,

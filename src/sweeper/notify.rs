@@ -69,8 +69,8 @@ impl Sweeper {
             return Ok(record.settled()?);
         };
         let now = self.clock.now();
-        let secret = self
-            .callers
+        let registry = self.callers.current().await;
+        let secret = registry
             .get(record.caller())
             .and_then(|c| c.signing_secret());
         let sent = match secret {

@@ -385,3 +385,39 @@ async fn a_wrong_secret_by_arn_that_has_not_changed_is_refused_once() {
     assert_eq!(app.token_requests().await.len(), 1);
     assert!(app.graph_requests().await.is_empty());
 }
+
+#[tokio::test]
+async fn callers_by_arn_are_read_again_so_a_new_token_works_without_a_redeploy() {
+    let first =
+        json!([{"name": "itsm", "auth": {"scheme": "bearer", "token": TOKEN}, "allow": ["*"]}]);
+    let arn = new_secret(&first.to_string()).await;
+    let app = spawn_app_with(Options {
+        callers_arn: Some(arn.clone()),
+        ..Options::default()
+    })
+    .await;
+    accept_restarts(&app.graph).await;
+    let rotated = "rotated-itsm-token-0123456789abcdef01234";
+    assert_eq!(
+        app.post_change_as(rotated, restart("d1")).await.status(),
+        401
+    );
+    assert_eq!(app.post_change(restart("d1")).await.status(), 202);
+
+    // The token is rotated in the secret: the first request that presents the new one finds it.
+    let second =
+        json!([{"name": "itsm", "auth": {"scheme": "bearer", "token": rotated}, "allow": ["*"]}]);
+    rotate_secret(&arn, &second.to_string()).await;
+    tokio::time::sleep(Duration::from_millis(5100)).await;
+    assert_eq!(
+        app.post_change_as(rotated, restart("d1")).await.status(),
+        202
+    );
+    assert_eq!(
+        app.post_change(restart("d1")).await.status(),
+        401,
+        "the old token is gone"
+    );
+    let graph = app.graph_requests().await;
+    assert_eq!(graph.len(), 2);
+}

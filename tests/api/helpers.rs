@@ -93,6 +93,8 @@ pub struct Options {
     /// The variables that give graphgate its credential: the client secret, unless a test
     /// signs in with a certificate or reads the credential by ARN.
     pub credential: Vec<(&'static str, String)>,
+    /// Read the callers from this Secrets Manager secret instead of `GRAPHGATE_CALLERS`.
+    pub callers_arn: Option<String>,
 }
 
 /// The store implementations, for tests that must pass on each.
@@ -212,6 +214,7 @@ impl Default for Options {
             cloud: None,
             login_origin: None,
             credential: vec![("GRAPH_CLIENT_SECRET", CLIENT_SECRET.to_owned())],
+            callers_arn: None,
             sweep: SweepSettings {
                 claim_lease: Duration::from_secs(10),
                 ..SweepSettings::default()
@@ -276,7 +279,10 @@ pub fn env_for(
             ),
         ),
         ("GRAPH_CLIENT_ID", "graphgate-tests".to_owned()),
-        ("GRAPHGATE_CALLERS", callers_json()),
+        match &options.callers_arn {
+            Some(arn) => ("GRAPHGATE_CALLERS_SECRET_ARN", arn.clone()),
+            None => ("GRAPHGATE_CALLERS", callers_json()),
+        },
         ("GRAPHGATE_DB", db.display().to_string()),
         (
             "GRAPHGATE_REQUEST_TIMEOUT_SECS",

@@ -141,6 +141,15 @@ async fn mount_secret_entra(login: &MockServer, valid: Arc<Mutex<Vec<String>>>) 
         .await;
 }
 
+/// The client secret of each token request, in order.
+async fn secrets_sent(app: &TestApp) -> Vec<String> {
+    app.token_requests()
+        .await
+        .iter()
+        .map(|r| field(&form_of(r), "client_secret").unwrap().to_owned())
+        .collect()
+}
+
 async fn accept_restarts(graph: &MockServer) {
     Mock::given(method("POST"))
         .respond_with(accepted("d1"))
@@ -322,12 +331,7 @@ async fn a_rotated_secret_is_read_again_when_entra_refuses_the_old_one() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(app.post_change(restart("d1")).await.status(), 202);
 
-    let secrets: Vec<String> = app
-        .token_requests()
-        .await
-        .iter()
-        .map(|r| field(&form_of(r), "client_secret").unwrap().to_owned())
-        .collect();
+    let secrets = secrets_sent(&app).await;
     assert_eq!(secrets, ["secret-v1", "secret-v1", "secret-v2"]);
     assert_eq!(app.graph_requests().await.len(), 2);
 }
@@ -356,12 +360,7 @@ async fn a_secret_by_arn_is_read_again_when_its_time_to_live_runs_out() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(app.post_change(restart("d1")).await.status(), 202);
 
-    let secrets: Vec<String> = app
-        .token_requests()
-        .await
-        .iter()
-        .map(|r| field(&form_of(r), "client_secret").unwrap().to_owned())
-        .collect();
+    let secrets = secrets_sent(&app).await;
     assert_eq!(secrets, ["secret-v1", "secret-v2"]);
 }
 

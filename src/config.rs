@@ -73,7 +73,8 @@ pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-/// Each `*_ARN` variable, and the variable whose value the secret it names holds.
+/// Each `*_ARN` variable, and the variable whose value the secret it names holds; the Graph
+/// credential's first.
 const BY_ARN: [(&str, &str); 3] = [
     ("GRAPH_CLIENT_SECRET_ARN", "GRAPH_CLIENT_SECRET"),
     ("GRAPH_CLIENT_CERTIFICATE_ARN", "GRAPH_CLIENT_CERTIFICATE"),
@@ -120,7 +121,7 @@ impl Settings {
 impl GraphSettings {
     /// Only the Graph settings, from the process's environment: all `graphgate check` needs.
     pub async fn load() -> Result<Self, ConfigError> {
-        let secrets = secrets_by_arn(&process_env).await?;
+        let secrets = read_by_arn(&process_env, &BY_ARN[..2]).await?;
         graph(&|name: &str| secrets.get(name).cloned().or_else(|| process_env(name)))
     }
 
@@ -132,8 +133,16 @@ impl GraphSettings {
 
 /// Reads the secrets the environment names by ARN, keyed by the variable each stands in for.
 pub async fn secrets_by_arn(env: Env<'_>) -> Result<HashMap<&'static str, String>, ConfigError> {
+    read_by_arn(env, &BY_ARN).await
+}
+
+/// Reads the secrets of `pairs` (as in [`BY_ARN`]) that the environment names by ARN.
+async fn read_by_arn(
+    env: Env<'_>,
+    pairs: &[(&'static str, &'static str)],
+) -> Result<HashMap<&'static str, String>, ConfigError> {
     let mut wanted = Vec::new();
-    for (arn_name, value_name) in BY_ARN {
+    for &(arn_name, value_name) in pairs {
         match (env(arn_name), env(value_name)) {
             (Some(_), Some(_)) => {
                 return Err(ConfigError::invalid(
@@ -376,7 +385,8 @@ fn certificate_credential(text: &str) -> Result<Credential, String> {
 
 /// PEM text given inline, or the path of a file holding it.
 fn inline_or_file(name: &'static str, value: String) -> Result<String, ConfigError> {
-    if value.trim_start().starts_with("-----BEGIN") {
+    // PEM may follow other text, such as the "Bag Attributes" openssl writes.
+    if value.contains("-----BEGIN") {
         return Ok(value);
     }
     std::fs::read_to_string(value.trim()).map_err(|e| {
@@ -720,6 +730,9 @@ mod tests {
         assert!(!err.contains("AAAA"), "the key never appears: {err}");
         let pem = include_str!("../tests/fixtures/graph-client-cert.pem");
         assert_eq!(with(&[("GRAPH_CLIENT_CERTIFICATE", pem)]), None);
+        // As `openssl pkcs12 -nodes` writes it, with attributes before each block.
+        let bagged = format!("Bag Attributes\n    friendlyName: graphgate\n{pem}");
+        assert_eq!(with(&[("GRAPH_CLIENT_CERTIFICATE", &bagged)]), None);
     }
 
     #[test]

@@ -99,11 +99,21 @@ pub async fn serve(listen: SocketAddr, simulate: bool) -> Result<(), Box<dyn std
             "GRAPH_BASE_URL" => Some(format!("http://{addr}")),
             "GRAPH_TOKEN_URL" => Some(format!("http://{addr}/simulated-tenant/oauth2/v2.0/token")),
             "GRAPH_CLIENT_ID" => process_env(name).or(Some("graphgate-simulator".into())),
-            "GRAPH_CLIENT_SECRET" => process_env(name).or(Some("simulated-secret".into())),
+            // A placeholder secret, unless a credential of either kind is given.
+            "GRAPH_CLIENT_SECRET" => process_env(name).or_else(|| {
+                let given = [
+                    "GRAPH_CLIENT_SECRET_ARN",
+                    "GRAPH_CLIENT_CERTIFICATE",
+                    "GRAPH_CLIENT_CERTIFICATE_ARN",
+                ]
+                .iter()
+                .any(|v| process_env(v).is_some());
+                (!given).then(|| "simulated-secret".into())
+            }),
             "GRAPHGATE_CALLERS" => process_env(name).or(demo_callers.clone()),
             _ => process_env(name),
         };
-        (Settings::from_lookup(&overlay)?, demo_token, Some(addr))
+        (Settings::load_from(&overlay).await?, demo_token, Some(addr))
     } else {
         (Settings::load().await?, None, None)
     };

@@ -3,28 +3,33 @@
 //! checks the secret refuses the value graphgate holds.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
-use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::callers::{CallerRegistry, CallerSource};
 use crate::graph::{Credential, CredentialSource};
 
-/// How soon a read that failed is tried again, when the time to live is longer.
+/// How soon a read that failed, or found an unusable value, is tried again, when the time to
+/// live is longer.
 const RETRY_FAILED_READ: Duration = Duration::from_secs(60);
 
 /// How often a refusal may make graphgate read the secret out of turn: a credential that is
 /// simply wrong must not turn every sign-in into a Secrets Manager call.
 const FORCED_READ_SPACING: Duration = Duration::from_secs(5);
 
+/// The longest a read may take before the value held is kept.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Makes a value of a secret's text, or says why it cannot.
 pub type Parse<T> = fn(&str) -> Result<T, String>;
 
-/// A value parsed from a secret, kept for a time to live and then read again.
+/// A value parsed from a secret, kept for a time to live and then read again. Requests never
+/// wait for a read that the time to live started: the first to find it due reads, and the
+/// others go on with the value held.
 pub struct RotatingSecret<T> {
     /// The `*_ARN` variable that names the secret, for the log.
     variable: &'static str,
@@ -32,6 +37,8 @@ pub struct RotatingSecret<T> {
     ttl: Duration,
     parse: Parse<T>,
     state: Mutex<State<T>>,
+    /// Held for the length of a read: one read at a time.
+    reading: tokio::sync::Mutex<()>,
 }
 
 struct State<T> {
@@ -71,59 +78,90 @@ impl<T: Send + Sync> RotatingSecret<T> {
                 next_read: Instant::now() + ttl,
                 last_forced: None,
             }),
+            reading: tokio::sync::Mutex::new(()),
             parse,
         })
     }
 
+    fn state(&self) -> MutexGuard<'_, State<T>> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub async fn current(&self) -> Arc<T> {
-        let mut state = self.state.lock().await;
-        if Instant::now() >= state.next_read {
-            self.read(&mut state).await;
+        let held = {
+            let state = self.state();
+            if Instant::now() < state.next_read {
+                return state.value.clone();
+            }
+            state.value.clone()
+        };
+        let Ok(_reading) = self.reading.try_lock() else {
+            return held;
+        };
+        // Another request may have finished a read between the two looks.
+        if Instant::now() >= self.state().next_read {
+            self.read().await;
         }
-        state.value.clone()
+        self.state().value.clone()
     }
 
     /// `refused` was turned down. Reads the secret at once, unless a newer value is already
     /// held or a forced read happened moments ago; returns whether a newer value is held.
     pub async fn refused(&self, refused: &Arc<T>) -> bool {
-        let mut state = self.state.lock().await;
-        if !Arc::ptr_eq(&state.value, refused) {
-            return true;
-        }
-        let now = Instant::now();
-        if state
-            .last_forced
-            .is_some_and(|at| now < at + FORCED_READ_SPACING)
         {
-            return false;
+            let mut state = self.state();
+            if !Arc::ptr_eq(&state.value, refused) {
+                return true;
+            }
+            let now = Instant::now();
+            if state
+                .last_forced
+                .is_some_and(|at| now < at + FORCED_READ_SPACING)
+            {
+                return false;
+            }
+            state.last_forced = Some(now);
         }
-        state.last_forced = Some(now);
-        self.read(&mut state).await;
-        !Arc::ptr_eq(&state.value, refused)
+        let _reading = self.reading.lock().await;
+        if Arc::ptr_eq(&self.state().value, refused) {
+            self.read().await;
+        }
+        !Arc::ptr_eq(&self.state().value, refused)
     }
 
-    /// Reads the secret. On any failure the value held stays in use; the log names the
-    /// variable, never the secret's text.
-    async fn read(&self, state: &mut State<T>) {
+    /// Reads the secret; the caller holds `reading`. On any failure the value held stays in
+    /// use; the log names the variable, never the secret's text.
+    async fn read(&self) {
         let variable = self.variable;
-        let text = match crate::secrets::read(&self.arn).await {
-            Ok(text) => text,
-            Err(e) => {
+        let retry_soon = Instant::now() + self.ttl.min(RETRY_FAILED_READ);
+        let text = match tokio::time::timeout(READ_TIMEOUT, crate::secrets::read(&self.arn)).await {
+            Ok(Ok(text)) => text,
+            Ok(Err(e)) => {
                 tracing::warn!(variable, error = %e, "could not read the secret again; keeping the value held");
-                state.next_read = Instant::now() + self.ttl.min(RETRY_FAILED_READ);
+                self.state().next_read = retry_soon;
+                return;
+            }
+            Err(_) => {
+                tracing::warn!(
+                    variable,
+                    "reading the secret again timed out; keeping the value held"
+                );
+                self.state().next_read = retry_soon;
                 return;
             }
         };
-        state.next_read = Instant::now() + self.ttl;
         let digest: [u8; 32] = Sha256::digest(&text).into();
-        if digest == state.digest {
+        if digest == self.state().digest {
+            self.state().next_read = Instant::now() + self.ttl;
             return;
         }
         match (self.parse)(&text) {
             Ok(value) => {
                 tracing::info!(variable, "the secret has a new value; using it from now on");
+                let mut state = self.state();
                 state.value = Arc::new(value);
                 state.digest = digest;
+                state.next_read = Instant::now() + self.ttl;
             }
             Err(detail) => {
                 tracing::error!(
@@ -131,6 +169,7 @@ impl<T: Send + Sync> RotatingSecret<T> {
                     detail,
                     "the secret's new value is unusable; keeping the value held"
                 );
+                self.state().next_read = retry_soon;
             }
         }
     }

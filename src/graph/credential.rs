@@ -114,11 +114,6 @@ impl ClientCertificate {
         })
     }
 
-    /// The `x5t#S256` thumbprint of the certificate.
-    pub fn thumbprint(&self) -> &str {
-        &self.thumbprint
-    }
-
     fn assertion(
         &self,
         token_url: &Url,

@@ -21,7 +21,7 @@ pub use endpoints::{
 };
 pub use error::GraphError;
 pub use notices::RetirementNotice;
-pub use permissions::{Capability, Requirement, ScopeKind, Verdict};
+pub use permissions::{Capability, ScopeKind, Verdict};
 pub use preflight::Preflight;
 pub use retry::RetryPolicy;
 pub use token::ClientCredentials;

@@ -23,7 +23,8 @@ pub struct Preflight {
     pub capabilities: Vec<CapabilityCheck>,
     pub device_api: DeviceApi,
     pub retirement_notices: Vec<RetirementNotice>,
-    /// Whether anything at all can be done: some capability is permitted, fully or in part.
+    /// Whether any action can be done, fully or in part; or, when the token's permissions
+    /// cannot be read, whether any may be (sign-in worked and Graph offers it).
     pub ready: bool,
 }
 
@@ -130,6 +131,7 @@ impl Preflight {
             ),
         };
         let device_retired = matches!(device_api, DeviceApi::Retired { .. });
+        let mut ready = false;
         let capabilities: Vec<CapabilityCheck> = Capability::all()
             .into_iter()
             .map(|capability| {
@@ -150,6 +152,13 @@ impl Preflight {
                         },
                     }
                 };
+                // Reading operations alone carries out no change. With unreadable roles,
+                // nothing is known to be impossible, so the check does not say it is.
+                if capability != Capability::ListOperations
+                    && (verdict.usable() || matches!(verdict, Verdict::Unknown { .. }))
+                {
+                    ready = true;
+                }
                 CapabilityCheck {
                     capability: capability.label(),
                     api_version: base.version(family).to_string(),
@@ -157,7 +166,7 @@ impl Preflight {
                 }
             })
             .collect();
-        let ready = capabilities.iter().any(|c| c.verdict.usable());
+        let ready = ready && !matches!(sign_in, SignIn::Failed { .. });
         Preflight {
             cloud: cloud.name(),
             sign_in,
@@ -227,7 +236,9 @@ impl Preflight {
                 );
             }
         }
-        out += if self.ready {
+        out += if self.ready && self.roles.is_none() {
+            "\nready as far as can be told: sign-in works; grant the permissions above for the actions you need.\n"
+        } else if self.ready {
             "\nready: graphgate can carry out the actions marked yes.\n"
         } else {
             "\nNOT READY: this registration can carry out none of graphgate's actions.\n"

@@ -168,15 +168,24 @@ impl TokenSource {
         let presented = credential
             .form_fields(&c.token_url, &c.client_id)
             .map_err(|e| GraphError::Credential(e.to_string()))?;
-        let mut form = vec![
-            ("client_id", c.client_id.clone()),
-            ("scope", c.scope.clone()),
-            ("grant_type", "client_credentials".to_owned()),
-        ];
-        form.extend(presented);
+        // Each attempt presents the credential afresh: an assertion's `jti` is single-use,
+        // and Entra may refuse a retry that repeats it. Signing that worked once works again.
+        let form = || {
+            let mut form = vec![
+                ("client_id", c.client_id.clone()),
+                ("scope", c.scope.clone()),
+                ("grant_type", "client_credentials".to_owned()),
+            ];
+            form.extend(
+                credential
+                    .form_fields(&c.token_url, &c.client_id)
+                    .unwrap_or_else(|_| presented.clone()),
+            );
+            form
+        };
         let started = Instant::now();
         let response = retry::send(&self.retry, deadline, || {
-            self.http.post(c.token_url.clone()).form(&form)
+            self.http.post(c.token_url.clone()).form(&form())
         })
         .await?
         .response;

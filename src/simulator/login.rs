@@ -101,11 +101,10 @@ pub(super) async fn token(
     .into_response()
 }
 
-/// The least-privileged permissions for every action without consent.
+/// The least-privileged permissions for every action, consent included.
 fn default_roles() -> Vec<String> {
     let mut roles: Vec<String> = Capability::all()
         .into_iter()
-        .filter(|c| !matches!(c, Capability::UpgradeApp { consent: true, .. }))
         .map(|c| c.requirement().grant.to_owned())
         .collect();
     roles.dedup();
@@ -188,10 +187,10 @@ fn check_assertion(assertion: &str, client_id: &str, audience: &str) -> Result<(
     }
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let not_before = claims.nbf.unwrap_or(now);
-    if claims.exp <= now || not_before > now + 300 {
+    if claims.exp <= now || not_before > now.saturating_add(300) {
         return Err("AADSTS700024: the client assertion is not within its valid time range".into());
     }
-    if claims.exp - not_before > MAX_ASSERTION_LIFETIME_SECS {
+    if claims.exp.saturating_sub(not_before) > MAX_ASSERTION_LIFETIME_SECS {
         return Err("AADSTS700024: the client assertion is valid for more than 10 minutes".into());
     }
     Ok(())

@@ -65,7 +65,7 @@ pub struct Faults {
     pub retired: bool,
     /// The application permissions (`roles`) of the tokens issued from now on, comma
     /// separated; Graph answers 403 to a call they do not allow. Unset: the least-privileged
-    /// permissions for every action without consent.
+    /// permissions for every action, consent included.
     #[arg(long, value_delimiter = ',')]
     pub roles: Option<Vec<String>>,
 }
@@ -296,7 +296,8 @@ async fn graph_gate(State(state): State<SimulatorState>, request: Request, next:
             "Access token is empty, unknown or expired.",
         );
     };
-    if let Some(capability) = capability_of(request.method(), request.uri().path()) {
+    let (request, consent) = consent_asked(request).await;
+    if let Some(capability) = capability_of(request.method(), request.uri().path(), consent) {
         let requirement = capability.requirement();
         if !requirement.judge(&roles).usable() {
             return missing_role(requirement.grant, &roles);
@@ -367,7 +368,7 @@ fn token_roles(state: &SimulatorState, headers: &HeaderMap) -> Option<Vec<String
 }
 
 /// What a Graph path asks for, as Graph's permission tables have it.
-fn capability_of(method: &axum::http::Method, path: &str) -> Option<Capability> {
+fn capability_of(method: &axum::http::Method, path: &str, consent: bool) -> Option<Capability> {
     if path.starts_with("/teamwork/devices") {
         return Some(if method == axum::http::Method::POST {
             Capability::DeviceAction(ActionKind::UpdateSoftware)
@@ -381,10 +382,25 @@ fn capability_of(method: &axum::http::Method, path: &str) -> Option<Capability> 
         "users" => ScopeKind::User,
         _ => return None,
     };
-    Some(Capability::UpgradeApp {
-        scope,
-        consent: false,
-    })
+    Some(Capability::UpgradeApp { scope, consent })
+}
+
+/// Whether the request is an upgrade that carries a `consentedPermissionSet`, which needs a
+/// permission of its own; the request comes back whole.
+async fn consent_asked(request: Request) -> (Request, bool) {
+    if request.method() != axum::http::Method::POST || !request.uri().path().ends_with("/upgrade") {
+        return (request, false);
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let consent = serde_json::from_slice::<Value>(&bytes)
+        .is_ok_and(|b| b.get("consentedPermissionSet").is_some());
+    (
+        Request::from_parts(parts, axum::body::Body::from(bytes)),
+        consent,
+    )
 }
 
 /// Graph's 403 for a token without the permission a call needs.

@@ -45,13 +45,17 @@ impl Sweeper {
         match self.upgrade_took_effect(record, deadline).await {
             Ok(Some(upgraded)) => return Ok(upgraded),
             Ok(None) => {}
-            Err(e) if e.outcome_unknown() || matches!(e, GraphError::Unavailable { .. }) => {
+            // Graph refuses to show the installation: the upgrade call will meet the same
+            // refusal, and the change will end with Graph's words.
+            Err(
+                e @ (GraphError::Refused(_) | GraphError::Permission(_) | GraphError::Retired(_)),
+            ) => {
+                tracing::warn!(change_id = %record.id(), error = %error_chain(&e), "Graph refused to show the app installation; resubmitting")
+            }
+            // Anything else may pass: send nothing until graphgate can tell.
+            Err(e) => {
                 tracing::warn!(change_id = %record.id(), error = %error_chain(&e), "could not read the app installation; will try again");
                 return Ok(record.retry_later(None, self.clock.now(), &self.pacing)?);
-            }
-            // The upgrade call will meet the same refusal, and say so.
-            Err(e) => {
-                tracing::warn!(change_id = %record.id(), error = %error_chain(&e), "could not read the app installation; resubmitting")
             }
         }
         if record.resubmitted() {

@@ -135,6 +135,20 @@ async fn check_exits_non_zero_when_nothing_can_be_done() {
 }
 
 #[tokio::test]
+async fn reading_operations_alone_is_not_ready() {
+    let origin = simulator_with(Faults {
+        roles: Some(vec!["TeamworkDevice.Read.All".into()]),
+        ..Faults::default()
+    })
+    .await;
+    let (code, out) = run_check(&origin, &[]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(line(&out, "listOperations (recovery)").contains("yes (by TeamworkDevice.Read.All)"));
+    assert!(line(&out, "restartDevice").contains("no: grant TeamworkDevice.ReadWrite.All"));
+    assert!(out.contains("NOT READY"), "{out}");
+}
+
+#[tokio::test]
 async fn check_says_when_graph_no_longer_serves_the_device_api() {
     let origin = simulator_with(Faults {
         retired: true,
@@ -159,6 +173,19 @@ async fn the_simulator_answers_403_to_a_token_without_the_permission() {
     assert_eq!(body["type"], "urn:graphgate:problem:graph-permission");
     let upgrade = json!({"action": "upgradeApp", "teamId": "team-1", "installationId": "inst-1"});
     assert_eq!(app.post_change(upgrade).await.status(), 200);
+    // Consenting needs a permission of its own.
+    let consenting = json!({"action": "upgradeApp", "teamId": "team-1", "installationId": "inst-1",
+        "consentedPermissionSet": {"resourceSpecificPermissions": [
+            {"permissionValue": "ChannelMessage.Read.Group", "permissionType": "application"}]}});
+    let body = problem(app.post_change(consenting).await, 502).await;
+    assert_eq!(body["type"], "urn:graphgate:problem:graph-consent-refused");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("TeamsAppInstallation.ReadWriteAndConsentForTeam.All"),
+        "{body}"
+    );
 }
 
 /// An app-only token as Entra issues them, with these application permissions.
@@ -256,7 +283,8 @@ async fn a_token_that_is_not_a_jwt_is_reported_not_guessed_at() {
         report["capabilities"][1]["grant"],
         "TeamworkDevice.ReadWrite.All"
     );
-    assert_eq!(report["ready"], false);
+    // Nothing is known to be impossible, so the check does not say nothing can be done.
+    assert_eq!(report["ready"], true);
 }
 
 #[tokio::test]

@@ -173,3 +173,31 @@ async fn serve_keeps_serving_when_its_stdout_is_closed() {
     assert_eq!(health.status(), 200);
     drop(running);
 }
+
+#[tokio::test]
+async fn serve_simulate_signs_in_with_a_certificate_when_given_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let certificate = format!(
+        "{}/tests/fixtures/graph-client-cert.pem",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let (_serve, lines) = start(
+        &["serve", "--simulate", "--listen", "127.0.0.1:0"],
+        dir.path(),
+        &[("GRAPH_CLIENT_CERTIFICATE", certificate)],
+        |lines| {
+            after(lines, "demo caller token: ").is_some()
+                && after(lines, "graphgate listening on ").is_some()
+        },
+    );
+    let address = after(&lines, "graphgate listening on ").unwrap();
+    let token = after(&lines, "demo caller token: ").unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("{address}/v1/changes"))
+        .bearer_auth(token)
+        .json(&json!({"action": "restartDevice", "deviceId": "demo-device-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+}

@@ -81,12 +81,21 @@ impl SigningSecret {
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
-        // IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d) reach IPv4 space.
-        IpAddr::V6(v6) => match v6.to_ipv4() {
-            Some(v4) => is_public_v4(v4),
-            None => is_public_v6(v6),
-        },
+        IpAddr::V6(v6) => is_public_v6(v6) && embedded_v4(v6).is_none_or(is_public_v4),
     }
+}
+
+/// The IPv4 address an IPv6 address carries to IPv4 space, in the forms that do without a
+/// tunnel graphgate could refuse by prefix: IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible
+/// (`::a.b.c.d`), IPv4-translated (`::ffff:0:a.b.c.d`) and an ISATAP interface identifier
+/// (`…:0:5efe:a.b.c.d`, `…:200:5efe:a.b.c.d`). NAT64, 6to4 and Teredo are refused whole.
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let last = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+    let translated = s[..4] == [0, 0, 0, 0] && s[4] == 0xffff && s[5] == 0;
+    let isatap = matches!(s[4], 0x0000 | 0x0200) && s[5] == 0x5efe;
+    ip.to_ipv4()
+        .or_else(|| (translated || isatap).then_some(last))
 }
 
 fn is_public_v4(ip: Ipv4Addr) -> bool {
@@ -120,8 +129,11 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || first == 0x0100) // discard-only
 }
 
-/// Resolves names like the system does, then keeps only public addresses.
-struct PublicOnly;
+/// Resolves names like the system does, then keeps only public addresses, and loopback ones
+/// where the policy allows loopback.
+struct PublicOnly {
+    allow_loopback: bool,
+}
 
 /// What [`PublicOnly`] answers for a name with no public address; found again in the error
 /// chain to tell the caller why its callback went nowhere.
@@ -131,12 +143,15 @@ struct NoPublicAddress(String);
 
 impl Resolve for PublicOnly {
     fn resolve(&self, name: Name) -> Resolving {
+        let allow_loopback = self.allow_loopback;
         Box::pin(async move {
             let host = name.as_str().to_owned();
             let resolved: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let public: Vec<SocketAddr> =
-                resolved.into_iter().filter(|a| is_public(a.ip())).collect();
+            let public: Vec<SocketAddr> = resolved
+                .into_iter()
+                .filter(|a| is_public(a.ip()) || (allow_loopback && a.ip().is_loopback()))
+                .collect();
             if public.is_empty() {
                 return Err(NoPublicAddress(host).into());
             }
@@ -156,17 +171,18 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl CallbackSender {
     pub fn new(policy: TargetPolicy) -> Self {
-        let mut builder = reqwest::Client::builder()
+        let http = reqwest::Client::builder()
             .user_agent(concat!("graphgate/", env!("CARGO_PKG_VERSION")))
             .timeout(ATTEMPT_TIMEOUT)
             .connect_timeout(Duration::from_secs(5))
             // A redirect or a proxy would send the callback somewhere the checks did not see.
             .redirect(reqwest::redirect::Policy::none())
-            .no_proxy();
-        if policy == TargetPolicy::PublicHttpsOnly {
-            builder = builder.dns_resolver(PublicOnly);
-        }
-        let http = builder.build().expect("the TLS backend is compiled in");
+            .no_proxy()
+            .dns_resolver(PublicOnly {
+                allow_loopback: policy == TargetPolicy::AllowLoopbackHttp,
+            })
+            .build()
+            .expect("the TLS backend is compiled in");
         Self { http, policy }
     }
 
@@ -181,14 +197,17 @@ impl CallbackSender {
             || url
                 .host_str()
                 .is_some_and(|h| h.eq_ignore_ascii_case("localhost"));
-        match self.policy {
-            TargetPolicy::AllowLoopbackHttp if loopback => Ok(()),
-            _ if url.scheme() != "https" => Err(TargetError::NotHttps),
-            TargetPolicy::PublicHttpsOnly => match literal {
-                Some(ip) if !is_public(ip) => Err(TargetError::NotPublic(ip)),
-                _ => Ok(()),
-            },
-            TargetPolicy::AllowLoopbackHttp => Ok(()),
+        // Loopback, over http or https, is `serve`'s one relaxation: every other target
+        // follows the deployment's rules.
+        if self.policy == TargetPolicy::AllowLoopbackHttp && loopback {
+            return Ok(());
+        }
+        if url.scheme() != "https" {
+            return Err(TargetError::NotHttps);
+        }
+        match literal {
+            Some(ip) if !is_public(ip) => Err(TargetError::NotPublic(ip)),
+            _ => Ok(()),
         }
     }
 
@@ -313,6 +332,13 @@ mod tests {
             "::ffff:169.254.169.254",
             "2001:db8::1",
             "64:ff9b::a9fe:a9fe",
+            "::a9fe:a9fe",
+            "::ffff:0:a9fe:a9fe",
+            "::ffff:0:7f00:1",
+            "2606:4700::5efe:a9fe:a9fe",
+            "2606:4700::200:5efe:a00:1",
+            "2002:a9fe:a9fe::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
@@ -321,6 +347,7 @@ mod tests {
             "52.94.236.248",
             "2606:4700:4700::1111",
             "::ffff:8.8.8.8",
+            "2606:4700::5efe:808:808",
         ] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }
@@ -358,9 +385,34 @@ mod tests {
             local.check_target(&url("http://10.0.0.5/h")),
             Err(TargetError::NotHttps)
         );
-        assert!(
-            local.check_target(&url("https://10.0.0.5/h")).is_ok(),
-            "serve may call an on-premises receiver"
-        );
+        // Loopback is serve's one relaxation: private and metadata addresses stay refused,
+        // in every spelling.
+        for private in [
+            "https://10.0.0.5/h",
+            "https://169.254.169.254/latest",
+            "https://[::ffff:0:a9fe:a9fe]/",
+            "https://[::ffff:169.254.169.254]/",
+            "https://[fd00:ec2::254]/",
+            "https://2852039166/",
+            "https://0xa9.0xfe.0xa9.0xfe/",
+            "https://0251.0376.0251.0376/",
+            "https://169.254.43518/",
+        ] {
+            assert!(
+                matches!(
+                    local.check_target(&url(private)),
+                    Err(TargetError::NotPublic(_))
+                ),
+                "{private}"
+            );
+            assert!(
+                matches!(
+                    strict.check_target(&url(private)),
+                    Err(TargetError::NotPublic(_))
+                ),
+                "{private}"
+            );
+        }
+        assert!(local.check_target(&url("https://127.0.0.1:9/h")).is_ok());
     }
 }

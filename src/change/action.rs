@@ -139,8 +139,8 @@ impl SoftwareVersion {
         if value.trim() != value {
             return Err("must not start or end with whitespace");
         }
-        if value.chars().any(char::is_control) {
-            return Err("must not contain control characters");
+        if value.chars().any(super::text::is_unsafe) {
+            return Err(super::text::UNSAFE);
         }
         Ok(Self(value))
     }

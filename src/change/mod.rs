@@ -9,6 +9,7 @@ mod record;
 mod request;
 mod schedule;
 mod status;
+mod text;
 mod view;
 
 pub use action::{

@@ -46,6 +46,11 @@ impl CallbackUrl {
         if raw.len() > Self::MAX_LEN {
             return Err(format!("must be at most {} characters", Self::MAX_LEN));
         }
+        // The URL parser would silently drop a tab or newline, or trim a space: the URL
+        // stored would not be the one the caller sent.
+        if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("must not contain whitespace or control characters".into());
+        }
         let url = Url::parse(raw).map_err(|_| "must be an absolute http(s) URL".to_owned())?;
         if !matches!(url.scheme(), "https" | "http") {
             return Err("must be an http(s) URL".into());
@@ -189,8 +194,8 @@ fn text(s: &str) -> Result<String, String> {
     if s.len() > MAX_TEXT_LEN {
         return Err(format!("must be at most {MAX_TEXT_LEN} characters"));
     }
-    if s.chars().any(char::is_control) {
-        return Err("must not contain control characters".into());
+    if s.chars().any(super::text::is_unsafe) {
+        return Err(super::text::UNSAFE.into());
     }
     Ok(s.to_owned())
 }

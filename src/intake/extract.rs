@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use serde_json::{Map, Value};
 use tokio::time::{Duration, Instant};
 
+use super::strict_json::{self, StrictJsonError};
 use super::{ApiError, Intake, MAX_BODY_BYTES};
 use crate::callers::{self, Caller};
 
@@ -90,10 +91,11 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
                 ApiError::UnreadableBody
             }
         })?;
-        match serde_json::from_slice::<Value>(&bytes) {
+        match strict_json::parse(&bytes) {
             Ok(Value::Object(map)) => Ok(JsonObject(map)),
             Ok(_) => Err(ApiError::NotAnObject),
-            Err(e) => Err(ApiError::MalformedJson(e)),
+            Err(StrictJsonError::Syntax(e)) => Err(ApiError::MalformedJson(e)),
+            Err(StrictJsonError::DuplicateKey(key)) => Err(ApiError::DuplicateKey(key)),
         }
     }
 }

@@ -5,6 +5,7 @@ mod changes;
 mod check;
 mod extract;
 mod problem;
+mod strict_json;
 mod submit;
 
 use problem::ApiError;

@@ -20,6 +20,8 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("the body is not valid JSON")]
     MalformedJson(#[source] serde_json::Error),
+    #[error("the body holds an object with a duplicate key")]
+    DuplicateKey(String),
     #[error("the body must be a JSON object")]
     NotAnObject,
     #[error("the body could not be read")]
@@ -55,6 +57,12 @@ pub enum ApiError {
     #[error("internal error")]
     Panic,
 }
+
+/// How many invalid fields a validation problem lists; `errorCount` says how many there were.
+const MAX_LISTED_ERRORS: usize = 20;
+
+/// How much of a duplicate key the problem repeats back.
+const MAX_ECHOED_KEY: usize = 100;
 
 struct Problem {
     status: StatusCode,
@@ -101,7 +109,13 @@ impl ApiError {
                     many => format!("{} fields are invalid; see errors", many.len()),
                 },
             )
-            .with("errors", serde_json::to_value(errors).unwrap_or_default()),
+            // A body of thousands of unknown keys must not get an answer many times its size.
+            .with(
+                "errors",
+                serde_json::to_value(&errors[..errors.len().min(MAX_LISTED_ERRORS)])
+                    .unwrap_or_default(),
+            )
+            .with("errorCount", errors.len()),
             // The parser's own words stay in the log; where it stopped helps the caller.
             MalformedJson(e) => Problem::new(
                 StatusCode::BAD_REQUEST,
@@ -111,6 +125,13 @@ impl ApiError {
             )
             .with("line", e.line())
             .with("column", e.column()),
+            DuplicateKey(key) => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "duplicate-key",
+                "The body repeats a key",
+                "an object in the body holds the same key twice; send each field once",
+            )
+            .with("key", key.chars().take(MAX_ECHOED_KEY).collect::<String>()),
             NotAnObject => Problem::new(
                 StatusCode::BAD_REQUEST,
                 "malformed-json",

@@ -120,6 +120,31 @@ fn invalid_requests() -> Vec<(&'static str, Value, Vec<&'static str>)> {
             json!({"action": "updateSoftware", "deviceId": "a/b", "softwareType": "bios", "softwareVersion": "", "colour": "red"}),
             vec!["deviceId", "softwareType", "softwareVersion", "colour"],
         ),
+        (
+            "right-to-left override in reference",
+            json!({"action": "restartDevice", "deviceId": "d1", "reference": "CHG\u{202E}4321"}),
+            vec!["reference"],
+        ),
+        (
+            "isolate in requestedBy",
+            json!({"action": "restartDevice", "deviceId": "d1", "requestedBy": "alice\u{2066}@contoso.com\u{2069}"}),
+            vec!["requestedBy"],
+        ),
+        (
+            "bidi mark in software version",
+            json!({"action": "updateSoftware", "deviceId": "d1", "softwareType": "firmware", "softwareVersion": "1.0\u{200F}.2"}),
+            vec!["softwareVersion"],
+        ),
+        (
+            "callback URL with CR/LF",
+            json!({"action": "restartDevice", "deviceId": "d1", "callbackUrl": "https://itsm.example.com/h\r\nX-Injected: 1"}),
+            vec!["callbackUrl"],
+        ),
+        (
+            "callback URL with a tab",
+            json!({"action": "restartDevice", "deviceId": "d1", "callbackUrl": "https://itsm.exa\tmple.com/h"}),
+            vec!["callbackUrl"],
+        ),
     ]
 }
 
@@ -278,4 +303,63 @@ async fn unknown_routes_and_methods_are_problems_too() {
         .await
         .unwrap();
     assert_eq!(health.status(), 200);
+}
+
+#[tokio::test]
+async fn a_duplicate_key_is_refused_not_resolved_to_the_last() {
+    let app = spawn_app().await;
+    for (body, key) in [
+        (
+            r#"{"action":"restartDevice","deviceId":"../../x","deviceId":"ok"}"#,
+            "deviceId",
+        ),
+        (
+            r#"{"action":"restartDevice","action":"runDiagnostics","deviceId":"d1"}"#,
+            "action",
+        ),
+        (
+            r#"{"action":"upgradeApp","teamId":"t","installationId":"i","consentedPermissionSet":{"resourceSpecificPermissions":[{"permissionValue":"a","permissionValue":"b","permissionType":"application"}]}}"#,
+            "permissionValue",
+        ),
+    ] {
+        let response = app
+            .http
+            .post(format!("{}/v1/changes", app.address))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let p = problem(response, 400).await;
+        assert_eq!(p["type"], "urn:graphgate:problem:duplicate-key", "{body}");
+        assert_eq!(p["key"], key, "{body}");
+    }
+    assert!(app.graph_requests().await.is_empty());
+    assert!(app.token_requests().await.is_empty());
+}
+
+#[tokio::test]
+async fn thousands_of_unknown_keys_get_a_short_answer_with_a_count() {
+    let app = spawn_app().await;
+    let mut body = serde_json::Map::new();
+    body.insert("action".into(), json!("restartDevice"));
+    body.insert("deviceId".into(), json!("d1"));
+    let mut size = serde_json::to_vec(&body).unwrap().len();
+    let mut n = 0;
+    // Each `"kN":1,` adds the key's length and 5 bytes.
+    while size + format!("k{n}").len() + 5 < 64 * 1024 {
+        size += format!("k{n}").len() + 5;
+        body.insert(format!("k{n}"), json!(1));
+        n += 1;
+    }
+    assert!(n > 6000, "{n} keys");
+    let response = app.post_change(Value::Object(body)).await;
+    let text_len = response.content_length();
+    let p = problem(response, 400).await;
+    assert_eq!(p["errorCount"], n);
+    assert_eq!(p["errors"].as_array().unwrap().len(), 20);
+    assert!(p.to_string().len() < 4096, "{} bytes", p.to_string().len());
+    assert!(text_len.is_none_or(|l| l < 4096));
+    assert!(app.graph_requests().await.is_empty());
 }

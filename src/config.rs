@@ -56,6 +56,27 @@ pub struct Settings {
     pub sweep_interval: Duration,
     /// Where callbacks may go. Strict unless the entry point relaxes it (`serve` does).
     pub callback_policy: TargetPolicy,
+    /// How `graphgate serve` treats connections.
+    pub connections: ConnectionLimits,
+}
+
+/// What `graphgate serve` allows a connection, so that slow or idle clients cannot hold it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// The most a client may take to send a request's head, and the longest a kept-alive
+    /// connection may sit idle before its next request.
+    pub header_timeout: Duration,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            max_connections: 512,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -114,6 +135,7 @@ impl Settings {
             pacing,
             sweep_interval,
             callback_policy: TargetPolicy::PublicHttpsOnly,
+            connections: connections(env)?,
         })
     }
 }
@@ -235,6 +257,16 @@ fn store(env: Env<'_>) -> Result<StoreSettings, ConfigError> {
     Ok(StoreSettings::DynamoDb {
         table,
         retention: Duration::from_secs(retention_days * 86_400),
+    })
+}
+
+fn connections(env: Env<'_>) -> Result<ConnectionLimits, ConfigError> {
+    let defaults = ConnectionLimits::default();
+    Ok(ConnectionLimits {
+        header_timeout: seconds(env, "GRAPHGATE_HEADER_TIMEOUT_SECS", 300.0)?
+            .unwrap_or(defaults.header_timeout),
+        max_connections: whole_number(env, "GRAPHGATE_MAX_CONNECTIONS", 1..=65_536, "")?
+            .map_or(defaults.max_connections, |n| n as usize),
     })
 }
 

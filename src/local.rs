@@ -1,11 +1,14 @@
 //! Running graphgate on one machine: `graphgate serve` (the intake Router on a local socket,
 //! a sweep loop beside it, optionally the simulator) and `graphgate sweep --once`.
 
+mod server;
+
+pub use server::Application;
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::Router;
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 
@@ -17,35 +20,6 @@ use crate::simulator::{self, SimulatorState};
 use crate::store::StoreSettings;
 use crate::sweeper::Sweeper;
 use crate::telemetry::{error_chain, show};
-
-/// The HTTP app bound to its socket, not yet serving.
-pub struct Application {
-    listener: TcpListener,
-    router: Router,
-}
-
-impl Application {
-    pub async fn bind(app: &App, listen: SocketAddr) -> std::io::Result<Self> {
-        Ok(Application {
-            listener: TcpListener::bind(listen).await?,
-            router: app.router(),
-        })
-    }
-
-    pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
-    }
-
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-    }
-}
 
 /// Settings for a process on one machine, where a local receiver (a script, a test
 /// listener) may take callbacks over plain http on loopback. Against a DynamoDB table the
@@ -118,9 +92,10 @@ pub async fn serve(listen: SocketAddr, simulate: bool) -> Result<(), Box<dyn std
         (Settings::load().await?, None, None)
     };
     let interval = settings.sweep_interval;
+    let limits = settings.connections;
     let app = App::from_settings(local(settings)).await?;
     tokio::spawn(run_forever(app.sweeper(), interval));
-    let application = Application::bind(&app, listen).await?;
+    let application = Application::bind(app.router(), listen, limits).await?;
     let addr = application.local_addr();
     let mut banner = format!("graphgate listening on http://{addr}\n");
     if let Some(sim) = simulator_addr {

@@ -17,6 +17,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -64,6 +65,9 @@ impl IntakeSettings {
     }
 }
 
+/// The longest a request's body may take to arrive.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -79,6 +83,9 @@ pub fn router(intake: Intake) -> Router {
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // A body trickled in slowly must not hold a connection: the read fails, and the
+        // request gets a 400 unreadable-body.
+        .layer(RequestBodyTimeoutLayer::new(BODY_READ_TIMEOUT))
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(ApiError::Panic)
         }))

@@ -11,7 +11,7 @@ use std::time::Duration;
 use graphgate::app::App;
 use graphgate::callback::TargetPolicy;
 use graphgate::change::{ChangeId, ChangeRecord, ChangeRequest, Pacing};
-use graphgate::config::Settings;
+use graphgate::config::{ConnectionLimits, Settings};
 use graphgate::graph::RetryPolicy;
 use graphgate::local::Application;
 use graphgate::simulator::{self, SimulatorState};
@@ -95,6 +95,7 @@ pub struct Options {
     pub credential: Vec<(&'static str, String)>,
     /// Read the callers from this Secrets Manager secret instead of `GRAPHGATE_CALLERS`.
     pub callers_arn: Option<String>,
+    pub connections: ConnectionLimits,
 }
 
 /// The store implementations, for tests that must pass on each.
@@ -215,6 +216,7 @@ impl Default for Options {
             login_origin: None,
             credential: vec![("GRAPH_CLIENT_SECRET", CLIENT_SECRET.to_owned())],
             callers_arn: None,
+            connections: ConnectionLimits::default(),
             sweep: SweepSettings {
                 claim_lease: Duration::from_secs(10),
                 ..SweepSettings::default()
@@ -311,9 +313,13 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let settings = settings_for(&graph, &login, &db, &options).await;
     let clock = Arc::new(ManualClock::starting_at(OffsetDateTime::now_utc()));
     let app = App::with_clock(settings, clock.clone()).await.unwrap();
-    let application = Application::bind(&app, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let application = Application::bind(
+        app.router(),
+        "127.0.0.1:0".parse().unwrap(),
+        options.connections,
+    )
+    .await
+    .unwrap();
     let address = format!("http://{}", application.local_addr());
     tokio::spawn(application.run_until_stopped());
     TestApp {
@@ -612,8 +618,20 @@ pub fn start(
     env: &[(&str, String)],
     done: impl Fn(&[String]) -> bool,
 ) -> (Running, Vec<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_graphgate"))
-        .args(args)
+    let mut command = Command::new(env!("CARGO_BIN_EXE_graphgate"));
+    command.args(args);
+    start_command(command, dir, env, done)
+}
+
+/// As [`start`], for a command that runs the binary some other way (through a shell that
+/// sets a limit first, say).
+pub fn start_command(
+    mut command: Command,
+    dir: &std::path::Path,
+    env: &[(&str, String)],
+    done: impl Fn(&[String]) -> bool,
+) -> (Running, Vec<String>) {
+    let mut child = command
         .current_dir(dir)
         .env_remove("GRAPHGATE_CALLERS")
         .env_remove("GRAPHGATE_DB")

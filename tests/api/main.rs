@@ -6,6 +6,7 @@ mod callbacks;
 mod changes;
 mod check;
 mod cli;
+mod connections;
 mod credentials;
 mod error_text;
 mod graph_errors;

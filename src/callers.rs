@@ -12,13 +12,17 @@ use subtle::ConstantTimeEq;
 
 use crate::callback::SigningSecret;
 use crate::change::ActionKind;
+
+mod schemes;
+
+pub use schemes::{Delivery, Route, Scheme, TOLERANCE};
 /// Shortest plain bearer token accepted: 128 bits of hex, so a guessable token cannot slip in.
 const MIN_TOKEN_LEN: usize = 32;
 
 /// A registered caller, after authentication.
 pub struct Caller {
     name: String,
-    token_sha256: [u8; 32],
+    scheme: Scheme,
     allow: Allow,
     signing_secret: Option<SigningSecret>,
 }
@@ -27,6 +31,7 @@ impl fmt::Debug for Caller {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Caller")
             .field("name", &self.name)
+            .field("scheme", &self.scheme)
             .field("allow", &self.allow)
             .finish_non_exhaustive()
     }
@@ -35,6 +40,10 @@ impl fmt::Debug for Caller {
 impl Caller {
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    pub fn scheme(&self) -> &Scheme {
+        &self.scheme
     }
 
     /// The secret callbacks to this caller are signed with; without one it gets none.
@@ -73,12 +82,25 @@ struct Entry {
 }
 
 #[derive(Deserialize)]
-#[serde(tag = "scheme", rename_all = "camelCase", deny_unknown_fields)]
+#[serde(tag = "scheme", rename_all = "kebab-case", deny_unknown_fields)]
 enum AuthEntry {
     Bearer {
         token: Option<String>,
         #[serde(rename = "tokenSha256")]
         token_sha256: Option<String>,
+    },
+    StandardWebhooks {
+        secret: String,
+    },
+    HmacSha256 {
+        secret: String,
+        header: Option<String>,
+    },
+    Slack {
+        secret: String,
+    },
+    TeamsOutgoingWebhook {
+        secret: String,
     },
 }
 
@@ -109,10 +131,11 @@ impl CallerRegistry {
             if callers.iter().any(|c| c.name == caller.name) {
                 return Err(format!("caller name {:?} is used twice", caller.name));
             }
-            if callers
-                .iter()
-                .any(|c| bool::from(c.token_sha256.ct_eq(&caller.token_sha256)))
-            {
+            let same_token = |c: &Arc<Caller>| match (&c.scheme, &caller.scheme) {
+                (Scheme::Bearer(a), Scheme::Bearer(b)) => bool::from(a.ct_eq(b)),
+                _ => false,
+            };
+            if callers.iter().any(same_token) {
                 return Err(format!(
                     "caller {:?} shares its token with another caller",
                     caller.name
@@ -128,7 +151,7 @@ impl CallerRegistry {
         if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
             return Err("name must be 1 to 64 printable characters".into());
         }
-        let token_sha256 = match entry.auth {
+        let scheme = match entry.auth {
             AuthEntry::Bearer {
                 token: Some(token),
                 token_sha256: None,
@@ -138,7 +161,7 @@ impl CallerRegistry {
                         "{name:?}: the token must be at least {MIN_TOKEN_LEN} characters"
                     ));
                 }
-                Sha256::digest(token.as_bytes()).into()
+                Scheme::Bearer(Sha256::digest(token.as_bytes()).into())
             }
             AuthEntry::Bearer {
                 token: None,
@@ -147,12 +170,26 @@ impl CallerRegistry {
                 let mut digest = [0u8; 32];
                 hex::decode_to_slice(hex_digest.trim(), &mut digest)
                     .map_err(|_| format!("{name:?}: tokenSha256 must be 64 hex digits"))?;
-                digest
+                Scheme::Bearer(digest)
             }
-            _ => {
+            AuthEntry::Bearer { .. } => {
                 return Err(format!(
                     "{name:?}: bearer auth takes exactly one of token or tokenSha256"
                 ));
+            }
+            AuthEntry::StandardWebhooks { secret } => SigningSecret::parse(&secret)
+                .map(Scheme::StandardWebhooks)
+                .map_err(|e| e.replace("signingSecret", "secret"))
+                .map_err(|e| format!("{name:?}: {e}"))?,
+            AuthEntry::HmacSha256 { secret, header } => {
+                Scheme::hmac_sha256(&secret, header.as_deref())
+                    .map_err(|e| format!("{name:?}: {e}"))?
+            }
+            AuthEntry::Slack { secret } => {
+                Scheme::slack(&secret).map_err(|e| format!("{name:?}: {e}"))?
+            }
+            AuthEntry::TeamsOutgoingWebhook { secret } => {
+                Scheme::teams(&secret).map_err(|e| format!("{name:?}: {e}"))?
             }
         };
         if entry.allow.is_empty() {
@@ -182,7 +219,7 @@ impl CallerRegistry {
             .transpose()?;
         Ok(Caller {
             name,
-            token_sha256,
+            scheme,
             allow,
             signing_secret,
         })
@@ -195,12 +232,12 @@ impl CallerRegistry {
             .find(|c| c.name == name)
     }
 
-    /// The caller whose token this is. Every registered digest is compared, in constant time.
-    pub fn authenticate(&self, presented: &str) -> Option<Arc<Caller>> {
-        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+    /// The caller whose proof `delivery` carries, among those `route` takes. Every such
+    /// caller is checked, so the time taken does not say which one matched.
+    pub fn authenticate(&self, route: Route, delivery: &Delivery<'_>) -> Option<Arc<Caller>> {
         let mut found = None;
-        for caller in &self.callers {
-            if bool::from(caller.token_sha256.ct_eq(&digest)) {
+        for caller in self.callers.iter().filter(|c| c.scheme.serves(route)) {
+            if caller.scheme.verify(delivery) {
                 found = Some(caller);
             }
         }
@@ -241,27 +278,48 @@ impl CallerSource for FixedCallers {
     }
 }
 
-/// The caller whose bearer token `presented` is, asking `source` for a newer registry once if
-/// the one it holds has no such token.
-pub async fn authenticate(source: &dyn CallerSource, presented: &str) -> Option<Arc<Caller>> {
+/// The caller whose proof `delivery` carries, asking `source` for a newer registry once if
+/// the one it holds has no such caller.
+pub async fn authenticate(
+    source: &dyn CallerSource,
+    route: Route,
+    delivery: &Delivery<'_>,
+) -> Option<Arc<Caller>> {
     let registry = source.current().await;
-    if let Some(caller) = registry.authenticate(presented) {
+    if let Some(caller) = registry.authenticate(route, delivery) {
         return Some(caller);
     }
     if source.unknown_token(&registry).await {
-        return source.current().await.authenticate(presented);
+        return source.current().await.authenticate(route, delivery);
     }
     None
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 
     fn registry(json: &str) -> Result<CallerRegistry, String> {
         CallerRegistry::parse(json)
+    }
+
+    /// The caller a request carrying `Authorization: Bearer {token}` proves to be.
+    pub(crate) fn by_token(r: &CallerRegistry, token: &str) -> Option<Arc<Caller>> {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(
+            axum::http::header::AUTHORIZATION,
+            axum::http::HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+        );
+        r.authenticate(
+            Route::Api,
+            &Delivery {
+                headers: &headers,
+                body: b"",
+                now: time::OffsetDateTime::UNIX_EPOCH,
+            },
+        )
     }
 
     #[test]
@@ -272,14 +330,14 @@ mod tests {
                 {{"name":"bot","auth":{{"scheme":"bearer","tokenSha256":"{digest}"}},"allow":["*"]}}]"#
         ))
         .unwrap();
-        let itsm = r.authenticate(TOKEN).unwrap();
+        let itsm = by_token(&r, TOKEN).unwrap();
         assert_eq!(itsm.name(), "itsm");
         assert!(itsm.may(ActionKind::UpdateSoftware));
         assert!(!itsm.may(ActionKind::RestartDevice));
-        let bot = r.authenticate("fedcba9876543210fedcba9876543210").unwrap();
+        let bot = by_token(&r, "fedcba9876543210fedcba9876543210").unwrap();
         assert!(bot.may(ActionKind::UpgradeApp));
-        assert!(r.authenticate("nope").is_none());
-        assert!(r.authenticate("").is_none());
+        assert!(by_token(&r, "nope").is_none());
+        assert!(by_token(&r, "").is_none());
     }
 
     #[test]

@@ -695,8 +695,7 @@ mod tests {
         .unwrap();
         let registry = futures::executor::block_on(s.callers.current());
         assert!(
-            registry
-                .authenticate("0123456789abcdef0123456789abcdef")
+            crate::callers::tests::by_token(&registry, "0123456789abcdef0123456789abcdef")
                 .is_some()
         );
         let err = settings(&[

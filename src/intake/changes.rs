@@ -8,16 +8,15 @@ use axum::http::header::LOCATION;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::extract::{Authenticated, Deadline, JsonObject};
+use super::extract::{Authenticated, Deadline, SignedJson};
 use super::submit::{SubmitFailure, submit};
 use super::{ApiError, Intake, status_url};
 use crate::change::{ChangeId, ChangeRecord, ChangeRequest, ChangeView, FieldError};
 
 pub async fn create(
     State(intake): State<Intake>,
-    Authenticated(caller): Authenticated,
     Deadline(deadline): Deadline,
-    JsonObject(body): JsonObject,
+    SignedJson { caller, body }: SignedJson,
 ) -> Result<Response, ApiError> {
     let request = ChangeRequest::parse(&body).map_err(ApiError::Validation)?;
     let kind = request.action.kind();

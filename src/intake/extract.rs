@@ -4,35 +4,64 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::HeaderMap;
+use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use serde_json::{Map, Value};
 use tokio::time::{Duration, Instant};
 
 use super::strict_json::{self, StrictJsonError};
 use super::{ApiError, Intake, MAX_BODY_BYTES};
-use crate::callers::{self, Caller};
+use crate::callers::{self, Caller, Delivery, Route};
 
-/// The registered caller, proven by its bearer token.
+/// The registered caller of a request without a body, proven by its bearer token or by a
+/// signature over the empty body.
 pub struct Authenticated(pub Arc<Caller>);
 
 impl FromRequestParts<Intake> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Intake) -> Result<Self, ApiError> {
-        let presented = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, token) = v.trim().split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-            })
-            .ok_or(ApiError::Unauthorized)?;
-        callers::authenticate(state.callers.as_ref(), presented)
+        caller_of(state, &parts.headers, b"")
             .await
             .map(Authenticated)
-            .ok_or(ApiError::Unauthorized)
+    }
+}
+
+/// The caller whose proof is on the request, among those the JSON routes take.
+async fn caller_of(
+    state: &Intake,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Arc<Caller>, ApiError> {
+    let delivery = Delivery {
+        headers,
+        body,
+        now: state.clock.now(),
+    };
+    callers::authenticate(state.callers.as_ref(), Route::Api, &delivery)
+        .await
+        .ok_or(ApiError::Unauthorized)
+}
+
+/// A JSON object body and the caller who sent it, proven over the body's bytes as they
+/// arrived: read (413 past the limit), then authenticated (401), then parsed (415, 400).
+pub struct SignedJson {
+    pub caller: Arc<Caller>,
+    pub body: Map<String, Value>,
+}
+
+impl FromRequest<Intake> for SignedJson {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &Intake) -> Result<Self, ApiError> {
+        let (parts, body) = req.into_parts();
+        let bytes = read_body(Request::from_parts(parts.clone(), body), state).await?;
+        let caller = caller_of(state, &parts.headers, &bytes).await?;
+        Ok(SignedJson {
+            caller,
+            body: json_object(&parts.headers, &bytes)?,
+        })
     }
 }
 
@@ -56,9 +85,6 @@ impl FromRequestParts<Intake> for Deadline {
     }
 }
 
-/// A JSON object body, refused with 415, 413 or 400 before any handler logic runs.
-pub struct JsonObject(pub Map<String, Value>);
-
 fn is_json(content_type: &str) -> bool {
     let essence = content_type
         .split(';')
@@ -70,33 +96,34 @@ fn is_json(content_type: &str) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-impl<S: Send + Sync> FromRequest<S> for JsonObject {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let json = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(is_json);
-        if !json {
-            return Err(ApiError::UnsupportedMediaType);
-        }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge {
-                    limit: MAX_BODY_BYTES,
-                }
-            } else {
-                ApiError::UnreadableBody
+/// The body's bytes, at most [`MAX_BODY_BYTES`] of them.
+async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge {
+                limit: MAX_BODY_BYTES,
             }
-        })?;
-        match strict_json::parse(&bytes) {
-            Ok(Value::Object(map)) => Ok(JsonObject(map)),
-            Ok(_) => Err(ApiError::NotAnObject),
-            Err(StrictJsonError::Syntax(e)) => Err(ApiError::MalformedJson(e)),
-            Err(StrictJsonError::DuplicateKey(key)) => Err(ApiError::DuplicateKey(key)),
+        } else {
+            ApiError::UnreadableBody
         }
+    })
+}
+
+/// The body as one JSON object: 415 unless it says it is JSON, 400 unless it is an object
+/// with no key twice.
+fn json_object(headers: &HeaderMap, bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(is_json);
+    if !json {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    match strict_json::parse(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::NotAnObject),
+        Err(StrictJsonError::Syntax(e)) => Err(ApiError::MalformedJson(e)),
+        Err(StrictJsonError::DuplicateKey(key)) => Err(ApiError::DuplicateKey(key)),
     }
 }
 

@@ -40,9 +40,17 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
     }
 });
 
+/// The `servicenow` caller's Standard Webhooks secret.
+pub const WEBHOOK_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+/// The `jira` caller's `hmac-sha256` secret, and the header it signs in.
+pub const HMAC_SECRET: &str = "jira-automation-shared-secret-0123";
+pub const HMAC_HEADER: &str = "X-Hub-Signature";
+
 pub fn callers_json() -> String {
     json!([
         {"name": "itsm", "auth": {"scheme": "bearer", "token": TOKEN}, "allow": ["*"], "signingSecret": SIGNING_SECRET},
+        {"name": "servicenow", "auth": {"scheme": "standard-webhooks", "secret": WEBHOOK_SECRET}, "allow": ["*"]},
+        {"name": "jira", "auth": {"scheme": "hmac-sha256", "secret": HMAC_SECRET, "header": HMAC_HEADER}, "allow": ["restartDevice"]},
         {"name": "chatops", "auth": {"scheme": "bearer", "token": RESTART_ONLY_TOKEN}, "allow": ["restartDevice"]},
         {"name": "events", "auth": {"scheme": "bearer", "token": EVENTS_TOKEN}, "allow": ["*"]},
     ])

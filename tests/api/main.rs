@@ -15,6 +15,7 @@ mod lambda_events;
 mod lambda_runtime;
 mod layers;
 mod recovery;
+mod schemes;
 mod secrets;
 mod simulator;
 mod store;

@@ -122,9 +122,12 @@ impl Settings {
         let pacing = pacing(env)?;
         let sweep_interval = seconds(env, "GRAPHGATE_SWEEP_INTERVAL_SECS", 3600.0)?
             .unwrap_or(Duration::from_secs(10));
+        let defaults = IntakeSettings::default();
         let intake = IntakeSettings {
             request_timeout: seconds(env, "GRAPHGATE_REQUEST_TIMEOUT_SECS", 900.0)?
-                .unwrap_or(IntakeSettings::default().request_timeout),
+                .unwrap_or(defaults.request_timeout),
+            idempotency_window: seconds(env, "GRAPHGATE_IDEMPOTENCY_WINDOW_SECS", 2_592_000.0)?
+                .unwrap_or(defaults.idempotency_window),
         };
         Ok(Settings {
             graph: graph(env)?,

@@ -3,6 +3,7 @@
 
 mod action;
 mod delivery;
+mod idempotency;
 mod ids;
 mod outcome;
 mod record;
@@ -17,6 +18,7 @@ pub use action::{
     ResourceSpecificPermission, SoftwareType, SoftwareVersion,
 };
 pub use delivery::{AttemptOutcome, CallbackAttempt, CallbackDelivery, DeliveryStatus};
+pub use idempotency::{IdempotencyKey, KeptAnswer, KeyedDelivery};
 pub use ids::{
     ChangeId, ChatId, DeviceId, IdError, InstallationId, OperationId, TeamId, TenantId, UserId,
 };

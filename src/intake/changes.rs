@@ -9,16 +9,23 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::extract::{Authenticated, Deadline, SignedJson};
+use super::idempotency;
 use super::submit::{SubmitFailure, submit};
 use super::{ApiError, Intake, status_url};
-use crate::change::{ChangeId, ChangeRecord, ChangeRequest, ChangeView, FieldError};
+use crate::change::{ChangeId, ChangeRecord, ChangeRequest, ChangeView, FieldError, KeyedDelivery};
 
 pub async fn create(
     State(intake): State<Intake>,
     Deadline(deadline): Deadline,
-    SignedJson { caller, body }: SignedJson,
+    SignedJson {
+        caller,
+        body,
+        bytes,
+        headers,
+    }: SignedJson,
 ) -> Result<Response, ApiError> {
     let request = ChangeRequest::parse(&body).map_err(ApiError::Validation)?;
+    let key = idempotency::key_of(&headers)?;
     let kind = request.action.kind();
     if !caller.may(kind) {
         return Err(ApiError::Forbidden {
@@ -63,7 +70,32 @@ pub async fn create(
         reference = record.reference().unwrap_or("-"),
         "submitting change"
     );
-    match submit(&intake, record, deadline).await {
+    let Some(key) = key else {
+        return carry_out(&intake, record, deadline).await;
+    };
+    let delivery = KeyedDelivery::new(
+        caller.name(),
+        key,
+        &bytes,
+        record.id().clone(),
+        now,
+        time::Duration::try_from(intake.settings.idempotency_window).unwrap_or(time::Duration::DAY),
+    );
+    idempotency::once(&intake, delivery, deadline, async {
+        carry_out(&intake, record, deadline)
+            .await
+            .unwrap_or_else(IntoResponse::into_response)
+    })
+    .await
+}
+
+/// Records the change, sends it to Graph, and says what came of it.
+async fn carry_out(
+    intake: &Intake,
+    record: ChangeRecord,
+    deadline: tokio::time::Instant,
+) -> Result<Response, ApiError> {
+    match submit(intake, record, deadline).await {
         Ok(record) => Ok(submitted(&record)),
         Err(SubmitFailure::Store(e)) => Err(ApiError::Store(e)),
         Err(SubmitFailure::Graph { record, error }) => Err(ApiError::Graph {

@@ -49,6 +49,9 @@ async fn caller_of(
 pub struct SignedJson {
     pub caller: Arc<Caller>,
     pub body: Map<String, Value>,
+    /// The body as it arrived, for its fingerprint.
+    pub bytes: Bytes,
+    pub headers: HeaderMap,
 }
 
 impl FromRequest<Intake> for SignedJson {
@@ -61,6 +64,8 @@ impl FromRequest<Intake> for SignedJson {
         Ok(SignedJson {
             caller,
             body: json_object(&parts.headers, &bytes)?,
+            bytes,
+            headers: parts.headers,
         })
     }
 }

@@ -4,6 +4,7 @@
 mod changes;
 mod check;
 mod extract;
+mod idempotency;
 mod problem;
 mod strict_json;
 mod submit;
@@ -47,12 +48,15 @@ pub struct IntakeSettings {
     /// The most one request may spend, Graph retries included. In Lambda the invocation's
     /// own deadline may cut it shorter.
     pub request_timeout: Duration,
+    /// How long a delivery's key is remembered: a repeat within it gets the first answer.
+    pub idempotency_window: Duration,
 }
 
 impl Default for IntakeSettings {
     fn default() -> Self {
         Self {
             request_timeout: Duration::from_secs(25),
+            idempotency_window: Duration::from_secs(24 * 3600),
         }
     }
 }

@@ -24,6 +24,10 @@ pub enum ApiError {
     DuplicateKey(String),
     #[error("the body must be a JSON object")]
     NotAnObject,
+    #[error("the delivery key was used for another body")]
+    IdempotencyKeyReused { key: String },
+    #[error("the first delivery with this key is in flight")]
+    DeliveryInFlight { change_id: ChangeId },
     #[error("the body could not be read")]
     UnreadableBody,
     #[error("the body is larger than {limit} bytes")]
@@ -132,6 +136,21 @@ impl ApiError {
                 "an object in the body holds the same key twice; send each field once",
             )
             .with("key", key.chars().take(MAX_ECHOED_KEY).collect::<String>()),
+            IdempotencyKeyReused { key } => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "The delivery key was used for another request",
+                "this caller already sent a different body under this Idempotency-Key (or delivery id); use a new key for a new request",
+            )
+            .with("key", key.clone()),
+            DeliveryInFlight { change_id } => Problem::new(
+                StatusCode::CONFLICT,
+                "delivery-in-flight",
+                "The first delivery with this key is still in flight",
+                super::idempotency::in_flight_detail(change_id),
+            )
+            .with("changeId", change_id.to_string())
+            .with("statusUrl", super::status_url(change_id)),
             NotAnObject => Problem::new(
                 StatusCode::BAD_REQUEST,
                 "malformed-json",

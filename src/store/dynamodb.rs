@@ -29,7 +29,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 
 use super::{Store, StoreError, backend, due_ms, unix_ms};
-use crate::change::{ChangeId, ChangeRecord, OperationId};
+use crate::change::{ChangeId, ChangeRecord, KeyedDelivery, OperationId};
 
 pub const DUE_INDEX: &str = "due-index";
 const DUE: &str = "due";
@@ -43,6 +43,8 @@ pub struct DynamoStore {
 
 /// Keys of operation claims: apart from change IDs, which are UUIDs.
 const OPERATION_PREFIX: &str = "operation#";
+/// Items that keep a delivery under its caller's key: `delivery#{slot}`.
+const DELIVERY_PREFIX: &str = "delivery#";
 
 /// The longest a change can run: the largest `GRAPHGATE_OPERATION_TIMEOUT_SECS` allowed.
 const MAX_RUN: Duration = Duration::from_secs(604_800);
@@ -287,5 +289,91 @@ impl Store for DynamoStore {
             }
             Err(e) => Err(backend(e)),
         }
+    }
+
+    async fn keep_delivery(
+        &self,
+        delivery: &KeyedDelivery,
+        now: OffsetDateTime,
+    ) -> Result<Option<KeyedDelivery>, StoreError> {
+        let key = AttributeValue::S(format!("{DELIVERY_PREFIX}{}", delivery.slot()));
+        let json = serde_json::to_string(delivery).map_err(StoreError::Corrupt)?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("id", key.clone())
+            .item("delivery", AttributeValue::S(json))
+            .item(
+                "expires_at",
+                AttributeValue::N(delivery.expires_at.unix_timestamp().to_string()),
+            )
+            // TTL deletes expired items late, so an expired one is taken over here.
+            .condition_expression("attribute_not_exists(id) OR expires_at <= :now")
+            .expression_attribute_values(
+                ":now",
+                AttributeValue::N(now.unix_timestamp().to_string()),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(None),
+            Err(e) if is_condition_failure(&e) => {
+                let held = self
+                    .client
+                    .get_item()
+                    .table_name(&self.table)
+                    .key("id", key)
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(backend)?;
+                let json = held
+                    .item()
+                    .and_then(|item| item.get("delivery"))
+                    .and_then(|v| v.as_s().ok())
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(serde::de::Error::custom("a kept delivery has no body"))
+                    })?;
+                serde_json::from_str(json)
+                    .map(Some)
+                    .map_err(StoreError::Corrupt)
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn answer_delivery(&self, delivery: &KeyedDelivery) -> Result<(), StoreError> {
+        let json = serde_json::to_string(delivery).map_err(StoreError::Corrupt)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(
+                "id",
+                AttributeValue::S(format!("{DELIVERY_PREFIX}{}", delivery.slot())),
+            )
+            .item("delivery", AttributeValue::S(json))
+            .item(
+                "expires_at",
+                AttributeValue::N(delivery.expires_at.unix_timestamp().to_string()),
+            )
+            .send()
+            .await
+            .map(drop)
+            .map_err(backend)
+    }
+
+    async fn forget_delivery(&self, delivery: &KeyedDelivery) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(
+                "id",
+                AttributeValue::S(format!("{DELIVERY_PREFIX}{}", delivery.slot())),
+            )
+            .send()
+            .await
+            .map(drop)
+            .map_err(backend)
     }
 }

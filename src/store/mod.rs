@@ -12,7 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::change::{ChangeId, ChangeRecord, OperationId};
+use crate::change::{ChangeId, ChangeRecord, KeyedDelivery, OperationId};
 
 /// Where change records are kept: DynamoDB when `GRAPHGATE_TABLE` is set, else SQLite.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,4 +103,19 @@ pub trait Store: Send + Sync {
         operation: &OperationId,
         change: &ChangeRecord,
     ) -> Result<ChangeId, StoreError>;
+
+    /// Keeps `delivery` under its caller and key unless a delivery kept there has not expired
+    /// at `now`; answers that delivery, or `None` when `delivery` was kept. Of concurrent
+    /// deliveries under one key, exactly one is kept.
+    async fn keep_delivery(
+        &self,
+        delivery: &KeyedDelivery,
+        now: OffsetDateTime,
+    ) -> Result<Option<KeyedDelivery>, StoreError>;
+
+    /// Stores `delivery`, now answered, over the one kept under its key.
+    async fn answer_delivery(&self, delivery: &KeyedDelivery) -> Result<(), StoreError>;
+
+    /// Frees `delivery`'s key: it did nothing, so a repeat may try again.
+    async fn forget_delivery(&self, delivery: &KeyedDelivery) -> Result<(), StoreError>;
 }

@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 
 use super::{Store, StoreError, backend, due_ms, unix_ms};
-use crate::change::{ChangeId, ChangeRecord, OperationId};
+use crate::change::{ChangeId, ChangeRecord, KeyedDelivery, OperationId};
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -40,6 +40,11 @@ impl SqliteStore {
              CREATE TABLE IF NOT EXISTS operation_owners (
                  operation_id TEXT PRIMARY KEY,
                  change_id    TEXT NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS deliveries (
+                 slot       TEXT PRIMARY KEY,
+                 json       TEXT NOT NULL,
+                 expires_at INTEGER NOT NULL
              );",
         )
         .map_err(backend)?;
@@ -217,6 +222,68 @@ impl Store for SqliteStore {
                 )
                 .map_err(backend)?;
             ChangeId::parse(owner).map_err(backend)
+        })
+        .await
+    }
+
+    async fn keep_delivery(
+        &self,
+        delivery: &KeyedDelivery,
+        now: OffsetDateTime,
+    ) -> Result<Option<KeyedDelivery>, StoreError> {
+        let slot = delivery.slot();
+        let json = serde_json::to_string(delivery).map_err(StoreError::Corrupt)?;
+        let expires = delivery.expires_at.unix_timestamp();
+        let now = now.unix_timestamp();
+        self.with_conn(move |conn| {
+            conn.execute(
+                "DELETE FROM deliveries WHERE slot = ?1 AND expires_at <= ?2",
+                params![slot, now],
+            )
+            .map_err(backend)?;
+            let kept = conn
+                .execute(
+                    "INSERT OR IGNORE INTO deliveries (slot, json, expires_at) VALUES (?1, ?2, ?3)",
+                    params![slot, json, expires],
+                )
+                .map_err(backend)?;
+            if kept == 1 {
+                return Ok(None);
+            }
+            let held: String = conn
+                .query_row(
+                    "SELECT json FROM deliveries WHERE slot = ?1",
+                    params![slot],
+                    |row| row.get(0),
+                )
+                .map_err(backend)?;
+            serde_json::from_str(&held)
+                .map(Some)
+                .map_err(StoreError::Corrupt)
+        })
+        .await
+    }
+
+    async fn answer_delivery(&self, delivery: &KeyedDelivery) -> Result<(), StoreError> {
+        let slot = delivery.slot();
+        let json = serde_json::to_string(delivery).map_err(StoreError::Corrupt)?;
+        self.with_conn(move |conn| {
+            conn.execute(
+                "UPDATE deliveries SET json = ?2 WHERE slot = ?1",
+                params![slot, json],
+            )
+            .map(drop)
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn forget_delivery(&self, delivery: &KeyedDelivery) -> Result<(), StoreError> {
+        let slot = delivery.slot();
+        self.with_conn(move |conn| {
+            conn.execute("DELETE FROM deliveries WHERE slot = ?1", params![slot])
+                .map(drop)
+                .map_err(backend)
         })
         .await
     }

@@ -11,6 +11,7 @@ mod credentials;
 mod error_text;
 mod graph_errors;
 mod helpers;
+mod idempotency;
 mod lambda_events;
 mod lambda_runtime;
 mod layers;

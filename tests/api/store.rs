@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use graphgate::change::{
-    ActionOutcome, ChangeId, ChangeRecord, GraphFailure, OperationId, Pacing, Status,
+    ActionOutcome, ChangeId, ChangeRecord, GraphFailure, IdempotencyKey, KeptAnswer, KeyedDelivery,
+    OperationId, Pacing, Status,
 };
 use graphgate::store::{DUE_INDEX, DynamoStore, SqliteStore, Store, StoreError};
 use serde_json::json;
@@ -295,7 +296,89 @@ async fn the_first_claim_on_an_operation_holds_it(backend: Backend) {
     );
 }
 
+async fn the_first_delivery_under_a_key_is_kept_until_it_expires(backend: Backend) {
+    let store = Fresh::new(backend).await.store;
+    let key = IdempotencyKey::parse("CHG0050001").unwrap();
+    let window = Duration::hours(24);
+    let delivery =
+        |body: &[u8]| KeyedDelivery::new("itsm", key.clone(), body, ChangeId::new(), now(), window);
+    let first = delivery(b"{\"a\":1}");
+    assert_eq!(store.keep_delivery(&first, now()).await.unwrap(), None);
+    // A repeat finds the first, unanswered and then answered.
+    let repeat = delivery(b"{\"a\":1}");
+    assert_eq!(
+        store.keep_delivery(&repeat, now()).await.unwrap(),
+        Some(first.clone())
+    );
+    let answered = first.answered(KeptAnswer {
+        status: 202,
+        content_type: Some("application/json".into()),
+        location: Some("https://graph.microsoft.com/beta/x".into()),
+        body: "{}".into(),
+    });
+    store.answer_delivery(&answered).await.unwrap();
+    assert_eq!(
+        store.keep_delivery(&repeat, now()).await.unwrap(),
+        Some(answered.clone())
+    );
+    // The same key is another caller's own.
+    let theirs = KeyedDelivery::new(
+        "chatops",
+        key.clone(),
+        b"{}",
+        ChangeId::new(),
+        now(),
+        window,
+    );
+    assert_eq!(store.keep_delivery(&theirs, now()).await.unwrap(), None);
+    // Once the window has passed, a new delivery takes the key.
+    let later = now() + window + Duration::seconds(1);
+    let fresh = KeyedDelivery::new("itsm", key.clone(), b"{}", ChangeId::new(), later, window);
+    assert_eq!(store.keep_delivery(&fresh, later).await.unwrap(), None);
+    assert_eq!(
+        store.keep_delivery(&repeat, later).await.unwrap(),
+        Some(fresh.clone())
+    );
+    // A forgotten delivery frees its key at once.
+    store.forget_delivery(&fresh).await.unwrap();
+    assert_eq!(store.keep_delivery(&repeat, later).await.unwrap(), None);
+    // Of many deliveries racing for one key, exactly one is kept.
+    let contested = IdempotencyKey::parse("contested").unwrap();
+    let racers: Vec<KeyedDelivery> = (0..12)
+        .map(|_| {
+            KeyedDelivery::new(
+                "itsm",
+                contested.clone(),
+                b"{}",
+                ChangeId::new(),
+                now(),
+                window,
+            )
+        })
+        .collect();
+    let kept = futures::future::join_all(racers.iter().map(|d| {
+        let (store, d) = (store.clone(), d.clone());
+        tokio::spawn(async move { store.keep_delivery(&d, now()).await.unwrap() })
+    }))
+    .await;
+    assert_eq!(
+        kept.into_iter()
+            .filter(|k| k.as_ref().unwrap().is_none())
+            .count(),
+        1
+    );
+    // A kept delivery is not a change: it never shows up as due work.
+    assert!(
+        store
+            .due(now() + Duration::days(30), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 crate::on_every_store!(
+    the_first_delivery_under_a_key_is_kept_until_it_expires,
     the_first_claim_on_an_operation_holds_it,
     round_trips_a_record,
     refuses_a_duplicate_insert,

@@ -1,0 +1,177 @@
+//! At most once per delivery: repeats of a delivery get the first answer and never make a
+//! second Graph call, on both stores, including 200 at once.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use wiremock::matchers::method;
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::helpers::*;
+
+async fn post_keyed(app: &TestApp, key: &str, body: &Value) -> reqwest::Response {
+    app.http
+        .post(format!("{}/v1/changes", app.address))
+        .bearer_auth(TOKEN)
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn graph_posts(requests: &[wiremock::Request]) -> usize {
+    requests
+        .iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .count()
+}
+
+async fn a_repeat_gets_the_first_answer_even_after_the_change_finished(backend: Backend) {
+    let app = spawn_app_with(backend.options().await).await;
+    Mock::given(method("POST"))
+        .respond_with(accepted("d1"))
+        .mount(&app.graph)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(operation("succeeded"))
+        .mount(&app.graph)
+        .await;
+    let body = restart("d1");
+    let first = post_keyed(&app, "CHG0050001-approved", &body).await;
+    assert_eq!(first.status(), 202);
+    let location = first.headers()["location"].clone();
+    let first_body: Value = first.json().await.unwrap();
+
+    // The change runs to its end; a late retry of the webhook still changes nothing.
+    app.sweep().await;
+    let id = first_body["changeId"].as_str().unwrap();
+    assert_eq!(app.record(id).await.status().as_str(), "succeeded");
+    let again = post_keyed(&app, "CHG0050001-approved", &body).await;
+    assert_eq!(again.status(), 202);
+    assert_eq!(again.headers()["location"], location);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<Value>().await.unwrap(), first_body);
+    assert_eq!(graph_posts(&app.graph_requests().await), 1);
+
+    // The same key with another body is a mistake, said plainly.
+    let p = problem(
+        post_keyed(&app, "CHG0050001-approved", &restart("d2")).await,
+        422,
+    )
+    .await;
+    assert_eq!(p["type"], "urn:graphgate:problem:idempotency-key-reused");
+    assert_eq!(graph_posts(&app.graph_requests().await), 1);
+
+    // Past the window (24 h) the key is free again.
+    app.advance(Duration::from_secs(24 * 3600 + 1));
+    assert!(
+        post_keyed(&app, "CHG0050001-approved", &body)
+            .await
+            .headers()
+            .get("idempotent-replayed")
+            .is_none()
+    );
+    assert_eq!(graph_posts(&app.graph_requests().await), 2);
+}
+
+async fn two_hundred_identical_deliveries_at_once_make_one_graph_call(backend: Backend) {
+    let app = spawn_app_with(backend.options().await).await;
+    Mock::given(method("POST"))
+        .respond_with(accepted("d1").set_delay(Duration::from_millis(300)))
+        .mount(&app.graph)
+        .await;
+    let body = restart("d1");
+    let responses = futures::future::join_all(
+        (0..200).map(|_| post_keyed(&app, "a3f1c2d4-retry-storm", &body)),
+    )
+    .await;
+    let mut change_ids = std::collections::HashSet::new();
+    for response in responses {
+        assert_eq!(response.status(), 202);
+        let body: Value = response.json().await.unwrap();
+        change_ids.insert(body["changeId"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        change_ids.len(),
+        1,
+        "every delivery answered with the one change"
+    );
+    assert_eq!(graph_posts(&app.graph_requests().await), 1);
+}
+
+async fn a_delivery_graph_could_not_take_may_be_sent_again(backend: Backend) {
+    let app = spawn_app_with(backend.options().await).await;
+    let unavailable = Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount_as_scoped(&app.graph)
+        .await;
+    let body = restart("d1");
+    let p = problem(post_keyed(&app, "k-503", &body).await, 503).await;
+    assert_eq!(p["type"], "urn:graphgate:problem:graph-unavailable");
+    drop(unavailable);
+    Mock::given(method("POST"))
+        .respond_with(accepted("d1"))
+        .mount(&app.graph)
+        .await;
+    let retried = post_keyed(&app, "k-503", &body).await;
+    assert_eq!(retried.status(), 202);
+    assert!(retried.headers().get("idempotent-replayed").is_none());
+}
+
+crate::on_every_store!(
+    a_repeat_gets_the_first_answer_even_after_the_change_finished,
+    two_hundred_identical_deliveries_at_once_make_one_graph_call,
+    a_delivery_graph_could_not_take_may_be_sent_again,
+);
+
+#[tokio::test]
+async fn keys_belong_to_their_caller_and_sender_delivery_ids_count() {
+    let app = spawn_app().await;
+    Mock::given(method("POST"))
+        .respond_with(accepted("d1"))
+        .mount(&app.graph)
+        .await;
+    let body = restart("d1");
+    assert_eq!(post_keyed(&app, "shared-key", &body).await.status(), 202);
+    // Another caller's key of the same name is its own.
+    let other = app
+        .http
+        .post(format!("{}/v1/changes", app.address))
+        .bearer_auth(RESTART_ONLY_TOKEN)
+        .header("Idempotency-Key", "shared-key")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 202);
+    assert!(other.headers().get("idempotent-replayed").is_none());
+
+    // A GitHub-style delivery id is the key when no Idempotency-Key is sent.
+    let send = || {
+        app.http
+            .post(format!("{}/v1/changes", app.address))
+            .bearer_auth(TOKEN)
+            .header("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
+            .json(&json!({"action": "restartDevice", "deviceId": "d9"}))
+            .send()
+    };
+    assert_eq!(send().await.unwrap().status(), 202);
+    assert_eq!(
+        send().await.unwrap().headers()["idempotent-replayed"],
+        "true"
+    );
+    assert_eq!(graph_posts(&app.graph_requests().await), 3);
+
+    let bad = app
+        .http
+        .post(format!("{}/v1/changes", app.address))
+        .bearer_auth(TOKEN)
+        .header("Idempotency-Key", "has spaces")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let p = problem(bad, 400).await;
+    assert_eq!(p["errors"][0]["field"], "idempotency-key");
+}

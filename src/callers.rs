@@ -25,6 +25,8 @@ pub struct Caller {
     scheme: Scheme,
     allow: Allow,
     signing_secret: Option<SigningSecret>,
+    chat_users: Option<HashSet<String>>,
+    chat_teams: Option<HashSet<String>>,
 }
 
 impl fmt::Debug for Caller {
@@ -49,6 +51,12 @@ impl Caller {
     /// The secret callbacks to this caller are signed with; without one it gets none.
     pub fn signing_secret(&self) -> Option<&SigningSecret> {
         self.signing_secret.as_ref()
+    }
+
+    /// Whether a chat user, of a workspace or tenant, may use this caller.
+    pub fn admits_chat_user(&self, user: &str, team: &str) -> bool {
+        self.chat_users.as_ref().is_none_or(|u| u.contains(user))
+            && self.chat_teams.as_ref().is_none_or(|t| t.contains(team))
     }
 
     pub fn may(&self, action: ActionKind) -> bool {
@@ -79,6 +87,17 @@ struct Entry {
     allow: Vec<String>,
     #[serde(rename = "signingSecret")]
     signing_secret: Option<String>,
+    /// For a chat caller: who in the chat tool may use it.
+    chat: Option<ChatEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChatEntry {
+    /// Chat user IDs (Slack `U…`, Teams AAD object IDs) allowed; any, when absent.
+    users: Option<Vec<String>>,
+    /// Slack workspace (`T…`) or Teams tenant IDs allowed; any, when absent.
+    teams: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -217,11 +236,30 @@ impl CallerRegistry {
             .signing_secret
             .map(|raw| SigningSecret::parse(&raw).map_err(|e| format!("{name:?}: {e}")))
             .transpose()?;
+        let (chat_users, chat_teams) = match entry.chat {
+            None => (None, None),
+            Some(_)
+                if !matches!(
+                    scheme,
+                    Scheme::Slack { .. } | Scheme::TeamsOutgoingWebhook { .. }
+                ) =>
+            {
+                return Err(format!(
+                    "{name:?}: chat applies only to slack and teams-outgoing-webhook callers"
+                ));
+            }
+            Some(chat) => (
+                chat.users.map(|u| u.into_iter().collect()),
+                chat.teams.map(|t| t.into_iter().collect()),
+            ),
+        };
         Ok(Caller {
             name,
             scheme,
             allow,
             signing_secret,
+            chat_users,
+            chat_teams,
         })
     }
 

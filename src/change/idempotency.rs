@@ -54,7 +54,9 @@ pub struct KeyedDelivery {
     pub key: IdempotencyKey,
     /// Hex SHA-256 of the body's bytes.
     pub fingerprint: String,
-    pub change_id: ChangeId,
+    /// The change it made, when known before it is carried out (a chat command's is not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_id: Option<ChangeId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer: Option<KeptAnswer>,
     #[serde(with = "time::serde::rfc3339")]
@@ -69,7 +71,7 @@ impl KeyedDelivery {
         caller: &str,
         key: IdempotencyKey,
         body: &[u8],
-        change_id: ChangeId,
+        change_id: Option<ChangeId>,
         now: OffsetDateTime,
         window: time::Duration,
     ) -> Self {

@@ -2,6 +2,7 @@
 //! on. No I/O, and no clock: time comes in as `now`.
 
 mod action;
+mod command;
 mod delivery;
 mod idempotency;
 mod ids;
@@ -17,6 +18,7 @@ pub use action::{
     Action, ActionKind, AppScope, ConsentedPermissionSet, PermissionType,
     ResourceSpecificPermission, SoftwareType, SoftwareVersion,
 };
+pub use command::{Command, USAGE};
 pub use delivery::{AttemptOutcome, CallbackAttempt, CallbackDelivery, DeliveryStatus};
 pub use idempotency::{IdempotencyKey, KeptAnswer, KeyedDelivery};
 pub use ids::{

@@ -12,6 +12,7 @@ use super::extract::{Authenticated, Deadline, SignedJson};
 use super::idempotency;
 use super::submit::{SubmitFailure, submit};
 use super::{ApiError, Intake, status_url};
+use crate::callers::Caller;
 use crate::change::{ChangeId, ChangeRecord, ChangeRequest, ChangeView, FieldError, KeyedDelivery};
 
 pub async fn create(
@@ -26,6 +27,35 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let request = ChangeRequest::parse(&body).map_err(ApiError::Validation)?;
     let key = idempotency::key_of(&headers)?;
+    let record = admit(&intake, &caller, request)?;
+    let now = record.created_at();
+    let Some(key) = key else {
+        return carry_out(&intake, record, deadline).await;
+    };
+    let delivery = KeyedDelivery::new(
+        caller.name(),
+        key,
+        &bytes,
+        Some(record.id().clone()),
+        now,
+        time::Duration::try_from(intake.settings.idempotency_window).unwrap_or(time::Duration::DAY),
+    );
+    idempotency::once(&intake, delivery, deadline, async {
+        carry_out(&intake, record, deadline)
+            .await
+            .unwrap_or_else(IntoResponse::into_response)
+    })
+    .await
+}
+
+/// The checks every change meets before it is recorded, whichever route brought it: the
+/// caller may ask for it, Graph offers it in this cloud, its callback may go where it says.
+/// Answers the record to store, `submitting`.
+pub(super) fn admit(
+    intake: &Intake,
+    caller: &Caller,
+    request: ChangeRequest,
+) -> Result<ChangeRecord, ApiError> {
     let kind = request.action.kind();
     if !caller.may(kind) {
         return Err(ApiError::Forbidden {
@@ -70,23 +100,7 @@ pub async fn create(
         reference = record.reference().unwrap_or("-"),
         "submitting change"
     );
-    let Some(key) = key else {
-        return carry_out(&intake, record, deadline).await;
-    };
-    let delivery = KeyedDelivery::new(
-        caller.name(),
-        key,
-        &bytes,
-        record.id().clone(),
-        now,
-        time::Duration::try_from(intake.settings.idempotency_window).unwrap_or(time::Duration::DAY),
-    );
-    idempotency::once(&intake, delivery, deadline, async {
-        carry_out(&intake, record, deadline)
-            .await
-            .unwrap_or_else(IntoResponse::into_response)
-    })
-    .await
+    Ok(record)
 }
 
 /// Records the change, sends it to Graph, and says what came of it.

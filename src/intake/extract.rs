@@ -102,7 +102,7 @@ fn is_json(content_type: &str) -> bool {
 }
 
 /// The body's bytes, at most [`MAX_BODY_BYTES`] of them.
-async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+pub(super) async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge {
@@ -116,7 +116,10 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
 
 /// The body as one JSON object: 415 unless it says it is JSON, 400 unless it is an object
 /// with no key twice.
-fn json_object(headers: &HeaderMap, bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+pub(super) fn json_object(
+    headers: &HeaderMap,
+    bytes: &[u8],
+) -> Result<Map<String, Value>, ApiError> {
     let json = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

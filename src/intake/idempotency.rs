@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use tokio::time::Instant;
 
 use super::{ApiError, Intake};
-use crate::change::{ChangeId, FieldError, IdempotencyKey, KeptAnswer, KeyedDelivery};
+use crate::change::{FieldError, IdempotencyKey, KeptAnswer, KeyedDelivery};
 use crate::telemetry::error_chain;
 
 /// Where a delivery's key comes from, first found first: the caller's own `Idempotency-Key`,
@@ -67,7 +67,10 @@ pub async fn once(
             });
         }
         if let Some(answer) = held.answer {
-            tracing::info!(change_id = %held.change_id, "a repeated delivery; answering as the first time");
+            tracing::info!(
+                key = held.key.as_str(),
+                "a repeated delivery; answering as the first time"
+            );
             return Ok(replay(answer));
         }
         if Instant::now() + WAIT_STEP > deadline {
@@ -89,7 +92,7 @@ pub async fn once(
             .await
     };
     if let Err(e) = stored {
-        tracing::error!(change_id = %delivery.change_id, error = %error_chain(&e), "could not keep the answer to a keyed delivery");
+        tracing::error!(key = delivery.key.as_str(), error = %error_chain(&e), "could not keep the answer to a keyed delivery");
     }
     Ok(response)
 }
@@ -132,11 +135,4 @@ fn replay(answer: KeptAnswer) -> Response {
     }
     headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
     response
-}
-
-/// The change a repeat in flight belongs to, for the 409.
-pub fn in_flight_detail(change_id: &ChangeId) -> String {
-    format!(
-        "the first delivery with this key is still being carried out as change {change_id}; ask again shortly, or follow its statusUrl"
-    )
 }

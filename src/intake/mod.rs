@@ -2,12 +2,15 @@
 //! in Lambda.
 
 mod changes;
+mod chat;
 mod check;
 mod extract;
 mod idempotency;
 mod problem;
+mod slack;
 mod strict_json;
 mod submit;
+mod teams;
 
 use problem::ApiError;
 
@@ -84,6 +87,8 @@ pub fn router(intake: Intake) -> Router {
         .route("/v1/changes", post(changes::create))
         .route("/v1/changes/{change_id}", get(changes::show))
         .route("/v1/check", get(check::show))
+        .route("/v1/slack/commands", post(slack::command))
+        .route("/v1/teams/messages", post(teams::message))
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

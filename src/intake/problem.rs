@@ -27,7 +27,7 @@ pub enum ApiError {
     #[error("the delivery key was used for another body")]
     IdempotencyKeyReused { key: String },
     #[error("the first delivery with this key is in flight")]
-    DeliveryInFlight { change_id: ChangeId },
+    DeliveryInFlight { change_id: Option<ChangeId> },
     #[error("the body could not be read")]
     UnreadableBody,
     #[error("the body is larger than {limit} bytes")]
@@ -143,14 +143,20 @@ impl ApiError {
                 "this caller already sent a different body under this Idempotency-Key (or delivery id); use a new key for a new request",
             )
             .with("key", key.clone()),
-            DeliveryInFlight { change_id } => Problem::new(
-                StatusCode::CONFLICT,
-                "delivery-in-flight",
-                "The first delivery with this key is still in flight",
-                super::idempotency::in_flight_detail(change_id),
-            )
-            .with("changeId", change_id.to_string())
-            .with("statusUrl", super::status_url(change_id)),
+            DeliveryInFlight { change_id } => {
+                let mut p = Problem::new(
+                    StatusCode::CONFLICT,
+                    "delivery-in-flight",
+                    "The first delivery with this key is still in flight",
+                    "the first delivery with this key is still being carried out; ask again shortly",
+                );
+                if let Some(id) = change_id {
+                    p = p
+                        .with("changeId", id.to_string())
+                        .with("statusUrl", super::status_url(id));
+                }
+                p
+            }
             NotAnObject => Problem::new(
                 StatusCode::BAD_REQUEST,
                 "malformed-json",
@@ -389,6 +395,14 @@ fn graph_problem(change_id: &ChangeId, action: &Action, error: &GraphError) -> P
         p = p.with("graphRequestId", request_id.as_str());
     }
     p
+}
+
+impl ApiError {
+    /// The problem's title and detail as one sentence, for a chat reply.
+    pub fn sentence(&self) -> String {
+        let problem = self.problem();
+        format!("{}: {}", problem.title, problem.detail)
+    }
 }
 
 impl IntoResponse for ApiError {

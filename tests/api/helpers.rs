@@ -46,8 +46,17 @@ pub const WEBHOOK_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 pub const HMAC_SECRET: &str = "jira-automation-shared-secret-0123";
 pub const HMAC_HEADER: &str = "X-Hub-Signature";
 
+/// The `slack` caller's signing secret, as Slack shows it.
+pub const SLACK_SECRET: &str = "8f742231b10e8888abcd99b1f2e4c5a7";
+/// The Slack workspace the `slack` caller admits.
+pub const SLACK_TEAM: &str = "T0GRAPHG";
+/// The `teams` caller's security token, as Teams shows it (base64).
+pub const TEAMS_TOKEN: &str = "dGVhbXMtb3V0Z29pbmctd2ViaG9vay10b2tlbi0zMmI=";
+
 pub fn callers_json() -> String {
     json!([
+        {"name": "slack", "auth": {"scheme": "slack", "secret": SLACK_SECRET}, "allow": ["*"], "chat": {"teams": [SLACK_TEAM]}},
+        {"name": "teams", "auth": {"scheme": "teams-outgoing-webhook", "secret": TEAMS_TOKEN}, "allow": ["restartDevice", "runDiagnostics"]},
         {"name": "itsm", "auth": {"scheme": "bearer", "token": TOKEN}, "allow": ["*"], "signingSecret": SIGNING_SECRET},
         {"name": "servicenow", "auth": {"scheme": "standard-webhooks", "secret": WEBHOOK_SECRET}, "allow": ["*"]},
         {"name": "jira", "auth": {"scheme": "hmac-sha256", "secret": HMAC_SECRET, "header": HMAC_HEADER}, "allow": ["restartDevice"]},

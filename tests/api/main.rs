@@ -4,6 +4,7 @@
 mod auth;
 mod callbacks;
 mod changes;
+mod chat;
 mod check;
 mod cli;
 mod connections;

@@ -300,8 +300,16 @@ async fn the_first_delivery_under_a_key_is_kept_until_it_expires(backend: Backen
     let store = Fresh::new(backend).await.store;
     let key = IdempotencyKey::parse("CHG0050001").unwrap();
     let window = Duration::hours(24);
-    let delivery =
-        |body: &[u8]| KeyedDelivery::new("itsm", key.clone(), body, ChangeId::new(), now(), window);
+    let delivery = |body: &[u8]| {
+        KeyedDelivery::new(
+            "itsm",
+            key.clone(),
+            body,
+            Some(ChangeId::new()),
+            now(),
+            window,
+        )
+    };
     let first = delivery(b"{\"a\":1}");
     assert_eq!(store.keep_delivery(&first, now()).await.unwrap(), None);
     // A repeat finds the first, unanswered and then answered.
@@ -326,14 +334,21 @@ async fn the_first_delivery_under_a_key_is_kept_until_it_expires(backend: Backen
         "chatops",
         key.clone(),
         b"{}",
-        ChangeId::new(),
+        Some(ChangeId::new()),
         now(),
         window,
     );
     assert_eq!(store.keep_delivery(&theirs, now()).await.unwrap(), None);
     // Once the window has passed, a new delivery takes the key.
     let later = now() + window + Duration::seconds(1);
-    let fresh = KeyedDelivery::new("itsm", key.clone(), b"{}", ChangeId::new(), later, window);
+    let fresh = KeyedDelivery::new(
+        "itsm",
+        key.clone(),
+        b"{}",
+        Some(ChangeId::new()),
+        later,
+        window,
+    );
     assert_eq!(store.keep_delivery(&fresh, later).await.unwrap(), None);
     assert_eq!(
         store.keep_delivery(&repeat, later).await.unwrap(),
@@ -350,7 +365,7 @@ async fn the_first_delivery_under_a_key_is_kept_until_it_expires(backend: Backen
                 "itsm",
                 contested.clone(),
                 b"{}",
-                ChangeId::new(),
+                Some(ChangeId::new()),
                 now(),
                 window,
             )

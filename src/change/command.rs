@@ -1,0 +1,184 @@
+//! The chat grammar Slack and Teams users type, shared by both:
+//!
+//! ```text
+//! update-software <deviceId> <softwareType> <version> [reference]
+//! restart <deviceId> [reference]
+//! diagnostics <deviceId> [reference]
+//! upgrade-app team|chat|user <id> <installationId> [reference]
+//! status <changeId>
+//! help
+//! ```
+//!
+//! A command becomes the same change request a webhook sends, so it meets the same checks.
+
+use serde_json::{Map, Value, json};
+
+use super::ids::ChangeId;
+use super::request::{ChangeRequest, FieldError};
+
+/// What a chat user asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Change(ChangeRequest),
+    Status(ChangeId),
+    Help,
+}
+
+/// The reply for `help`, and the tail of every reply to a command that does not parse.
+pub const USAGE: &str = "commands:\n\
+    update-software <deviceId> <softwareType> <version> [reference]\n\
+    restart <deviceId> [reference]\n\
+    diagnostics <deviceId> [reference]\n\
+    upgrade-app team|chat|user <id> <installationId> [reference]\n\
+    status <changeId>\n\
+    help";
+
+/// The longest command read; chat tools cap messages well below this.
+const MAX_LEN: usize = 4000;
+
+impl Command {
+    /// Parses `text`, made by `requested_by`. The error is a sentence for the chat user.
+    pub fn parse(text: &str, requested_by: &str) -> Result<Self, String> {
+        if text.len() > MAX_LEN {
+            return Err(format!("that command is longer than {MAX_LEN} characters"));
+        }
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let Some((&verb, args)) = words.split_first() else {
+            return Ok(Command::Help);
+        };
+        let with_reference = |mut body: Map<String, Value>, fixed: usize| {
+            match args.get(fixed..) {
+                Some([]) | None => {}
+                Some([reference]) => {
+                    body.insert("reference".into(), json!(reference));
+                }
+                Some(_) => return Err(format!("too many words for {verb}")),
+            }
+            body.insert("requestedBy".into(), json!(requested_by));
+            change(body)
+        };
+        match (verb.to_ascii_lowercase().as_str(), args) {
+            ("help", []) => Ok(Command::Help),
+            ("status", [id]) => ChangeId::parse(*id)
+                .map(Command::Status)
+                .map_err(|_| format!("{id:?} is not a change ID")),
+            ("update-software", [device, software_type, version, ..]) => with_reference(
+                object(json!({"action": "updateSoftware", "deviceId": device,
+                    "softwareType": software_type, "softwareVersion": version})),
+                3,
+            ),
+            ("restart", [device, ..]) => with_reference(
+                object(json!({"action": "restartDevice", "deviceId": device})),
+                1,
+            ),
+            ("diagnostics", [device, ..]) => with_reference(
+                object(json!({"action": "runDiagnostics", "deviceId": device})),
+                1,
+            ),
+            ("upgrade-app", [scope, id, installation, ..]) => {
+                let field = match scope.to_ascii_lowercase().as_str() {
+                    "team" => "teamId",
+                    "chat" => "chatId",
+                    "user" => "userId",
+                    _ => return Err(format!("{scope:?} is not team, chat or user")),
+                };
+                with_reference(
+                    object(
+                        json!({"action": "upgradeApp", field: id, "installationId": installation}),
+                    ),
+                    3,
+                )
+            }
+            (
+                "help" | "status" | "update-software" | "restart" | "diagnostics" | "upgrade-app",
+                _,
+            ) => Err(format!("{verb} takes other arguments")),
+            _ => Err(format!("unknown command {verb:?}")),
+        }
+    }
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => unreachable!("built from an object literal"),
+    }
+}
+
+fn change(body: Map<String, Value>) -> Result<Command, String> {
+    ChangeRequest::parse(&body)
+        .map(Command::Change)
+        .map_err(|errors| plain(&errors))
+}
+
+/// Field errors in words a chat user reads: `deviceId: must not contain '/'`.
+fn plain(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.detail))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::change::{Action, AppScope};
+
+    fn parse(text: &str) -> Result<Command, String> {
+        Command::parse(text, "slack:T1/U2")
+    }
+
+    #[test]
+    fn each_command_becomes_the_request_a_webhook_would_send() {
+        let Ok(Command::Change(update)) =
+            parse("update-software rally-1 teamsClient 1.0.96.22 CHG0031234")
+        else {
+            panic!()
+        };
+        assert_eq!(update.reference.as_deref(), Some("CHG0031234"));
+        assert_eq!(update.requested_by.as_deref(), Some("slack:T1/U2"));
+        assert_eq!(update.action.kind().as_str(), "updateSoftware");
+        let Ok(Command::Change(restart)) = parse("  Restart   rally-1 ") else {
+            panic!()
+        };
+        assert_eq!(restart.action.device_id().unwrap().as_ref(), "rally-1");
+        assert_eq!(restart.reference, None);
+        let Ok(Command::Change(upgrade)) = parse("upgrade-app chat 19:abc@thread.v2 aW5zdA==")
+        else {
+            panic!()
+        };
+        assert!(matches!(
+            upgrade.action,
+            Action::UpgradeApp {
+                scope: AppScope::Chat(_),
+                ..
+            }
+        ));
+        assert!(matches!(parse("diagnostics d1"), Ok(Command::Change(_))));
+        assert_eq!(parse(""), Ok(Command::Help));
+        assert_eq!(parse("help"), Ok(Command::Help));
+        let id = ChangeId::new();
+        assert_eq!(parse(&format!("status {id}")), Ok(Command::Status(id)));
+    }
+
+    #[test]
+    fn a_bad_command_is_answered_in_plain_words() {
+        for (text, says) in [
+            ("reboot d1", "unknown command \"reboot\""),
+            ("restart", "restart takes other arguments"),
+            ("restart d1 CHG1 extra", "too many words for restart"),
+            ("restart ../../x", "deviceId:"),
+            ("update-software d1 teamsclient 1.0", "softwareType:"),
+            (
+                "upgrade-app room r1 i1",
+                "\"room\" is not team, chat or user",
+            ),
+            ("status a b", "status takes other arguments"),
+            ("restart d1 CHG\u{202E}1", "reference:"),
+        ] {
+            let err = parse(text).unwrap_err();
+            assert!(err.contains(says), "{text}: {err}");
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! Slack slash commands and Teams outgoing webhooks: signed as each tool signs (computed here
+//! from each tool's documentation), answered in words within the tool's deadline, and carried
+//! out through the same checks as `/v1/changes`.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use tokio::time::Instant;
+use wiremock::matchers::method;
+use wiremock::Mock;
+
+use crate::helpers::*;
+
+fn hmac(key: &[u8], message: &[u8]) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
+    mac.update(message);
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn slack_form(text: &str, user: &str, team: &str, trigger: &str) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("token", "legacy-verification-token")
+        .append_pair("team_id", team)
+        .append_pair("user_id", user)
+        .append_pair("user_name", "alice")
+        .append_pair("command", "/graphgate")
+        .append_pair("text", text)
+        .append_pair(
+            "response_url",
+            "https://hooks.slack.com/commands/T0GRAPHG/1/abc",
+        )
+        .append_pair("trigger_id", trigger)
+        .finish()
+}
+
+/// Posts `body` to the Slack route, signed as Slack signs at `timestamp` with `secret`.
+async fn slack(app: &TestApp, body: &str, timestamp: i64, secret: &str) -> reqwest::Response {
+    let base = format!("v0:{timestamp}:{body}");
+    app.http
+        .post(format!("{}/v1/slack/commands", app.address))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", timestamp.to_string())
+        .header(
+            "x-slack-signature",
+            format!(
+                "v0={}",
+                hex::encode(hmac(secret.as_bytes(), base.as_bytes()))
+            ),
+        )
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn slack_text(response: reqwest::Response) -> String {
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["response_type"], "ephemeral");
+    body["text"].as_str().unwrap().to_owned()
+}
+
+async fn accept_restarts(app: &TestApp, delay: Duration) {
+    Mock::given(method("POST"))
+        .respond_with(accepted("rally-1").set_delay(delay))
+        .mount(&app.graph)
+        .await;
+}
+
+#[tokio::test]
+async fn a_slash_command_restarts_a_device_and_says_so() {
+    let app = spawn_app().await;
+    accept_restarts(&app, Duration::ZERO).await;
+    let now = app.now().unix_timestamp();
+    let body = slack_form(
+        "restart rally-1 CHG0060001",
+        "U1ALICE",
+        SLACK_TEAM,
+        "1.2.abc",
+    );
+    let reply = slack_text(slack(&app, &body, now, SLACK_SECRET).await).await;
+    assert!(reply.starts_with("accepted: change "), "{reply}");
+    assert!(reply.contains("is queued; Graph operation "), "{reply}");
+    let graph = app.graph_requests().await;
+    assert_eq!(graph.len(), 1);
+    assert!(
+        graph[0]
+            .url
+            .path()
+            .ends_with("/teamwork/devices/rally-1/restart")
+    );
+    let id = reply.split_whitespace().nth(2).unwrap();
+    let record = app.record(id).await;
+    assert_eq!(record.caller(), "slack");
+    assert_eq!(record.reference(), Some("CHG0060001"));
+
+    // Slack delivering the same command again (its trigger_id) changes nothing.
+    let again = slack_text(slack(&app, &body, now, SLACK_SECRET).await).await;
+    assert_eq!(again, reply);
+    assert_eq!(app.graph_requests().await.len(), 1);
+
+    // `status` reads the change back.
+    let status = slack_form(&format!("status {id}"), "U1ALICE", SLACK_TEAM, "1.2.def");
+    let said = slack_text(slack(&app, &status, now, SLACK_SECRET).await).await;
+    assert!(
+        said.contains(&format!("change {id} (restartDevice) is queued")),
+        "{said}"
+    );
+}
+
+#[tokio::test]
+async fn slack_gets_accepted_within_3_seconds_when_graph_is_slow() {
+    let app = spawn_app_with(Options {
+        request_timeout: Duration::from_secs(10),
+        ..Options::default()
+    })
+    .await;
+    accept_restarts(&app, Duration::from_secs(4)).await;
+    let started = Instant::now();
+    let body = slack_form("restart rally-1", "U1ALICE", SLACK_TEAM, "1.2.slow");
+    let reply =
+        slack_text(slack(&app, &body, app.now().unix_timestamp(), SLACK_SECRET).await).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        reply.contains("is recorded and on its way to Graph"),
+        "{reply}"
+    );
+    // The change was recorded before Graph was asked, so nothing is lost.
+    let id = reply.split_whitespace().nth(2).unwrap();
+    assert_eq!(app.record(id).await.status().as_str(), "submitting");
+}
+
+#[tokio::test]
+async fn slack_requests_that_are_not_slacks_or_not_allowed_do_nothing() {
+    let app = spawn_app().await;
+    accept_restarts(&app, Duration::ZERO).await;
+    let now = app.now().unix_timestamp();
+    let body = slack_form("restart rally-1", "U1ALICE", SLACK_TEAM, "t1");
+    for response in [
+        slack(&app, &body, now, "some-other-signing-secret-123456").await,
+        slack(&app, &body, now - 301, SLACK_SECRET).await,
+    ] {
+        let p = problem(response, 401).await;
+        assert_eq!(p["type"], "urn:graphgate:problem:unauthorized");
+    }
+    let outsider = slack_form("restart rally-1", "U9EVE", "T0OTHER", "t2");
+    let reply = slack_text(slack(&app, &outsider, now, SLACK_SECRET).await).await;
+    assert!(reply.contains("not among the Slack users"), "{reply}");
+    for (text, says) in [
+        ("reboot rally-1", "unknown command \"reboot\""),
+        ("restart ../../etc", "deviceId:"),
+        ("", "update-software <deviceId>"),
+    ] {
+        let form = slack_form(text, "U1ALICE", SLACK_TEAM, &format!("t-{text}"));
+        let reply = slack_text(slack(&app, &form, now, SLACK_SECRET).await).await;
+        assert!(reply.contains(says), "{text}: {reply}");
+    }
+    // Slack's certificate check is a signed POST with ssl_check=1.
+    let check = slack(&app, "ssl_check=1&token=x", now, SLACK_SECRET).await;
+    assert_eq!(check.status(), 200);
+    assert!(app.graph_requests().await.is_empty());
+    assert!(app.token_requests().await.is_empty());
+}
+
+fn teams_activity(text: &str, id: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "type": "message",
+        "id": id,
+        "text": text,
+        "from": {"id": "29:1abc", "name": "Bob Admin", "aadObjectId": "6d1f0b5e-0000-4000-8000-000000000001"},
+        "conversation": {"id": "19:channel@thread.skype"},
+        "channelData": {"tenant": {"id": "72f988bf-0000-4000-8000-000000000000"}},
+    }))
+    .unwrap()
+}
+
+async fn teams(app: &TestApp, body: Vec<u8>, token: &str) -> reqwest::Response {
+    let key = BASE64.decode(token).unwrap();
+    app.http
+        .post(format!("{}/v1/teams/messages", app.address))
+        .header("content-type", "application/json")
+        .header(
+            "authorization",
+            format!("HMAC {}", BASE64.encode(hmac(&key, &body))),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_teams_mention_restarts_a_device_and_refuses_what_it_may_not_do() {
+    let app = spawn_app().await;
+    accept_restarts(&app, Duration::ZERO).await;
+    let response = teams(
+        &app,
+        teams_activity("<at>graphgate</at>&nbsp;restart rally-1", "1700000000001"),
+        TEAMS_TOKEN,
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let reply: Value = response.json().await.unwrap();
+    assert_eq!(reply["type"], "message");
+    let text = reply["text"].as_str().unwrap();
+    assert!(text.starts_with("accepted: change "), "{text}");
+    assert_eq!(app.graph_requests().await.len(), 1);
+
+    let upgrade = teams_activity("<at>graphgate</at> upgrade-app team t1 i1", "1700000000002");
+    let reply: Value = teams(&app, upgrade, TEAMS_TOKEN)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        reply["text"].as_str().unwrap().contains("not allowed"),
+        "{reply}"
+    );
+
+    let forged = teams(
+        &app,
+        teams_activity("<at>graphgate</at> restart rally-2", "1700000000003"),
+        "c29tZSBvdGhlciB0b2tlbiBvZiAzMiBieXRlcyEhISE=",
+    )
+    .await;
+    assert_eq!(forged.status(), 401);
+    assert_eq!(app.graph_requests().await.len(), 1);
+}

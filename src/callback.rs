@@ -20,7 +20,7 @@ use sha2::Sha256;
 use time::format_description::well_known::Rfc3339;
 use url::{Host, Url};
 
-use crate::change::ChangeView;
+use crate::change::{ChangeView, ChatTool};
 
 /// Which callback targets are allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,6 +247,48 @@ impl CallbackSender {
     }
 }
 
+impl CallbackSender {
+    /// Posts `text` to a chat: a Slack `response_url` or incoming webhook, or a Teams
+    /// Workflows webhook (an Adaptive Card). Unsigned: these URLs are their own secret.
+    pub async fn send_chat(
+        &self,
+        url: &Url,
+        tool: ChatTool,
+        text: &str,
+        timeout: Duration,
+    ) -> Result<u16, CallbackError> {
+        self.check_target(url)?;
+        let body = match tool {
+            ChatTool::Slack => json!({
+                "response_type": "ephemeral",
+                "replace_original": false,
+                "text": text,
+            }),
+            ChatTool::Teams => json!({
+                "type": "message",
+                "attachments": [{
+                    "contentType": "application/vnd.microsoft.card.adaptive",
+                    "content": {
+                        "type": "AdaptiveCard",
+                        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                        "version": "1.4",
+                        "body": [{"type": "TextBlock", "text": text, "wrap": true}],
+                    },
+                }],
+            }),
+        };
+        let response = self
+            .http
+            .post(url.clone())
+            .timeout(timeout.min(ATTEMPT_TIMEOUT))
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| CallbackError::from(e.without_url()))?;
+        Ok(response.status().as_u16())
+    }
+}
+
 /// Why a callback attempt reached no receiver. The text is what the change records and its
 /// caller reads, so it is graphgate's own; the HTTP client's error is kept as the source,
 /// for the log.
@@ -256,6 +298,10 @@ pub enum CallbackError {
     Target(#[from] TargetError),
     #[error("the caller has no signingSecret registered any more")]
     NoSecret,
+    #[error(
+        "Slack's response_url has expired (30 minutes) and the caller has no chat.resultWebhookUrl"
+    )]
+    ChatReplyExpired,
     #[error("the callback host resolves to no public address")]
     NoPublicAddress(#[source] reqwest::Error),
     #[error("the receiver did not answer in time")]

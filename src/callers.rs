@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::callback::SigningSecret;
-use crate::change::ActionKind;
+use crate::change::{ActionKind, CallbackUrl};
 
 mod schemes;
 
@@ -27,6 +27,7 @@ pub struct Caller {
     signing_secret: Option<SigningSecret>,
     chat_users: Option<HashSet<String>>,
     chat_teams: Option<HashSet<String>>,
+    chat_results: Option<CallbackUrl>,
 }
 
 impl fmt::Debug for Caller {
@@ -51,6 +52,11 @@ impl Caller {
     /// The secret callbacks to this caller are signed with; without one it gets none.
     pub fn signing_secret(&self) -> Option<&SigningSecret> {
         self.signing_secret.as_ref()
+    }
+
+    /// Where a chat command's final result goes when the chat's own reply URL cannot take it.
+    pub fn chat_results(&self) -> Option<&CallbackUrl> {
+        self.chat_results.as_ref()
     }
 
     /// Whether a chat user, of a workspace or tenant, may use this caller.
@@ -98,6 +104,10 @@ struct ChatEntry {
     users: Option<Vec<String>>,
     /// Slack workspace (`T…`) or Teams tenant IDs allowed; any, when absent.
     teams: Option<Vec<String>>,
+    /// Where final results go when the chat gives no reply URL of its own, or it expired: a
+    /// Slack incoming webhook, or a Teams Workflows webhook.
+    #[serde(rename = "resultWebhookUrl")]
+    result_webhook_url: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -236,8 +246,8 @@ impl CallerRegistry {
             .signing_secret
             .map(|raw| SigningSecret::parse(&raw).map_err(|e| format!("{name:?}: {e}")))
             .transpose()?;
-        let (chat_users, chat_teams) = match entry.chat {
-            None => (None, None),
+        let (chat_users, chat_teams, chat_results) = match entry.chat {
+            None => (None, None, None),
             Some(_)
                 if !matches!(
                     scheme,
@@ -251,6 +261,12 @@ impl CallerRegistry {
             Some(chat) => (
                 chat.users.map(|u| u.into_iter().collect()),
                 chat.teams.map(|t| t.into_iter().collect()),
+                chat.result_webhook_url
+                    .map(|raw| {
+                        CallbackUrl::parse(&raw)
+                            .map_err(|e| format!("{name:?}: chat.resultWebhookUrl {e}"))
+                    })
+                    .transpose()?,
             ),
         };
         Ok(Caller {
@@ -260,6 +276,7 @@ impl CallerRegistry {
             signing_secret,
             chat_users,
             chat_teams,
+            chat_results,
         })
     }
 

@@ -1,7 +1,50 @@
-//! The report of a finished change to its caller's `callbackUrl`, as the record keeps it.
+//! The report of a finished change to its caller's `callbackUrl`, or to the chat it came
+//! from, as the record keeps it.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+
+use super::request::CallbackUrl;
+
+/// The chat tool a command came from, which the final result goes back to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ChatTool {
+    Slack,
+    Teams,
+}
+
+/// Where a chat command's final result goes: the change's `callbackUrl` (Slack's
+/// `response_url`) while it is valid, then the caller's configured webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatReply {
+    pub tool: ChatTool,
+    /// When the `callbackUrl` stops taking messages (Slack: 30 minutes after the command).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub valid_until: Option<OffsetDateTime>,
+    /// Where the result goes afterwards: a Slack incoming webhook or a Teams Workflows URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<CallbackUrl>,
+}
+
+impl ChatReply {
+    /// Where a message sent at `now` goes, given the change's `callbackUrl`.
+    pub fn target<'a>(
+        &'a self,
+        callback_url: Option<&'a CallbackUrl>,
+        now: OffsetDateTime,
+    ) -> Option<&'a CallbackUrl> {
+        match self.valid_until {
+            Some(until) if now >= until => self.fallback.as_ref(),
+            _ => callback_url.or(self.fallback.as_ref()),
+        }
+    }
+}
 
 /// Where the report to the caller's `callbackUrl` stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,7 +19,9 @@ pub use action::{
     ResourceSpecificPermission, SoftwareType, SoftwareVersion,
 };
 pub use command::{Command, USAGE};
-pub use delivery::{AttemptOutcome, CallbackAttempt, CallbackDelivery, DeliveryStatus};
+pub use delivery::{
+    AttemptOutcome, CallbackAttempt, CallbackDelivery, ChatReply, ChatTool, DeliveryStatus,
+};
 pub use idempotency::{IdempotencyKey, KeptAnswer, KeyedDelivery};
 pub use ids::{
     ChangeId, ChatId, DeviceId, IdError, InstallationId, OperationId, TeamId, TenantId, UserId,

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use url::Url;
 
 use super::action::Action;
-use super::delivery::{AttemptOutcome, CallbackDelivery, DeliveryStatus};
+use super::delivery::{AttemptOutcome, CallbackDelivery, ChatReply, DeliveryStatus};
 use super::ids::ChangeId;
 use super::outcome::{
     ActionOutcome, AppDefinition, DeviceOperation, GraphFailure, OperationReport, OperationStatus,
@@ -67,6 +67,9 @@ pub struct ChangeRecord {
     /// The report to `callback_url`, once the change has finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) callback: Option<CallbackDelivery>,
+    /// For a chat command: the report is a chat message, and where it goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) chat_reply: Option<ChatReply>,
     /// How many times the change was looked at without a final answer; spaces the looks out.
     #[serde(default)]
     polls: u32,
@@ -138,6 +141,10 @@ impl ChangeRecord {
         self.operation.as_ref()
     }
 
+    pub fn chat_reply(&self) -> Option<&ChatReply> {
+        self.chat_reply.as_ref()
+    }
+
     pub fn callback(&self) -> Option<&CallbackDelivery> {
         self.callback.as_ref()
     }
@@ -162,7 +169,8 @@ impl ChangeRecord {
         self.version
     }
 
-    /// Where to report the finished change, while a report is still owed.
+    /// Where to report the finished change, while a report is still owed. For a chat
+    /// command, [`ChatReply::target`] says where the message goes at the time it is sent.
     pub fn pending_callback(&self) -> Option<&CallbackUrl> {
         let pending = self
             .callback
@@ -171,6 +179,32 @@ impl ChangeRecord {
         self.callback_url
             .as_ref()
             .filter(|_| pending && self.status.is_terminal())
+    }
+
+    /// A one-line account of the change, for a chat: what it is, where it stands, and what
+    /// Graph said.
+    pub fn summary(&self) -> String {
+        let mut line = format!(
+            "{}: change {} ({}) is {}",
+            if self.status.is_terminal() {
+                "done"
+            } else {
+                "accepted"
+            },
+            self.id,
+            self.action.kind(),
+            self.status.as_str()
+        );
+        if let Some(reference) = &self.reference {
+            line += &format!(" for {reference}");
+        }
+        if let Some(location) = &self.location {
+            line += &format!("; Graph operation {location}");
+        }
+        if let Some(failure) = &self.failure {
+            line += &format!("; {}: {}", failure.code, failure.message);
+        }
+        line
     }
 }
 
@@ -233,6 +267,7 @@ impl ChangeRecord {
             operation: None,
             installed_before: None,
             callback: None,
+            chat_reply: None,
             polls: 0,
             resubmitted: false,
             created_at: now,
@@ -240,6 +275,18 @@ impl ChangeRecord {
             due: Some(Due::Lease(lease_until)),
             unnamed_due: None,
             version: 0,
+        }
+    }
+
+    /// Makes the report of a chat command's change a chat message: to `first` while
+    /// `reply` says it is valid, then to `reply`'s fallback. Before the record is first
+    /// stored.
+    pub fn with_chat_reply(self, first: Option<CallbackUrl>, reply: ChatReply) -> Self {
+        let owed = first.is_some() || reply.fallback.is_some();
+        ChangeRecord {
+            callback_url: first.or_else(|| reply.fallback.clone()),
+            chat_reply: Some(reply).filter(|_| owed),
+            ..self
         }
     }
 

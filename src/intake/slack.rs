@@ -14,7 +14,7 @@ use super::extract::{Deadline, read_body};
 use super::idempotency;
 use super::{ApiError, Intake, chat};
 use crate::callers::{self, Delivery, Route};
-use crate::change::{IdempotencyKey, KeyedDelivery};
+use crate::change::{ChatTool, IdempotencyKey, KeyedDelivery};
 
 /// Slack shows an error unless the answer comes within 3 s; this leaves room for the trip.
 const REPLY_WITHIN: Duration = Duration::from_millis(2500);
@@ -74,16 +74,13 @@ pub async fn command(
         name => format!("@{name} (slack:{team}/{user})"),
     };
     let text = field("text").to_owned();
+    let origin = chat::Origin {
+        tool: ChatTool::Slack,
+        requested_by: &requested_by,
+        response_url: Some(field("response_url")).filter(|u| !u.is_empty()),
+    };
     let work = async {
-        let reply = chat::run(
-            &intake,
-            &caller,
-            &text,
-            &requested_by,
-            REPLY_WITHIN,
-            deadline,
-        )
-        .await;
+        let reply = chat::run(&intake, &caller, &text, origin, REPLY_WITHIN, deadline).await;
         ephemeral(&reply)
     };
     // A command Slack delivers twice (its trigger_id again) is carried out once.

@@ -11,7 +11,7 @@ use super::extract::{Deadline, json_object, read_body};
 use super::idempotency;
 use super::{ApiError, Intake, chat};
 use crate::callers::{self, Delivery, Route};
-use crate::change::{FieldError, IdempotencyKey, KeyedDelivery};
+use crate::change::{ChatTool, FieldError, IdempotencyKey, KeyedDelivery};
 
 /// Teams gives up after 5 s; this leaves room for the trip.
 const REPLY_WITHIN: Duration = Duration::from_millis(4000);
@@ -63,16 +63,13 @@ pub async fn message(
         .unwrap_or("someone");
     let requested_by = format!("{name} (teams:{user})");
     let command = without_mention(text);
+    let origin = chat::Origin {
+        tool: ChatTool::Teams,
+        requested_by: &requested_by,
+        response_url: None,
+    };
     let work = async {
-        let answer = chat::run(
-            &intake,
-            &caller,
-            &command,
-            &requested_by,
-            REPLY_WITHIN,
-            deadline,
-        )
-        .await;
+        let answer = chat::run(&intake, &caller, &command, origin, REPLY_WITHIN, deadline).await;
         reply(&answer)
     };
     // An activity Teams delivers twice (its id again) is carried out once.

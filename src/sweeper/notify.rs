@@ -59,7 +59,8 @@ impl Sweeper {
         }
     }
 
-    /// One signed attempt to the change's `callbackUrl`, and the record after it.
+    /// One attempt to report the change, signed to its `callbackUrl` or as a message to the
+    /// chat it came from, and the record after it.
     async fn deliver(
         &self,
         record: &ChangeRecord,
@@ -69,18 +70,31 @@ impl Sweeper {
             return Ok(record.settled()?);
         };
         let now = self.clock.now();
-        let registry = self.callers.current().await;
-        let secret = registry
-            .get(record.caller())
-            .and_then(|c| c.signing_secret());
-        let sent = match secret {
-            None => Err(CallbackError::NoSecret),
-            Some(secret) => {
-                let timeout = deadline.saturating_duration_since(Instant::now());
-                let view = ChangeView::from(record.clone());
-                self.callbacks
-                    .send_finished(url.url(), secret, view, now, timeout)
-                    .await
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        let sent = match record.chat_reply() {
+            // A chat command's result goes back to the chat, as a message.
+            Some(reply) => match reply.target(Some(url), now) {
+                Some(target) => {
+                    self.callbacks
+                        .send_chat(target.url(), reply.tool, &record.summary(), timeout)
+                        .await
+                }
+                None => Err(CallbackError::ChatReplyExpired),
+            },
+            None => {
+                let registry = self.callers.current().await;
+                match registry
+                    .get(record.caller())
+                    .and_then(|c| c.signing_secret())
+                {
+                    None => Err(CallbackError::NoSecret),
+                    Some(secret) => {
+                        let view = ChangeView::from(record.clone());
+                        self.callbacks
+                            .send_finished(url.url(), secret, view, now, timeout)
+                            .await
+                    }
+                }
             }
         };
         let outcome = match &sent {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use tokio::time::Instant;
 use wiremock::matchers::method;
-use wiremock::Mock;
+use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::*;
 
@@ -84,7 +84,10 @@ async fn a_slash_command_restarts_a_device_and_says_so() {
     );
     let reply = slack_text(slack(&app, &body, now, SLACK_SECRET).await).await;
     assert!(reply.starts_with("accepted: change "), "{reply}");
-    assert!(reply.contains("is queued; Graph operation "), "{reply}");
+    assert!(
+        reply.contains("is queued for CHG0060001; Graph operation "),
+        "{reply}"
+    );
     let graph = app.graph_requests().await;
     assert_eq!(graph.len(), 1);
     assert!(
@@ -233,4 +236,136 @@ async fn a_teams_mention_restarts_a_device_and_refuses_what_it_may_not_do() {
     .await;
     assert_eq!(forged.status(), 401);
     assert_eq!(app.graph_requests().await.len(), 1);
+}
+
+async fn finish_the_restart(app: &TestApp) {
+    Mock::given(method("GET"))
+        .respond_with(operation("succeeded"))
+        .mount(&app.graph)
+        .await;
+    app.sweep().await;
+    app.sweep().await;
+}
+
+#[tokio::test]
+async fn the_final_result_goes_back_to_slacks_response_url_while_it_is_valid() {
+    let slack_api = wiremock::MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&slack_api)
+        .await;
+    let app = spawn_app().await;
+    accept_restarts(&app, Duration::ZERO).await;
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("team_id", SLACK_TEAM)
+        .append_pair("user_id", "U1ALICE")
+        .append_pair("text", "restart rally-1 CHG0060002")
+        .append_pair(
+            "response_url",
+            &format!("{}/commands/T0GRAPHG/1/abc", slack_api.uri()),
+        )
+        .append_pair("trigger_id", "1.2.result")
+        .finish();
+    let reply =
+        slack_text(slack(&app, &form, app.now().unix_timestamp(), SLACK_SECRET).await).await;
+    let id = reply.split_whitespace().nth(2).unwrap().to_owned();
+    finish_the_restart(&app).await;
+
+    let posted = slack_api.received_requests().await.unwrap();
+    assert_eq!(posted.len(), 1);
+    assert_eq!(posted[0].url.path(), "/commands/T0GRAPHG/1/abc");
+    let message: Value = posted[0].body_json().unwrap();
+    assert_eq!(message["response_type"], "ephemeral");
+    let text = message["text"].as_str().unwrap();
+    assert!(
+        text.starts_with(&format!(
+            "done: change {id} (restartDevice) is succeeded for CHG0060002"
+        )),
+        "{text}"
+    );
+    let record = app.record(&id).await;
+    let delivery = record.callback().unwrap();
+    assert_eq!(
+        delivery.status,
+        graphgate::change::DeliveryStatus::Delivered
+    );
+    assert_eq!(delivery.attempts[0].outcome, "200");
+}
+
+#[tokio::test]
+async fn past_30_minutes_the_result_goes_to_the_callers_webhook_or_is_recorded_as_undeliverable() {
+    let workflows = wiremock::MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&workflows)
+        .await;
+    let app = spawn_app_with(Options {
+        more_callers: vec![json!({
+            "name": "teams-results",
+            "auth": {"scheme": "teams-outgoing-webhook", "secret": "cmVzdWx0cy13ZWJob29rLXRva2VuLW9mLTMyLWJ5dGVz"},
+            "allow": ["restartDevice"],
+            "chat": {"resultWebhookUrl": format!("{}/workflows/abc", workflows.uri())},
+        })],
+        ..Options::default()
+    })
+    .await;
+    accept_restarts(&app, Duration::ZERO).await;
+    let reply: Value = teams(
+        &app,
+        teams_activity("<at>graphgate</at> restart rally-1", "1700000000010"),
+        "cmVzdWx0cy13ZWJob29rLXRva2VuLW9mLTMyLWJ5dGVz",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let teams_id = reply["text"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .to_owned();
+
+    // A Slack command whose response_url expires before the change finishes, with no
+    // fallback configured.
+    let slack_api = wiremock::MockServer::start().await;
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("team_id", SLACK_TEAM)
+        .append_pair("user_id", "U1ALICE")
+        .append_pair("text", "restart rally-1")
+        .append_pair("response_url", &format!("{}/commands/x", slack_api.uri()))
+        .finish();
+    let slack_reply =
+        slack_text(slack(&app, &form, app.now().unix_timestamp(), SLACK_SECRET).await).await;
+    let slack_id = slack_reply.split_whitespace().nth(2).unwrap().to_owned();
+
+    app.advance(Duration::from_secs(31 * 60));
+    finish_the_restart(&app).await;
+
+    let card = workflows.received_requests().await.unwrap();
+    assert_eq!(card.len(), 1);
+    let body: Value = card[0].body_json().unwrap();
+    assert_eq!(
+        body["attachments"][0]["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    let text = body["attachments"][0]["content"]["body"][0]["text"]
+        .as_str()
+        .unwrap();
+    assert!(
+        text.contains(&format!("change {teams_id} (restartDevice) is succeeded")),
+        "{text}"
+    );
+
+    assert!(
+        slack_api.received_requests().await.unwrap().is_empty(),
+        "expired"
+    );
+    let record = app.record(&slack_id).await;
+    let attempt = &record.callback().unwrap().attempts[0];
+    assert!(
+        attempt.outcome.contains("response_url has expired"),
+        "{attempt:?}"
+    );
 }

@@ -113,6 +113,8 @@ pub struct Options {
     /// Read the callers from this Secrets Manager secret instead of `GRAPHGATE_CALLERS`.
     pub callers_arn: Option<String>,
     pub connections: ConnectionLimits,
+    /// Callers registered besides the usual ones.
+    pub more_callers: Vec<Value>,
 }
 
 /// The store implementations, for tests that must pass on each.
@@ -234,6 +236,7 @@ impl Default for Options {
             credential: vec![("GRAPH_CLIENT_SECRET", CLIENT_SECRET.to_owned())],
             callers_arn: None,
             connections: ConnectionLimits::default(),
+            more_callers: Vec::new(),
             sweep: SweepSettings {
                 claim_lease: Duration::from_secs(10),
                 ..SweepSettings::default()
@@ -300,7 +303,11 @@ pub fn env_for(
         ("GRAPH_CLIENT_ID", "graphgate-tests".to_owned()),
         match &options.callers_arn {
             Some(arn) => ("GRAPHGATE_CALLERS_SECRET_ARN", arn.clone()),
-            None => ("GRAPHGATE_CALLERS", callers_json()),
+            None => ("GRAPHGATE_CALLERS", {
+                let mut callers: Vec<Value> = serde_json::from_str(&callers_json()).unwrap();
+                callers.extend(options.more_callers.iter().cloned());
+                Value::Array(callers).to_string()
+            }),
         },
         ("GRAPHGATE_DB", db.display().to_string()),
         (

@@ -26,7 +26,7 @@ pub async fn create(
     }: SignedJson,
 ) -> Result<Response, ApiError> {
     let request = ChangeRequest::parse(&body).map_err(ApiError::Validation)?;
-    let key = idempotency::key_of(&headers)?;
+    let key = idempotency::key_of(&headers, &caller, &bytes)?;
     let record = admit(&intake, &caller, request)?;
     let now = record.created_at();
     let Some(key) = key else {

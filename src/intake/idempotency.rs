@@ -10,7 +10,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tokio::time::Instant;
 
+use sha2::{Digest, Sha256};
+
 use super::{ApiError, Intake};
+use crate::callers::{Caller, Scheme};
 use crate::change::{FieldError, IdempotencyKey, KeptAnswer, KeyedDelivery};
 use crate::telemetry::error_chain;
 
@@ -27,7 +30,23 @@ const KEY_HEADERS: [&str; 4] = [
 const WAIT_STEP: Duration = Duration::from_millis(50);
 
 /// The delivery's key, if it has one; a key that is not usable is a 400 naming its header.
-pub fn key_of(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
+/// An `hmac-sha256` signature carries no timestamp, so without a key of its own such a
+/// delivery is keyed by its body: a captured request replayed within the window changes
+/// nothing.
+pub fn key_of(
+    headers: &HeaderMap,
+    caller: &Caller,
+    body: &[u8],
+) -> Result<Option<IdempotencyKey>, ApiError> {
+    let given = given_key(headers)?;
+    if given.is_none() && matches!(caller.scheme(), Scheme::HmacSha256 { .. }) {
+        let digest = format!("body-sha256:{}", hex::encode(Sha256::digest(body)));
+        return Ok(IdempotencyKey::parse(&digest).ok());
+    }
+    Ok(given)
+}
+
+fn given_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
     for name in KEY_HEADERS {
         if let Some(value) = headers.get(name) {
             let key = value

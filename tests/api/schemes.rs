@@ -154,6 +154,14 @@ async fn an_hmac_sha256_delivery_is_verified_in_the_configured_header() {
         "jira"
     );
 
+    // The signature has no timestamp: a captured delivery replayed is answered as the
+    // first, and changes nothing (the body is the key when the sender gives none).
+    let replayed = send(HMAC_HEADER, signature.clone(), body.clone())
+        .await
+        .unwrap();
+    assert_eq!(replayed.status(), 202);
+    assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+
     // Another header name, no prefix, or a signature of another body: refused.
     for (header, value) in [
         ("X-Hub-Signature-256", signature.clone()),

@@ -12,6 +12,7 @@ mod credentials;
 mod error_text;
 mod graph_errors;
 mod helpers;
+mod hostile;
 mod idempotency;
 mod lambda_events;
 mod lambda_runtime;

@@ -115,6 +115,8 @@ pub struct Options {
     pub connections: ConnectionLimits,
     /// Callers registered besides the usual ones.
     pub more_callers: Vec<Value>,
+    /// Where the app's clock starts, when not at the present.
+    pub clock_start: Option<OffsetDateTime>,
 }
 
 /// The store implementations, for tests that must pass on each.
@@ -237,6 +239,7 @@ impl Default for Options {
             callers_arn: None,
             connections: ConnectionLimits::default(),
             more_callers: Vec::new(),
+            clock_start: None,
             sweep: SweepSettings {
                 claim_lease: Duration::from_secs(10),
                 ..SweepSettings::default()
@@ -335,7 +338,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("graphgate.db");
     let settings = settings_for(&graph, &login, &db, &options).await;
-    let clock = Arc::new(ManualClock::starting_at(OffsetDateTime::now_utc()));
+    let clock = Arc::new(ManualClock::starting_at(
+        options.clock_start.unwrap_or_else(OffsetDateTime::now_utc),
+    ));
     let app = App::with_clock(settings, clock.clone()).await.unwrap();
     let application = Application::bind(
         app.router(),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every check and test graphgate has, on a fresh machine: formatting, lints, the SAM
-# template's lint, unit and integration tests, with DynamoDB and Secrets Manager served by a
+# Runs every check and test graphgate has, on a fresh machine: formatting, lints, the fuzz
+# targets' build, the SAM template's lint, unit and integration tests, with DynamoDB and Secrets Manager served by a
 # real AWS-compatible server (moto) on loopback. Whatever the tests need is installed here, not
 # by hand.
 set -euo pipefail
@@ -18,6 +18,10 @@ cargo fmt --all -- --check
 
 echo "== cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
+
+# The fuzz targets are built (not run) on the nightly toolchain, so they cannot rot.
+echo "== fuzz targets build (cargo +nightly)"
+cargo +nightly build --locked --manifest-path fuzz/Cargo.toml
 
 echo "== cfn-lint template.yaml"
 "$venv/bin/cfn-lint" template.yaml

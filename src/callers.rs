@@ -8,14 +8,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use crate::callback::SigningSecret;
 use crate::change::{ActionKind, CallbackUrl};
 
 mod schemes;
 
-pub use schemes::{Delivery, Route, Scheme, TOLERANCE};
+pub use schemes::{Delivery, Route, Scheme};
 /// Shortest plain bearer token accepted: 128 bits of hex, so a guessable token cannot slip in.
 const MIN_TOKEN_LEN: usize = 32;
 
@@ -160,13 +159,12 @@ impl CallerRegistry {
             if callers.iter().any(|c| c.name == caller.name) {
                 return Err(format!("caller name {:?} is used twice", caller.name));
             }
-            let same_token = |c: &Arc<Caller>| match (&c.scheme, &caller.scheme) {
-                (Scheme::Bearer(a), Scheme::Bearer(b)) => bool::from(a.ct_eq(b)),
-                _ => false,
-            };
-            if callers.iter().any(same_token) {
+            if callers
+                .iter()
+                .any(|c| c.scheme.same_credential(&caller.scheme))
+            {
                 return Err(format!(
-                    "caller {:?} shares its token with another caller",
+                    "caller {:?} shares its token or secret with another caller",
                     caller.name
                 ));
             }
@@ -446,6 +444,11 @@ pub(crate) mod tests {
                     r#"[{{"name":"a","auth":{{"scheme":"bearer","token":"{TOKEN}"}},"allow":["*"]}},
                           {{"name":"b","auth":{{"scheme":"bearer","token":"{TOKEN}"}},"allow":["*"]}}]"#
                 ),
+                "shares its token",
+            ),
+            (
+                r#"[{"name":"a","auth":{"scheme":"slack","secret":"8f742231b10e8888abcd99b1f2e4c5a7"},"allow":["*"]},
+                    {"name":"b","auth":{"scheme":"slack","secret":"8f742231b10e8888abcd99b1f2e4c5a7"},"allow":["restartDevice"]}]"#,
                 "shares its token",
             ),
         ];

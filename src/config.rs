@@ -126,8 +126,7 @@ impl Settings {
         let intake = IntakeSettings {
             request_timeout: seconds(env, "GRAPHGATE_REQUEST_TIMEOUT_SECS", 900.0)?
                 .unwrap_or(defaults.request_timeout),
-            idempotency_window: seconds(env, "GRAPHGATE_IDEMPOTENCY_WINDOW_SECS", 2_592_000.0)?
-                .unwrap_or(defaults.idempotency_window),
+            idempotency_window: idempotency_window(env)?.unwrap_or(defaults.idempotency_window),
         };
         Ok(Settings {
             graph: graph(env)?,
@@ -271,6 +270,17 @@ fn connections(env: Env<'_>) -> Result<ConnectionLimits, ConfigError> {
         max_connections: whole_number(env, "GRAPHGATE_MAX_CONNECTIONS", 1..=65_536, "")?
             .map_or(defaults.max_connections, |n| n as usize),
     })
+}
+
+/// At least an hour: a key must outlive the request it guards, retries included, or a repeat
+/// could take it over while the first is still at Graph.
+fn idempotency_window(env: Env<'_>) -> Result<Option<Duration>, ConfigError> {
+    const NAME: &str = "GRAPHGATE_IDEMPOTENCY_WINDOW_SECS";
+    let window = seconds(env, NAME, 2_592_000.0)?;
+    if window.is_some_and(|w| w < Duration::from_secs(3600)) {
+        return Err(ConfigError::invalid(NAME, "must be at least 3600 seconds"));
+    }
+    Ok(window)
 }
 
 fn sweep(env: Env<'_>) -> Result<SweepSettings, ConfigError> {

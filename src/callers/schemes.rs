@@ -30,8 +30,11 @@ pub struct Delivery<'a> {
 /// Which callers a route takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
-    /// `/v1/changes` and the other JSON routes.
+    /// `POST /v1/changes`.
     Api,
+    /// The read routes (`GET /v1/changes/{id}`, `/v1/check`): no body to sign, so only a
+    /// proof that cannot be replayed forever, a bearer token or a timestamped signature.
+    Read,
     /// `/v1/slack/commands`.
     Slack,
     /// `/v1/teams/messages`.
@@ -73,12 +76,31 @@ impl Scheme {
 
     pub fn serves(&self, route: Route) -> bool {
         match self {
-            Scheme::Bearer(_) | Scheme::StandardWebhooks(_) | Scheme::HmacSha256 { .. } => {
-                route == Route::Api
+            Scheme::Bearer(_) | Scheme::StandardWebhooks(_) => {
+                matches!(route, Route::Api | Route::Read)
             }
+            // Its signature has no timestamp: over an empty body it would be a fixed value,
+            // good forever to whoever saw it once.
+            Scheme::HmacSha256 { .. } => route == Route::Api,
             Scheme::Slack { .. } => route == Route::Slack,
             Scheme::TeamsOutgoingWebhook { .. } => route == Route::Teams,
         }
+    }
+
+    /// Whether two schemes hold the same credential: then no request could tell their
+    /// callers apart.
+    pub fn same_credential(&self, other: &Scheme) -> bool {
+        let material = |s: &Scheme| -> Vec<u8> {
+            match s {
+                Scheme::Bearer(digest) => digest.to_vec(),
+                Scheme::StandardWebhooks(secret) => secret.sign("", 0, b"").into_bytes(),
+                Scheme::HmacSha256 { key, .. }
+                | Scheme::Slack { key }
+                | Scheme::TeamsOutgoingWebhook { key } => key.clone(),
+            }
+        };
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+            && bool::from(material(self).ct_eq(&material(other)))
     }
 
     pub fn hmac_sha256(secret: &str, header: Option<&str>) -> Result<Self, String> {

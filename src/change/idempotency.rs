@@ -59,8 +59,6 @@ pub struct KeyedDelivery {
     pub change_id: Option<ChangeId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer: Option<KeptAnswer>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
     /// After this the key is free again.
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
@@ -81,7 +79,6 @@ impl KeyedDelivery {
             fingerprint: hex::encode(Sha256::digest(body)),
             change_id,
             answer: None,
-            created_at: now,
             expires_at: now + window,
         }
     }

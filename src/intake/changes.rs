@@ -95,11 +95,6 @@ pub(super) fn admit(
         now,
         now + intake.settings.submit_lease(),
     );
-    tracing::info!(
-        change_id = %record.id(), caller = caller.name(), action = %kind,
-        reference = record.reference().unwrap_or("-"),
-        "submitting change"
-    );
     Ok(record)
 }
 

@@ -22,7 +22,7 @@ impl FromRequestParts<Intake> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Intake) -> Result<Self, ApiError> {
-        caller_of(state, &parts.headers, b"")
+        caller_of(state, Route::Read, &parts.headers, b"")
             .await
             .map(Authenticated)
     }
@@ -31,6 +31,7 @@ impl FromRequestParts<Intake> for Authenticated {
 /// The caller whose proof is on the request, among those the JSON routes take.
 async fn caller_of(
     state: &Intake,
+    route: Route,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Arc<Caller>, ApiError> {
@@ -39,7 +40,7 @@ async fn caller_of(
         body,
         now: state.clock.now(),
     };
-    callers::authenticate(state.callers.as_ref(), Route::Api, &delivery)
+    callers::authenticate(state.callers.as_ref(), route, &delivery)
         .await
         .ok_or(ApiError::Unauthorized)
 }
@@ -60,7 +61,7 @@ impl FromRequest<Intake> for SignedJson {
     async fn from_request(req: Request, state: &Intake) -> Result<Self, ApiError> {
         let (parts, body) = req.into_parts();
         let bytes = read_body(Request::from_parts(parts.clone(), body), state).await?;
-        let caller = caller_of(state, &parts.headers, &bytes).await?;
+        let caller = caller_of(state, Route::Api, &parts.headers, &bytes).await?;
         Ok(SignedJson {
             caller,
             body: json_object(&parts.headers, &bytes)?,

@@ -17,8 +17,8 @@ use crate::callers::{Caller, Scheme};
 use crate::change::{FieldError, IdempotencyKey, KeptAnswer, KeyedDelivery};
 use crate::telemetry::error_chain;
 
-/// Where a delivery's key comes from, first found first: the caller's own `Idempotency-Key`,
-/// else the id the sender gives each delivery (Standard Webhooks, GitHub, Atlassian).
+/// Where a bearer caller's delivery key comes from, first found first: its own
+/// `Idempotency-Key`, else the id the sender gives each delivery (GitHub, Atlassian).
 const KEY_HEADERS: [&str; 4] = [
     "idempotency-key",
     "webhook-id",
@@ -30,39 +30,48 @@ const KEY_HEADERS: [&str; 4] = [
 const WAIT_STEP: Duration = Duration::from_millis(50);
 
 /// The delivery's key, if it has one; a key that is not usable is a 400 naming its header.
-/// An `hmac-sha256` signature carries no timestamp, so without a key of its own such a
-/// delivery is keyed by its body: a captured request replayed within the window changes
-/// nothing.
+/// A signed delivery's key comes only from what its signature covers, or anyone holding a
+/// captured request could send it again under a new key: Standard Webhooks sign the
+/// `webhook-id`; an `hmac-sha256` signature covers only the body (and has no timestamp), so
+/// the body is the key.
 pub fn key_of(
     headers: &HeaderMap,
     caller: &Caller,
     body: &[u8],
 ) -> Result<Option<IdempotencyKey>, ApiError> {
-    let given = given_key(headers)?;
-    if given.is_none() && matches!(caller.scheme(), Scheme::HmacSha256 { .. }) {
-        let digest = format!("body-sha256:{}", hex::encode(Sha256::digest(body)));
-        return Ok(IdempotencyKey::parse(&digest).ok());
-    }
-    Ok(given)
-}
-
-fn given_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
-    for name in KEY_HEADERS {
-        if let Some(value) = headers.get(name) {
-            let key = value
-                .to_str()
-                .map_err(|_| "must be printable ASCII without spaces")
-                .and_then(IdempotencyKey::parse)
-                .map_err(|detail| {
-                    ApiError::Validation(vec![FieldError {
-                        field: name.into(),
-                        detail: detail.into(),
-                    }])
-                })?;
-            return Ok(Some(key));
+    match caller.scheme() {
+        Scheme::StandardWebhooks(_) => key_in(headers, "webhook-id"),
+        Scheme::HmacSha256 { .. } => {
+            let digest = format!("body-sha256:{}", hex::encode(Sha256::digest(body)));
+            Ok(IdempotencyKey::parse(&digest).ok())
+        }
+        _ => {
+            for name in KEY_HEADERS {
+                if let Some(key) = key_in(headers, name)? {
+                    return Ok(Some(key));
+                }
+            }
+            Ok(None)
         }
     }
-    Ok(None)
+}
+
+/// The key in header `name`, if present; unusable is a 400 naming the header.
+fn key_in(headers: &HeaderMap, name: &'static str) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(value) = headers.get(name) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .map_err(|_| "must be printable ASCII without spaces")
+        .and_then(IdempotencyKey::parse)
+        .map(Some)
+        .map_err(|detail| {
+            ApiError::Validation(vec![FieldError {
+                field: name.into(),
+                detail: detail.into(),
+            }])
+        })
 }
 
 /// Runs `work` for `delivery` unless a delivery under the same key ran it already. A repeat
@@ -99,7 +108,12 @@ pub async fn once(
         }
         tokio::time::sleep(WAIT_STEP).await;
     }
+    let mut unanswered = Unanswered {
+        intake: intake.clone(),
+        delivery: Some(delivery.clone()),
+    };
     let response = work.await;
+    unanswered.delivery = None;
     let (answer, response) = kept(response).await;
     // 503 means nothing was done: a repeat may try again.
     let stored = if answer.status == StatusCode::SERVICE_UNAVAILABLE.as_u16() {
@@ -114,6 +128,42 @@ pub async fn once(
         tracing::error!(key = delivery.key.as_str(), error = %error_chain(&e), "could not keep the answer to a keyed delivery");
     }
     Ok(response)
+}
+
+/// A kept delivery whose work may never finish: a panic, or a client that went away so the
+/// server dropped the request. Dropped while still holding the delivery, it answers it in
+/// the background: a repeat then learns of the recorded change instead of waiting out the
+/// window on `409`, and never acts twice. A delivery whose change is not known is freed.
+struct Unanswered {
+    intake: Intake,
+    delivery: Option<KeyedDelivery>,
+}
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        let Some(delivery) = self.delivery.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let store = self.intake.store.clone();
+        runtime.spawn(async move {
+            let stored = match &delivery.change_id {
+                Some(id) => {
+                    let interrupted = ApiError::Interrupted {
+                        change_id: id.clone(),
+                    };
+                    let (answer, _) = kept(interrupted.into_response()).await;
+                    store.answer_delivery(&delivery.answered(answer)).await
+                }
+                None => store.forget_delivery(&delivery).await,
+            };
+            if let Err(e) = stored {
+                tracing::error!(key = delivery.key.as_str(), error = %error_chain(&e), "could not settle an interrupted keyed delivery");
+            }
+        });
+    }
 }
 
 /// The answer to keep, and the response rebuilt to send (its body was read to keep it).

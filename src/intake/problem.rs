@@ -26,6 +26,10 @@ pub enum ApiError {
     NotAnObject,
     #[error("the delivery key was used for another body")]
     IdempotencyKeyReused { key: String },
+    /// The first delivery with this key stopped before it was answered (a dropped
+    /// connection, a panic): what Graph did is for the sweeper to find out.
+    #[error("the first delivery with this key was interrupted")]
+    Interrupted { change_id: ChangeId },
     #[error("the first delivery with this key is in flight")]
     DeliveryInFlight { change_id: Option<ChangeId> },
     #[error("the body could not be read")]
@@ -143,6 +147,14 @@ impl ApiError {
                 "this caller already sent a different body under this Idempotency-Key (or delivery id); use a new key for a new request",
             )
             .with("key", key.clone()),
+            Interrupted { change_id } => Problem::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "graph-pending",
+                "Graph's answer is not known yet",
+                "the first delivery of this request stopped before graphgate answered it; the change is recorded, and graphgate will find out what Graph did: follow statusUrl rather than resubmitting",
+            )
+            .with("changeId", change_id.to_string())
+            .with("statusUrl", super::status_url(change_id)),
             DeliveryInFlight { change_id } => {
                 let mut p = Problem::new(
                     StatusCode::CONFLICT,

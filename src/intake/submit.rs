@@ -29,6 +29,11 @@ pub async fn submit(
     record: ChangeRecord,
     deadline: Instant,
 ) -> Result<ChangeRecord, SubmitFailure> {
+    tracing::info!(
+        change_id = %record.id(), caller = record.caller(), action = %record.action().kind(),
+        reference = record.reference().unwrap_or("-"),
+        "submitting change"
+    );
     let record = note_installed(intake, record, deadline).await;
     intake
         .store

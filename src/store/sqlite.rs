@@ -45,7 +45,8 @@ impl SqliteStore {
                  slot       TEXT PRIMARY KEY,
                  json       TEXT NOT NULL,
                  expires_at INTEGER NOT NULL
-             );",
+             );
+             CREATE INDEX IF NOT EXISTS deliveries_expiry ON deliveries (expires_at);",
         )
         .map_err(backend)?;
         Ok(Self {
@@ -236,9 +237,11 @@ impl Store for SqliteStore {
         let expires = delivery.expires_at.unix_timestamp();
         let now = now.unix_timestamp();
         self.with_conn(move |conn| {
+            // Every expired key goes, not only this one: most keys (chat ids, body digests)
+            // are never seen again, and SQLite has no TTL to remove them.
             conn.execute(
-                "DELETE FROM deliveries WHERE slot = ?1 AND expires_at <= ?2",
-                params![slot, now],
+                "DELETE FROM deliveries WHERE expires_at <= ?1",
+                params![now],
             )
             .map_err(backend)?;
             let kept = conn

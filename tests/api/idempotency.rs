@@ -175,3 +175,80 @@ async fn keys_belong_to_their_caller_and_sender_delivery_ids_count() {
     let p = problem(bad, 400).await;
     assert_eq!(p["errors"][0]["field"], "idempotency-key");
 }
+
+#[tokio::test]
+async fn a_delivery_whose_client_went_away_is_answered_for_its_repeats() {
+    let app = spawn_app_with(Options {
+        request_timeout: std::time::Duration::from_secs(10),
+        ..Options::default()
+    })
+    .await;
+    Mock::given(method("POST"))
+        .respond_with(accepted("d1").set_delay(Duration::from_secs(2)))
+        .mount(&app.graph)
+        .await;
+    let body = restart("d1");
+    // The sender gives up after 300 ms and closes the connection; the server drops the
+    // request while Graph is still being asked.
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let gave_up = impatient
+        .post(format!("{}/v1/changes", app.address))
+        .bearer_auth(TOKEN)
+        .header("Idempotency-Key", "k-gone")
+        .json(&body)
+        .send()
+        .await;
+    assert!(gave_up.is_err());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The repeat learns of the recorded change instead of waiting on 409 for a day, and
+    // does not act again.
+    let p = problem(post_keyed(&app, "k-gone", &body).await, 504).await;
+    assert_eq!(p["type"], "urn:graphgate:problem:graph-pending");
+    let id = p["changeId"].as_str().unwrap();
+    assert_eq!(app.record(id).await.status().as_str(), "submitting");
+    assert!(graph_posts(&app.graph_requests().await) <= 1);
+}
+
+#[tokio::test]
+async fn a_signed_delivery_keeps_the_key_its_signature_covers() {
+    use base64::Engine;
+    use hmac::{Hmac, KeyInit, Mac};
+    let app = spawn_app().await;
+    Mock::given(method("POST"))
+        .respond_with(accepted("d1"))
+        .mount(&app.graph)
+        .await;
+    let body = serde_json::to_vec(&restart("d1")).unwrap();
+    let now = app.now().unix_timestamp();
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(WEBHOOK_SECRET.trim_start_matches("whsec_"))
+        .unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    mac.update(format!("msg_signed_1.{now}.").as_bytes());
+    mac.update(&body);
+    let signature = format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    );
+    // A captured delivery sent again under a fresh, unsigned Idempotency-Key is still the
+    // same delivery: its webhook-id is the key.
+    for fresh in ["k-1", "k-2"] {
+        let response = app
+            .http
+            .post(format!("{}/v1/changes", app.address))
+            .header("content-type", "application/json")
+            .header("webhook-id", "msg_signed_1")
+            .header("webhook-timestamp", now.to_string())
+            .header("webhook-signature", &signature)
+            .header("Idempotency-Key", fresh)
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+    }
+    assert_eq!(graph_posts(&app.graph_requests().await), 1);
+}

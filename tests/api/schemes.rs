@@ -162,6 +162,35 @@ async fn an_hmac_sha256_delivery_is_verified_in_the_configured_header() {
     assert_eq!(replayed.status(), 202);
     assert_eq!(replayed.headers()["idempotent-replayed"], "true");
 
+    // Nor does a fresh, unsigned Idempotency-Key make it new.
+    let rekeyed = app
+        .http
+        .post(format!("{}/v1/changes", app.address))
+        .header("content-type", "application/json")
+        .header(HMAC_HEADER, signature.clone())
+        .header("Idempotency-Key", "attacker-chosen")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rekeyed.headers()["idempotent-replayed"], "true");
+
+    // Reading back would need a signature over an empty body, the same value forever: an
+    // hmac-sha256 caller cannot read, so such a signature is worth nothing.
+    let fixed = format!("sha256={}", hex::encode(hmac(HMAC_SECRET.as_bytes(), b"")));
+    let read = app
+        .http
+        .get(format!(
+            "{}/v1/changes/{}",
+            app.address,
+            change["changeId"].as_str().unwrap()
+        ))
+        .header(HMAC_HEADER, fixed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 401);
+
     // Another header name, no prefix, or a signature of another body: refused.
     for (header, value) in [
         ("X-Hub-Signature-256", signature.clone()),

@@ -252,3 +252,50 @@ async fn a_signed_delivery_keeps_the_key_its_signature_covers() {
     }
     assert_eq!(graph_posts(&app.graph_requests().await), 1);
 }
+
+#[tokio::test]
+async fn a_repeat_of_a_delivery_still_in_flight_waits_then_gets_409() {
+    let app = spawn_app_with(Options {
+        request_timeout: Duration::from_secs(1),
+        ..Options::default()
+    })
+    .await;
+    let body = restart("d1");
+    let bytes = serde_json::to_vec(&body).unwrap();
+    // The first delivery of this key is being carried out by another process.
+    let first_change = graphgate::change::ChangeId::new();
+    let first = graphgate::change::KeyedDelivery::new(
+        "itsm",
+        graphgate::change::IdempotencyKey::parse("k-busy").unwrap(),
+        &bytes,
+        Some(first_change.clone()),
+        app.now(),
+        time::Duration::hours(24),
+    );
+    assert!(
+        app.store
+            .keep_delivery(&first, app.now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let started = tokio::time::Instant::now();
+    let response = app
+        .http
+        .post(format!("{}/v1/changes", app.address))
+        .bearer_auth(TOKEN)
+        .header("Idempotency-Key", "k-busy")
+        .header("content-type", "application/json")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    let p = problem(response, 409).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "it waited for the first"
+    );
+    assert_eq!(p["type"], "urn:graphgate:problem:delivery-in-flight");
+    assert_eq!(p["changeId"], first_change.to_string());
+    assert!(app.graph_requests().await.is_empty());
+}

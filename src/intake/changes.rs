@@ -13,7 +13,7 @@ use super::idempotency;
 use super::submit::{SubmitFailure, submit};
 use super::{ApiError, Intake, status_url};
 use crate::callers::Caller;
-use crate::change::{ChangeId, ChangeRecord, ChangeRequest, ChangeView, FieldError, KeyedDelivery};
+use crate::change::{ChangeId, ChangeRecord, ChangeRequest, ChangeView, FieldError};
 
 pub async fn create(
     State(intake): State<Intake>,
@@ -28,19 +28,8 @@ pub async fn create(
     let request = ChangeRequest::parse(&body).map_err(ApiError::Validation)?;
     let key = idempotency::key_of(&headers, &caller, &bytes)?;
     let record = admit(&intake, &caller, request)?;
-    let now = record.created_at();
-    let Some(key) = key else {
-        return carry_out(&intake, record, deadline).await;
-    };
-    let delivery = KeyedDelivery::new(
-        caller.name(),
-        key,
-        &bytes,
-        Some(record.id().clone()),
-        now,
-        time::Duration::try_from(intake.settings.idempotency_window).unwrap_or(time::Duration::DAY),
-    );
-    idempotency::once(&intake, delivery, deadline, async {
+    let change_id = Some(record.id().clone());
+    idempotency::once(&intake, &caller, key, &bytes, change_id, deadline, async {
         carry_out(&intake, record, deadline)
             .await
             .unwrap_or_else(IntoResponse::into_response)

@@ -45,6 +45,19 @@ async fn caller_of(
         .ok_or(ApiError::Unauthorized)
 }
 
+/// A request's head, its body's bytes (413 past the limit), and the caller `route` takes
+/// whose proof the request carries (401 without one).
+pub(super) async fn signed(
+    state: &Intake,
+    route: Route,
+    req: Request,
+) -> Result<(Parts, Bytes, Arc<Caller>), ApiError> {
+    let (parts, body) = req.into_parts();
+    let bytes = read_body(Request::from_parts(parts.clone(), body), state).await?;
+    let caller = caller_of(state, route, &parts.headers, &bytes).await?;
+    Ok((parts, bytes, caller))
+}
+
 /// A JSON object body and the caller who sent it, proven over the body's bytes as they
 /// arrived: read (413 past the limit), then authenticated (401), then parsed (415, 400).
 pub struct SignedJson {
@@ -59,9 +72,7 @@ impl FromRequest<Intake> for SignedJson {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &Intake) -> Result<Self, ApiError> {
-        let (parts, body) = req.into_parts();
-        let bytes = read_body(Request::from_parts(parts.clone(), body), state).await?;
-        let caller = caller_of(state, Route::Api, &parts.headers, &bytes).await?;
+        let (parts, bytes, caller) = signed(state, Route::Api, req).await?;
         Ok(SignedJson {
             caller,
             body: json_object(&parts.headers, &bytes)?,
@@ -103,7 +114,7 @@ fn is_json(content_type: &str) -> bool {
 }
 
 /// The body's bytes, at most [`MAX_BODY_BYTES`] of them.
-pub(super) async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge {

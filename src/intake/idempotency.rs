@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::{ApiError, Intake};
 use crate::callers::{Caller, Scheme};
-use crate::change::{FieldError, IdempotencyKey, KeptAnswer, KeyedDelivery};
+use crate::change::{ChangeId, FieldError, IdempotencyKey, KeptAnswer, KeyedDelivery};
 use crate::telemetry::error_chain;
 
 /// Where a bearer caller's delivery key comes from, first found first: its own
@@ -74,15 +74,31 @@ fn key_in(headers: &HeaderMap, name: &'static str) -> Result<Option<IdempotencyK
         })
 }
 
-/// Runs `work` for `delivery` unless a delivery under the same key ran it already. A repeat
-/// gets the kept answer; one with another body gets 422; one that arrives while the first is
-/// in flight waits for its answer until `deadline`, then gets 409.
+/// Runs `work` for a delivery of `body` by `caller` under `key`, unless a delivery under the
+/// same key ran it already; without a key, simply runs it. A repeat gets the kept answer;
+/// one with another body gets 422; one that arrives while the first is in flight waits for
+/// its answer until `deadline`, then gets 409. `change_id` is the change `work` records,
+/// when known beforehand.
 pub async fn once(
     intake: &Intake,
-    delivery: KeyedDelivery,
+    caller: &Caller,
+    key: Option<IdempotencyKey>,
+    body: &[u8],
+    change_id: Option<ChangeId>,
     deadline: Instant,
     work: impl Future<Output = Response>,
 ) -> Result<Response, ApiError> {
+    let Some(key) = key else {
+        return Ok(work.await);
+    };
+    let delivery = KeyedDelivery::new(
+        caller.name(),
+        key,
+        body,
+        change_id,
+        intake.clock.now(),
+        time::Duration::try_from(intake.settings.idempotency_window).unwrap_or(time::Duration::DAY),
+    );
     loop {
         let held = intake
             .store

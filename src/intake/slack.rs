@@ -10,11 +10,11 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::extract::{Deadline, read_body};
+use super::extract::{Deadline, signed};
 use super::idempotency;
 use super::{ApiError, Intake, chat};
-use crate::callers::{self, Delivery, Route};
-use crate::change::{ChatTool, IdempotencyKey, KeyedDelivery};
+use crate::callers::Route;
+use crate::change::{ChatTool, IdempotencyKey};
 
 /// Slack shows an error unless the answer comes within 3 s; this leaves room for the trip.
 const REPLY_WITHIN: Duration = Duration::from_millis(2500);
@@ -24,16 +24,7 @@ pub async fn command(
     Deadline(deadline): Deadline,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let (parts, body) = request.into_parts();
-    let bytes = read_body(Request::from_parts(parts.clone(), body), &intake).await?;
-    let delivery = Delivery {
-        headers: &parts.headers,
-        body: &bytes,
-        now: intake.clock.now(),
-    };
-    let caller = callers::authenticate(intake.callers.as_ref(), Route::Slack, &delivery)
-        .await
-        .ok_or(ApiError::Unauthorized)?;
+    let (parts, bytes, caller) = signed(&intake, Route::Slack, request).await?;
     let form_type = parts
         .headers
         .get(CONTENT_TYPE)
@@ -84,22 +75,8 @@ pub async fn command(
         ephemeral(&reply)
     };
     // A command Slack delivers twice (its trigger_id again) is carried out once.
-    match IdempotencyKey::parse(field("trigger_id")) {
-        Ok(key) => {
-            let now = intake.clock.now();
-            let kept = KeyedDelivery::new(
-                caller.name(),
-                key,
-                &bytes,
-                None,
-                now,
-                time::Duration::try_from(intake.settings.idempotency_window)
-                    .unwrap_or(time::Duration::DAY),
-            );
-            idempotency::once(&intake, kept, deadline, work).await
-        }
-        Err(_) => Ok(work.await),
-    }
+    let key = IdempotencyKey::parse(field("trigger_id")).ok();
+    idempotency::once(&intake, &caller, key, &bytes, None, deadline, work).await
 }
 
 fn ephemeral(text: &str) -> Response {

@@ -7,11 +7,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-use super::extract::{Deadline, json_object, read_body};
+use super::extract::{Deadline, json_object, signed};
 use super::idempotency;
 use super::{ApiError, Intake, chat};
-use crate::callers::{self, Delivery, Route};
-use crate::change::{ChatTool, FieldError, IdempotencyKey, KeyedDelivery};
+use crate::callers::Route;
+use crate::change::{ChatTool, FieldError, IdempotencyKey};
 
 /// Teams gives up after 5 s; this leaves room for the trip.
 const REPLY_WITHIN: Duration = Duration::from_millis(4000);
@@ -21,16 +21,7 @@ pub async fn message(
     Deadline(deadline): Deadline,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let (parts, body) = request.into_parts();
-    let bytes = read_body(Request::from_parts(parts.clone(), body), &intake).await?;
-    let delivery = Delivery {
-        headers: &parts.headers,
-        body: &bytes,
-        now: intake.clock.now(),
-    };
-    let caller = callers::authenticate(intake.callers.as_ref(), Route::Teams, &delivery)
-        .await
-        .ok_or(ApiError::Unauthorized)?;
+    let (parts, bytes, caller) = signed(&intake, Route::Teams, request).await?;
     let activity = json_object(&parts.headers, &bytes)?;
     let text = activity
         .get("text")
@@ -77,21 +68,8 @@ pub async fn message(
         .get("id")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    match IdempotencyKey::parse(id) {
-        Ok(key) => {
-            let kept = KeyedDelivery::new(
-                caller.name(),
-                key,
-                &bytes,
-                None,
-                intake.clock.now(),
-                time::Duration::try_from(intake.settings.idempotency_window)
-                    .unwrap_or(time::Duration::DAY),
-            );
-            idempotency::once(&intake, kept, deadline, work).await
-        }
-        Err(_) => Ok(work.await),
-    }
+    let key = IdempotencyKey::parse(id).ok();
+    idempotency::once(&intake, &caller, key, &bytes, None, deadline, work).await
 }
 
 fn reply(text: &str) -> Response {

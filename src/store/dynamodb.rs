@@ -56,6 +56,30 @@ fn is_condition_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool 
 }
 
 impl DynamoStore {
+    /// The string attribute `name` of the item at `key`, read consistently: what the write
+    /// that just lost a conditional race found there.
+    async fn held_attribute(
+        &self,
+        key: AttributeValue,
+        name: &str,
+        missing: &'static str,
+    ) -> Result<String, StoreError> {
+        let held = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", key)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        held.item()
+            .and_then(|item| item.get(name))
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .ok_or_else(|| StoreError::Corrupt(serde::de::Error::custom(missing)))
+    }
+
     /// A store on `table`. Finished records expire `retention` after their last change.
     pub fn new(client: Client, table: impl Into<String>, retention: Duration) -> Self {
         Self {
@@ -267,25 +291,10 @@ impl Store for DynamoStore {
         match result {
             Ok(_) => Ok(change.id().clone()),
             Err(e) if is_condition_failure(&e) => {
-                let held = self
-                    .client
-                    .get_item()
-                    .table_name(&self.table)
-                    .key("id", key)
-                    .consistent_read(true)
-                    .send()
-                    .await
-                    .map_err(backend)?;
-                let owner = held
-                    .item()
-                    .and_then(|item| item.get("owner"))
-                    .and_then(|v| v.as_s().ok())
-                    .ok_or_else(|| {
-                        StoreError::Corrupt(serde::de::Error::custom(
-                            "an operation claim has no owner",
-                        ))
-                    })?;
-                ChangeId::parse(owner.as_str()).map_err(backend)
+                let owner = self
+                    .held_attribute(key, "owner", "an operation claim has no owner")
+                    .await?;
+                ChangeId::parse(owner).map_err(backend)
             }
             Err(e) => Err(backend(e)),
         }
@@ -319,23 +328,10 @@ impl Store for DynamoStore {
         match result {
             Ok(_) => Ok(None),
             Err(e) if is_condition_failure(&e) => {
-                let held = self
-                    .client
-                    .get_item()
-                    .table_name(&self.table)
-                    .key("id", key)
-                    .consistent_read(true)
-                    .send()
-                    .await
-                    .map_err(backend)?;
-                let json = held
-                    .item()
-                    .and_then(|item| item.get("delivery"))
-                    .and_then(|v| v.as_s().ok())
-                    .ok_or_else(|| {
-                        StoreError::Corrupt(serde::de::Error::custom("a kept delivery has no body"))
-                    })?;
-                serde_json::from_str(json)
+                let json = self
+                    .held_attribute(key, "delivery", "a kept delivery has no body")
+                    .await?;
+                serde_json::from_str(&json)
                     .map(Some)
                     .map_err(StoreError::Corrupt)
             }

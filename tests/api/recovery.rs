@@ -26,8 +26,16 @@ fn listed(ops: Value) -> ResponseTemplate {
 /// A record as the intake writes it before calling Graph, made two minutes ago, whose
 /// submitter's lease has already run out.
 async fn stuck(app: &TestApp, body: Value) -> ChangeRecord {
+    keep(app, stuck_record(app, body)).await
+}
+
+/// [`stuck`]'s record, not yet stored.
+fn stuck_record(app: &TestApp, body: Value) -> ChangeRecord {
     let created = app.now() - time::Duration::minutes(2);
-    let record = submitting(body, created, created + time::Duration::seconds(55));
+    submitting(body, created, created + time::Duration::seconds(55))
+}
+
+async fn keep(app: &TestApp, record: ChangeRecord) -> ChangeRecord {
     app.store.insert(&record).await.unwrap();
     record
 }
@@ -315,18 +323,12 @@ async fn a_stuck_app_upgrade_is_resubmitted(backend: Backend) {
 /// An upgrade recorded as the intake records it, with the installation on `def-1`, whose
 /// submitter died before storing Graph's answer.
 async fn stuck_upgrade(app: &TestApp) -> ChangeRecord {
-    let created = app.now() - time::Duration::minutes(2);
-    let record = submitting(
-        json!({"action": "upgradeApp", "teamId": "t1", "installationId": "i1"}),
-        created,
-        created + time::Duration::seconds(55),
-    )
-    .with_installed_before(AppDefinition {
+    let body = json!({"action": "upgradeApp", "teamId": "t1", "installationId": "i1"});
+    let record = stuck_record(app, body).with_installed_before(AppDefinition {
         id: "def-1".into(),
         version: Some("1.0.1".into()),
     });
-    app.store.insert(&record).await.unwrap();
-    record
+    keep(app, record).await
 }
 
 async fn installation_runs(app: &TestApp, definition: &str, version: &str) {

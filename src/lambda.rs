@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 use crate::app::App;
-use crate::clock::time_left;
+use crate::clock::invocation_time_left;
 use crate::config::Settings;
 use crate::store::StoreError;
 use crate::sweeper::{SweepReport, Sweeper};
@@ -54,7 +54,8 @@ pub async fn on_schedule(
     margin: Duration,
 ) -> Result<SweepReport, StoreError> {
     let trigger = Trigger::of(payload);
-    let left = time_left(invocation_deadline, margin);
+    let left = invocation_time_left(invocation_deadline, margin)
+        .unwrap_or_else(|| sweeper.settings.pass_budget());
     tracing::info!(?trigger, seconds_left = left.as_secs_f64(), "sweep invoked");
     sweeper.sweep_once(Instant::now() + left).await
 }

@@ -95,8 +95,11 @@ impl FromRequestParts<Intake> for Deadline {
     async fn from_request_parts(parts: &mut Parts, state: &Intake) -> Result<Self, ApiError> {
         let now = Instant::now();
         let mut budget = state.settings.request_timeout;
-        if let Some(context) = parts.extensions.get::<lambda_http::Context>() {
-            budget = budget.min(crate::clock::time_left(context.deadline(), LAMBDA_MARGIN));
+        if let Some(context) = parts.extensions.get::<lambda_http::Context>()
+            && let Some(left) =
+                crate::clock::invocation_time_left(context.deadline(), LAMBDA_MARGIN)
+        {
+            budget = budget.min(left);
         }
         Ok(Deadline(now + budget))
     }

@@ -22,6 +22,9 @@ use crate::helpers::*;
 struct Runtime {
     events: Arc<Mutex<VecDeque<Value>>>,
     answers: mpsc::UnboundedSender<(String, Value)>,
+    /// `Lambda-Runtime-Deadline-Ms` as sent, when not Lambda's own (30 s from now, in epoch
+    /// milliseconds).
+    deadline_header: Option<&'static str>,
 }
 
 fn sample(name: &str) -> Value {
@@ -30,10 +33,19 @@ fn sample(name: &str) -> Value {
 
 /// A Runtime API that hands out `events` in order, then keeps the function waiting.
 async fn fake_runtime(events: Vec<Value>) -> (String, mpsc::UnboundedReceiver<(String, Value)>) {
+    fake_runtime_sending(events, None).await
+}
+
+/// As [`fake_runtime`], sending `deadline_header` as each invocation's deadline.
+async fn fake_runtime_sending(
+    events: Vec<Value>,
+    deadline_header: Option<&'static str>,
+) -> (String, mpsc::UnboundedReceiver<(String, Value)>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let runtime = Runtime {
         events: Arc::new(Mutex::new(events.into())),
         answers: tx,
+        deadline_header,
     };
     async fn next(State(rt): State<Runtime>) -> (HeaderMap, String) {
         let event = rt.events.lock().unwrap().pop_front();
@@ -45,15 +57,14 @@ async fn fake_runtime(events: Vec<Value>) -> (String, mpsc::UnboundedReceiver<(S
         let mut headers = HeaderMap::new();
         let id = uuid::Uuid::new_v4().to_string();
         headers.insert("lambda-runtime-aws-request-id", id.parse().unwrap());
+        let epoch_ms = deadline
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            .to_string();
         headers.insert(
             "lambda-runtime-deadline-ms",
-            deadline
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_millis()
-                .to_string()
-                .parse()
-                .unwrap(),
+            rt.deadline_header.unwrap_or(&epoch_ms).parse().unwrap(),
         );
         headers.insert(
             "lambda-runtime-invoked-function-arn",
@@ -236,4 +247,42 @@ async fn a_misconfigured_function_fails_its_init_without_leaking_secrets() {
             .contains("GRAPHGATE_CALLERS is required")
     );
     assert!(!logs.contains(CLIENT_SECRET));
+}
+
+/// `cargo lambda watch` (1.9) sends `Lambda-Runtime-Deadline-Ms: 600000`, a duration where
+/// Lambda sends an epoch time. Both functions then go by their configured timeouts instead of
+/// finding no time left.
+#[tokio::test]
+async fn both_functions_work_under_cargo_lambdas_deadline_header() {
+    let app = spawn_app().await;
+    Mock::given(method("POST"))
+        .respond_with(accepted("0f3ce432-e432-0f3c-32e4-3c0f32e43c0f"))
+        .expect(1)
+        .mount(&app.graph)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(operation("succeeded"))
+        .mount(&app.graph)
+        .await;
+    let mut env = env_for(&app.graph, &app.login, &app.db, &Options::default());
+    // The change is due for its first poll at once.
+    env.push(("GRAPHGATE_POLL_INTERVAL_SECS", "0.001".into()));
+
+    let (runtime, mut answers) = fake_runtime_sending(
+        vec![sample("create-change-restart-device.json")],
+        Some("600000"),
+    )
+    .await;
+    let _intake = run_function(env!("CARGO_BIN_EXE_intake"), &runtime, &env);
+    let (kind, created) = next_answer(&mut answers).await;
+    assert_eq!(kind, "response");
+    assert_eq!(created["statusCode"], 202, "{created}");
+    assert_eq!(app.graph_requests().await.len(), 1, "Graph was called");
+
+    let (runtime, mut answers) =
+        fake_runtime_sending(vec![sample("sweeper-scheduler.json")], Some("600000")).await;
+    let _sweeper = run_function(env!("CARGO_BIN_EXE_sweeper"), &runtime, &env);
+    let (kind, report) = next_answer(&mut answers).await;
+    assert_eq!(kind, "response", "{report}");
+    assert_eq!(report["finished"], 1, "{report}");
 }

@@ -17,6 +17,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use serde_json::json;
 use sha2::Sha256;
+use subtle::ConstantTimeEq;
 use time::format_description::well_known::Rfc3339;
 use url::{Host, Url};
 
@@ -61,6 +62,11 @@ impl SigningSecret {
             return Err("signingSecret must hold at least 24 bytes");
         }
         Ok(Self(key))
+    }
+
+    /// Whether `other` is the same key, compared in constant time.
+    pub fn same_key(&self, other: &SigningSecret) -> bool {
+        bool::from(self.0.ct_eq(&other.0))
     }
 
     /// `v1,` and the base64 HMAC-SHA256 of `{id}.{timestamp}.{body}`.

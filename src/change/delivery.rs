@@ -79,6 +79,9 @@ pub enum AttemptOutcome {
     Answered(u16),
     /// No answer came; why, in words fit for the record (no URL, no secret).
     NoAnswer(String),
+    /// There is nowhere to send it, and there never will be (a chat's reply URL expired with
+    /// no fallback): recorded once, and the delivery fails without more attempts.
+    Undeliverable(String),
 }
 
 impl AttemptOutcome {
@@ -89,7 +92,9 @@ impl AttemptOutcome {
     fn recorded(&self) -> String {
         match self {
             AttemptOutcome::Answered(status) => status.to_string(),
-            AttemptOutcome::NoAnswer(reason) => reason.clone(),
+            AttemptOutcome::NoAnswer(reason) | AttemptOutcome::Undeliverable(reason) => {
+                reason.clone()
+            }
         }
     }
 }

@@ -533,6 +533,9 @@ impl ChangeRecord {
         next.due = if outcome.delivered() {
             delivery.status = DeliveryStatus::Delivered;
             None
+        } else if matches!(outcome, AttemptOutcome::Undeliverable(_)) {
+            delivery.status = DeliveryStatus::Failed;
+            None
         } else {
             match pacing.callback_wait(attempts) {
                 Some(wait) => Some(Due::Callback(now + wait)),

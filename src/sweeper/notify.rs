@@ -99,6 +99,9 @@ impl Sweeper {
         };
         let outcome = match &sent {
             Ok(status) => AttemptOutcome::Answered(*status),
+            Err(e @ CallbackError::ChatReplyExpired) => {
+                AttemptOutcome::Undeliverable(e.to_string())
+            }
             Err(e) => AttemptOutcome::NoAnswer(e.to_string()),
         };
         let next = record.callback_attempted(&outcome, now, &self.pacing)?;

@@ -363,9 +363,14 @@ async fn past_30_minutes_the_result_goes_to_the_callers_webhook_or_is_recorded_a
         "expired"
     );
     let record = app.record(&slack_id).await;
-    let attempt = &record.callback().unwrap().attempts[0];
+    let delivery = record.callback().unwrap();
+    assert_eq!(delivery.attempts.len(), 1, "nowhere to send it: tried once");
+    assert_eq!(delivery.status, graphgate::change::DeliveryStatus::Failed);
     assert!(
-        attempt.outcome.contains("response_url has expired"),
-        "{attempt:?}"
+        delivery.attempts[0]
+            .outcome
+            .contains("response_url has expired"),
+        "{delivery:?}"
     );
+    assert_eq!(record.due(), None);
 }

@@ -2,22 +2,29 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{after, json_of, sim_token, start};
+use crate::helpers::{Running, after, json_of, sim_token, start};
 
-#[tokio::test]
-async fn the_quick_start_works_as_the_readme_says() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_serve, lines) = start(
+/// `graphgate serve --simulate` in `dir` with `env`, as the quick start runs it, and the
+/// address and demo caller token its banner prints.
+fn serve_simulated(dir: &std::path::Path, env: &[(&str, String)]) -> (Running, String, String) {
+    let (serve, lines) = start(
         &["serve", "--simulate", "--listen", "127.0.0.1:0"],
-        dir.path(),
-        &[],
+        dir,
+        env,
         |lines| {
             after(lines, "demo caller token: ").is_some()
                 && after(lines, "graphgate listening on ").is_some()
         },
     );
-    let address = after(&lines, "graphgate listening on ").unwrap();
-    let token = after(&lines, "demo caller token: ").unwrap();
+    let address = after(&lines, "graphgate listening on ").unwrap().to_owned();
+    let token = after(&lines, "demo caller token: ").unwrap().to_owned();
+    (serve, address, token)
+}
+
+#[tokio::test]
+async fn the_quick_start_works_as_the_readme_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_serve, address, token) = serve_simulated(dir.path(), &[]);
 
     let response = reqwest::Client::new()
         .post(format!("{address}/v1/changes"))
@@ -181,17 +188,8 @@ async fn serve_simulate_signs_in_with_a_certificate_when_given_one() {
         "{}/tests/fixtures/graph-client-cert.pem",
         env!("CARGO_MANIFEST_DIR")
     );
-    let (_serve, lines) = start(
-        &["serve", "--simulate", "--listen", "127.0.0.1:0"],
-        dir.path(),
-        &[("GRAPH_CLIENT_CERTIFICATE", certificate)],
-        |lines| {
-            after(lines, "demo caller token: ").is_some()
-                && after(lines, "graphgate listening on ").is_some()
-        },
-    );
-    let address = after(&lines, "graphgate listening on ").unwrap();
-    let token = after(&lines, "demo caller token: ").unwrap();
+    let (_serve, address, token) =
+        serve_simulated(dir.path(), &[("GRAPH_CLIENT_CERTIFICATE", certificate)]);
     let response = reqwest::Client::new()
         .post(format!("{address}/v1/changes"))
         .bearer_auth(token)

@@ -385,27 +385,24 @@ fn credential(env: Env<'_>) -> Result<Arc<dyn CredentialSource>, ConfigError> {
             text,
             secret_credential,
         ),
-        (None, Some(text)) => (
-            "GRAPH_CLIENT_CERTIFICATE",
-            "GRAPH_CLIENT_CERTIFICATE_ARN",
-            text,
-            certificate_credential,
-        ),
+        (None, Some(text)) => {
+            const NAME: &str = "GRAPH_CLIENT_CERTIFICATE";
+            const ARN: &str = "GRAPH_CLIENT_CERTIFICATE_ARN";
+            // Given in the environment, it may name a file; a secret holds the PEM itself.
+            let text = match env(ARN) {
+                Some(_) => text,
+                None => inline_or_file(NAME, text)?,
+            };
+            (NAME, ARN, text, certificate_credential)
+        }
     };
     match env(arn_name) {
         Some(arn) => RotatingSecret::new(arn_name, arn, secret_ttl(env)?, parse, &text)
             .map(|source| Arc::new(source) as Arc<dyn CredentialSource>)
             .map_err(|detail| ConfigError::invalid(arn_name, detail)),
-        None => {
-            let text = if name == "GRAPH_CLIENT_CERTIFICATE" {
-                inline_or_file(name, text)?
-            } else {
-                text
-            };
-            parse(&text)
-                .map(|c| Arc::new(FixedCredential::new(c)) as Arc<dyn CredentialSource>)
-                .map_err(|detail| ConfigError::invalid(name, detail))
-        }
+        None => parse(&text)
+            .map(|c| Arc::new(FixedCredential::new(c)) as Arc<dyn CredentialSource>)
+            .map_err(|detail| ConfigError::invalid(name, detail)),
     }
 }
 

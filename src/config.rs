@@ -58,6 +58,8 @@ pub struct Settings {
     pub callback_policy: TargetPolicy,
     /// How `graphgate serve` treats connections.
     pub connections: ConnectionLimits,
+    /// The CloudWatch namespace of the metrics the Lambda functions write.
+    pub metrics_namespace: String,
 }
 
 /// What `graphgate serve` allows a connection, so that slow or idle clients cannot hold it.
@@ -138,6 +140,7 @@ impl Settings {
             sweep_interval,
             callback_policy: TargetPolicy::PublicHttpsOnly,
             connections: connections(env)?,
+            metrics_namespace: metrics_namespace(env)?,
         })
     }
 }
@@ -189,6 +192,26 @@ async fn read_by_arn(
                 .map_err(|e| ConfigError::invalid(arn_name, e))
         })
         .collect()
+}
+
+/// `GRAPHGATE_METRICS_NAMESPACE`: 1 to 255 characters, as CloudWatch takes them.
+fn metrics_namespace(env: Env<'_>) -> Result<String, ConfigError> {
+    const NAME: &str = "GRAPHGATE_METRICS_NAMESPACE";
+    let Some(namespace) = env(NAME) else {
+        return Ok("graphgate".to_owned());
+    };
+    let allowed = |c: char| c.is_ascii_alphanumeric() || " .-_/#:".contains(c);
+    if namespace.len() > 255
+        || !namespace.chars().all(allowed)
+        || namespace.starts_with(':')
+        || namespace.starts_with("AWS/")
+    {
+        return Err(ConfigError::invalid(
+            NAME,
+            "a CloudWatch namespace: up to 255 letters, digits, spaces and . - _ / # :, not starting with : or AWS/",
+        ));
+    }
+    Ok(namespace)
 }
 
 /// `GRAPHGATE_CALLERS`: a JSON array inline, or the path of a file holding one; or, with
@@ -535,6 +558,36 @@ mod tests {
             s.graph.credentials.scope,
             "https://graph.microsoft.us/.default"
         );
+    }
+
+    #[test]
+    fn the_metrics_namespace_is_one_cloudwatch_takes() {
+        let base = [
+            ("GRAPH_TENANT_ID", "t1"),
+            ("GRAPH_CLIENT_ID", "app"),
+            ("GRAPH_CLIENT_SECRET", "s"),
+            ("GRAPHGATE_CALLERS", CALLERS),
+        ];
+        assert_eq!(settings(&base).unwrap().metrics_namespace, "graphgate");
+        let with = |namespace: &'static str| {
+            let mut vars = base.to_vec();
+            vars.push(("GRAPHGATE_METRICS_NAMESPACE", namespace));
+            settings(&vars).map(|s| s.metrics_namespace)
+        };
+        assert_eq!(with("graphgate/prod-eu").unwrap(), "graphgate/prod-eu");
+        for bad in ["AWS/Lambda", ":x", "graph\u{e9}gate", "a\tb"] {
+            assert!(
+                matches!(
+                    with(bad),
+                    Err(ConfigError::Invalid {
+                        name: "GRAPHGATE_METRICS_NAMESPACE",
+                        ..
+                    })
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(with(Box::leak("n".repeat(256).into_boxed_str())).is_err());
     }
 
     #[test]

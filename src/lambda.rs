@@ -1,5 +1,6 @@
-//! What the two Lambda functions share: start-up (JSON logs, settings, clients; a bad setting
-//! is logged once, plainly, and fails the init phase), and the sweeper's scheduled invocation.
+//! What the two Lambda functions share: start-up (JSON logs, EMF metrics, settings, clients; a
+//! bad setting is logged once, plainly, and fails the init phase), and the sweeper's scheduled
+//! invocation.
 
 use std::time::{Duration, SystemTime};
 
@@ -8,6 +9,7 @@ use tokio::time::Instant;
 use crate::app::App;
 use crate::clock::invocation_time_left;
 use crate::config::Settings;
+use crate::metrics;
 use crate::store::StoreError;
 use crate::sweeper::{SweepReport, Sweeper};
 use crate::telemetry::{self, error_chain};
@@ -17,6 +19,7 @@ pub async fn start() -> Result<App, lambda_runtime::Error> {
     let settings = Settings::load()
         .await
         .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
+    metrics::install(settings.metrics_namespace.clone());
     let app = App::from_settings(settings)
         .await
         .inspect_err(|e| tracing::error!(error = %error_chain(e), "cannot open the store"))?;

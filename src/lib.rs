@@ -11,6 +11,7 @@ pub mod graph;
 pub mod intake;
 pub mod lambda;
 pub mod local;
+pub mod metrics;
 pub mod secrets;
 pub mod simulator;
 pub mod store;

@@ -10,9 +10,12 @@ pub enum Format {
     Text,
 }
 
-/// Installs the global subscriber. `RUST_LOG` overrides the default level (`info`).
+/// The variable that sets the log filter (`info` when unset), as in every `tracing` program.
+pub const LOG_FILTER_VAR: &str = "RUST_LOG";
+
+/// Installs the global subscriber, filtered by [`LOG_FILTER_VAR`].
 pub fn init(format: Format) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_env(LOG_FILTER_VAR).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -18,6 +18,7 @@ use super::outcome::{
 use super::request::{CallbackUrl, ChangeRequest};
 use super::schedule::{Due, Pacing};
 use super::status::Status;
+use crate::metrics::{self, Dimension};
 
 /// Why a transition was refused: the record is not in a state it applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -179,6 +180,15 @@ impl ChangeRecord {
         self.callback_url
             .as_ref()
             .filter(|_| pending && self.status.is_terminal())
+    }
+
+    /// Counts the change in the metrics if it has just reached an end that has one. Called
+    /// by whoever stored that end: the intake for a change Graph completed at once, the
+    /// sweeper for the rest.
+    pub fn count_end(&self) {
+        if let Some(metric) = self.status.ended_metric() {
+            metrics::count(metric, Some(Dimension::Action(self.action.kind().as_str())));
+        }
     }
 
     /// A one-line account of the change, for a chat: what it is, where it stands, and what

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::metrics::Metric;
+
 /// `submitting → queued|running → succeeded|failed|cancelled|timedOut`, and `rejected` when
 /// Graph refused the change. DESIGN.md's `accepted` has no state of its own: a change is
 /// stored as `submitting` straight away, before Graph is called.
@@ -28,6 +30,17 @@ impl Status {
                 | Status::TimedOut
                 | Status::Rejected
         )
+    }
+
+    /// The metric that counts changes ending in this status. A change Graph refused is
+    /// counted where the refusal is answered, with the other refusals.
+    pub fn ended_metric(self) -> Option<Metric> {
+        match self {
+            Status::Succeeded => Some(Metric::ChangesSucceeded),
+            Status::Failed | Status::Cancelled => Some(Metric::ChangesFailed),
+            Status::TimedOut => Some(Metric::ChangesTimedOut),
+            Status::Submitting | Status::Queued | Status::Running | Status::Rejected => None,
+        }
     }
 
     pub fn as_str(self) -> &'static str {

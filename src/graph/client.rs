@@ -284,7 +284,7 @@ impl GraphClient {
         let mut refreshed = false;
         loop {
             let token = self.tokens.token(deadline).await?;
-            let sent = retry::send(retry, deadline, || {
+            let sent = retry::send(retry, deadline, Some(api), || {
                 let request = self
                     .http
                     .request(method.clone(), url.clone())

@@ -7,6 +7,7 @@ use reqwest::{RequestBuilder, Response, StatusCode};
 use tokio::time::Instant;
 
 use super::error::{GraphError, request_id};
+use crate::metrics::{self, Dimension, Metric};
 
 /// How often and how patiently to retry. The deadline passed to each call bounds it too.
 #[derive(Debug, Clone)]
@@ -85,12 +86,15 @@ pub(crate) struct Sent {
 /// answer that is not 429/503/504, a connect error has been retried out, or no retry could
 /// start with `min_attempt_time` left before the deadline. A request that was sent and never
 /// answered is not resent: Graph may have acted on it. A 504 is retried, but remembered, for
-/// the same reason.
+/// the same reason. `call` names a Graph call in the metrics (its latency, throttles and
+/// waits); a sign-in request, which is not one, passes `None`.
 pub(crate) async fn send(
     policy: &RetryPolicy,
     deadline: Instant,
+    call: Option<&'static str>,
     mut build: impl FnMut() -> RequestBuilder,
 ) -> Result<Sent, GraphError> {
+    let dimension = call.map(Dimension::Call);
     let mut uncertain = false;
     let mut attempt = 0;
     loop {
@@ -115,9 +119,16 @@ pub(crate) async fn send(
         let method = request.method().clone();
         let path = request.url().path().to_owned();
 
+        let sent_at = Instant::now();
         let (wait, reason, hinted) = match client.execute(request).await {
             Ok(response) => {
                 let status = response.status();
+                if call.is_some() {
+                    metrics::time(Metric::GraphLatency, sent_at.elapsed(), dimension);
+                    if status == StatusCode::TOO_MANY_REQUESTS {
+                        metrics::count(Metric::GraphThrottles, dimension);
+                    }
+                }
                 tracing::info!(
                     %method, path, status = status.as_u16(), attempt, client_request_id,
                     request_id = request_id(response.headers()).as_deref().unwrap_or("-"),
@@ -161,6 +172,9 @@ pub(crate) async fn send(
                 retry_after: hinted,
                 outcome_unknown: uncertain,
             });
+        }
+        if hinted.is_some() && call.is_some() {
+            metrics::time(Metric::GraphRetryAfterWaited, wait, dimension);
         }
         tokio::time::sleep(wait).await;
     }

@@ -184,7 +184,7 @@ impl TokenSource {
             form
         };
         let started = Instant::now();
-        let response = retry::send(&self.retry, deadline, || {
+        let response = retry::send(&self.retry, deadline, None, || {
             self.http.post(c.token_url.clone()).form(&form())
         })
         .await?

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::changes::admit;
+use super::problem::count_rejected;
 use super::submit::{SubmitFailure, submit};
 use super::{ApiError, Intake};
 use crate::callers::Caller;
@@ -38,7 +39,10 @@ pub async fn run(
     let requested_by = origin.requested_by;
     let command = match Command::parse(text, requested_by) {
         Ok(command) => command,
-        Err(why) => return format!("{why}\n{USAGE}"),
+        Err(why) => {
+            count_rejected("validation");
+            return format!("{why}\n{USAGE}");
+        }
     };
     match command {
         Command::Help => USAGE.to_owned(),

@@ -12,12 +12,14 @@ mod strict_json;
 mod submit;
 mod teams;
 
-use problem::ApiError;
+use problem::{ApiError, Refused};
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
+use axum::middleware::map_response;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -84,11 +86,20 @@ pub fn router(intake: Intake) -> Router {
             "/healthz",
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),
         )
-        .route("/v1/changes", post(changes::create))
+        .route(
+            "/v1/changes",
+            post(changes::create).layer(map_response(count_rejected)),
+        )
         .route("/v1/changes/{change_id}", get(changes::show))
         .route("/v1/check", get(check::show))
-        .route("/v1/slack/commands", post(slack::command))
-        .route("/v1/teams/messages", post(teams::message))
+        .route(
+            "/v1/slack/commands",
+            post(slack::command).layer(map_response(count_rejected)),
+        )
+        .route(
+            "/v1/teams/messages",
+            post(teams::message).layer(map_response(count_rejected)),
+        )
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -101,6 +112,15 @@ pub fn router(intake: Intake) -> Router {
         // The default span records method and path only: headers carry tokens.
         .layer(TraceLayer::new_for_http().on_response(DefaultOnResponse::new().level(Level::INFO)))
         .with_state(intake)
+}
+
+/// Counts the requests for a change that a route refused with a 4xx problem, whether the
+/// handler or an extractor (authentication, body) refused it.
+async fn count_rejected(response: Response) -> Response {
+    if let Some(Refused(reason)) = response.extensions().get::<Refused>() {
+        problem::count_rejected(reason);
+    }
+    response
 }
 
 /// Where a caller reads a change back.

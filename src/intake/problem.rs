@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::change::{Action, ActionKind, AppScope, ChangeId, FieldError};
 use crate::graph::GraphError;
+use crate::metrics::{self, Dimension, Metric};
 use crate::store::StoreError;
 use crate::telemetry::error_chain;
 
@@ -410,11 +411,24 @@ fn graph_problem(change_id: &ChangeId, action: &Action, error: &GraphError) -> P
 }
 
 impl ApiError {
-    /// The problem's title and detail as one sentence, for a chat reply.
+    /// The problem's title and detail as one sentence, for a chat reply. A refusal is counted
+    /// as a rejected change: in chat, every problem answers a command.
     pub fn sentence(&self) -> String {
         let problem = self.problem();
+        if problem.status.is_client_error() {
+            count_rejected(problem.slug);
+        }
         format!("{}: {}", problem.title, problem.detail)
     }
+}
+
+/// Marks a response that refused the request with a 4xx problem, naming the problem, so the
+/// routes that take changes can count it (see `intake::count_rejected_changes`).
+#[derive(Debug, Clone, Copy)]
+pub struct Refused(pub &'static str);
+
+pub fn count_rejected(reason: &str) {
+    metrics::count(Metric::ChangesRejected, Some(Dimension::Reason(reason)));
 }
 
 impl IntoResponse for ApiError {
@@ -435,6 +449,9 @@ impl IntoResponse for ApiError {
             map.extend(problem.extensions);
         }
         let mut response = (problem.status, body.to_string()).into_response();
+        if problem.status.is_client_error() {
+            response.extensions_mut().insert(Refused(problem.slug));
+        }
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,

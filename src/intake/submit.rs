@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use super::Intake;
 use crate::change::{Action, ActionOutcome, ChangeRecord};
 use crate::graph::GraphError;
+use crate::metrics::{self, Dimension, Metric};
 use crate::store::StoreError;
 use crate::telemetry::error_chain;
 
@@ -41,12 +42,21 @@ pub async fn submit(
         .await
         .map_err(SubmitFailure::Store)?;
     let outcome = intake.graph.execute(record.action(), deadline).await;
+    if outcome.is_ok() {
+        metrics::count(
+            Metric::ChangesAccepted,
+            Some(Dimension::Action(record.action().kind().as_str())),
+        );
+    }
     if let Ok(ActionOutcome::Accepted { location, .. }) = &outcome {
         own_operation(intake, &record, location).await;
     }
     let record = match answer(intake, &record, &outcome) {
         Some(next) => match intake.store.update(&next).await {
-            Ok(stored) => stored,
+            Ok(stored) => {
+                stored.count_end();
+                stored
+            }
             Err(e) => {
                 tracing::error!(
                     change_id = %record.id(), error = %error_chain(&e),

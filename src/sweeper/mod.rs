@@ -32,6 +32,7 @@ use crate::callers::CallerSource;
 use crate::change::{ChangeId, ChangeRecord, InvalidTransition, Pacing, Status};
 use crate::clock::Clock;
 use crate::graph::GraphClient;
+use crate::metrics::{self, Metric};
 use crate::store::{Store, StoreError};
 use crate::telemetry::error_chain;
 use notify::Notify;
@@ -120,14 +121,22 @@ enum VisitError {
 impl Sweeper {
     /// Runs one pass. No record is visited after `deadline`; those stay due for the next pass.
     pub async fn sweep_once(&self, deadline: Instant) -> Result<SweepReport, StoreError> {
-        let due = self
-            .store
-            .due(self.clock.now(), self.settings.batch_size)
-            .await?;
+        let started = Instant::now();
+        let now = self.clock.now();
+        let due = self.store.due(now, self.settings.batch_size).await?;
         let mut report = SweepReport {
             due: due.len(),
             ..SweepReport::default()
         };
+        // The stores hand out the longest-due records first, so the oldest is among these.
+        let backlog = due
+            .iter()
+            .filter_map(|r| r.due())
+            .map(|due| now - due.at())
+            .max()
+            .map_or(Duration::ZERO, |age| {
+                age.try_into().unwrap_or(Duration::ZERO)
+            });
         let (to_notify, to_follow): (Vec<_>, Vec<_>) =
             due.into_iter().partition(|r| r.status().is_terminal());
         let (finished_tx, finished_rx) = mpsc::unbounded_channel();
@@ -166,6 +175,20 @@ impl Sweeper {
             }
         }
         tracing::info!(?report, "sweep pass done");
+        metrics::record(
+            &[
+                (Metric::SweepDue, report.due as f64),
+                (
+                    Metric::SweepBacklogAge,
+                    metrics::duration(Metric::SweepBacklogAge, backlog),
+                ),
+                (
+                    Metric::SweepDuration,
+                    metrics::duration(Metric::SweepDuration, started.elapsed()),
+                ),
+            ],
+            None,
+        );
         Ok(report)
     }
 
@@ -212,6 +235,7 @@ impl Sweeper {
             Ok(stored) => {
                 if stored.status() != claimed.status() {
                     tracing::info!(change_id = %id, from = %claimed.status(), to = %stored.status(), "change moved");
+                    stored.count_end();
                 }
                 if stored.pending_callback().is_some() {
                     let _ = finished.send(stored);

@@ -8,6 +8,7 @@ use tokio::time::Instant;
 use super::{Sweeper, Visit, VisitError};
 use crate::callback::{ATTEMPT_TIMEOUT, CallbackError};
 use crate::change::{AttemptOutcome, ChangeRecord, ChangeView, DeliveryStatus, Due};
+use crate::metrics::{self, Metric};
 use crate::telemetry::error_chain;
 
 /// A finished change whose callback is to be attempted.
@@ -106,6 +107,9 @@ impl Sweeper {
         };
         let next = record.callback_attempted(&outcome, now, &self.pacing)?;
         let attempts = next.callback().map_or(0, |c| c.attempts.len());
+        if next.callback().map(|c| c.status) != Some(DeliveryStatus::Delivered) {
+            metrics::count(Metric::CallbacksFailed, None);
+        }
         match next.callback().map(|c| c.status) {
             Some(DeliveryStatus::Failed) => {
                 tracing::warn!(change_id = %record.id(), attempts, "giving up on the callback")

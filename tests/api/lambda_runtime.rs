@@ -2,6 +2,7 @@
 //! (a fake one here, on loopback) for events, and posts its answers back.
 
 use std::collections::VecDeque;
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -102,8 +103,44 @@ async fn fake_runtime_sending(
     (addr, rx)
 }
 
-fn run_function(binary: &str, runtime: &str, env: &[(&'static str, String)]) -> Running {
-    let child = Command::new(binary)
+/// A running function, and what it has written to stdout: its metrics.
+struct Function {
+    _process: Running,
+    stdout: Arc<Mutex<Vec<String>>>,
+}
+
+impl Function {
+    /// The EMF documents written so far, each checked against the spec.
+    fn metrics(&self) -> Vec<Value> {
+        self.stdout
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|line| {
+                let doc: Value = serde_json::from_str(line).expect("stdout carries JSON lines");
+                check_emf(&doc).unwrap_or_else(|e| panic!("not EMF ({e}): {line}"));
+                doc
+            })
+            .collect()
+    }
+
+    /// The values written for `metric`, with the dimension each carried (if any).
+    fn samples(&self, metric: &str) -> Vec<(Option<(String, String)>, f64)> {
+        self.metrics()
+            .iter()
+            .filter_map(|doc| {
+                let value = doc.get(metric)?.as_f64()?;
+                let dimension = ["Action", "Reason", "Call"]
+                    .iter()
+                    .find_map(|key| Some((key.to_string(), doc.get(*key)?.as_str()?.to_owned())));
+                Some((dimension, value))
+            })
+            .collect()
+    }
+}
+
+fn run_function(binary: &str, runtime: &str, env: &[(&'static str, String)]) -> Function {
+    let mut child = Command::new(binary)
         .env_remove("GRAPHGATE_CALLERS")
         .env_remove("GRAPHGATE_DB")
         .env_remove("GRAPHGATE_TABLE")
@@ -113,11 +150,134 @@ fn run_function(binary: &str, runtime: &str, env: &[(&'static str, String)]) -> 
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    Running(child)
+    let stdout = Arc::new(Mutex::new(Vec::new()));
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let collected = stdout.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            collected.lock().unwrap().push(line);
+        }
+    });
+    Function {
+        _process: Running(child),
+        stdout,
+    }
+}
+
+/// The units CloudWatch takes.
+const UNITS: &[&str] = &[
+    "Seconds",
+    "Microseconds",
+    "Milliseconds",
+    "Bytes",
+    "Kilobytes",
+    "Megabytes",
+    "Gigabytes",
+    "Terabytes",
+    "Bits",
+    "Kilobits",
+    "Megabits",
+    "Gigabits",
+    "Terabits",
+    "Percent",
+    "Count",
+    "Bytes/Second",
+    "Kilobytes/Second",
+    "Megabytes/Second",
+    "Gigabytes/Second",
+    "Terabytes/Second",
+    "Bits/Second",
+    "Kilobits/Second",
+    "Megabits/Second",
+    "Gigabits/Second",
+    "Terabits/Second",
+    "Count/Second",
+    "None",
+];
+
+/// Checks `doc` against CloudWatch's Embedded Metric Format specification: the `_aws`
+/// metadata with its timestamp and directives, and at the root a member for every dimension
+/// key (a string) and every metric (a number, or up to 100 of them).
+fn check_emf(doc: &Value) -> Result<(), String> {
+    let root = doc.as_object().ok_or("the root is not an object")?;
+    let meta = root["_aws"].as_object().ok_or("no _aws object")?;
+    meta.get("Timestamp")
+        .and_then(Value::as_u64)
+        .ok_or("_aws.Timestamp is not epoch milliseconds")?;
+    let directives = meta
+        .get("CloudWatchMetrics")
+        .and_then(Value::as_array)
+        .ok_or("no _aws.CloudWatchMetrics array")?;
+    if directives.is_empty() {
+        return Err("no metric directive".into());
+    }
+    for directive in directives {
+        let directive = directive
+            .as_object()
+            .ok_or("a directive is not an object")?;
+        if let Some(extra) = directive
+            .keys()
+            .find(|k| !["Namespace", "Dimensions", "Metrics"].contains(&k.as_str()))
+        {
+            return Err(format!("a directive has a member {extra}"));
+        }
+        let namespace = directive["Namespace"].as_str().ok_or("no Namespace")?;
+        if namespace.is_empty() || namespace.len() > 255 {
+            return Err("Namespace is not 1 to 255 characters".into());
+        }
+        let sets = directive["Dimensions"]
+            .as_array()
+            .ok_or("Dimensions is not an array")?;
+        for set in sets {
+            let keys = set.as_array().ok_or("a DimensionSet is not an array")?;
+            if keys.len() > 30 {
+                return Err("a DimensionSet has more than 30 keys".into());
+            }
+            for key in keys {
+                let key = key.as_str().ok_or("a dimension key is not a string")?;
+                if !root.get(key).is_some_and(Value::is_string) {
+                    return Err(format!("dimension {key} has no string at the root"));
+                }
+            }
+        }
+        let metrics = directive["Metrics"]
+            .as_array()
+            .ok_or("Metrics is not an array")?;
+        if metrics.is_empty() || metrics.len() > 100 {
+            return Err("Metrics does not hold 1 to 100 definitions".into());
+        }
+        for metric in metrics {
+            let metric = metric
+                .as_object()
+                .ok_or("a MetricDefinition is not an object")?;
+            let name = metric
+                .get("Name")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty() && n.len() <= 1024)
+                .ok_or("a metric has no Name")?;
+            if let Some(unit) = metric.get("Unit")
+                && !unit.as_str().is_some_and(|u| UNITS.contains(&u))
+            {
+                return Err(format!("{name} has the unit {unit}"));
+            }
+            if let Some(resolution) = metric.get("StorageResolution")
+                && !matches!(resolution.as_u64(), Some(1 | 60))
+            {
+                return Err(format!("{name} has the StorageResolution {resolution}"));
+            }
+            match root.get(name) {
+                Some(Value::Number(_)) => {}
+                Some(Value::Array(values))
+                    if values.len() <= 100 && values.iter().all(Value::is_number) => {}
+                _ => return Err(format!("{name} has no number at the root")),
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn next_answer(answers: &mut mpsc::UnboundedReceiver<(String, Value)>) -> (String, Value) {
@@ -285,4 +445,140 @@ async fn both_functions_work_under_cargo_lambdas_deadline_header() {
     let (kind, report) = next_answer(&mut answers).await;
     assert_eq!(kind, "response", "{report}");
     assert_eq!(report["finished"], 1, "{report}");
+}
+
+/// Each function writes its metrics as EMF lines on stdout, which CloudWatch Logs turns into
+/// metrics: what the template's alarms watch.
+#[tokio::test]
+async fn both_functions_write_their_metrics_as_embedded_metric_format() {
+    let app = spawn_app().await;
+    // Throttled once, then accepted.
+    Mock::given(method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(429).insert_header("Retry-After", "0.05"))
+        .up_to_n_times(1)
+        .mount(&app.graph)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(accepted("0f3ce432-e432-0f3c-32e4-3c0f32e43c0f"))
+        .mount(&app.graph)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(operation("succeeded"))
+        .mount(&app.graph)
+        .await;
+    let mut env = env_for(&app.graph, &app.login, &app.db, &Options::default());
+    env.push(("GRAPHGATE_POLL_INTERVAL_SECS", "0.001".into()));
+    env.push(("GRAPHGATE_METRICS_NAMESPACE", "graphgate/test".into()));
+
+    let (runtime, mut answers) = fake_runtime(vec![
+        sample("create-change-update-software.json"),
+        sample("create-change-unauthenticated.json"),
+    ])
+    .await;
+    let intake = run_function(env!("CARGO_BIN_EXE_intake"), &runtime, &env);
+    assert_eq!(next_answer(&mut answers).await.1["statusCode"], 202);
+    assert_eq!(next_answer(&mut answers).await.1["statusCode"], 401);
+    // A change to report to a loopback URL, which a deployed sweeper refuses to call.
+    let hooks = wiremock::MockServer::start().await;
+    let callback = format!("{}/hook", hooks.uri());
+    let created = app
+        .post_change(serde_json::json!({"action": "restartDevice", "deviceId": "d1", "callbackUrl": callback}))
+        .await;
+    assert_eq!(created.status(), 202);
+    let graph_calls = app.graph_requests().await.len();
+
+    let (runtime, mut answers) = fake_runtime(vec![sample("sweeper-scheduler.json")]).await;
+    let sweeper = run_function(env!("CARGO_BIN_EXE_sweeper"), &runtime, &env);
+    let (_, report) = next_answer(&mut answers).await;
+    assert_eq!(
+        (report["due"].as_u64(), report["finished"].as_u64()),
+        (Some(2), Some(2)),
+        "{report}"
+    );
+    let polls = app.graph_requests().await.len() - graph_calls;
+    // Lines are read from the pipe as they come: give the last a moment.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    for function in [&intake, &sweeper] {
+        for doc in function.metrics() {
+            assert_eq!(
+                doc["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+                "graphgate/test"
+            );
+        }
+    }
+    let action = |a: &str| Some(("Action".to_owned(), a.to_owned()));
+    assert_eq!(
+        intake.samples("ChangesAccepted"),
+        [(action("updateSoftware"), 1.0)]
+    );
+    assert_eq!(
+        intake.samples("ChangesRejected"),
+        [(Some(("Reason".to_owned(), "unauthorized".to_owned())), 1.0)]
+    );
+    let call = |c: &str| Some(("Call".to_owned(), c.to_owned()));
+    assert_eq!(
+        intake.samples("GraphThrottles"),
+        [(call("updateSoftware"), 1.0)]
+    );
+    let waited = intake.samples("GraphRetryAfterWaited");
+    assert_eq!(waited.len(), 1);
+    assert!((waited[0].1 - 0.05).abs() < 1e-9, "{waited:?}");
+    // Two round trips to Graph, the throttled attempt and the accepted one; sign-in is not
+    // Graph, and is not counted.
+    let latencies = intake.samples("GraphLatency");
+    assert_eq!(latencies.len(), 2, "{latencies:?}");
+    assert!(
+        latencies
+            .iter()
+            .all(|(d, ms)| *d == call("updateSoftware") && *ms >= 0.0)
+    );
+
+    let mut ended = sweeper.samples("ChangesSucceeded");
+    ended.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        ended,
+        [
+            (action("restartDevice"), 1.0),
+            (action("updateSoftware"), 1.0)
+        ]
+    );
+    let latencies = sweeper.samples("GraphLatency");
+    assert_eq!(latencies.len(), polls, "{latencies:?}");
+    assert!(latencies.iter().all(|(d, _)| *d == call("getOperation")));
+    assert_eq!(sweeper.samples("CallbacksFailed"), [(None, 1.0)]);
+    assert_eq!(sweeper.samples("SweepDue"), [(None, 2.0)]);
+    let backlog = sweeper.samples("SweepBacklogAge");
+    assert!(
+        backlog.len() == 1 && backlog[0].1 >= 0.0 && backlog[0].1 < 60.0,
+        "{backlog:?}"
+    );
+    assert_eq!(sweeper.samples("SweepDuration").len(), 1);
+    for function in [&intake, &sweeper] {
+        assert!(function.samples("ChangesFailed").is_empty());
+        assert!(function.samples("ChangesTimedOut").is_empty());
+    }
+}
+
+#[test]
+fn the_emf_check_refuses_what_cloudwatch_would() {
+    let good = serde_json::json!({
+        "_aws": {"Timestamp": 1, "CloudWatchMetrics": [{"Namespace": "n", "Dimensions": [["Action"]], "Metrics": [{"Name": "M", "Unit": "Count"}]}]},
+        "Action": "a", "M": 1
+    });
+    assert_eq!(check_emf(&good), Ok(()));
+    for (path, bad) in [
+        ("/M", serde_json::json!("1")),
+        ("/Action", serde_json::json!(3)),
+        ("/_aws/Timestamp", serde_json::json!("now")),
+        (
+            "/_aws/CloudWatchMetrics/0/Metrics/0/Unit",
+            serde_json::json!("Counts"),
+        ),
+        ("/_aws/CloudWatchMetrics/0/Namespace", serde_json::json!("")),
+    ] {
+        let mut doc = good.clone();
+        *doc.pointer_mut(path).unwrap() = bad;
+        assert!(check_emf(&doc).is_err(), "{path}");
+    }
 }

@@ -15,7 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["callers", "simulator"],
     &["graph", "store", "callback", "secrets"],
     &["change", "clock"],
-    &["telemetry", "aws"],
+    &["telemetry", "metrics", "aws"],
 ];
 
 fn layer(module: &str) -> Option<usize> {

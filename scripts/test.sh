@@ -6,11 +6,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# moto serves DynamoDB and Secrets Manager; cfn-lint and the SAM translator check the template;
+# cargo-lambda checks the deploy metadata in Cargo.toml.
 venv=.venv
-if ! "$venv/bin/moto_server" --help >/dev/null 2>&1 || ! "$venv/bin/cfn-lint" --version >/dev/null 2>&1; then
-  echo "== installing moto[server] and cfn-lint into $venv"
+if ! "$venv/bin/moto_server" --help >/dev/null 2>&1 || ! "$venv/bin/cfn-lint" --version >/dev/null 2>&1 \
+  || ! "$venv/bin/python" -c 'import samtranslator' 2>/dev/null || ! "$venv/bin/cargo-lambda" --version >/dev/null 2>&1; then
+  echo "== installing moto[server], cfn-lint, aws-sam-translator and cargo-lambda into $venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5,<6' 'cfn-lint>=1,<2'
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5,<6' 'cfn-lint>=1,<2' \
+    'aws-sam-translator>=1.90,<2' 'cargo-lambda>=1.9,<2'
 fi
 
 echo "== cargo fmt --check"

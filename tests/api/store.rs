@@ -13,6 +13,7 @@ use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
 use crate::helpers::{Backend, dynamo_client, fresh_table, submitting};
+use crate::least_privilege::{Noted, filing_client};
 
 const RETENTION: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
 
@@ -42,11 +43,14 @@ impl Fresh {
                     backing: Backing::Sqlite(dir),
                 }
             }
+            // Its requests are filed under the method sending them, for the least-privilege
+            // check (tests/api/least_privilege.rs).
             Backend::DynamoDb => {
                 let client = dynamo_client().await;
                 let table = fresh_table(&client).await;
+                let filed = DynamoStore::new(filing_client().await, table.clone(), RETENTION);
                 Fresh {
-                    store: Arc::new(DynamoStore::new(client.clone(), table.clone(), RETENTION)),
+                    store: Noted::new(Arc::new(filed)),
                     backing: Backing::DynamoDb { client, table },
                 }
             }
@@ -390,6 +394,19 @@ async fn the_first_delivery_under_a_key_is_kept_until_it_expires(backend: Backen
             .unwrap()
             .is_empty()
     );
+}
+
+/// Runs every scenario on DynamoDB, one after another.
+pub async fn on_dynamodb_filed() {
+    let b = || Backend::DynamoDb;
+    the_first_delivery_under_a_key_is_kept_until_it_expires(b()).await;
+    the_first_claim_on_an_operation_holds_it(b()).await;
+    round_trips_a_record(b()).await;
+    refuses_a_duplicate_insert(b()).await;
+    updates_only_over_the_version_read(b()).await;
+    concurrent_writers_of_one_version_have_one_winner(b()).await;
+    lists_only_due_records_earliest_first(b()).await;
+    takes_a_corrupt_record_out_of_the_due_set(b()).await;
 }
 
 crate::on_every_store!(

@@ -27,7 +27,7 @@ async fn every_sample_event_goes_through_the_router() {
             "^/beta/teamwork/devices/[^/]+/(updateSoftware|restart|runDiagnostics)$",
         ))
         .respond_with(accepted("0f3ce432-e432-0f3c-32e4-3c0f32e43c0f"))
-        .expect(7)
+        .expect(8)
         .mount(&app.graph)
         .await;
     Mock::given(method("POST"))
@@ -43,6 +43,7 @@ async fn every_sample_event_goes_through_the_router() {
         ("healthz.json", 200),
         ("create-change-update-software.json", 202),
         ("create-change-restart-device.json", 202),
+        ("function-url-create-change.json", 202),
         ("create-change-run-diagnostics.json", 202),
         ("create-change-upgrade-app.json", 200),
         ("create-change-unauthenticated.json", 401),

@@ -54,7 +54,8 @@ pub struct KeyedDelivery {
     pub key: IdempotencyKey,
     /// Hex SHA-256 of the body's bytes.
     pub fingerprint: String,
-    /// The change it made, when known before it is carried out (a chat command's is not).
+    /// The change it makes. Absent only in deliveries kept by earlier versions, which did not
+    /// know a chat command's change beforehand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change_id: Option<ChangeId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::extract::{Authenticated, Deadline, SignedJson};
 use super::idempotency;
-use super::submit::{SubmitFailure, submit};
+use super::submit::submit;
 use super::{ApiError, Intake, status_url};
 use crate::callers::Caller;
 use crate::change::{ChangeId, ChangeRecord, ChangeRequest, ChangeView, FieldError};
@@ -28,7 +28,7 @@ pub async fn create(
     let request = ChangeRequest::parse(&body).map_err(ApiError::Validation)?;
     let key = idempotency::key_of(&headers, &caller, &bytes)?;
     let record = admit(&intake, &caller, request)?;
-    let change_id = Some(record.id().clone());
+    let change_id = record.id().clone();
     idempotency::once(&intake, &caller, key, &bytes, change_id, deadline, async {
         carry_out(&intake, record, deadline)
             .await
@@ -93,15 +93,7 @@ async fn carry_out(
     record: ChangeRecord,
     deadline: tokio::time::Instant,
 ) -> Result<Response, ApiError> {
-    match submit(intake, record, deadline).await {
-        Ok(record) => Ok(submitted(&record)),
-        Err(SubmitFailure::Store(e)) => Err(ApiError::Store(e)),
-        Err(SubmitFailure::Graph { record, error }) => Err(ApiError::Graph {
-            change_id: record.id().clone(),
-            action: Box::new(record.action().clone()),
-            source: error,
-        }),
-    }
+    Ok(submitted(&submit(intake, record, deadline).await?))
 }
 
 fn submitted(record: &ChangeRecord) -> Response {

@@ -1,20 +1,25 @@
 //! What Slack and Teams commands share once their transport is undone: the grammar
-//! (`change::Command`), the same checks as `/v1/changes`, and a reply in words within the chat
-//! tool's deadline. When Graph is slower than that deadline the reply says the change was
-//! accepted: it is already recorded as `submitting`, and whatever happens next (Graph's
-//! answer, or the sweeper's recovery if this process stops) completes it.
+//! (`change::Command`), the same checks as `/v1/changes`, the same once-only delivery, and a
+//! reply in words within the chat tool's deadline. When Graph is slower than that deadline
+//! the reply says the change was accepted: it is already recorded as `submitting`, and
+//! whatever happens next (Graph's answer, or the sweeper's recovery if this process stops)
+//! completes it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::response::Response;
 use tokio::time::Instant;
 
 use super::changes::admit;
-use super::problem::count_rejected;
-use super::submit::{SubmitFailure, submit};
+use super::idempotency;
+use super::problem::Refused;
+use super::submit::submit;
 use super::{ApiError, Intake};
 use crate::callers::Caller;
-use crate::change::{CallbackUrl, ChangeRecord, ChatReply, ChatTool, Command, USAGE};
+use crate::change::{
+    CallbackUrl, ChangeRecord, ChatReply, ChatTool, Command, IdempotencyKey, USAGE,
+};
 
 /// Where a command came from, and where its final result may go back to.
 pub struct Origin<'a> {
@@ -24,58 +29,98 @@ pub struct Origin<'a> {
     pub response_url: Option<&'a str>,
 }
 
+/// How one delivery of a command reaches the chat tool, and how the tool wants a reply.
+pub struct Delivery<'a> {
+    /// The tool's own ID of the delivery (Slack's `trigger_id`, a Teams activity's `id`),
+    /// which a repeat of it carries again.
+    pub key: Option<IdempotencyKey>,
+    pub body: &'a [u8],
+    /// How long the tool waits for the reply.
+    pub reply_within: Duration,
+    pub render: fn(&str) -> Response,
+}
+
 /// How long Slack's `response_url` takes messages.
 const RESPONSE_URL_LIFETIME: time::Duration = time::Duration::minutes(30);
 
-/// Carries out `text` for `caller`, and answers in words, within `reply_within` of now.
+/// Carries out `text` for `caller`, and answers in words within the delivery's deadline. A
+/// change is carried out once per delivery key, like a keyed `/v1/changes`: its record is
+/// known before it is submitted, so a delivery interrupted mid-way is answered for its
+/// repeats instead of being made again. A refused command is answered as the tool wants
+/// (200 and words), marked as refused for the metrics.
 pub async fn run(
     intake: &Intake,
     caller: &Arc<Caller>,
     text: &str,
     origin: Origin<'_>,
-    reply_within: Duration,
+    delivery: Delivery<'_>,
     deadline: Instant,
-) -> String {
-    let requested_by = origin.requested_by;
-    let command = match Command::parse(text, requested_by) {
-        Ok(command) => command,
-        Err(why) => {
-            count_rejected("validation");
-            return format!("{why}\n{USAGE}");
+) -> Result<Response, ApiError> {
+    let render = delivery.render;
+    let refused = |words: String, reason: &'static str| {
+        let mut response = render(&words);
+        response.extensions_mut().insert(Refused(reason));
+        response
+    };
+    let failed = |e: ApiError| match e.refusal() {
+        Some(reason) => refused(e.sentence(), reason),
+        None => render(&e.sentence()),
+    };
+    let request = match Command::parse(text, origin.requested_by) {
+        Ok(Command::Help) => return Ok(render(USAGE)),
+        Ok(Command::Status(id)) => {
+            let words = match intake.store.get(&id).await {
+                Ok(Some(record)) if record.caller() == caller.name() => record.summary(),
+                Ok(_) => format!("no change {id} was made here"),
+                Err(e) => ApiError::Store(e).sentence(),
+            };
+            return Ok(render(&words));
+        }
+        Ok(Command::Change(request)) => request,
+        Err(why) => return Ok(refused(format!("{why}\n{USAGE}"), "validation")),
+    };
+    let record = match admit(intake, caller, request) {
+        Ok(record) => with_reply(intake, caller, record, &origin),
+        Err(e) => return Ok(failed(e)),
+    };
+    let change_id = record.id().clone();
+    let work = async {
+        match carry_out(intake, record, delivery.reply_within, deadline).await {
+            Ok(words) => render(&words),
+            Err(e) => failed(e),
         }
     };
-    match command {
-        Command::Help => USAGE.to_owned(),
-        Command::Status(id) => match intake.store.get(&id).await {
-            Ok(Some(record)) if record.caller() == caller.name() => record.summary(),
-            Ok(_) => format!("no change {id} was made here"),
-            Err(e) => ApiError::Store(e).sentence(),
-        },
-        Command::Change(request) => {
-            let record = match admit(intake, caller, request) {
-                Ok(record) => with_reply(intake, caller, record, &origin),
-                Err(refused) => return refused.sentence(),
-            };
-            let id = record.id().clone();
-            let submitting = {
-                let intake = intake.clone();
-                tokio::spawn(async move { submit(&intake, record, deadline).await })
-            };
-            match tokio::time::timeout(reply_within, submitting).await {
-                Ok(Ok(Ok(record))) => record.summary(),
-                Ok(Ok(Err(SubmitFailure::Store(e)))) => ApiError::Store(e).sentence(),
-                Ok(Ok(Err(SubmitFailure::Graph { record, error }))) => ApiError::Graph {
-                    change_id: record.id().clone(),
-                    action: Box::new(record.action().clone()),
-                    source: error,
-                }
-                .sentence(),
-                // Slower than the chat tool waits, or the task failed: the change is recorded.
-                Ok(Err(_)) | Err(_) => format!(
-                    "accepted: change {id} is recorded and on its way to Graph; `status {id}` tells how it goes"
-                ),
-            }
-        }
+    idempotency::once(
+        intake,
+        caller,
+        delivery.key,
+        delivery.body,
+        change_id,
+        deadline,
+        work,
+    )
+    .await
+}
+
+/// Records the change and sends it to Graph, answering within `reply_within`: Graph's
+/// answer, or "accepted" when Graph is slower (the submission goes on).
+async fn carry_out(
+    intake: &Intake,
+    record: ChangeRecord,
+    reply_within: Duration,
+    deadline: Instant,
+) -> Result<String, ApiError> {
+    let id = record.id().clone();
+    let submitting = {
+        let intake = intake.clone();
+        tokio::spawn(async move { submit(&intake, record, deadline).await })
+    };
+    match tokio::time::timeout(reply_within, submitting).await {
+        Ok(Ok(submitted)) => Ok(submitted?.summary()),
+        // Slower than the chat tool waits, or the task failed: the change is recorded.
+        Ok(Err(_)) | Err(_) => Ok(format!(
+            "accepted: change {id} is recorded and on its way to Graph; `status {id}` tells how it goes"
+        )),
     }
 }
 

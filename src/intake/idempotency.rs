@@ -77,14 +77,14 @@ fn key_in(headers: &HeaderMap, name: &'static str) -> Result<Option<IdempotencyK
 /// Runs `work` for a delivery of `body` by `caller` under `key`, unless a delivery under the
 /// same key ran it already; without a key, simply runs it. A repeat gets the kept answer;
 /// one with another body gets 422; one that arrives while the first is in flight waits for
-/// its answer until `deadline`, then gets 409. `change_id` is the change `work` records,
-/// when known beforehand.
+/// its answer until `deadline`, then gets 409. `change_id` is the change `work` records:
+/// a delivery interrupted before it is answered is answered as pending with it.
 pub async fn once(
     intake: &Intake,
     caller: &Caller,
     key: Option<IdempotencyKey>,
     body: &[u8],
-    change_id: Option<ChangeId>,
+    change_id: ChangeId,
     deadline: Instant,
     work: impl Future<Output = Response>,
 ) -> Result<Response, ApiError> {
@@ -95,7 +95,7 @@ pub async fn once(
         caller.name(),
         key,
         body,
-        change_id,
+        Some(change_id.clone()),
         intake.clock.now(),
         time::Duration::try_from(intake.settings.idempotency_window).unwrap_or(time::Duration::DAY),
     );
@@ -127,6 +127,7 @@ pub async fn once(
     let mut unanswered = Unanswered {
         intake: intake.clone(),
         delivery: Some(delivery.clone()),
+        change_id,
     };
     let response = work.await;
     unanswered.delivery = None;
@@ -148,11 +149,12 @@ pub async fn once(
 
 /// A kept delivery whose work may never finish: a panic, or a client that went away so the
 /// server dropped the request. Dropped while still holding the delivery, it answers it in
-/// the background: a repeat then learns of the recorded change instead of waiting out the
-/// window on `409`, and never acts twice. A delivery whose change is not known is freed.
+/// the background as pending with its change: a repeat then learns of the recorded change
+/// instead of waiting out the window on `409`, and never acts twice.
 struct Unanswered {
     intake: Intake,
     delivery: Option<KeyedDelivery>,
+    change_id: ChangeId,
 }
 
 impl Drop for Unanswered {
@@ -164,18 +166,12 @@ impl Drop for Unanswered {
             return;
         };
         let store = self.intake.store.clone();
+        let interrupted = ApiError::Interrupted {
+            change_id: self.change_id.clone(),
+        };
         runtime.spawn(async move {
-            let stored = match &delivery.change_id {
-                Some(id) => {
-                    let interrupted = ApiError::Interrupted {
-                        change_id: id.clone(),
-                    };
-                    let (answer, _) = kept(interrupted.into_response()).await;
-                    store.answer_delivery(&delivery.answered(answer)).await
-                }
-                None => store.forget_delivery(&delivery).await,
-            };
-            if let Err(e) = stored {
+            let (answer, _) = kept(interrupted.into_response()).await;
+            if let Err(e) = store.answer_delivery(&delivery.answered(answer)).await {
                 tracing::error!(key = delivery.key.as_str(), error = %error_chain(&e), "could not settle an interrupted keyed delivery");
             }
         });

@@ -32,6 +32,7 @@ use crate::callers::CallerSource;
 use crate::change::{ChangeId, Pacing};
 use crate::clock::Clock;
 use crate::graph::GraphClient;
+use crate::metrics::{self, Dimension, Metric};
 use crate::store::Store;
 
 /// What the HTTP API works with: the clients, built once per process, and its settings.
@@ -88,17 +89,17 @@ pub fn router(intake: Intake) -> Router {
         )
         .route(
             "/v1/changes",
-            post(changes::create).layer(map_response(count_rejected)),
+            post(changes::create).layer(map_response(counting_refusals)),
         )
         .route("/v1/changes/{change_id}", get(changes::show))
         .route("/v1/check", get(check::show))
         .route(
             "/v1/slack/commands",
-            post(slack::command).layer(map_response(count_rejected)),
+            post(slack::command).layer(map_response(counting_refusals)),
         )
         .route(
             "/v1/teams/messages",
-            post(teams::message).layer(map_response(count_rejected)),
+            post(teams::message).layer(map_response(counting_refusals)),
         )
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -116,9 +117,9 @@ pub fn router(intake: Intake) -> Router {
 
 /// Counts the requests for a change that a route refused with a 4xx problem, whether the
 /// handler or an extractor (authentication, body) refused it.
-async fn count_rejected(response: Response) -> Response {
+async fn counting_refusals(response: Response) -> Response {
     if let Some(Refused(reason)) = response.extensions().get::<Refused>() {
-        problem::count_rejected(reason);
+        metrics::count(Metric::ChangesRejected, Some(Dimension::Reason(reason)));
     }
     response
 }

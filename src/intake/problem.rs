@@ -11,7 +11,6 @@ use serde_json::{Map, Value, json};
 
 use crate::change::{Action, ActionKind, AppScope, ChangeId, FieldError};
 use crate::graph::GraphError;
-use crate::metrics::{self, Dimension, Metric};
 use crate::store::StoreError;
 use crate::telemetry::error_chain;
 
@@ -411,25 +410,24 @@ fn graph_problem(change_id: &ChangeId, action: &Action, error: &GraphError) -> P
 }
 
 impl ApiError {
-    /// The problem's title and detail as one sentence, for a chat reply. A refusal is counted
-    /// as a rejected change: in chat, every problem answers a command.
+    /// The problem's title and detail as one sentence, for a chat reply.
     pub fn sentence(&self) -> String {
         let problem = self.problem();
-        if problem.status.is_client_error() {
-            count_rejected(problem.slug);
-        }
         format!("{}: {}", problem.title, problem.detail)
+    }
+
+    /// The problem's name, when it refuses the request (a 4xx) rather than failing it.
+    pub fn refusal(&self) -> Option<&'static str> {
+        let problem = self.problem();
+        problem.status.is_client_error().then_some(problem.slug)
     }
 }
 
-/// Marks a response that refused the request with a 4xx problem, naming the problem, so the
-/// routes that take changes can count it (see `intake::count_rejected_changes`).
+/// Marks a response that refused a request for a change, naming the problem, so the routes
+/// that take changes count it once, in one place (`intake::counting_refusals`), whether a
+/// problem+json answer or a chat reply in words carries it.
 #[derive(Debug, Clone, Copy)]
 pub struct Refused(pub &'static str);
-
-pub fn count_rejected(reason: &str) {
-    metrics::count(Metric::ChangesRejected, Some(Dimension::Reason(reason)));
-}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {

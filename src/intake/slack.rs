@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::extract::{Deadline, signed};
-use super::idempotency;
 use super::{ApiError, Intake, chat};
 use crate::callers::Route;
 use crate::change::{ChatTool, IdempotencyKey};
@@ -70,13 +69,14 @@ pub async fn command(
         requested_by: &requested_by,
         response_url: Some(field("response_url")).filter(|u| !u.is_empty()),
     };
-    let work = async {
-        let reply = chat::run(&intake, &caller, &text, origin, REPLY_WITHIN, deadline).await;
-        ephemeral(&reply)
+    let delivery = chat::Delivery {
+        // A command Slack delivers twice (its trigger_id again) is carried out once.
+        key: IdempotencyKey::parse(field("trigger_id")).ok(),
+        body: &bytes,
+        reply_within: REPLY_WITHIN,
+        render: ephemeral,
     };
-    // A command Slack delivers twice (its trigger_id again) is carried out once.
-    let key = IdempotencyKey::parse(field("trigger_id")).ok();
-    idempotency::once(&intake, &caller, key, &bytes, None, deadline, work).await
+    chat::run(&intake, &caller, &text, origin, delivery, deadline).await
 }
 
 fn ephemeral(text: &str) -> Response {

@@ -6,7 +6,7 @@
 
 use tokio::time::Instant;
 
-use super::Intake;
+use super::{ApiError, Intake};
 use crate::change::{Action, ActionOutcome, ChangeRecord};
 use crate::graph::GraphError;
 use crate::metrics::{self, Dimension, Metric};
@@ -22,6 +22,19 @@ pub enum SubmitFailure {
         record: Box<ChangeRecord>,
         error: GraphError,
     },
+}
+
+impl From<SubmitFailure> for ApiError {
+    fn from(failure: SubmitFailure) -> Self {
+        match failure {
+            SubmitFailure::Store(e) => ApiError::Store(e),
+            SubmitFailure::Graph { record, error } => ApiError::Graph {
+                change_id: record.id().clone(),
+                action: Box::new(record.action().clone()),
+                source: error,
+            },
+        }
+    }
 }
 
 /// Stores `record` (status `submitting`), calls Graph, and stores what Graph answered.

@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 use super::extract::{Deadline, json_object, signed};
-use super::idempotency;
 use super::{ApiError, Intake, chat};
 use crate::callers::Route;
 use crate::change::{ChatTool, FieldError, IdempotencyKey};
@@ -59,17 +58,18 @@ pub async fn message(
         requested_by: &requested_by,
         response_url: None,
     };
-    let work = async {
-        let answer = chat::run(&intake, &caller, &command, origin, REPLY_WITHIN, deadline).await;
-        reply(&answer)
-    };
-    // An activity Teams delivers twice (its id again) is carried out once.
     let id = activity
         .get("id")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let key = IdempotencyKey::parse(id).ok();
-    idempotency::once(&intake, &caller, key, &bytes, None, deadline, work).await
+    let delivery = chat::Delivery {
+        // An activity Teams delivers twice (its id again) is carried out once.
+        key: IdempotencyKey::parse(id).ok(),
+        body: &bytes,
+        reply_within: REPLY_WITHIN,
+        render: reply,
+    };
+    chat::run(&intake, &caller, &command, origin, delivery, deadline).await
 }
 
 fn reply(text: &str) -> Response {

@@ -17,18 +17,6 @@ async fn receiver() -> MockServer {
     MockServer::start().await
 }
 
-/// Graph accepts every restart and reports every operation with `status`.
-async fn graph_finishing_with(app: &TestApp, status: &str) {
-    Mock::given(method("POST"))
-        .respond_with(accepted("d1"))
-        .mount(&app.graph)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(operation(status))
-        .mount(&app.graph)
-        .await;
-}
-
 async fn submit(app: &TestApp, callback: &str) -> String {
     let response = app
         .post_change(json!({"action": "restartDevice", "deviceId": "d1", "reference": "CHG42", "callbackUrl": callback}))

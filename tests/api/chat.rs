@@ -141,6 +141,52 @@ async fn slack_gets_accepted_within_3_seconds_when_graph_is_slow() {
     assert_eq!(app.record(id).await.status().as_str(), "submitting");
 }
 
+/// A command whose delivery was cut off mid-way (the connection closed while Graph was being
+/// asked) is not made again when Slack delivers it again: the repeat learns of the change.
+#[tokio::test]
+async fn a_command_whose_delivery_was_cut_off_is_not_carried_out_twice() {
+    let app = spawn_app_with(Options {
+        request_timeout: Duration::from_secs(10),
+        ..Options::default()
+    })
+    .await;
+    accept_restarts(&app, Duration::from_secs(2)).await;
+    let now = app.now().unix_timestamp();
+    let body = slack_form("restart rally-1", "U1ALICE", SLACK_TEAM, "1.2.cut");
+    let base = format!("v0:{now}:{body}");
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let gave_up = impatient
+        .post(format!("{}/v1/slack/commands", app.address))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", now.to_string())
+        .header(
+            "x-slack-signature",
+            format!(
+                "v0={}",
+                hex::encode(hmac(SLACK_SECRET.as_bytes(), base.as_bytes()))
+            ),
+        )
+        .body(body.clone())
+        .send()
+        .await;
+    assert!(gave_up.is_err());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let again = slack(&app, &body, now, SLACK_SECRET).await;
+    assert_eq!(again.status(), 504);
+    let p: Value = again.json().await.unwrap();
+    assert_eq!(p["type"], "urn:graphgate:problem:graph-pending");
+    let id = p["changeId"].as_str().unwrap();
+    assert_eq!(app.record(id).await.caller(), "slack");
+    // The first delivery's submission goes on, once.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(app.graph_requests().await.len(), 1);
+    assert_eq!(app.record(id).await.status().as_str(), "queued");
+}
+
 #[tokio::test]
 async fn slack_requests_that_are_not_slacks_or_not_allowed_do_nothing() {
     let app = spawn_app().await;

@@ -171,6 +171,33 @@ pub async fn dynamo_client() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(graphgate::aws::config().await)
 }
 
+/// The DynamoDB action a request performs, named as IAM names it (without `dynamodb:`).
+pub fn dynamodb_action(
+    context: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+) -> &'static str {
+    use aws_sdk_dynamodb::operation::{
+        delete_item::DeleteItemInput, get_item::GetItemInput, put_item::PutItemInput,
+        query::QueryInput, scan::ScanInput, update_item::UpdateItemInput,
+    };
+    let input = context.input();
+    if input.downcast_ref::<GetItemInput>().is_some() {
+        "GetItem"
+    } else if input.downcast_ref::<PutItemInput>().is_some() {
+        "PutItem"
+    } else if input.downcast_ref::<UpdateItemInput>().is_some() {
+        "UpdateItem"
+    } else if input.downcast_ref::<DeleteItemInput>().is_some() {
+        "DeleteItem"
+    } else if input.downcast_ref::<QueryInput>().is_some() {
+        "Query"
+    } else if input.downcast_ref::<ScanInput>().is_some() {
+        "Scan"
+    } else {
+        // New to the tests: fails whatever counts it until it is named here.
+        "an action the tests do not know"
+    }
+}
+
 /// A new table with graphgate's key schema, as `template.yaml` declares it.
 pub async fn fresh_table(client: &aws_sdk_dynamodb::Client) -> String {
     use aws_sdk_dynamodb::types::{
@@ -395,6 +422,18 @@ pub async fn mount_token(login: &MockServer, lifetime_secs: u64) {
             }))
         })
         .mount(login)
+        .await;
+}
+
+/// Graph accepts every action and reports every operation with `status`.
+pub async fn graph_finishing_with(app: &TestApp, status: &str) {
+    Mock::given(method("POST"))
+        .respond_with(accepted("d1"))
+        .mount(&app.graph)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(operation(status))
+        .mount(&app.graph)
         .await;
 }
 

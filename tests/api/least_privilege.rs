@@ -12,11 +12,6 @@ use std::sync::{Arc, LazyLock, Mutex};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
-use aws_sdk_dynamodb::operation::delete_item::DeleteItemInput;
-use aws_sdk_dynamodb::operation::get_item::GetItemInput;
-use aws_sdk_dynamodb::operation::put_item::PutItemInput;
-use aws_sdk_dynamodb::operation::query::QueryInput;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemInput;
 use aws_smithy_runtime_api::box_error::BoxError;
 use graphgate::app::App;
 use graphgate::change::{
@@ -54,21 +49,6 @@ impl Intercept for FileByMethod {
         context: &BeforeSerializationInterceptorContextRef<'_>,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let input = context.input();
-        let action = if input.downcast_ref::<GetItemInput>().is_some() {
-            "GetItem"
-        } else if input.downcast_ref::<PutItemInput>().is_some() {
-            "PutItem"
-        } else if input.downcast_ref::<UpdateItemInput>().is_some() {
-            "UpdateItem"
-        } else if input.downcast_ref::<DeleteItemInput>().is_some() {
-            "DeleteItem"
-        } else if input.downcast_ref::<QueryInput>().is_some() {
-            "Query"
-        } else {
-            // Anything else is new to this check, and fails it until it is named here.
-            "an action this check does not know"
-        };
         let method = METHOD
             .try_with(|m| *m)
             .unwrap_or("(outside a store method)");
@@ -77,7 +57,7 @@ impl Intercept for FileByMethod {
             .unwrap()
             .entry(method)
             .or_default()
-            .insert(format!("dynamodb:{action}"));
+            .insert(format!("dynamodb:{}", dynamodb_action(context)));
         Ok(())
     }
 }

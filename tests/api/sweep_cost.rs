@@ -6,10 +6,6 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
-use aws_sdk_dynamodb::operation::get_item::GetItemInput;
-use aws_sdk_dynamodb::operation::put_item::PutItemInput;
-use aws_sdk_dynamodb::operation::query::QueryInput;
-use aws_sdk_dynamodb::operation::scan::ScanInput;
 use aws_smithy_runtime_api::box_error::BoxError;
 use graphgate::change::ActionOutcome;
 use graphgate::store::{DynamoStore, Store};
@@ -34,19 +30,10 @@ impl Intercept for Requests {
         context: &BeforeSerializationInterceptorContextRef<'_>,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let input = context.input();
-        let operation = if input.downcast_ref::<QueryInput>().is_some() {
-            "Query"
-        } else if input.downcast_ref::<PutItemInput>().is_some() {
-            "PutItem"
-        } else if input.downcast_ref::<GetItemInput>().is_some() {
-            "GetItem"
-        } else if input.downcast_ref::<ScanInput>().is_some() {
-            "Scan"
-        } else {
-            "other"
-        };
-        self.0.lock().unwrap().push(operation.to_owned());
+        self.0
+            .lock()
+            .unwrap()
+            .push(dynamodb_action(context).to_owned());
         Ok(())
     }
 }

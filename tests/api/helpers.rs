@@ -140,9 +140,17 @@ impl Backend {
     }
 }
 
-/// Runs each named scenario, an `async fn(Backend)`, once on every store.
+/// Runs each named scenario, an `async fn(Backend)`, once on every store. Given a name
+/// first (`on_every_store!(all_on_dynamodb; a, b)`), it also defines `pub async fn
+/// all_on_dynamodb()`, running them all on DynamoDB, one after another.
 #[macro_export]
 macro_rules! on_every_store {
+    ($all:ident; $($scenario:ident),* $(,)?) => {
+        pub async fn $all() {
+            $(self::$scenario($crate::helpers::Backend::DynamoDb).await;)*
+        }
+        $crate::on_every_store!($($scenario),*);
+    };
     ($($scenario:ident),* $(,)?) => {
         mod on_sqlite {
             $(#[tokio::test]
@@ -171,30 +179,67 @@ pub async fn dynamo_client() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(graphgate::aws::config().await)
 }
 
-/// The DynamoDB action a request performs, named as IAM names it (without `dynamodb:`).
-pub fn dynamodb_action(
-    context: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
-) -> &'static str {
-    use aws_sdk_dynamodb::operation::{
-        delete_item::DeleteItemInput, get_item::GetItemInput, put_item::PutItemInput,
-        query::QueryInput, scan::ScanInput, update_item::UpdateItemInput,
-    };
-    let input = context.input();
-    if input.downcast_ref::<GetItemInput>().is_some() {
-        "GetItem"
-    } else if input.downcast_ref::<PutItemInput>().is_some() {
-        "PutItem"
-    } else if input.downcast_ref::<UpdateItemInput>().is_some() {
-        "UpdateItem"
-    } else if input.downcast_ref::<DeleteItemInput>().is_some() {
-        "DeleteItem"
-    } else if input.downcast_ref::<QueryInput>().is_some() {
-        "Query"
-    } else if input.downcast_ref::<ScanInput>().is_some() {
-        "Scan"
-    } else {
-        // New to the tests: fails whatever counts it until it is named here.
-        "an action the tests do not know"
+tokio::task_local! {
+    /// The store method a DynamoDB request is sent for, when a test names it.
+    pub static STORE_METHOD: &'static str;
+}
+
+/// Every DynamoDB request a client sends: its action (as the SDK names the operation, and
+/// IAM the action) and the store method it was sent for, if a test named one.
+#[derive(Debug, Clone, Default)]
+pub struct DynamoRequests(pub Arc<Mutex<Vec<(Option<&'static str>, String)>>>);
+
+impl aws_sdk_dynamodb::config::Intercept for DynamoRequests {
+    fn name(&self) -> &'static str {
+        "DynamoRequests"
+    }
+
+    // The operation's metadata is in the bag from here on, not yet before execution.
+    fn read_before_serialization(
+        &self,
+        _context: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<
+            '_,
+        >,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let operation = cfg
+            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+            .expect("every request names its operation");
+        let method = STORE_METHOD.try_with(|m| *m).ok();
+        self.0
+            .lock()
+            .unwrap()
+            .push((method, operation.name().to_owned()));
+        Ok(())
+    }
+}
+
+impl DynamoRequests {
+    /// A client for moto that notes its requests here.
+    pub async fn client(&self) -> aws_sdk_dynamodb::Client {
+        // The same loopback checks and endpoint as every other DynamoDB client of the tests.
+        let config = dynamo_client()
+            .await
+            .config()
+            .to_builder()
+            .interceptor(self.clone())
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(config)
+    }
+
+    /// The actions sent so far, in order.
+    pub fn actions(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, a)| a.clone())
+            .collect()
+    }
+
+    pub fn clear(&self) {
+        self.0.lock().unwrap().clear();
     }
 }
 

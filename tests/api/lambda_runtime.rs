@@ -124,6 +124,17 @@ impl Function {
             .collect()
     }
 
+    /// Waits until a line with `metric` has been read from stdout.
+    async fn wait_for(&self, metric: &str) {
+        for _ in 0..100 {
+            if !self.samples(metric).is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no {metric} was written");
+    }
+
     /// The values written for `metric`, with the dimension each carried (if any).
     fn samples(&self, metric: &str) -> Vec<(Option<(String, String)>, f64)> {
         self.metrics()
@@ -204,7 +215,10 @@ const UNITS: &[&str] = &[
 /// key (a string) and every metric (a number, or up to 100 of them).
 fn check_emf(doc: &Value) -> Result<(), String> {
     let root = doc.as_object().ok_or("the root is not an object")?;
-    let meta = root["_aws"].as_object().ok_or("no _aws object")?;
+    let meta = root
+        .get("_aws")
+        .and_then(Value::as_object)
+        .ok_or("no _aws object")?;
     meta.get("Timestamp")
         .and_then(Value::as_u64)
         .ok_or("_aws.Timestamp is not epoch milliseconds")?;
@@ -225,11 +239,12 @@ fn check_emf(doc: &Value) -> Result<(), String> {
         {
             return Err(format!("a directive has a member {extra}"));
         }
-        let namespace = directive["Namespace"].as_str().ok_or("no Namespace")?;
+        let member = |name: &str| directive.get(name).unwrap_or(&Value::Null);
+        let namespace = member("Namespace").as_str().ok_or("no Namespace")?;
         if namespace.is_empty() || namespace.len() > 255 {
             return Err("Namespace is not 1 to 255 characters".into());
         }
-        let sets = directive["Dimensions"]
+        let sets = member("Dimensions")
             .as_array()
             .ok_or("Dimensions is not an array")?;
         for set in sets {
@@ -244,7 +259,7 @@ fn check_emf(doc: &Value) -> Result<(), String> {
                 }
             }
         }
-        let metrics = directive["Metrics"]
+        let metrics = member("Metrics")
             .as_array()
             .ok_or("Metrics is not an array")?;
         if metrics.is_empty() || metrics.len() > 100 {
@@ -496,8 +511,9 @@ async fn both_functions_write_their_metrics_as_embedded_metric_format() {
         "{report}"
     );
     let polls = app.graph_requests().await.len() - graph_calls;
-    // Lines are read from the pipe as they come: give the last a moment.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Lines are read from the pipe as they come: wait for each function's last.
+    intake.wait_for("ChangesRejected").await;
+    sweeper.wait_for("SweepDuration").await;
 
     for function in [&intake, &sweeper] {
         for doc in function.metrics() {

@@ -10,9 +10,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
-use aws_smithy_runtime_api::box_error::BoxError;
 use graphgate::app::App;
 use graphgate::change::{
     ActionOutcome, ChangeId, ChangeRecord, KeyedDelivery, OperationId, Status,
@@ -27,51 +24,13 @@ use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::*;
 
-tokio::task_local! {
-    /// The store method a request is sent for.
-    static METHOD: &'static str;
-}
-
-/// DynamoDB actions by the store method that sent them, from every run in this process.
-static ACTIONS: LazyLock<Mutex<BTreeMap<&'static str, BTreeSet<String>>>> =
-    LazyLock::new(Default::default);
-
-#[derive(Debug)]
-struct FileByMethod;
-
-impl Intercept for FileByMethod {
-    fn name(&self) -> &'static str {
-        "FileByMethod"
-    }
-
-    fn read_before_execution(
-        &self,
-        context: &BeforeSerializationInterceptorContextRef<'_>,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let method = METHOD
-            .try_with(|m| *m)
-            .unwrap_or("(outside a store method)");
-        ACTIONS
-            .lock()
-            .unwrap()
-            .entry(method)
-            .or_default()
-            .insert(format!("dynamodb:{}", dynamodb_action(context)));
-        Ok(())
-    }
-}
+/// Every request of the stores the conformance suite opens on DynamoDB, filed under the
+/// store method that sent it.
+static FILED: LazyLock<DynamoRequests> = LazyLock::new(DynamoRequests::default);
 
 /// A client for moto whose requests are filed under the store method sending them.
 pub async fn filing_client() -> aws_sdk_dynamodb::Client {
-    // The same loopback checks and endpoint as every other DynamoDB client of the tests.
-    let config = dynamo_client()
-        .await
-        .config()
-        .to_builder()
-        .interceptor(FileByMethod)
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(config)
+    FILED.client().await
 }
 
 /// A store that notes the methods called on it, and runs each under its name.
@@ -90,7 +49,7 @@ impl Noted {
 
     async fn run<T>(&self, name: &'static str, work: impl Future<Output = T>) -> T {
         self.called.lock().unwrap().insert(name);
-        METHOD.scope(name, work).await
+        STORE_METHOD.scope(name, work).await
     }
 }
 
@@ -139,7 +98,7 @@ impl Store for Noted {
 }
 
 /// The store methods the intake calls on its paths: a keyed change, its repeat, a keyed
-/// change Graph could not take (its key is freed), reading a change back, a chat command.
+/// change Graph could not take (its key is freed), reading a change back.
 async fn intake_methods(app: &TestApp, store: Arc<Noted>) -> BTreeSet<&'static str> {
     let intake = App {
         store: store.clone(),
@@ -254,8 +213,16 @@ async fn sweeper_methods(app: &TestApp, store: Arc<Noted>) -> BTreeSet<&'static 
 
 /// The actions each store method sends, on every branch the conformance suite drives.
 async fn actions_by_method() -> BTreeMap<&'static str, BTreeSet<String>> {
-    crate::store::on_dynamodb_filed().await;
-    ACTIONS.lock().unwrap().clone()
+    crate::store::all_on_dynamodb().await;
+    let mut by_method: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
+    for (method, action) in FILED.0.lock().unwrap().iter() {
+        let method = method.expect("every request of a filed store comes from a store method");
+        by_method
+            .entry(method)
+            .or_default()
+            .insert(format!("dynamodb:{action}"));
+    }
+    by_method
 }
 
 #[tokio::test]

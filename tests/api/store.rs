@@ -396,20 +396,8 @@ async fn the_first_delivery_under_a_key_is_kept_until_it_expires(backend: Backen
     );
 }
 
-/// Runs every scenario on DynamoDB, one after another.
-pub async fn on_dynamodb_filed() {
-    let b = || Backend::DynamoDb;
-    the_first_delivery_under_a_key_is_kept_until_it_expires(b()).await;
-    the_first_claim_on_an_operation_holds_it(b()).await;
-    round_trips_a_record(b()).await;
-    refuses_a_duplicate_insert(b()).await;
-    updates_only_over_the_version_read(b()).await;
-    concurrent_writers_of_one_version_have_one_winner(b()).await;
-    lists_only_due_records_earliest_first(b()).await;
-    takes_a_corrupt_record_out_of_the_due_set(b()).await;
-}
-
 crate::on_every_store!(
+    all_on_dynamodb;
     the_first_delivery_under_a_key_is_kept_until_it_expires,
     the_first_claim_on_an_operation_holds_it,
     round_trips_a_record,

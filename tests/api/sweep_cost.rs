@@ -1,12 +1,9 @@
 //! The cost of a sweep pass follows the due work, not the size of the table: counted in
 //! DynamoDB requests, against a real DynamoDB-compatible server.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
-use aws_smithy_runtime_api::box_error::BoxError;
 use graphgate::change::ActionOutcome;
 use graphgate::store::{DynamoStore, Store};
 use graphgate::sweeper::Sweeper;
@@ -16,28 +13,6 @@ use wiremock::matchers::method;
 
 use crate::helpers::*;
 
-/// Records the name of every DynamoDB operation the client sends.
-#[derive(Debug, Clone, Default)]
-struct Requests(Arc<Mutex<Vec<String>>>);
-
-impl Intercept for Requests {
-    fn name(&self) -> &'static str {
-        "Requests"
-    }
-
-    fn read_before_execution(
-        &self,
-        context: &BeforeSerializationInterceptorContextRef<'_>,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.0
-            .lock()
-            .unwrap()
-            .push(dynamodb_action(context).to_owned());
-        Ok(())
-    }
-}
-
 /// The DynamoDB requests of one pass over 3 due changes and `history` finished ones.
 async fn requests_of_a_pass(history: usize) -> Vec<String> {
     let app = spawn_app().await;
@@ -46,11 +21,8 @@ async fn requests_of_a_pass(history: usize) -> Vec<String> {
         .expect(3)
         .mount(&app.graph)
         .await;
-    let requests = Requests::default();
-    let config = aws_sdk_dynamodb::config::Builder::from(graphgate::aws::config().await)
-        .interceptor(requests.clone())
-        .build();
-    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    let requests = DynamoRequests::default();
+    let client = requests.client().await;
     let table = fresh_table(&dynamo_client().await).await;
     let store: Arc<dyn Store> =
         Arc::new(DynamoStore::new(client, table, Duration::from_secs(86_400)));
@@ -83,7 +55,7 @@ async fn requests_of_a_pass(history: usize) -> Vec<String> {
             .unwrap();
         store.insert(&queued).await.unwrap();
     }
-    requests.0.lock().unwrap().clear();
+    requests.clear();
 
     let sweeper = Sweeper {
         store,
@@ -91,7 +63,7 @@ async fn requests_of_a_pass(history: usize) -> Vec<String> {
     };
     let report = sweeper.sweep_once(soon()).await.unwrap();
     assert_eq!((report.due, report.finished), (3, 3));
-    requests.0.lock().unwrap().clone()
+    requests.actions()
 }
 
 #[tokio::test]

@@ -398,6 +398,9 @@ fn every_alarm_watches_a_metric_the_code_writes() {
                 watched.insert(format!("Errors of {target}"));
             } else {
                 assert_eq!(metric["Namespace"], ours, "{id}");
+                // The alarms watch each metric's total: the series written with no
+                // dimension (see metrics::document).
+                assert!(metric.get("Dimensions").is_none(), "{id}");
                 assert!(
                     written.contains(name),
                     "{id} watches {name}, which nothing writes"

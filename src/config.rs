@@ -96,12 +96,23 @@ pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-/// Each `*_ARN` variable, and the variable whose value the secret it names holds; the Graph
-/// credential's first.
-const BY_ARN: [(&str, &str); 3] = [
+/// The Graph credential's `*_ARN` variables, and the variable whose value the secret each
+/// names holds.
+const GRAPH_BY_ARN: [(&str, &str); 2] = [
     ("GRAPH_CLIENT_SECRET_ARN", "GRAPH_CLIENT_SECRET"),
     ("GRAPH_CLIENT_CERTIFICATE_ARN", "GRAPH_CLIENT_CERTIFICATE"),
-    ("GRAPHGATE_CALLERS_SECRET_ARN", "GRAPHGATE_CALLERS"),
+];
+
+/// As [`GRAPH_BY_ARN`], for the caller registry.
+const CALLERS_BY_ARN: (&str, &str) = ("GRAPHGATE_CALLERS_SECRET_ARN", CALLERS);
+
+/// Every variable that gives the Graph credential, inline or by ARN: any one of them set
+/// means a credential was given.
+pub const CREDENTIAL_VARS: [&str; 4] = [
+    GRAPH_BY_ARN[0].0,
+    GRAPH_BY_ARN[0].1,
+    GRAPH_BY_ARN[1].0,
+    GRAPH_BY_ARN[1].1,
 ];
 
 const CALLERS: &str = "GRAPHGATE_CALLERS";
@@ -116,7 +127,7 @@ impl Settings {
     /// As [`Settings::load`], from `env` instead of the process's environment.
     pub async fn load_from(env: Env<'_>) -> Result<Self, ConfigError> {
         let secrets = secrets_by_arn(env).await?;
-        Self::from_lookup(&|name: &str| secrets.get(name).cloned().or_else(|| env(name)))
+        Self::from_lookup(&with_secrets(&secrets, env))
     }
 
     pub fn from_lookup(env: Env<'_>) -> Result<Self, ConfigError> {
@@ -148,8 +159,8 @@ impl Settings {
 impl GraphSettings {
     /// Only the Graph settings, from the process's environment: all `graphgate check` needs.
     pub async fn load() -> Result<Self, ConfigError> {
-        let secrets = read_by_arn(&process_env, &BY_ARN[..2]).await?;
-        graph(&|name: &str| secrets.get(name).cloned().or_else(|| process_env(name)))
+        let secrets = read_by_arn(&process_env, &GRAPH_BY_ARN).await?;
+        graph(&with_secrets(&secrets, &process_env))
     }
 
     /// The process's one Graph client.
@@ -160,10 +171,18 @@ impl GraphSettings {
 
 /// Reads the secrets the environment names by ARN, keyed by the variable each stands in for.
 pub async fn secrets_by_arn(env: Env<'_>) -> Result<HashMap<&'static str, String>, ConfigError> {
-    read_by_arn(env, &BY_ARN).await
+    read_by_arn(env, &[GRAPH_BY_ARN[0], GRAPH_BY_ARN[1], CALLERS_BY_ARN]).await
 }
 
-/// Reads the secrets of `pairs` (as in [`BY_ARN`]) that the environment names by ARN.
+/// `env`, with the secrets read by ARN standing in for the variables they hold.
+fn with_secrets<'a>(
+    secrets: &'a HashMap<&'static str, String>,
+    env: Env<'a>,
+) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name| secrets.get(name).cloned().or_else(|| env(name))
+}
+
+/// Reads the secrets of `pairs` (as in [`GRAPH_BY_ARN`]) that the environment names by ARN.
 async fn read_by_arn(
     env: Env<'_>,
     pairs: &[(&'static str, &'static str)],
@@ -320,8 +339,12 @@ fn pacing(env: Env<'_>) -> Result<Pacing, ConfigError> {
     let defaults = Pacing::default();
     let poll_base =
         seconds(env, "GRAPHGATE_POLL_INTERVAL_SECS", 3600.0)?.unwrap_or(defaults.poll_base);
-    let operation_timeout = seconds(env, "GRAPHGATE_OPERATION_TIMEOUT_SECS", 604_800.0)?
-        .unwrap_or(defaults.operation_timeout);
+    let operation_timeout = seconds(
+        env,
+        "GRAPHGATE_OPERATION_TIMEOUT_SECS",
+        Pacing::MAX_OPERATION_TIMEOUT.as_secs_f64(),
+    )?
+    .unwrap_or(defaults.operation_timeout);
     Ok(Pacing {
         // An accepted operation is first polled one poll interval later.
         first_poll: poll_base,

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use crate::app::App;
 use crate::callback::TargetPolicy;
-use crate::config::{GraphSettings, Settings, process_env};
+use crate::config::{CREDENTIAL_VARS, GraphSettings, Settings, process_env};
 use crate::intake::IntakeSettings;
 use crate::simulator::{self, SimulatorState};
 use crate::store::StoreSettings;
@@ -74,16 +74,12 @@ pub async fn serve(listen: SocketAddr, simulate: bool) -> Result<(), Box<dyn std
             "GRAPH_TOKEN_URL" => Some(format!("http://{addr}/simulated-tenant/oauth2/v2.0/token")),
             "GRAPH_CLIENT_ID" => process_env(name).or(Some("graphgate-simulator".into())),
             // A placeholder secret, unless a credential of either kind is given.
-            "GRAPH_CLIENT_SECRET" => process_env(name).or_else(|| {
-                let given = [
-                    "GRAPH_CLIENT_SECRET_ARN",
-                    "GRAPH_CLIENT_CERTIFICATE",
-                    "GRAPH_CLIENT_CERTIFICATE_ARN",
-                ]
-                .iter()
-                .any(|v| process_env(v).is_some());
-                (!given).then(|| "simulated-secret".into())
-            }),
+            "GRAPH_CLIENT_SECRET" => {
+                let given = CREDENTIAL_VARS.iter().any(|v| process_env(v).is_some());
+                (!given)
+                    .then(|| "simulated-secret".into())
+                    .or_else(|| process_env(name))
+            }
             "GRAPHGATE_CALLERS" => process_env(name).or(demo_callers.clone()),
             _ => process_env(name),
         };

@@ -2,12 +2,12 @@
 //! Location names a device operation under the device API's version.
 #![no_main]
 
-use graphgate::graph::{ApiFamily, GraphBase};
+use graphgate::graph::GraphBase;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|raw: &str| {
     let base = GraphBase::parse("https://graph.microsoft.com", None, None).unwrap();
-    if let Ok(url) = base.resolve_location(raw, ApiFamily::Device) {
+    if let Ok(url) = base.resolve_location(raw) {
         assert_eq!(url.host_str(), Some("graph.microsoft.com"));
         assert_eq!(url.scheme(), "https");
         assert!(url.path().starts_with("/beta/teamwork/devices"), "{url}");

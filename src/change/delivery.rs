@@ -33,15 +33,16 @@ pub struct ChatReply {
 }
 
 impl ChatReply {
-    /// Where a message sent at `now` goes, given the change's `callbackUrl`.
+    /// Where a message sent at `now` goes, given the change's `callbackUrl`: there while it
+    /// is valid, then to the fallback, if there is one.
     pub fn target<'a>(
         &'a self,
-        callback_url: Option<&'a CallbackUrl>,
+        callback_url: &'a CallbackUrl,
         now: OffsetDateTime,
     ) -> Option<&'a CallbackUrl> {
         match self.valid_until {
             Some(until) if now >= until => self.fallback.as_ref(),
-            _ => callback_url.or(self.fallback.as_ref()),
+            _ => Some(callback_url),
         }
     }
 }

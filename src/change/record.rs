@@ -18,7 +18,7 @@ use super::outcome::{
 use super::request::{CallbackUrl, ChangeRequest};
 use super::schedule::{Due, Pacing};
 use super::status::Status;
-use crate::metrics::{self, Dimension};
+use crate::metrics::{Dimension, Metric};
 
 /// Why a transition was refused: the record is not in a state it applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -138,10 +138,6 @@ impl ChangeRecord {
         self.operation_status.as_deref()
     }
 
-    pub fn operation(&self) -> Option<&OperationReport> {
-        self.operation.as_ref()
-    }
-
     pub fn chat_reply(&self) -> Option<&ChatReply> {
         self.chat_reply.as_ref()
     }
@@ -182,13 +178,12 @@ impl ChangeRecord {
             .filter(|_| pending && self.status.is_terminal())
     }
 
-    /// Counts the change in the metrics if it has just reached an end that has one. Called
-    /// by whoever stored that end: the intake for a change Graph completed at once, the
-    /// sweeper for the rest.
-    pub fn count_end(&self) {
-        if let Some(metric) = self.status.ended_metric() {
-            metrics::count(metric, Some(Dimension::Action(self.action.kind().as_str())));
-        }
+    /// The metric that counts the change, by its action, if its status is an end that has
+    /// one. Whoever stores that end counts it: the intake for a change Graph completed at
+    /// once, the sweeper for the rest.
+    pub fn end_metric(&self) -> Option<(Metric, Dimension<'static>)> {
+        let metric = self.status.ended_metric()?;
+        Some((metric, Dimension::Action(self.action.kind().as_str())))
     }
 
     /// A one-line account of the change, for a chat: what it is, where it stands, and what

@@ -77,6 +77,9 @@ impl Default for Pacing {
 const MIN_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 impl Pacing {
+    /// The longest `operation_timeout` may be, so the longest a change can run.
+    pub const MAX_OPERATION_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
+
     /// The wait after the `polls`-th look at a change that is not final yet: as long as
     /// Graph's `Retry-After` asks, or else the doubling backoff.
     pub fn poll_wait(&self, polls: u32, retry_after: Option<Duration>) -> Duration {

@@ -10,7 +10,7 @@ use url::Url;
 
 use serde::Deserialize;
 
-use super::endpoints::{ApiFamily, Cloud, GraphBase, LocationError};
+use super::endpoints::{Cloud, GraphBase, LocationError};
 use super::error::{GraphError, request_id};
 use super::notices::{Notices, RetirementNotice};
 use super::operation;
@@ -21,6 +21,7 @@ use super::token::{ClientCredentials, TokenSource};
 use crate::change::{
     Action, ActionOutcome, AppDefinition, AppScope, DeviceId, DeviceOperation, InstallationId,
 };
+use crate::metrics::{self, Dimension, Metric};
 
 /// One Graph client per process: a connection pool, a token cache and a retry policy.
 pub struct GraphClient {
@@ -29,6 +30,8 @@ pub struct GraphClient {
     cloud: Cloud,
     tokens: TokenSource,
     retry: RetryPolicy,
+    /// `retry` with one attempt, for reads whose caller comes back later anyway.
+    single: RetryPolicy,
     notices: Notices,
 }
 
@@ -48,12 +51,17 @@ impl GraphClient {
             .build()
             .expect("the TLS backend is compiled in");
         let tokens = TokenSource::new(http.clone(), credentials, retry.clone());
+        let single = RetryPolicy {
+            max_attempts: 1,
+            ..retry.clone()
+        };
         Self {
             http,
             base,
             cloud,
             tokens,
             retry,
+            single,
             notices: Notices::default(),
         }
     }
@@ -72,8 +80,24 @@ impl GraphClient {
         (!self.cloud.offers(Capability::of(action))).then_some(self.cloud)
     }
 
-    /// Asks Graph to carry out `action`.
+    /// Asks Graph to carry out `action`, and counts it among the changes accepted if Graph
+    /// takes it: from the intake, or resubmitted by the sweeper.
     pub async fn execute(
+        &self,
+        action: &Action,
+        deadline: Instant,
+    ) -> Result<ActionOutcome, GraphError> {
+        let outcome = self.send_action(action, deadline).await;
+        if outcome.is_ok() {
+            metrics::count(
+                Metric::ChangesAccepted,
+                Some(Dimension::Action(action.kind().as_str())),
+            );
+        }
+        outcome
+    }
+
+    async fn send_action(
         &self,
         action: &Action,
         deadline: Instant,
@@ -118,10 +142,9 @@ impl GraphClient {
             .headers()
             .get(LOCATION)
             .and_then(|v| v.to_str().ok());
-        let location = self.base.resolve_location(
-            location.ok_or(LocationError::Missing)?,
-            ApiFamily::of(action),
-        )?;
+        let location = self
+            .base
+            .resolve_location(location.ok_or(LocationError::Missing)?)?;
         Ok(ActionOutcome::Accepted {
             location,
             request_id,
@@ -140,17 +163,10 @@ impl GraphClient {
         let device_api = if sign_in.is_ok() {
             let mut url = self.base.devices_url();
             url.query_pairs_mut().append_pair("$top", "1");
-            let single = RetryPolicy {
-                max_attempts: 1,
-                ..self.retry.clone()
-            };
             let read = self
-                .send("listDevices", Method::GET, &url, None, &single, deadline)
+                .get_once("listDevices", &url, "the device list", deadline)
                 .await;
-            DeviceApi::from_probe(match read {
-                Ok(sent) => read_json(sent.response, "the device list").await.map(drop),
-                Err(e) => Err(e),
-            })
+            DeviceApi::from_probe(read.map(drop))
         } else {
             DeviceApi::NotChecked
         };
@@ -174,21 +190,9 @@ impl GraphClient {
         let mut url = self.base.installation_url(scope, installation);
         url.query_pairs_mut()
             .append_pair("$expand", "teamsAppDefinition");
-        let single = RetryPolicy {
-            max_attempts: 1,
-            ..self.retry.clone()
-        };
-        let sent = self
-            .send(
-                "getInstallation",
-                Method::GET,
-                &url,
-                None,
-                &single,
-                deadline,
-            )
+        let body = self
+            .get_once("getInstallation", &url, "an app installation", deadline)
             .await?;
-        let body = read_json(sent.response, "an app installation").await?;
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Installation {
@@ -210,17 +214,10 @@ impl GraphClient {
         deadline: Instant,
     ) -> Result<DeviceOperation, GraphError> {
         // Checked again although it was checked when stored: the token goes wherever it points.
-        let url = self
-            .base
-            .resolve_location(location.as_str(), ApiFamily::Device)?;
-        let single = RetryPolicy {
-            max_attempts: 1,
-            ..self.retry.clone()
-        };
-        let sent = self
-            .send("getOperation", Method::GET, &url, None, &single, deadline)
+        let url = self.base.resolve_location(location.as_str())?;
+        let body = self
+            .get_once("getOperation", &url, "an operation", deadline)
             .await?;
-        let body = read_json(sent.response, "an operation").await?;
         operation::parse(body).map_err(|source| GraphError::Unexpected {
             what: "an operation",
             source,
@@ -268,6 +265,20 @@ impl GraphClient {
         }
         tracing::warn!(device = %device, "operation list longer than {MAX_PAGES} pages; using what was read");
         Ok(operations)
+    }
+
+    /// GETs `url` in one attempt, and reads its JSON (`what` names it in errors).
+    async fn get_once(
+        &self,
+        api: &'static str,
+        url: &Url,
+        what: &'static str,
+        deadline: Instant,
+    ) -> Result<Value, GraphError> {
+        let sent = self
+            .send(api, Method::GET, url, None, &self.single, deadline)
+            .await?;
+        read_json(sent.response, what).await
     }
 
     /// Sends with a bearer token; a 401 drops the cached token and tries once more with a new one.

@@ -323,13 +323,13 @@ impl GraphBase {
         url
     }
 
-    /// Resolves an operation `Location` from a call of `family`, and checks that it names a
-    /// device's operation, in either form Graph documents: `/teamwork/devices/{id}/operations/{opId}`
-    /// or with OData keys, `/teamwork/devices('{id}')/operations('{opId}')` (quotes optional).
-    /// Graph sends it relative and without the version segment, so the call's version is put
-    /// back. An absolute URL is taken only on the Graph origin, since the bearer token will be
+    /// Resolves an operation `Location`, and checks that it names a device's operation, in
+    /// either form Graph documents: `/teamwork/devices/{id}/operations/{opId}` or with OData
+    /// keys, `/teamwork/devices('{id}')/operations('{opId}')` (quotes optional). Graph sends it
+    /// relative and without the version segment, so the device calls' version is put back
+    /// (only device actions start operations). An absolute URL is taken only on the Graph origin, since the bearer token will be
     /// sent there. Anything else is refused rather than polled.
-    pub fn resolve_location(&self, raw: &str, family: ApiFamily) -> Result<Url, LocationError> {
+    pub fn resolve_location(&self, raw: &str) -> Result<Url, LocationError> {
         let path = self.path_on_origin(raw)?;
         let mut segments: Vec<&str> = path.split('/').skip(1).collect();
         let version = match segments.first().and_then(|s| ApiVersion::parse(s)) {
@@ -337,7 +337,7 @@ impl GraphBase {
                 segments.remove(0);
                 version
             }
-            None => self.version(family).clone(),
+            None => self.device.clone(),
         };
         if operation_keys(&segments).is_none() {
             return Err(LocationError::NotAnOperation);
@@ -518,17 +518,14 @@ mod tests {
     #[test]
     fn relative_locations_keep_the_version_segment() {
         let got = base()
-            .resolve_location("/teamwork/devices/d1/operations/op1", ApiFamily::Device)
+            .resolve_location("/teamwork/devices/d1/operations/op1")
             .unwrap();
         assert_eq!(
             got.as_str(),
             "https://graph.microsoft.com/beta/teamwork/devices/d1/operations/op1"
         );
         let got = base()
-            .resolve_location(
-                "/beta/teamwork/devices/d1/operations/op1",
-                ApiFamily::Device,
-            )
+            .resolve_location("/beta/teamwork/devices/d1/operations/op1")
             .unwrap();
         assert_eq!(
             got.as_str(),
@@ -539,13 +536,7 @@ mod tests {
     #[test]
     fn absolute_locations_only_on_the_graph_origin() {
         let ok = "https://graph.microsoft.com/beta/teamwork/devices/d1/operations/op1";
-        assert_eq!(
-            base()
-                .resolve_location(ok, ApiFamily::Device)
-                .unwrap()
-                .as_str(),
-            ok
-        );
+        assert_eq!(base().resolve_location(ok).unwrap().as_str(), ok);
         for foreign in [
             "https://evil.example.com/beta/teamwork/devices/d1/operations/op1",
             "http://graph.microsoft.com/beta/teamwork/devices/d1/operations/op1",
@@ -557,7 +548,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    base().resolve_location(foreign, ApiFamily::Device),
+                    base().resolve_location(foreign),
                     Err(LocationError::Foreign(_))
                 ),
                 "{foreign}"
@@ -568,7 +559,7 @@ mod tests {
             ("  ", LocationError::Missing),
             ("http://[::", LocationError::Invalid),
         ] {
-            assert_eq!(base().resolve_location(raw, ApiFamily::Device), Err(error));
+            assert_eq!(base().resolve_location(raw), Err(error));
         }
     }
 
@@ -661,20 +652,25 @@ mod tests {
     }
 
     #[test]
-    fn a_relative_location_takes_the_version_of_the_call() {
+    fn a_relative_location_takes_the_device_calls_version() {
         let got = origin_only()
-            .resolve_location("/teamwork/devices/d1/operations/op1", ApiFamily::App)
-            .unwrap();
-        assert_eq!(
-            got.as_str(),
-            "https://graph.microsoft.com/v1.0/teamwork/devices/d1/operations/op1"
-        );
-        let got = origin_only()
-            .resolve_location("/teamwork/devices/d1/operations/op1", ApiFamily::Device)
+            .resolve_location("/teamwork/devices/d1/operations/op1")
             .unwrap();
         assert_eq!(
             got.as_str(),
             "https://graph.microsoft.com/beta/teamwork/devices/d1/operations/op1"
+        );
+        let on_v1 = GraphBase::parse(
+            "https://graph.microsoft.com",
+            ApiVersion::parse("v1.0"),
+            None,
+        )
+        .unwrap()
+        .resolve_location("/teamwork/devices/d1/operations/op1")
+        .unwrap();
+        assert_eq!(
+            on_v1.as_str(),
+            "https://graph.microsoft.com/v1.0/teamwork/devices/d1/operations/op1"
         );
     }
 
@@ -694,9 +690,7 @@ mod tests {
                 "/beta/teamwork/devices('d1')/operations('op-1')",
             ),
         ] {
-            let got = origin_only()
-                .resolve_location(raw, ApiFamily::Device)
-                .unwrap();
+            let got = origin_only().resolve_location(raw).unwrap();
             assert_eq!(got.path(), path, "{raw}");
             assert_eq!(got.host_str(), Some("graph.microsoft.com"));
             let id = origin_only().operation_id(&got).unwrap();
@@ -720,12 +714,7 @@ mod tests {
             "/beta/v1.0/teamwork/devices/d1/operations/op1",
             "https://graph.microsoft.com/v1.0/users",
         ] {
-            assert!(
-                origin_only()
-                    .resolve_location(raw, ApiFamily::Device)
-                    .is_err(),
-                "{raw:?}"
-            );
+            assert!(origin_only().resolve_location(raw).is_err(), "{raw:?}");
         }
     }
 

@@ -157,6 +157,10 @@ pub(crate) async fn send(
                 )
             }
             Err(e) if e.is_timeout() => {
+                // The slowest round trips count too: this one lasted until the timeout.
+                if call.is_some() {
+                    metrics::time(Metric::GraphLatency, sent_at.elapsed(), dimension);
+                }
                 tracing::warn!(%method, path, attempt, client_request_id, "graph timed out");
                 return Err(GraphError::Timeout);
             }

@@ -168,19 +168,24 @@ impl TokenSource {
         let presented = credential
             .form_fields(&c.token_url, &c.client_id)
             .map_err(|e| GraphError::Credential(e.to_string()))?;
-        // Each attempt presents the credential afresh: an assertion's `jti` is single-use,
-        // and Entra may refuse a retry that repeats it. Signing that worked once works again.
-        let form = || {
+        // Each retry presents the credential afresh: an assertion's `jti` is single-use, and
+        // Entra may refuse a retry that repeats it. Signing that worked once works again; if
+        // it ever did not, the first presentation goes, and Entra's answer tells.
+        let mut first = Some(presented.clone());
+        let mut form = || {
             let mut form = vec![
                 ("client_id", c.client_id.clone()),
                 ("scope", c.scope.clone()),
                 ("grant_type", "client_credentials".to_owned()),
             ];
-            form.extend(
+            form.extend(first.take().unwrap_or_else(|| {
                 credential
                     .form_fields(&c.token_url, &c.client_id)
-                    .unwrap_or_else(|_| presented.clone()),
-            );
+                    .unwrap_or_else(|e| {
+                        tracing::error!(error = %e, "could not present the credential again");
+                        presented.clone()
+                    })
+            }));
             form
         };
         let started = Instant::now();

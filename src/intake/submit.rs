@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use super::{ApiError, Intake};
 use crate::change::{Action, ActionOutcome, ChangeRecord};
 use crate::graph::GraphError;
-use crate::metrics::{self, Dimension, Metric};
+use crate::metrics;
 use crate::store::StoreError;
 use crate::telemetry::error_chain;
 
@@ -55,19 +55,15 @@ pub async fn submit(
         .await
         .map_err(SubmitFailure::Store)?;
     let outcome = intake.graph.execute(record.action(), deadline).await;
-    if outcome.is_ok() {
-        metrics::count(
-            Metric::ChangesAccepted,
-            Some(Dimension::Action(record.action().kind().as_str())),
-        );
-    }
     if let Ok(ActionOutcome::Accepted { location, .. }) = &outcome {
         own_operation(intake, &record, location).await;
     }
     let record = match answer(intake, &record, &outcome) {
         Some(next) => match intake.store.update(&next).await {
             Ok(stored) => {
-                stored.count_end();
+                if let Some((metric, action)) = stored.end_metric() {
+                    metrics::count(metric, Some(action));
+                }
                 stored
             }
             Err(e) => {

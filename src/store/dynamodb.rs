@@ -25,11 +25,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 
 use super::{Store, StoreError, backend, due_ms, unix_ms};
-use crate::change::{ChangeId, ChangeRecord, KeyedDelivery, OperationId};
+use crate::change::{ChangeId, ChangeRecord, KeyedDelivery, OperationId, Pacing};
 
 pub const DUE_INDEX: &str = "due-index";
 const DUE: &str = "due";
@@ -45,9 +46,6 @@ pub struct DynamoStore {
 const OPERATION_PREFIX: &str = "operation#";
 /// Items that keep a delivery under its caller's key: `delivery#{slot}`.
 const DELIVERY_PREFIX: &str = "delivery#";
-
-/// The longest a change can run: the largest `GRAPHGATE_OPERATION_TIMEOUT_SECS` allowed.
-const MAX_RUN: Duration = Duration::from_secs(604_800);
 
 fn is_condition_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
     e.as_service_error()
@@ -146,6 +144,22 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// A write of the item that keeps `delivery`, expiring with it; unconditional until the
+    /// caller adds a condition.
+    fn put_delivery(&self, delivery: &KeyedDelivery) -> Result<PutItemFluentBuilder, StoreError> {
+        let json = serde_json::to_string(delivery).map_err(StoreError::Corrupt)?;
+        Ok(self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("id", delivery_key(delivery))
+            .item("delivery", AttributeValue::S(json))
+            .item(
+                "expires_at",
+                AttributeValue::N(delivery.expires_at.unix_timestamp().to_string()),
+            ))
+    }
+
     async fn exists(&self, id: &ChangeId) -> Result<bool, StoreError> {
         let found = self
             .client
@@ -159,6 +173,11 @@ impl DynamoStore {
             .map_err(backend)?;
         Ok(found.item().is_some())
     }
+}
+
+/// The key of the item that keeps `delivery`.
+fn delivery_key(delivery: &KeyedDelivery) -> AttributeValue {
+    AttributeValue::S(format!("{DELIVERY_PREFIX}{}", delivery.slot()))
 }
 
 fn record(item: &HashMap<String, AttributeValue>) -> Result<ChangeRecord, StoreError> {
@@ -272,7 +291,7 @@ impl Store for DynamoStore {
     ) -> Result<ChangeId, StoreError> {
         let key = AttributeValue::S(format!("{OPERATION_PREFIX}{operation}"));
         // Outlives the change: its longest run (the largest operation timeout) and retention.
-        let expires = change.created_at() + MAX_RUN + self.retention;
+        let expires = change.created_at() + Pacing::MAX_OPERATION_TIMEOUT + self.retention;
         let result = self
             .client
             .put_item()
@@ -305,18 +324,8 @@ impl Store for DynamoStore {
         delivery: &KeyedDelivery,
         now: OffsetDateTime,
     ) -> Result<Option<KeyedDelivery>, StoreError> {
-        let key = AttributeValue::S(format!("{DELIVERY_PREFIX}{}", delivery.slot()));
-        let json = serde_json::to_string(delivery).map_err(StoreError::Corrupt)?;
         let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("id", key.clone())
-            .item("delivery", AttributeValue::S(json))
-            .item(
-                "expires_at",
-                AttributeValue::N(delivery.expires_at.unix_timestamp().to_string()),
-            )
+            .put_delivery(delivery)?
             // TTL deletes expired items late, so an expired one is taken over here.
             .condition_expression("attribute_not_exists(id) OR expires_at <= :now")
             .expression_attribute_values(
@@ -329,7 +338,11 @@ impl Store for DynamoStore {
             Ok(_) => Ok(None),
             Err(e) if is_condition_failure(&e) => {
                 let json = self
-                    .held_attribute(key, "delivery", "a kept delivery has no body")
+                    .held_attribute(
+                        delivery_key(delivery),
+                        "delivery",
+                        "a kept delivery has no body",
+                    )
                     .await?;
                 serde_json::from_str(&json)
                     .map(Some)
@@ -340,19 +353,7 @@ impl Store for DynamoStore {
     }
 
     async fn answer_delivery(&self, delivery: &KeyedDelivery) -> Result<(), StoreError> {
-        let json = serde_json::to_string(delivery).map_err(StoreError::Corrupt)?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .item(
-                "id",
-                AttributeValue::S(format!("{DELIVERY_PREFIX}{}", delivery.slot())),
-            )
-            .item("delivery", AttributeValue::S(json))
-            .item(
-                "expires_at",
-                AttributeValue::N(delivery.expires_at.unix_timestamp().to_string()),
-            )
+        self.put_delivery(delivery)?
             .send()
             .await
             .map(drop)
@@ -363,10 +364,7 @@ impl Store for DynamoStore {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .key(
-                "id",
-                AttributeValue::S(format!("{DELIVERY_PREFIX}{}", delivery.slot())),
-            )
+            .key("id", delivery_key(delivery))
             .send()
             .await
             .map(drop)

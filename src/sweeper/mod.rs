@@ -128,15 +128,12 @@ impl Sweeper {
             due: due.len(),
             ..SweepReport::default()
         };
-        // The stores hand out the longest-due records first, so the oldest is among these.
+        // The stores hand out the longest-due record first.
         let backlog = due
-            .iter()
-            .filter_map(|r| r.due())
-            .map(|due| now - due.at())
-            .max()
-            .map_or(Duration::ZERO, |age| {
-                age.try_into().unwrap_or(Duration::ZERO)
-            });
+            .first()
+            .and_then(ChangeRecord::due)
+            .and_then(|oldest| (now - oldest.at()).try_into().ok())
+            .unwrap_or(Duration::ZERO);
         let (to_notify, to_follow): (Vec<_>, Vec<_>) =
             due.into_iter().partition(|r| r.status().is_terminal());
         let (finished_tx, finished_rx) = mpsc::unbounded_channel();
@@ -235,7 +232,9 @@ impl Sweeper {
             Ok(stored) => {
                 if stored.status() != claimed.status() {
                     tracing::info!(change_id = %id, from = %claimed.status(), to = %stored.status(), "change moved");
-                    stored.count_end();
+                    if let Some((metric, action)) = stored.end_metric() {
+                        metrics::count(metric, Some(action));
+                    }
                 }
                 if stored.pending_callback().is_some() {
                     let _ = finished.send(stored);

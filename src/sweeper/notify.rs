@@ -74,7 +74,7 @@ impl Sweeper {
         let timeout = deadline.saturating_duration_since(Instant::now());
         let sent = match record.chat_reply() {
             // A chat command's result goes back to the chat, as a message.
-            Some(reply) => match reply.target(Some(url), now) {
+            Some(reply) => match reply.target(url, now) {
                 Some(target) => {
                     self.callbacks
                         .send_chat(target.url(), reply.tool, &record.summary(), timeout)
@@ -107,14 +107,13 @@ impl Sweeper {
         };
         let next = record.callback_attempted(&outcome, now, &self.pacing)?;
         let attempts = next.callback().map_or(0, |c| c.attempts.len());
-        if next.callback().map(|c| c.status) != Some(DeliveryStatus::Delivered) {
-            metrics::count(Metric::CallbacksFailed, None);
-        }
         match next.callback().map(|c| c.status) {
             Some(DeliveryStatus::Failed) => {
+                metrics::count(Metric::CallbacksFailed, None);
                 tracing::warn!(change_id = %record.id(), attempts, "giving up on the callback")
             }
             Some(DeliveryStatus::Pending) => {
+                metrics::count(Metric::CallbacksFailed, None);
                 let error = sent.as_ref().err().map(|e| error_chain(e));
                 tracing::info!(change_id = %record.id(), attempts, ?outcome, error, "callback not delivered; will retry")
             }

@@ -11,6 +11,7 @@ use crate::change::{
     OperationId,
 };
 use crate::graph::{GraphError, operation_type};
+use crate::metrics::{self, Dimension, Metric};
 use crate::store::StoreError;
 use crate::telemetry::error_chain;
 
@@ -85,7 +86,14 @@ impl Sweeper {
                 }
             }
             Err(e) if e.outcome_unknown() => marked.retry_later(None, now, &self.pacing)?,
-            Err(e @ GraphError::Refused(_)) => marked.rejected(e.failure(), now)?,
+            Err(e @ GraphError::Refused(_)) => {
+                // Counted as the intake counts Graph's refusal of a change it sent.
+                metrics::count(
+                    Metric::ChangesRejected,
+                    Some(Dimension::Reason("graph-refused")),
+                );
+                marked.rejected(e.failure(), now)?
+            }
             Err(
                 e @ (GraphError::Permission(_) | GraphError::Server(_) | GraphError::Retired(_)),
             ) => marked.submission_failed(e.failure(), now)?,

@@ -184,10 +184,13 @@ tokio::task_local! {
     pub static STORE_METHOD: &'static str;
 }
 
-/// Every DynamoDB request a client sends: its action (as the SDK names the operation, and
-/// IAM the action) and the store method it was sent for, if a test named one.
+/// One DynamoDB request: the store method it was sent for, if a test named one, and its
+/// action (as the SDK names the operation, and IAM the action).
+pub type DynamoRequest = (Option<&'static str>, String);
+
+/// Every DynamoDB request a client sends.
 #[derive(Debug, Clone, Default)]
-pub struct DynamoRequests(pub Arc<Mutex<Vec<(Option<&'static str>, String)>>>);
+pub struct DynamoRequests(pub Arc<Mutex<Vec<DynamoRequest>>>);
 
 impl aws_sdk_dynamodb::config::Intercept for DynamoRequests {
     fn name(&self) -> &'static str {

@@ -500,17 +500,39 @@ async fn both_functions_write_their_metrics_as_embedded_metric_format() {
         .post_change(serde_json::json!({"action": "restartDevice", "deviceId": "d1", "callbackUrl": callback}))
         .await;
     assert_eq!(created.status(), 202);
+    // A change whose submitter died before Graph got it: the sweeper resubmits it.
+    let created_at = app.now() - time::Duration::seconds(70);
+    let stuck = submitting(
+        restart("d3"),
+        created_at,
+        created_at + time::Duration::seconds(55),
+    );
+    app.store.insert(&stuck).await.unwrap();
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::path(
+            "/beta/teamwork/devices/d3/operations",
+        ))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({"value": []})),
+        )
+        .with_priority(1)
+        .mount(&app.graph)
+        .await;
     let graph_calls = app.graph_requests().await.len();
 
     let (runtime, mut answers) = fake_runtime(vec![sample("sweeper-scheduler.json")]).await;
     let sweeper = run_function(env!("CARGO_BIN_EXE_sweeper"), &runtime, &env);
     let (_, report) = next_answer(&mut answers).await;
     assert_eq!(
-        (report["due"].as_u64(), report["finished"].as_u64()),
-        (Some(2), Some(2)),
+        (
+            report["due"].as_u64(),
+            report["finished"].as_u64(),
+            report["recovered"].as_u64()
+        ),
+        (Some(3), Some(2), Some(1)),
         "{report}"
     );
-    let polls = app.graph_requests().await.len() - graph_calls;
+    let graph_sent = app.graph_requests().await.len() - graph_calls;
     // Lines are read from the pipe as they come: wait for each function's last.
     intake.wait_for("ChangesRejected").await;
     sweeper.wait_for("SweepDuration").await;
@@ -559,11 +581,25 @@ async fn both_functions_write_their_metrics_as_embedded_metric_format() {
             (action("updateSoftware"), 1.0)
         ]
     );
+    // The resubmission is a change Graph accepted, counted where it was sent.
+    assert_eq!(
+        sweeper.samples("ChangesAccepted"),
+        [(action("restartDevice"), 1.0)]
+    );
     let latencies = sweeper.samples("GraphLatency");
-    assert_eq!(latencies.len(), polls, "{latencies:?}");
-    assert!(latencies.iter().all(|(d, _)| *d == call("getOperation")));
+    assert_eq!(latencies.len(), graph_sent, "{latencies:?}");
+    let calls: std::collections::BTreeSet<_> = latencies.into_iter().map(|(d, _)| d).collect();
+    assert_eq!(
+        calls,
+        [
+            call("getOperation"),
+            call("listOperations"),
+            call("restartDevice")
+        ]
+        .into()
+    );
     assert_eq!(sweeper.samples("CallbacksFailed"), [(None, 1.0)]);
-    assert_eq!(sweeper.samples("SweepDue"), [(None, 2.0)]);
+    assert_eq!(sweeper.samples("SweepDue"), [(None, 3.0)]);
     let backlog = sweeper.samples("SweepBacklogAge");
     assert!(
         backlog.len() == 1 && backlog[0].1 >= 0.0 && backlog[0].1 < 60.0,

@@ -99,30 +99,40 @@ pub async fn once(
         intake.clock.now(),
         time::Duration::try_from(intake.settings.idempotency_window).unwrap_or(time::Duration::DAY),
     );
-    loop {
-        let held = intake
-            .store
-            .keep_delivery(&delivery, intake.clock.now())
-            .await?;
-        let Some(held) = held else { break };
-        if !held.same_body(&delivery) {
+    let mut held = intake
+        .store
+        .keep_delivery(&delivery, intake.clock.now())
+        .await?;
+    while let Some(first) = held {
+        if !first.same_body(&delivery) {
             return Err(ApiError::IdempotencyKeyReused {
-                key: held.key.as_str().to_owned(),
+                key: first.key.as_str().to_owned(),
             });
         }
-        if let Some(answer) = held.answer {
+        if let Some(answer) = first.answer {
             tracing::info!(
-                key = held.key.as_str(),
+                key = first.key.as_str(),
                 "a repeated delivery; answering as the first time"
             );
             return Ok(replay(answer));
         }
         if Instant::now() + WAIT_STEP > deadline {
             return Err(ApiError::DeliveryInFlight {
-                change_id: held.change_id,
+                change_id: first.change_id,
             });
         }
         tokio::time::sleep(WAIT_STEP).await;
+        // Waiting only reads; the key is taken again only once it is free (forgotten, or
+        // expired).
+        held = match intake.store.kept_delivery(&delivery).await? {
+            Some(first) if first.expires_at > intake.clock.now() => Some(first),
+            _ => {
+                intake
+                    .store
+                    .keep_delivery(&delivery, intake.clock.now())
+                    .await?
+            }
+        };
     }
     let mut unanswered = Unanswered {
         intake: intake.clone(),

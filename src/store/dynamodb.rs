@@ -352,6 +352,26 @@ impl Store for DynamoStore {
         }
     }
 
+    async fn kept_delivery(
+        &self,
+        delivery: &KeyedDelivery,
+    ) -> Result<Option<KeyedDelivery>, StoreError> {
+        let held = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", delivery_key(delivery))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        held.item()
+            .and_then(|item| item.get("delivery"))
+            .and_then(|v| v.as_s().ok())
+            .map(|json| serde_json::from_str(json).map_err(StoreError::Corrupt))
+            .transpose()
+    }
+
     async fn answer_delivery(&self, delivery: &KeyedDelivery) -> Result<(), StoreError> {
         self.put_delivery(delivery)?
             .send()

@@ -113,6 +113,13 @@ pub trait Store: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<Option<KeyedDelivery>, StoreError>;
 
+    /// The delivery kept under `delivery`'s caller and key, expired or not, if any: what a
+    /// repeat waiting for the first delivery's answer reads, without writing.
+    async fn kept_delivery(
+        &self,
+        delivery: &KeyedDelivery,
+    ) -> Result<Option<KeyedDelivery>, StoreError>;
+
     /// Stores `delivery`, now answered, over the one kept under its key.
     async fn answer_delivery(&self, delivery: &KeyedDelivery) -> Result<(), StoreError>;
 

@@ -267,6 +267,26 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn kept_delivery(
+        &self,
+        delivery: &KeyedDelivery,
+    ) -> Result<Option<KeyedDelivery>, StoreError> {
+        let slot = delivery.slot();
+        self.with_conn(move |conn| {
+            let held: Option<String> = conn
+                .query_row(
+                    "SELECT json FROM deliveries WHERE slot = ?1",
+                    params![slot],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            held.map(|json| serde_json::from_str(&json).map_err(StoreError::Corrupt))
+                .transpose()
+        })
+        .await
+    }
+
     async fn answer_delivery(&self, delivery: &KeyedDelivery) -> Result<(), StoreError> {
         let slot = delivery.slot();
         let json = serde_json::to_string(delivery).map_err(StoreError::Corrupt)?;

@@ -87,6 +87,13 @@ impl Store for Noted {
         self.run("keep_delivery", self.inner.keep_delivery(delivery, now))
             .await
     }
+    async fn kept_delivery(
+        &self,
+        delivery: &KeyedDelivery,
+    ) -> Result<Option<KeyedDelivery>, StoreError> {
+        self.run("kept_delivery", self.inner.kept_delivery(delivery))
+            .await
+    }
     async fn answer_delivery(&self, delivery: &KeyedDelivery) -> Result<(), StoreError> {
         self.run("answer_delivery", self.inner.answer_delivery(delivery))
             .await
@@ -97,8 +104,9 @@ impl Store for Noted {
     }
 }
 
-/// The store methods the intake calls on its paths: a keyed change, its repeat, a keyed
-/// change Graph could not take (its key is freed), reading a change back.
+/// The store methods the intake calls on its paths: a keyed change, its repeat, a repeat
+/// that waits for the first, a keyed change Graph could not take (its key is freed), reading
+/// a change back.
 async fn intake_methods(app: &TestApp, store: Arc<Noted>) -> BTreeSet<&'static str> {
     let intake = App {
         store: store.clone(),
@@ -116,6 +124,11 @@ async fn intake_methods(app: &TestApp, store: Arc<Noted>) -> BTreeSet<&'static s
     Mock::given(method("POST"))
         .and(path("/beta/teamwork/devices/d-busy/restart"))
         .respond_with(ResponseTemplate::new(503))
+        .mount(&app.graph)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/beta/teamwork/devices/d-slow/restart"))
+        .respond_with(accepted("d-slow").set_delay(std::time::Duration::from_millis(300)))
         .mount(&app.graph)
         .await;
     Mock::given(method("POST"))
@@ -138,6 +151,15 @@ async fn intake_methods(app: &TestApp, store: Arc<Noted>) -> BTreeSet<&'static s
         .unwrap()
         .to_owned();
     assert_eq!(post("first", "d1").await.unwrap().status(), 202);
+    // A repeat that comes while the first is with Graph waits for its answer.
+    let (first, repeat) = tokio::join!(post("slow", "d-slow"), async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        post("slow", "d-slow").await
+    });
+    assert_eq!(first.unwrap().status(), 202);
+    let repeat = repeat.unwrap();
+    assert_eq!(repeat.status(), 202);
+    assert!(repeat.headers().contains_key("idempotent-replayed"));
     let read = app
         .http
         .get(format!("{address}/v1/changes/{id}"))
@@ -198,10 +220,10 @@ async fn sweeper_methods(app: &TestApp, store: Arc<Noted>) -> BTreeSet<&'static 
         ..app.app.sweeper()
     };
     let report = sweeper.sweep_once(soon()).await.unwrap();
-    // Due too: the change the intake's paths made.
+    // Due too: the two changes the intake's paths made.
     assert_eq!(
         (report.due, report.polled, report.recovered, report.errors),
-        (3, 2, 1, 0),
+        (4, 3, 1, 0),
         "{report:?}"
     );
     assert_eq!(

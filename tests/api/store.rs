@@ -315,6 +315,7 @@ async fn the_first_delivery_under_a_key_is_kept_until_it_expires(backend: Backen
         )
     };
     let first = delivery(b"{\"a\":1}");
+    assert_eq!(store.kept_delivery(&first).await.unwrap(), None);
     assert_eq!(store.keep_delivery(&first, now()).await.unwrap(), None);
     // A repeat finds the first, unanswered and then answered.
     let repeat = delivery(b"{\"a\":1}");
@@ -328,7 +329,15 @@ async fn the_first_delivery_under_a_key_is_kept_until_it_expires(backend: Backen
         location: Some("https://graph.microsoft.com/beta/x".into()),
         body: "{}".into(),
     });
+    assert_eq!(
+        store.kept_delivery(&repeat).await.unwrap(),
+        Some(first.clone())
+    );
     store.answer_delivery(&answered).await.unwrap();
+    assert_eq!(
+        store.kept_delivery(&repeat).await.unwrap(),
+        Some(answered.clone())
+    );
     assert_eq!(
         store.keep_delivery(&repeat, now()).await.unwrap(),
         Some(answered.clone())
@@ -360,6 +369,7 @@ async fn the_first_delivery_under_a_key_is_kept_until_it_expires(backend: Backen
     );
     // A forgotten delivery frees its key at once.
     store.forget_delivery(&fresh).await.unwrap();
+    assert_eq!(store.kept_delivery(&repeat).await.unwrap(), None);
     assert_eq!(store.keep_delivery(&repeat, later).await.unwrap(), None);
     // Of many deliveries racing for one key, exactly one is kept.
     let contested = IdempotencyKey::parse("contested").unwrap();

@@ -172,15 +172,6 @@ pub enum ApiFamily {
     App,
 }
 
-impl ApiFamily {
-    pub fn of(action: &Action) -> Self {
-        match action {
-            Action::UpgradeApp { .. } => ApiFamily::App,
-            _ => ApiFamily::Device,
-        }
-    }
-}
-
 /// Where Graph is: its origin (`GRAPH_BASE_URL`, with any path prefix) and the API version each
 /// family of calls uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,7 +231,7 @@ impl GraphBase {
 
     /// The URL of an action, built segment by segment so no ID can change its shape.
     pub fn action_url(&self, action: &Action) -> Url {
-        let family = ApiFamily::of(action);
+        let family = ApiFamily::Device;
         match action {
             Action::UpdateSoftware { device_id, .. } => self.join(
                 family,

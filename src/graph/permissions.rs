@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use super::endpoints::ApiFamily;
 use crate::change::{Action, ActionKind, AppScope};
 
 /// Something graphgate asks Graph to do, as far as permissions and clouds are concerned.
@@ -150,6 +151,14 @@ impl Capability {
             }
         }
         all
+    }
+
+    /// The family of Graph calls this takes, and so the API version it is on.
+    pub fn family(self) -> ApiFamily {
+        match self {
+            Capability::UpgradeApp { .. } => ApiFamily::App,
+            Capability::DeviceAction(_) | Capability::ListOperations => ApiFamily::Device,
+        }
     }
 
     pub fn of(action: &Action) -> Self {

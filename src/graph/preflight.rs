@@ -137,10 +137,7 @@ impl Preflight {
         let capabilities: Vec<CapabilityCheck> = Capability::all()
             .into_iter()
             .map(|capability| {
-                let family = match capability {
-                    Capability::UpgradeApp { .. } => ApiFamily::App,
-                    _ => ApiFamily::Device,
-                };
+                let family = capability.family();
                 let requirement = capability.requirement();
                 let verdict = if !cloud.offers(capability) {
                     Verdict::NotInCloud

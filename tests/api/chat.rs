@@ -39,9 +39,22 @@ fn slack_form(text: &str, user: &str, team: &str, trigger: &str) -> String {
 
 /// Posts `body` to the Slack route, signed as Slack signs at `timestamp` with `secret`.
 async fn slack(app: &TestApp, body: &str, timestamp: i64, secret: &str) -> reqwest::Response {
+    slack_request(&app.http, app, body, timestamp, secret)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// [`slack`]'s request, sent by `http`.
+fn slack_request(
+    http: &reqwest::Client,
+    app: &TestApp,
+    body: &str,
+    timestamp: i64,
+    secret: &str,
+) -> reqwest::RequestBuilder {
     let base = format!("v0:{timestamp}:{body}");
-    app.http
-        .post(format!("{}/v1/slack/commands", app.address))
+    http.post(format!("{}/v1/slack/commands", app.address))
         .header("content-type", "application/x-www-form-urlencoded")
         .header("x-slack-request-timestamp", timestamp.to_string())
         .header(
@@ -52,9 +65,6 @@ async fn slack(app: &TestApp, body: &str, timestamp: i64, secret: &str) -> reqwe
             ),
         )
         .body(body.to_owned())
-        .send()
-        .await
-        .unwrap()
 }
 
 async fn slack_text(response: reqwest::Response) -> String {
@@ -153,23 +163,11 @@ async fn a_command_whose_delivery_was_cut_off_is_not_carried_out_twice() {
     accept_restarts(&app, Duration::from_secs(2)).await;
     let now = app.now().unix_timestamp();
     let body = slack_form("restart rally-1", "U1ALICE", SLACK_TEAM, "1.2.cut");
-    let base = format!("v0:{now}:{body}");
     let impatient = reqwest::Client::builder()
         .timeout(Duration::from_millis(300))
         .build()
         .unwrap();
-    let gave_up = impatient
-        .post(format!("{}/v1/slack/commands", app.address))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-slack-request-timestamp", now.to_string())
-        .header(
-            "x-slack-signature",
-            format!(
-                "v0={}",
-                hex::encode(hmac(SLACK_SECRET.as_bytes(), base.as_bytes()))
-            ),
-        )
-        .body(body.clone())
+    let gave_up = slack_request(&impatient, &app, &body, now, SLACK_SECRET)
         .send()
         .await;
     assert!(gave_up.is_err());

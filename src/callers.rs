@@ -70,6 +70,13 @@ impl Caller {
             Allow::Only(kinds) => kinds.contains(&action),
         }
     }
+
+    /// Whether the caller may read the device inventory: it may act on devices.
+    pub fn may_read_devices(&self) -> bool {
+        ActionKind::ALL
+            .into_iter()
+            .any(|kind| kind.on_device() && self.may(kind))
+    }
 }
 
 #[derive(Debug)]

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use crate::app::App;
 use crate::callback::TargetPolicy;
+use crate::change::DeviceFilter;
 use crate::config::{CREDENTIAL_VARS, GraphSettings, Settings, process_env};
 use crate::intake::IntakeSettings;
 use crate::simulator::{self, SimulatorState};
@@ -46,6 +47,53 @@ pub async fn check(json: bool) -> Result<bool, Box<dyn std::error::Error>> {
     Ok(preflight.ready)
 }
 
+/// Runs `graphgate devices`: the inventory `filter` takes, as text or JSON, read straight
+/// from Graph with the configured credentials.
+pub async fn devices(
+    filter: &[(&str, Option<String>)],
+    json: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let fields = filter
+        .iter()
+        .filter_map(|(name, value)| Some(((*name).to_owned(), value.clone()?.into())))
+        .collect();
+    let filter = DeviceFilter::parse(&fields, "").map_err(|errors| {
+        errors
+            .iter()
+            .map(|e| format!("--{}: {}", kebab(&e.field), e.detail))
+            .collect::<Vec<_>>()
+            .join("; ")
+    })?;
+    let graph = GraphSettings::load().await?.client();
+    let inventory = graph
+        .inventory(&filter, Instant::now() + INVENTORY_BUDGET)
+        .await?;
+    let text = if json {
+        serde_json::to_string_pretty(&inventory.to_json(&filter))?
+    } else {
+        inventory.to_text()
+    };
+    writeln!(std::io::stdout(), "{}", text.trim_end())?;
+    Ok(())
+}
+
+/// How long `graphgate devices` may spend reading a large fleet.
+const INVENTORY_BUDGET: Duration = Duration::from_secs(300);
+
+/// `updateAvailable` as its command-line flag spells it: `update-available`.
+fn kebab(field: &str) -> String {
+    field
+        .chars()
+        .flat_map(|c| {
+            if c.is_ascii_uppercase() {
+                vec!['-', c.to_ascii_lowercase()]
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
 /// Runs `graphgate sweep --once`: one pass, its report printed as JSON.
 pub async fn sweep_once() -> Result<(), Box<dyn std::error::Error>> {
     let app = App::from_settings(local(Settings::load().await?)).await?;
@@ -62,7 +110,9 @@ pub async fn serve(listen: SocketAddr, simulate: bool) -> Result<(), Box<dyn std
     let (settings, demo_token, simulator_addr) = if simulate {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
-        tokio::spawn(simulator::serve(listener, SimulatorState::default()));
+        let simulated = SimulatorState::default();
+        simulated.seed_demo_fleet();
+        tokio::spawn(simulator::serve(listener, simulated));
         let demo_token = process_env("GRAPHGATE_CALLERS")
             .is_none()
             .then(|| hex::encode(rand::random::<[u8; 24]>()));

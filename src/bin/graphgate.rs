@@ -43,6 +43,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the Teams devices Graph knows, with their type, health and software versions
+    /// (needs TeamworkDevice.Read.All).
+    Devices {
+        /// Only devices of this type (teamsRoom, collaborationBar, ipPhone, ...).
+        #[arg(long)]
+        device_type: Option<String>,
+        /// Only devices with an update available for this software type (teamsClient, ...).
+        #[arg(long)]
+        update_available: Option<String>,
+        /// Print the inventory as JSON, as `GET /v1/devices` answers.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run only the Graph simulator (token endpoint and Graph routes).
     SimulateGraph {
         #[arg(long, default_value = "127.0.0.1:8081")]
@@ -77,6 +90,20 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             } else {
                 Err("this app registration can carry out none of graphgate's actions".into())
             }
+        }
+        Command::Devices {
+            device_type,
+            update_available,
+            json,
+        } => {
+            local::devices(
+                &[
+                    ("deviceType", device_type),
+                    ("updateAvailable", update_available),
+                ],
+                json,
+            )
+            .await
         }
         Command::SimulateGraph {
             listen,

@@ -85,6 +85,11 @@ impl ActionKind {
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == name)
     }
+
+    /// Whether the action is taken on a Teams device (rather than on an app installation).
+    pub fn on_device(self) -> bool {
+        self != ActionKind::UpgradeApp
+    }
 }
 
 impl fmt::Display for ActionKind {
@@ -94,7 +99,7 @@ impl fmt::Display for ActionKind {
 }
 
 /// `teamworkSoftwareType`, less `unknownFutureValue`, which names no software.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum SoftwareType {
     AdminAgent,

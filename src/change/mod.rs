@@ -6,6 +6,7 @@ mod command;
 mod delivery;
 mod idempotency;
 mod ids;
+mod inventory;
 mod outcome;
 mod record;
 mod request;
@@ -25,6 +26,9 @@ pub use delivery::{
 pub use idempotency::{IdempotencyKey, KeptAnswer, KeyedDelivery};
 pub use ids::{
     ChangeId, ChatId, DeviceId, IdError, InstallationId, OperationId, TeamId, TenantId, UserId,
+};
+pub use inventory::{
+    DEVICE_TYPES, Device, DeviceFilter, Inventory, Judged, SoftwareHealth, SoftwareStatus, Unjudged,
 };
 pub use outcome::{
     ActionOutcome, AppDefinition, DeviceOperation, GraphFailure, OperationReport, OperationStatus,

@@ -8,7 +8,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 use url::Url;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::endpoints::{Cloud, GraphBase, LocationError};
 use super::error::{GraphError, request_id};
@@ -26,13 +26,13 @@ use crate::metrics::{self, Dimension, Metric};
 /// One Graph client per process: a connection pool, a token cache and a retry policy.
 pub struct GraphClient {
     http: reqwest::Client,
-    base: GraphBase,
+    pub(super) base: GraphBase,
     cloud: Cloud,
     tokens: TokenSource,
-    retry: RetryPolicy,
+    pub(super) retry: RetryPolicy,
     /// `retry` with one attempt, for reads whose caller comes back later anyway.
-    single: RetryPolicy,
-    notices: Notices,
+    pub(super) single: RetryPolicy,
+    pub(super) notices: Notices,
 }
 
 impl GraphClient {
@@ -97,19 +97,27 @@ impl GraphClient {
         outcome
     }
 
+    /// The request that carries out `action`, exactly as [`execute`](Self::execute) sends it.
+    pub fn action_request(&self, action: &Action) -> GraphRequest {
+        GraphRequest {
+            method: "POST",
+            url: self.base.action_url(action),
+            body: action_body(action),
+        }
+    }
+
     async fn send_action(
         &self,
         action: &Action,
         deadline: Instant,
     ) -> Result<ActionOutcome, GraphError> {
-        let url = self.base.action_url(action);
-        let body = action_body(action);
+        let request = self.action_request(action);
         let sent = self
             .send(
                 action.kind().as_str(),
                 Method::POST,
-                &url,
-                body.as_ref(),
+                &request.url,
+                request.body.as_ref(),
                 &self.retry,
                 deadline,
             )
@@ -225,65 +233,102 @@ impl GraphClient {
     }
 
     /// Every operation Graph lists for a device, following `@odata.nextLink` (on the Graph
-    /// host only) for at most [`MAX_PAGES`] pages.
+    /// host only) for at most [`MAX_OPERATION_PAGES`] pages.
     pub async fn list_operations(
         &self,
         device: &DeviceId,
         deadline: Instant,
     ) -> Result<Vec<DeviceOperation>, GraphError> {
-        let mut url = self.base.operations_url(device);
+        let items = self
+            .get_pages(
+                "listOperations",
+                self.base.operations_url(device),
+                "an operation list",
+                MAX_OPERATION_PAGES,
+                deadline,
+            )
+            .await?;
         let mut operations = Vec::new();
-        for _ in 0..MAX_PAGES {
-            let sent = self
-                .send(
-                    "listOperations",
-                    Method::GET,
-                    &url,
-                    None,
-                    &self.retry,
-                    deadline,
-                )
-                .await?;
-            let page: Page =
-                serde_json::from_value(read_json(sent.response, "an operation list").await?)
-                    .map_err(|source| GraphError::Unexpected {
-                        what: "an operation list",
-                        source,
-                    })?;
-            for item in page.value {
-                match operation::parse(item) {
-                    Ok(operation) => operations.push(operation),
-                    Err(e) => {
-                        tracing::warn!(device = %device, error = %e, "skipping an operation that does not parse")
-                    }
+        for item in items {
+            match operation::parse(item) {
+                Ok(operation) => operations.push(operation),
+                Err(e) => {
+                    tracing::warn!(device = %device, error = %e, "skipping an operation that does not parse")
                 }
             }
-            match page.next_link {
-                Some(next) => url = self.base.resolve_next_link(&next)?,
-                None => return Ok(operations),
-            }
         }
-        tracing::warn!(device = %device, "operation list longer than {MAX_PAGES} pages; using what was read");
         Ok(operations)
     }
 
+    /// Every item of the collection at `url`, following `@odata.nextLink` (on the Graph host
+    /// only) for at most `max_pages` pages; past that, what was read, with a warning.
+    pub(super) async fn get_pages(
+        &self,
+        api: &'static str,
+        mut url: Url,
+        what: &'static str,
+        max_pages: usize,
+        deadline: Instant,
+    ) -> Result<Vec<Value>, GraphError> {
+        let mut items = Vec::new();
+        for _ in 0..max_pages {
+            let sent = self
+                .send(api, Method::GET, &url, None, &self.retry, deadline)
+                .await?;
+            let page: Page = serde_json::from_value(read_json(sent.response, what).await?)
+                .map_err(|source| GraphError::Unexpected { what, source })?;
+            items.extend(page.value);
+            match page.next_link {
+                Some(next) => url = self.base.resolve_next_link(&next)?,
+                None => return Ok(items),
+            }
+        }
+        tracing::warn!(
+            api,
+            "{what} is longer than {max_pages} pages; using what was read"
+        );
+        Ok(items)
+    }
+
     /// GETs `url` in one attempt, and reads its JSON (`what` names it in errors).
-    async fn get_once(
+    pub(super) async fn get_once(
         &self,
         api: &'static str,
         url: &Url,
         what: &'static str,
         deadline: Instant,
     ) -> Result<Value, GraphError> {
+        self.get_with(&self.single, api, url, what, deadline).await
+    }
+
+    /// GETs `url`, retrying while Graph throttles, and reads its JSON.
+    pub(super) async fn get_json(
+        &self,
+        api: &'static str,
+        url: &Url,
+        what: &'static str,
+        deadline: Instant,
+    ) -> Result<Value, GraphError> {
+        self.get_with(&self.retry, api, url, what, deadline).await
+    }
+
+    async fn get_with(
+        &self,
+        policy: &RetryPolicy,
+        api: &'static str,
+        url: &Url,
+        what: &'static str,
+        deadline: Instant,
+    ) -> Result<Value, GraphError> {
         let sent = self
-            .send(api, Method::GET, url, None, &self.single, deadline)
+            .send(api, Method::GET, url, None, policy, deadline)
             .await?;
         read_json(sent.response, what).await
     }
 
     /// Sends with a bearer token; a 401 drops the cached token and tries once more with a new one.
     /// `api` names the call in retirement notices.
-    async fn send(
+    pub(super) async fn send(
         &self,
         api: &'static str,
         method: Method,
@@ -321,8 +366,17 @@ impl GraphClient {
     }
 }
 
+/// A Graph request as graphgate would send it, for a dry run to show.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GraphRequest {
+    pub method: &'static str,
+    pub url: Url,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+}
+
 /// Pages of a device's operation list read before giving up on following `@odata.nextLink`.
-const MAX_PAGES: usize = 20;
+const MAX_OPERATION_PAGES: usize = 20;
 
 #[derive(Deserialize)]
 struct Page {
@@ -333,7 +387,7 @@ struct Page {
 }
 
 /// A success body as JSON, or the error Graph answered instead.
-async fn read_json(response: Response, what: &'static str) -> Result<Value, GraphError> {
+pub(super) async fn read_json(response: Response, what: &'static str) -> Result<Value, GraphError> {
     if !response.status().is_success() {
         return Err(GraphError::from_response(response).await);
     }

@@ -56,7 +56,10 @@ impl Cloud {
     ///   no upgrade is sent where Graph documents it as unsupported.
     pub fn offers(self, capability: Capability) -> bool {
         match (self, capability) {
-            (_, Capability::DeviceAction(_) | Capability::ListOperations) => true,
+            (
+                _,
+                Capability::DeviceAction(_) | Capability::ListOperations | Capability::ReadDevices,
+            ) => true,
             (Cloud::Global, Capability::UpgradeApp { .. }) => true,
             (Cloud::China, Capability::UpgradeApp { .. }) => false,
             (Cloud::UsGov | Cloud::Dod, Capability::UpgradeApp { scope, .. }) => {
@@ -302,6 +305,40 @@ impl GraphBase {
                 operation.as_ref(),
             ],
         )
+    }
+
+    /// `…/teamwork/devices/{device}`.
+    pub fn device_url(&self, device: &DeviceId) -> Url {
+        self.join(ApiFamily::Device, &["teamwork", "devices", device.as_ref()])
+    }
+
+    /// `…/teamwork/devices/{device}/health`.
+    pub fn health_url(&self, device: &DeviceId) -> Url {
+        self.join(
+            ApiFamily::Device,
+            &["teamwork", "devices", device.as_ref(), "health"],
+        )
+    }
+
+    /// Where a `$batch` of `family`'s calls goes: `…/{version}/$batch`.
+    pub fn batch_url(&self, family: ApiFamily) -> Url {
+        self.join(family, &["$batch"])
+    }
+
+    /// `url`, one of `family`'s, as a request inside a `$batch` names it: relative to the
+    /// version, `/`-led, query kept.
+    pub fn in_batch(&self, url: &Url, family: ApiFamily) -> Option<String> {
+        let root = format!(
+            "{}/{}",
+            self.root.path().trim_end_matches('/'),
+            self.version(family)
+        );
+        let rest = url.path().strip_prefix(&root)?;
+        let mut relative = rest.to_owned();
+        if let Some(query) = url.query() {
+            relative = format!("{relative}?{query}");
+        }
+        relative.starts_with('/').then_some(relative)
     }
 
     fn join(&self, family: ApiFamily, segments: &[&str]) -> Url {
@@ -628,6 +665,25 @@ mod tests {
         assert_eq!(offered(Cloud::UsGov), [true, true, true, false]);
         assert_eq!(offered(Cloud::Dod), [true, true, true, false]);
         assert_eq!(offered(Cloud::China), [true, false, false, false]);
+    }
+
+    #[test]
+    fn batch_requests_are_named_relative_to_the_version() {
+        let base = GraphBase::parse("http://127.0.0.1:9/graph", None, None).unwrap();
+        let device = DeviceId::parse("d:1@x").unwrap();
+        assert_eq!(
+            base.batch_url(ApiFamily::Device).as_str(),
+            "http://127.0.0.1:9/graph/beta/$batch"
+        );
+        assert_eq!(
+            base.in_batch(&base.health_url(&device), ApiFamily::Device)
+                .unwrap(),
+            "/teamwork/devices/d:1@x/health"
+        );
+        assert_eq!(
+            base.in_batch(&base.health_url(&device), ApiFamily::App),
+            None
+        );
     }
 
     #[test]

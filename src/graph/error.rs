@@ -127,19 +127,31 @@ impl GraphError {
 
     /// Reads a Graph error answer: `{"error":{"code","message","innerError":{"request-id"}}}`.
     pub(crate) async fn from_response(response: Response) -> GraphError {
-        let status = response.status();
+        let status = response.status().as_u16();
         let header_id = request_id(response.headers());
         let body = response.bytes().await.unwrap_or_default();
-        let parsed = serde_json::from_slice::<ErrorBody>(&body)
+        Self::from_answer(status, header_id, &body)
+    }
+
+    /// An error answer as its parts: the HTTP status, the `request-id` header, and the body.
+    /// A `$batch` gives each request's answer this way.
+    pub(crate) fn from_answer(status: u16, header_id: Option<String>, body: &[u8]) -> GraphError {
+        let parsed = serde_json::from_slice::<ErrorBody>(body)
             .ok()
             .map(|b| b.error);
         let failure = GraphFailure {
-            http_status: Some(status.as_u16()),
+            http_status: Some(status),
             code: parsed
                 .as_ref()
                 .and_then(|e| e.code.as_ref())
                 .map(|c| c.chars().take(128).collect())
-                .unwrap_or_else(|| status.canonical_reason().unwrap_or("unknown").to_owned()),
+                .unwrap_or_else(|| {
+                    reqwest::StatusCode::from_u16(status)
+                        .ok()
+                        .and_then(|s| s.canonical_reason())
+                        .unwrap_or("unknown")
+                        .to_owned()
+                }),
             message: parsed
                 .as_ref()
                 .and_then(|e| e.message.clone())
@@ -151,7 +163,7 @@ impl GraphError {
                     .and_then(|i| i.request_id)
             }),
         };
-        classify(status.as_u16(), failure)
+        classify(status, failure)
     }
 }
 

@@ -1,9 +1,11 @@
 //! The Microsoft Graph client: tokens, actions, retries and the rules for where a token may go.
 
+mod batch;
 mod client;
 mod credential;
 mod endpoints;
 mod error;
+mod inventory;
 mod notices;
 mod operation;
 mod permissions;
@@ -11,7 +13,7 @@ mod preflight;
 mod retry;
 mod token;
 
-pub use client::{GraphClient, operation_type};
+pub use client::{GraphClient, GraphRequest, operation_type};
 pub use credential::{
     CertificateError, ClientCertificate, Credential, CredentialSource, FixedCredential,
 };

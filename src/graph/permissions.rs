@@ -15,6 +15,8 @@ pub enum Capability {
     DeviceAction(ActionKind),
     /// Reading a device's operations, which recovery does after a crash.
     ListOperations,
+    /// Listing devices and reading their health: the inventory.
+    ReadDevices,
     /// `upgradeApp` in one scope, with or without a `consentedPermissionSet`.
     UpgradeApp { scope: ScopeKind, consent: bool },
 }
@@ -136,6 +138,13 @@ const DEVICE_READ: Requirement = Requirement {
     limited: &[],
 };
 
+/// The inventory only reads, so read access is all it asks for.
+const DEVICE_INVENTORY: Requirement = Requirement {
+    grant: "TeamworkDevice.Read.All",
+    sufficient: &["TeamworkDevice.Read.All", "TeamworkDevice.ReadWrite.All"],
+    limited: &[],
+};
+
 impl Capability {
     /// Every capability, in the order the check reports them.
     pub fn all() -> Vec<Capability> {
@@ -145,6 +154,7 @@ impl Capability {
             .map(Capability::DeviceAction)
             .collect();
         all.push(Capability::ListOperations);
+        all.push(Capability::ReadDevices);
         for consent in [false, true] {
             for scope in ScopeKind::ALL {
                 all.push(Capability::UpgradeApp { scope, consent });
@@ -157,8 +167,15 @@ impl Capability {
     pub fn family(self) -> ApiFamily {
         match self {
             Capability::UpgradeApp { .. } => ApiFamily::App,
-            Capability::DeviceAction(_) | Capability::ListOperations => ApiFamily::Device,
+            Capability::DeviceAction(_) | Capability::ListOperations | Capability::ReadDevices => {
+                ApiFamily::Device
+            }
         }
+    }
+
+    /// Whether it carries out a change, rather than only reading.
+    pub fn changes_something(self) -> bool {
+        !matches!(self, Capability::ListOperations | Capability::ReadDevices)
     }
 
     pub fn of(action: &Action) -> Self {
@@ -179,6 +196,7 @@ impl Capability {
         match self {
             Capability::DeviceAction(_) => DEVICE_WRITE,
             Capability::ListOperations => DEVICE_READ,
+            Capability::ReadDevices => DEVICE_INVENTORY,
             Capability::UpgradeApp { scope, consent } => {
                 let (plain, with_consent) = match scope {
                     ScopeKind::Team => TEAM,
@@ -195,6 +213,7 @@ impl Capability {
         match self {
             Capability::DeviceAction(kind) => kind.as_str().to_owned(),
             Capability::ListOperations => "listOperations (recovery)".to_owned(),
+            Capability::ReadDevices => "readDevices (inventory)".to_owned(),
             Capability::UpgradeApp { scope, consent } => format!(
                 "upgradeApp ({}{})",
                 scope.as_str(),
@@ -274,6 +293,7 @@ mod tests {
             ("restartDevice", "TeamworkDevice.ReadWrite.All"),
             ("runDiagnostics", "TeamworkDevice.ReadWrite.All"),
             ("listOperations (recovery)", "TeamworkDevice.ReadWrite.All"),
+            ("readDevices (inventory)", "TeamworkDevice.Read.All"),
             (
                 "upgradeApp (team)",
                 "TeamsAppInstallation.ReadWriteForTeam.All",

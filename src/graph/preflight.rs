@@ -151,9 +151,9 @@ impl Preflight {
                         },
                     }
                 };
-                // Reading operations alone carries out no change. With unreadable roles,
-                // nothing is known to be impossible, so the check does not say it is.
-                if capability != Capability::ListOperations
+                // Reading alone carries out no change. With unreadable roles, nothing is
+                // known to be impossible, so the check does not say it is.
+                if capability.changes_something()
                     && (verdict.usable() || matches!(verdict, Verdict::Unknown { .. }))
                 {
                     ready = true;

@@ -36,7 +36,7 @@ impl RetryPolicy {
     /// Whether another attempt may follow `attempts` of them, after a wait of `wait`, with
     /// `left` until the deadline: within the attempt cap, and with `min_attempt_time` still
     /// left for Graph's answer once the wait is over.
-    fn may_retry(&self, attempts: u32, wait: Duration, left: Duration) -> bool {
+    pub(super) fn may_retry(&self, attempts: u32, wait: Duration, left: Duration) -> bool {
         attempts < self.max_attempts && wait + self.min_attempt_time <= left
     }
 

@@ -4,6 +4,7 @@
 mod changes;
 mod chat;
 mod check;
+mod devices;
 mod extract;
 mod idempotency;
 mod problem;
@@ -93,6 +94,7 @@ pub fn router(intake: Intake) -> Router {
         )
         .route("/v1/changes/{change_id}", get(changes::show))
         .route("/v1/check", get(check::show))
+        .route("/v1/devices", get(devices::list))
         .route(
             "/v1/slack/commands",
             post(slack::command).layer(map_response(counting_refusals)),

@@ -18,6 +18,8 @@ use crate::telemetry::error_chain;
 pub enum ApiError {
     #[error("the change request has invalid fields")]
     Validation(Vec<FieldError>),
+    #[error("the query has invalid parameters")]
+    InvalidQuery(Vec<FieldError>),
     #[error("the body is not valid JSON")]
     MalformedJson(#[source] serde_json::Error),
     #[error("the body holds an object with a duplicate key")]
@@ -42,6 +44,14 @@ pub enum ApiError {
     Unauthorized,
     #[error("caller {caller} is not allowed to {action}")]
     Forbidden { caller: String, action: ActionKind },
+    #[error("caller {caller} may act on no device, so may not read the inventory")]
+    InventoryForbidden { caller: String },
+    #[error("Graph did not give {what}")]
+    GraphRead {
+        what: &'static str,
+        #[source]
+        source: GraphError,
+    },
     #[error("Graph does not offer {action} in the {cloud} cloud")]
     NotInCloud {
         action: ActionKind,
@@ -108,22 +118,8 @@ impl ApiError {
     fn problem(&self) -> Problem {
         use ApiError::*;
         match self {
-            Validation(errors) => Problem::new(
-                StatusCode::BAD_REQUEST,
-                "validation",
-                "The change request is invalid",
-                match errors.as_slice() {
-                    [one] => format!("{}: {}", one.field, one.detail),
-                    many => format!("{} fields are invalid; see errors", many.len()),
-                },
-            )
-            // A body of thousands of unknown keys must not get an answer many times its size.
-            .with(
-                "errors",
-                serde_json::to_value(&errors[..errors.len().min(MAX_LISTED_ERRORS)])
-                    .unwrap_or_default(),
-            )
-            .with("errorCount", errors.len()),
+            Validation(errors) => invalid("The change request is invalid", errors),
+            InvalidQuery(errors) => invalid("The query is invalid", errors),
             // The parser's own words stay in the log; where it stopped helps the caller.
             MalformedJson(e) => Problem::new(
                 StatusCode::BAD_REQUEST,
@@ -206,6 +202,15 @@ impl ApiError {
                 format!("caller {caller:?} is not allowed to request {action}"),
             )
             .with("action", action.as_str()),
+            InventoryForbidden { caller } => Problem::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "This caller may not read the device inventory",
+                format!(
+                    "caller {caller:?} may request no device action, so it may not read the devices"
+                ),
+            ),
+            GraphRead { what, source } => read_problem(what, source),
             NotInCloud { action, cloud } => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "not-in-cloud",
@@ -257,6 +262,85 @@ impl ApiError {
             ),
         }
     }
+}
+
+/// A 400 that names each bad field (or parameter) of a request.
+fn invalid(title: &'static str, errors: &[FieldError]) -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "validation",
+        title,
+        match errors {
+            [one] => format!("{}: {}", one.field, one.detail),
+            many => format!("{} fields are invalid; see errors", many.len()),
+        },
+    )
+    // A body of thousands of unknown keys must not get an answer many times its size.
+    .with(
+        "errors",
+        serde_json::to_value(&errors[..errors.len().min(MAX_LISTED_ERRORS)]).unwrap_or_default(),
+    )
+    .with("errorCount", errors.len())
+}
+
+/// Graph would not give what graphgate read for the caller: nothing was changed.
+fn read_problem(what: &str, error: &GraphError) -> Problem {
+    let status = error
+        .graph_answer()
+        .and_then(|f| f.http_status)
+        .unwrap_or_default();
+    let mut p = match error {
+        GraphError::Permission(_) => Problem::new(
+            StatusCode::BAD_GATEWAY,
+            "graph-permission",
+            "Graph refused graphgate's permissions",
+            format!(
+                "Graph answered HTTP {status} to reading {what}: graphgate's app registration needs TeamworkDevice.Read.All (or ReadWrite.All)"
+            ),
+        ),
+        GraphError::Retired(_) => Problem::new(
+            StatusCode::BAD_GATEWAY,
+            "graph-api-retired",
+            "The Graph API for Teams devices is no longer available",
+            format!(
+                "Graph answered HTTP {status} to reading {what} in a way that means it no longer serves this API at the configured version; Microsoft retired the beta teamworkDevice management APIs (see the README), so no retry will help"
+            ),
+        ),
+        GraphError::Unavailable { retry_after, .. } => {
+            let mut p = Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "graph-unavailable",
+                "Graph is unavailable",
+                format!(
+                    "Graph stayed throttled or unreachable until the deadline while reading {what}; retry later"
+                ),
+            );
+            p.retry_after = Some(retry_after.unwrap_or(Duration::from_secs(5)));
+            p
+        }
+        GraphError::TokenRefused { .. } | GraphError::Credential(_) => Problem::new(
+            StatusCode::BAD_GATEWAY,
+            "graph-sign-in",
+            "graphgate could not sign in to Graph",
+            "the token endpoint refused graphgate's credentials; the operator must fix its app registration",
+        ),
+        _ => Problem::new(
+            StatusCode::BAD_GATEWAY,
+            "graph-error",
+            "Graph failed",
+            format!("graphgate could not read {what} from Graph; the error is logged"),
+        ),
+    };
+    if let Some(failure) = error.graph_answer() {
+        p = p.with("graphCode", failure.code.as_str());
+        if let Some(status) = failure.http_status {
+            p = p.with("graphStatus", status);
+        }
+        if let Some(request_id) = &failure.request_id {
+            p = p.with("graphRequestId", request_id.as_str());
+        }
+    }
+    p
 }
 
 /// `Team`, `Chat` or `User`, for an upgrade that asks Graph to consent to permissions.

@@ -13,6 +13,9 @@
 //!
 //! Fault modes (`PUT /_simulator/faults`, or flags of `graphgate simulate-graph`) make the
 //! next Graph calls answer 429 with a fractional `Retry-After`, or 503, or answer late.
+//!
+//! Operations on devices whose ID starts with `failing` end `failed`. Teams devices, their
+//! health and software versions are in `fleet.rs`; `$batch` in `batch.rs`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -35,7 +38,11 @@ use tokio::time::Instant;
 use crate::change::{ActionKind, SoftwareType};
 use crate::graph::{Capability, ScopeKind, odata_key};
 
+mod batch;
+mod fleet;
 mod login;
+
+pub use fleet::{SeedDevice, Versions};
 
 /// Faults applied to the next Graph calls, and the permissions of the tokens issued from now
 /// on. Set with `PUT /_simulator/faults`, or with the same-named flags of
@@ -49,6 +56,10 @@ pub struct Faults {
     /// Retry-After sent with each 429, in (fractional) seconds.
     #[arg(long, default_value_t = 2.128)]
     pub retry_after_secs: f64,
+    /// Answer the next N requests inside `$batch` calls with 429 (and `retryAfterSecs`),
+    /// while the batch itself succeeds.
+    #[arg(long, default_value_t = 0)]
+    pub throttle_batch_items: u32,
     /// Answer the next N Graph calls (after throttled ones) with 503.
     #[arg(long, default_value_t = 0)]
     pub unavailable: u32,
@@ -73,18 +84,29 @@ pub struct Faults {
 struct Operation {
     device_id: String,
     operation_type: &'static str,
+    /// What a software update installs.
+    update: Option<(SoftwareType, String)>,
     created: OffsetDateTime,
     polls: u32,
 }
 
+/// The poll at which an operation reports its final status.
+const FINAL_POLL: u32 = 3;
+
 impl Operation {
-    /// Each poll moves the operation on: queued, then InProgress, then succeeded.
+    /// Each poll moves the operation on: queued, then InProgress, then succeeded (or, on a
+    /// `failing…` device, failed).
     fn status(&self) -> &'static str {
         match self.polls {
             0 | 1 => "queued",
             2 => "InProgress",
+            _ if self.device_id.starts_with("failing") => "failed",
             _ => "succeeded",
         }
+    }
+
+    fn is_final(&self) -> bool {
+        self.polls >= FINAL_POLL
     }
 }
 
@@ -96,6 +118,7 @@ struct Inner {
     operations: BTreeMap<String, Operation>,
     /// How many times each app installation (by path) has been upgraded.
     upgrades: HashMap<String, u32>,
+    devices: BTreeMap<String, fleet::SimDevice>,
 }
 
 /// The simulator's memory; clone it to look inside from a test.
@@ -110,6 +133,7 @@ impl SimulatorState {
             tokens: HashMap::new(),
             operations: BTreeMap::new(),
             upgrades: HashMap::new(),
+            devices: BTreeMap::new(),
         })))
     }
 
@@ -119,6 +143,11 @@ impl SimulatorState {
 
     pub fn set_faults(&self, faults: Faults) {
         self.lock().faults = faults;
+    }
+
+    /// The faults still to be applied.
+    pub fn faults(&self) -> Faults {
+        self.lock().faults.clone()
     }
 
     /// How many tokens the token endpoint has issued.
@@ -134,30 +163,57 @@ impl Default for SimulatorState {
 }
 
 pub fn router(state: SimulatorState) -> Router {
-    let gate = middleware::from_fn_with_state(state.clone(), graph_gate);
-    let beta = device_routes()
-        .merge(upgrade_routes())
-        .fallback(|| async { no_such_segment("") })
-        .layer(gate.clone());
-    // v1.0 has app upgrades but no `teamworkDevice`, as in Graph.
-    let v1 = upgrade_routes()
-        .route(
-            "/teamwork/devices/{*rest}",
-            any(|| async { no_such_segment("devices") }),
-        )
-        .fallback(|| async { no_such_segment("") })
-        .layer(gate);
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(login::token))
         .route("/_simulator/faults", get(get_faults).put(put_faults))
-        .nest("/beta", beta)
-        .nest("/v1.0", v1)
+        .route("/_simulator/devices", axum::routing::put(fleet::seed))
+        .nest_service("/beta", beta(state.clone()))
+        .nest_service("/v1.0", v1(state.clone()))
+        .with_state(state)
+}
+
+/// Graph's beta: the device APIs and app upgrades.
+fn beta(state: SimulatorState) -> Router {
+    versioned(state, device_routes().merge(upgrade_routes()), beta)
+}
+
+/// v1.0 has app upgrades but no `teamworkDevice`, as in Graph.
+fn v1(state: SimulatorState) -> Router {
+    let routes = upgrade_routes().route(
+        "/teamwork/devices/{*rest}",
+        any(|| async { no_such_segment("devices") }),
+    );
+    versioned(state, routes, v1)
+}
+
+/// One version's routes behind the Graph gate, with its `$batch`, whose requests go through
+/// the same version's routes (built by `itself`).
+fn versioned(
+    state: SimulatorState,
+    routes: Router<SimulatorState>,
+    itself: fn(SimulatorState) -> Router,
+) -> Router {
+    let gate = middleware::from_fn_with_state(state.clone(), graph_gate);
+    routes
+        .route(
+            "/$batch",
+            post(
+                move |state: State<SimulatorState>, headers: HeaderMap, body| {
+                    let routes = itself(state.0.clone());
+                    batch::answer(state, headers, routes, body)
+                },
+            ),
+        )
+        .fallback(|| async { no_such_segment("") })
+        .layer(gate)
         .with_state(state)
 }
 
 fn device_routes() -> Router<SimulatorState> {
     Router::new()
-        .route("/teamwork/devices", get(list_devices))
+        .route("/teamwork/devices", get(fleet::list))
+        .route("/teamwork/devices/{device}", get(fleet::get))
+        .route("/teamwork/devices/{device}/health", get(fleet::health))
         .route("/teamwork/devices/{device}/{action}", post(device_action))
         .route(
             "/teamwork/devices/{device}/operations",
@@ -229,7 +285,9 @@ pub async fn run(
         "Graph simulator on http://{addr}\n  GRAPH_BASE_URL=http://{addr}\n  GRAPH_TOKEN_URL=http://{addr}/simulated-tenant/oauth2/v2.0/token\n  \
          faults: curl -X PUT http://{addr}/_simulator/faults -H 'Content-Type: application/json' -d '{{\"throttle\":2,\"retryAfterSecs\":2.128}}'\n"
     ));
-    serve(listener, SimulatorState::new(token_lifetime, faults)).await
+    let state = SimulatorState::new(token_lifetime, faults);
+    state.seed_demo_fleet();
+    serve(listener, state).await
 }
 
 fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -372,8 +430,10 @@ fn capability_of(method: &axum::http::Method, path: &str, consent: bool) -> Opti
     if path.starts_with("/teamwork/devices") {
         return Some(if method == axum::http::Method::POST {
             Capability::DeviceAction(ActionKind::UpdateSoftware)
-        } else {
+        } else if path.contains("/operations") {
             Capability::ListOperations
+        } else {
+            Capability::ReadDevices
         });
     }
     let scope = match path.split('/').nth(1)? {
@@ -432,28 +492,42 @@ async fn device_action(
             );
         }
     };
+    let mut update = None;
     if action == "updateSoftware" {
         let parsed: Option<Value> = serde_json::from_slice(&body).ok();
-        let software_type = parsed.as_ref().and_then(|b| b["softwareType"].as_str());
-        let version = parsed.as_ref().and_then(|b| b["softwareVersion"].as_str());
-        let valid = software_type.is_some_and(|t| SoftwareType::parse(t).is_some())
-            && version.is_some_and(|v| !v.trim().is_empty());
-        if !valid {
+        let software_type = parsed
+            .as_ref()
+            .and_then(|b| b["softwareType"].as_str())
+            .and_then(SoftwareType::parse);
+        let version = parsed
+            .as_ref()
+            .and_then(|b| b["softwareVersion"].as_str())
+            .filter(|v| !v.trim().is_empty());
+        let (Some(kind), Some(version)) = (software_type, version) else {
             return graph_error(
                 StatusCode::BAD_REQUEST,
                 "BadRequest",
                 "Invalid softwareType or softwareVersion.",
             );
-        }
+        };
+        update = Some((kind, version.to_owned()));
     }
     if device.starts_with("unsupported") {
         return graph_error(StatusCode::NOT_FOUND, "UnknownError", "");
     }
+    if fleet::is_missing(&device) {
+        return graph_error(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "The requested device was not found.",
+        );
+    }
+    state.touch(&device);
     let mut inner = state.lock();
     let busy = inner
         .operations
         .values()
-        .any(|op| op.device_id == device && op.status() != "succeeded");
+        .any(|op| op.device_id == device && !op.is_final());
     if busy {
         return graph_error(
             StatusCode::CONFLICT,
@@ -467,6 +541,7 @@ async fn device_action(
         Operation {
             device_id: device.clone(),
             operation_type,
+            update,
             created: OffsetDateTime::now_utc(),
             polls: 0,
         },
@@ -513,6 +588,9 @@ async fn get_operation(
         );
     };
     op.polls += 1;
+    let installed = (op.polls == FINAL_POLL && op.status() == "succeeded")
+        .then(|| op.update.clone())
+        .flatten();
     let now = OffsetDateTime::now_utc()
         .format(&Rfc3339)
         .unwrap_or_default();
@@ -529,8 +607,15 @@ async fn get_operation(
     if status != "queued" {
         body["startedDateTime"] = json!(created);
     }
-    if status == "succeeded" {
+    if op.is_final() {
         body["completedDateTime"] = json!(now);
+    }
+    if status == "failed" {
+        body["error"] = json!({"code": "DeviceOffline", "message": "The device did not respond."});
+    }
+    drop(inner);
+    if let Some((kind, version)) = installed {
+        state.updated(&device, kind, version);
     }
     Json(body).into_response()
 }
@@ -605,28 +690,6 @@ async fn upgrade(
         .entry(installation_key(&uri))
         .or_default() += 1;
     StatusCode::NO_CONTENT.into_response()
-}
-
-/// `GET /teamwork/devices`: the devices that have had an action, honouring `$top`.
-async fn list_devices(State(state): State<SimulatorState>, uri: axum::http::Uri) -> Json<Value> {
-    let top = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
-        .find(|(k, _)| k == "$top")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(usize::MAX);
-    let inner = state.lock();
-    let mut devices: Vec<&str> = inner
-        .operations
-        .values()
-        .map(|o| o.device_id.as_str())
-        .collect();
-    devices.sort_unstable();
-    devices.dedup();
-    let value: Vec<Value> = devices
-        .into_iter()
-        .take(top)
-        .map(|id| json!({"id": id, "deviceType": "teamsRoom", "healthStatus": "healthy"}))
-        .collect();
-    Json(json!({"value": value}))
 }
 
 async fn get_faults(State(state): State<SimulatorState>) -> Json<Faults> {

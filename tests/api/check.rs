@@ -2,8 +2,6 @@
 //! a fake Entra and Graph. What the check reports comes from the token Entra issued and from
 //! what Graph answered, never from configuration alone.
 
-use std::process::Command;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use graphgate::simulator::{self, Faults, SimulatorState};
@@ -15,32 +13,10 @@ use crate::helpers::*;
 
 /// Runs `graphgate check` against the simulator at `origin`; its exit code and stdout.
 async fn run_check(origin: &str, args: &[&str]) -> (i32, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_graphgate"));
-    command
-        .arg("check")
-        .args(args)
-        .env_clear()
-        .env("GRAPH_BASE_URL", origin)
-        .env(
-            "GRAPH_TOKEN_URL",
-            format!("{origin}/simulated-tenant/oauth2/v2.0/token"),
-        )
-        .env("GRAPH_CLIENT_ID", "graphgate-check")
-        .env("GRAPH_CLIENT_SECRET", CLIENT_SECRET)
-        .env("RUST_LOG", "debug");
-    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
-        .await
-        .unwrap();
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    for printed in [&stdout, &stderr] {
-        assert!(
-            !printed.contains(CLIENT_SECRET),
-            "the secret leaked: {printed}"
-        );
-        assert!(!printed.contains("eyJ"), "a token leaked: {printed}");
-    }
-    (output.status.code().unwrap(), stdout)
+    let args: Vec<&str> = std::iter::once("check")
+        .chain(args.iter().copied())
+        .collect();
+    run_cli(origin, &args).await
 }
 
 async fn simulator_with(faults: Faults) -> String {
@@ -105,10 +81,10 @@ async fn check_reports_each_action_against_the_tokens_roles_and_the_retirement_n
     assert_eq!(report["ready"], true);
     assert_eq!(report["signIn"]["outcome"], "signed");
     assert_eq!(report["deviceApi"]["state"], "available");
-    assert_eq!(report["capabilities"][4]["capability"], "upgradeApp (team)");
-    assert_eq!(report["capabilities"][4]["verdict"], "missing");
+    assert_eq!(report["capabilities"][5]["capability"], "upgradeApp (team)");
+    assert_eq!(report["capabilities"][5]["verdict"], "missing");
     assert_eq!(
-        report["capabilities"][4]["grant"],
+        report["capabilities"][5]["grant"],
         "TeamsAppInstallation.ReadWriteForTeam.All"
     );
 }
@@ -144,6 +120,7 @@ async fn reading_operations_alone_is_not_ready() {
     let (code, out) = run_check(&origin, &[]).await;
     assert_eq!(code, 1, "{out}");
     assert!(line(&out, "listOperations (recovery)").contains("yes (by TeamworkDevice.Read.All)"));
+    assert!(line(&out, "readDevices (inventory)").contains("yes (by TeamworkDevice.Read.All)"));
     assert!(line(&out, "restartDevice").contains("no: grant TeamworkDevice.ReadWrite.All"));
     assert!(out.contains("NOT READY"), "{out}");
 }
@@ -252,8 +229,8 @@ async fn get_v1_check_reports_the_same_to_a_registered_caller() {
     assert_eq!(report["ready"], true);
     assert_eq!(report["capabilities"][0]["capability"], "updateSoftware");
     assert_eq!(report["capabilities"][0]["verdict"], "permitted");
-    assert_eq!(report["capabilities"][4]["apiVersion"], "v1.0");
-    assert_eq!(report["capabilities"][4]["verdict"], "missing");
+    assert_eq!(report["capabilities"][5]["apiVersion"], "v1.0");
+    assert_eq!(report["capabilities"][5]["verdict"], "missing");
     assert_eq!(
         report["retirementNotices"],
         json!([{"api": "listDevices", "deprecation": "@1761955200", "sunset": "Sun, 01 Nov 2026 00:00:00 GMT"}])

@@ -780,3 +780,34 @@ pub fn start_command(
 pub fn after<'a>(lines: &'a [String], prefix: &str) -> Option<&'a str> {
     lines.iter().find_map(|l| l.strip_prefix(prefix))
 }
+
+/// Runs the `graphgate` binary with `args` against the Graph (and token endpoint) at
+/// `origin`, as the simulator serves them, with nothing else in its environment; its exit
+/// code and stdout. Neither output may show the client secret or a token.
+pub async fn run_cli(origin: &str, args: &[&str]) -> (i32, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_graphgate"));
+    command
+        .args(args)
+        .env_clear()
+        .env("GRAPH_BASE_URL", origin)
+        .env(
+            "GRAPH_TOKEN_URL",
+            format!("{origin}/simulated-tenant/oauth2/v2.0/token"),
+        )
+        .env("GRAPH_CLIENT_ID", "graphgate-cli")
+        .env("GRAPH_CLIENT_SECRET", CLIENT_SECRET)
+        .env("RUST_LOG", "debug");
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    for printed in [&stdout, &stderr] {
+        assert!(
+            !printed.contains(CLIENT_SECRET),
+            "the secret leaked: {printed}"
+        );
+        assert!(!printed.contains("eyJ"), "a token leaked: {printed}");
+    }
+    (output.status.code().unwrap(), stdout)
+}

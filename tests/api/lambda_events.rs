@@ -39,6 +39,13 @@ async fn every_sample_event_goes_through_the_router() {
         .mount(&app.graph)
         .await;
 
+    Mock::given(method("GET"))
+        .and(path_regex("^/beta/teamwork/devices$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"value": []})))
+        .expect(1)
+        .mount(&app.graph)
+        .await;
+
     let expected = [
         ("healthz.json", 200),
         ("create-change-update-software.json", 202),
@@ -52,6 +59,7 @@ async fn every_sample_event_goes_through_the_router() {
         ("slack-command.json", 200),
         ("teams-message.json", 200),
         ("get-change.json", 404),
+        ("list-devices.json", 200),
     ];
     let sweeper_events = ["sweeper-eventbridge-rule.json", "sweeper-scheduler.json"];
     let mut files: Vec<String> =

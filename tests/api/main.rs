@@ -9,6 +9,7 @@ mod check;
 mod cli;
 mod connections;
 mod credentials;
+mod devices;
 mod error_text;
 mod graph_errors;
 mod helpers;

@@ -9,6 +9,8 @@
 //! help
 //! ```
 //!
+//! `--dry-run`, anywhere after the command's name, makes a change a dry run.
+//!
 //! A command becomes the same change request a webhook sends, so it meets the same checks.
 
 use serde_json::{Map, Value, json};
@@ -31,7 +33,8 @@ pub const USAGE: &str = "commands:\n\
     diagnostics <deviceId> [reference]\n\
     upgrade-app team|chat|user <id> <installationId> [reference]\n\
     status <changeId>\n\
-    help";
+    help\n\
+    add --dry-run to a change to see what it would send, without doing it";
 
 /// The longest command read; chat tools cap messages well below this.
 const MAX_LEN: usize = 4000;
@@ -42,7 +45,10 @@ impl Command {
         if text.len() > MAX_LEN {
             return Err(format!("that command is longer than {MAX_LEN} characters"));
         }
-        let words: Vec<&str> = text.split_whitespace().collect();
+        let mut words: Vec<&str> = text.split_whitespace().collect();
+        let before = words.len();
+        words.retain(|w| !w.eq_ignore_ascii_case("--dry-run"));
+        let dry_run = words.len() < before;
         let Some((&verb, args)) = words.split_first() else {
             return Ok(Command::Help);
         };
@@ -55,9 +61,13 @@ impl Command {
                 Some(_) => return Err(format!("too many words for {verb}")),
             }
             body.insert("requestedBy".into(), json!(requested_by));
+            if dry_run {
+                body.insert("dryRun".into(), json!(true));
+            }
             change(body)
         };
         match (verb.to_ascii_lowercase().as_str(), args) {
+            ("help" | "status", _) if dry_run => Err(format!("{verb} takes no --dry-run")),
             ("help", []) => Ok(Command::Help),
             ("status", [id]) => ChangeId::parse(*id)
                 .map(Command::Status)
@@ -160,6 +170,28 @@ mod tests {
         assert_eq!(parse("help"), Ok(Command::Help));
         let id = ChangeId::new();
         assert_eq!(parse(&format!("status {id}")), Ok(Command::Status(id)));
+    }
+
+    #[test]
+    fn dry_run_makes_any_change_a_dry_run() {
+        for text in [
+            "restart d1 --dry-run",
+            "--dry-run restart d1 CHG1",
+            "update-software d1 teamsClient 1.0 --DRY-RUN",
+        ] {
+            let Ok(Command::Change(request)) = parse(text) else {
+                panic!("{text}")
+            };
+            assert!(request.dry_run, "{text}");
+        }
+        let Ok(Command::Change(request)) = parse("restart d1") else {
+            panic!()
+        };
+        assert!(!request.dry_run);
+        assert_eq!(
+            parse("help --dry-run"),
+            Err("help takes no --dry-run".into())
+        );
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub struct ChangeRequest {
     pub reference: Option<String>,
     pub requested_by: Option<String>,
     pub callback_url: Option<CallbackUrl>,
+    /// Only check the change, and say what would be sent: nothing is recorded or called.
+    pub dry_run: bool,
 }
 
 /// Where to report the outcome: an absolute `http(s)` URL without credentials. Which hosts
@@ -99,6 +101,7 @@ impl ChangeRequest {
         let reference = r.optional("reference", text);
         let requested_by = r.optional("requestedBy", text);
         let callback_url = r.optional("callbackUrl", CallbackUrl::parse);
+        let dry_run = r.optional_bool("dryRun").unwrap_or(false);
 
         let action = match kind {
             Some(kind) => parse_action(&mut r, kind),
@@ -116,6 +119,7 @@ impl ChangeRequest {
                 reference,
                 requested_by,
                 callback_url,
+                dry_run,
             }),
             (Err(errors), _) => Err(errors),
             (Ok(()), None) => unreachable!("an action is only missing when an error says why"),
@@ -313,6 +317,17 @@ impl<'a> Fields<'a> {
         }
     }
 
+    fn optional_bool(&mut self, name: &str) -> Option<bool> {
+        let value = self.take(name)?;
+        match value.as_bool() {
+            Some(b) => Some(b),
+            None => {
+                self.error(name, "must be true or false");
+                None
+            }
+        }
+    }
+
     fn optional<T>(
         &mut self,
         name: &str,
@@ -443,6 +458,18 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_dry_run_is_asked_for_with_a_boolean() {
+        let req = parse(json!({"action":"restartDevice","deviceId":"d1","dryRun":true})).unwrap();
+        assert!(req.dry_run);
+        let req = parse(json!({"action":"restartDevice","deviceId":"d1"})).unwrap();
+        assert!(!req.dry_run);
+        let errors =
+            parse(json!({"action":"restartDevice","deviceId":"d1","dryRun":"yes"})).unwrap_err();
+        assert_eq!(errors[0].field, "dryRun");
+        assert_eq!(errors[0].detail, "must be true or false");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::extract::{Authenticated, Deadline, SignedJson};
 use super::idempotency;
+use super::rehearsal;
 use super::submit::submit;
 use super::{ApiError, Intake, status_url};
 use crate::callers::Caller;
@@ -27,6 +28,11 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let request = ChangeRequest::parse(&body).map_err(ApiError::Validation)?;
     let key = idempotency::key_of(&headers, &caller, &bytes)?;
+    if request.dry_run {
+        check(&intake, &caller, &request)?;
+        let rehearsal = rehearsal::rehearse(&intake, &request, deadline).await?;
+        return Ok(Json(rehearsal.to_json()).into_response());
+    }
     let record = admit(&intake, &caller, request)?;
     let change_id = record.id().clone();
     idempotency::once(&intake, &caller, key, &bytes, change_id, deadline, async {
@@ -37,14 +43,31 @@ pub async fn create(
     .await
 }
 
-/// The checks every change meets before it is recorded, whichever route brought it: the
-/// caller may ask for it, Graph offers it in this cloud, its callback may go where it says.
-/// Answers the record to store, `submitting`.
+/// The checks every change meets before it is recorded, whichever route brought it (see
+/// [`check`]). Answers the record to store, `submitting`.
 pub(super) fn admit(
     intake: &Intake,
     caller: &Caller,
     request: ChangeRequest,
 ) -> Result<ChangeRecord, ApiError> {
+    check(intake, caller, &request)?;
+    let now = intake.clock.now();
+    let record = ChangeRecord::submitting(
+        request,
+        caller.name(),
+        now,
+        now + intake.settings.submit_lease(),
+    );
+    Ok(record)
+}
+
+/// What every change, and every dry run of one, must pass: the caller may ask for it, Graph
+/// offers it in this cloud, and its callback may go where it says.
+pub(super) fn check(
+    intake: &Intake,
+    caller: &Caller,
+    request: &ChangeRequest,
+) -> Result<(), ApiError> {
     let kind = request.action.kind();
     if !caller.may(kind) {
         return Err(ApiError::Forbidden {
@@ -77,14 +100,7 @@ pub(super) fn admit(
             }]));
         }
     }
-    let now = intake.clock.now();
-    let record = ChangeRecord::submitting(
-        request,
-        caller.name(),
-        now,
-        now + intake.settings.submit_lease(),
-    );
-    Ok(record)
+    Ok(())
 }
 
 /// Records the change, sends it to Graph, and says what came of it.

@@ -11,9 +11,10 @@ use std::time::Duration;
 use axum::response::Response;
 use tokio::time::Instant;
 
-use super::changes::admit;
+use super::changes::{admit, check};
 use super::idempotency;
 use super::problem::Refused;
+use super::rehearsal::rehearse;
 use super::submit::submit;
 use super::{ApiError, Intake};
 use crate::callers::Caller;
@@ -79,6 +80,16 @@ pub async fn run(
         Ok(Command::Change(request)) => request,
         Err(why) => return Ok(refused(format!("{why}\n{USAGE}"), "validation")),
     };
+    if request.dry_run {
+        let rehearsed = match check(intake, caller, &request) {
+            Ok(()) => rehearse(intake, &request, deadline).await,
+            Err(e) => Err(e),
+        };
+        return Ok(match rehearsed {
+            Ok(rehearsal) => render(&rehearsal.summary()),
+            Err(e) => failed(e),
+        });
+    }
     let record = match admit(intake, caller, request) {
         Ok(record) => with_reply(intake, caller, record, &origin),
         Err(e) => return Ok(failed(e)),

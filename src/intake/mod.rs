@@ -8,6 +8,7 @@ mod devices;
 mod extract;
 mod idempotency;
 mod problem;
+mod rehearsal;
 mod slack;
 mod strict_json;
 mod submit;

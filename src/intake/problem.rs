@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::change::{Action, ActionKind, AppScope, ChangeId, FieldError};
+use crate::change::{Action, ActionKind, AppScope, ChangeId, FieldError, GraphFailure};
 use crate::graph::GraphError;
 use crate::store::StoreError;
 use crate::telemetry::error_chain;
@@ -51,6 +51,11 @@ pub enum ApiError {
         what: &'static str,
         #[source]
         source: GraphError,
+    },
+    #[error("Graph does not know {target}")]
+    TargetNotFound {
+        target: String,
+        failure: GraphFailure,
     },
     #[error("Graph does not offer {action} in the {cloud} cloud")]
     NotInCloud {
@@ -211,6 +216,20 @@ impl ApiError {
                 ),
             ),
             GraphRead { what, source } => read_problem(what, source),
+            TargetNotFound { target, failure } => {
+                let mut p = Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "target-not-found",
+                    "Graph does not know the change's target",
+                    format!("Graph answered 404 when asked for {target}, so the change could not be carried out as asked"),
+                )
+                .with("graphCode", failure.code.as_str())
+                .with("graphStatus", 404);
+                if let Some(request_id) = &failure.request_id {
+                    p = p.with("graphRequestId", request_id.as_str());
+                }
+                p
+            }
             NotInCloud { action, cloud } => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "not-in-cloud",

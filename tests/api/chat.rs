@@ -126,6 +126,43 @@ async fn a_slash_command_restarts_a_device_and_says_so() {
 }
 
 #[tokio::test]
+async fn a_dry_run_command_says_what_it_would_send_and_sends_nothing() {
+    let app = spawn_app().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "rally-1", "deviceType": "collaborationBar", "healthStatus": "healthy",
+            "softwareUpdateHealth": {"teamsClientSoftwareUpdateStatus": {"currentVersion": "1.0.96.20"}}})))
+        .mount(&app.graph)
+        .await;
+    let now = app.now().unix_timestamp();
+    let body = slack_form(
+        "update-software rally-1 teamsClient 1.0.96.22 --dry-run",
+        "U1ALICE",
+        SLACK_TEAM,
+        "1.2.dry",
+    );
+    let reply = slack_text(slack(&app, &body, now, SLACK_SECRET).await).await;
+    assert_eq!(
+        reply,
+        format!(
+            "dry run: updateSoftware would send POST {}; the device reports 1.0.96.20 now; nothing was done",
+            app.graph_url("/teamwork/devices/rally-1/updateSoftware")
+        )
+    );
+    assert!(
+        app.graph_requests()
+            .await
+            .iter()
+            .all(|r| r.method.as_str() == "GET")
+    );
+    // The delivery was not kept: the same trigger without --dry-run is carried out.
+    accept_restarts(&app, Duration::ZERO).await;
+    let real = slack_form("restart rally-1", "U1ALICE", SLACK_TEAM, "1.2.dry");
+    let done = slack_text(slack(&app, &real, now, SLACK_SECRET).await).await;
+    assert!(done.starts_with("accepted: change "), "{done}");
+}
+
+#[tokio::test]
 async fn slack_gets_accepted_within_3_seconds_when_graph_is_slow() {
     let app = spawn_app_with(Options {
         request_timeout: Duration::from_secs(10),

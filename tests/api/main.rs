@@ -10,6 +10,7 @@ mod cli;
 mod connections;
 mod credentials;
 mod devices;
+mod dry_run;
 mod error_text;
 mod graph_errors;
 mod helpers;

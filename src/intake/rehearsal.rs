@@ -1,0 +1,120 @@
+//! Dry runs: a change meets every check a real one does, its target is looked up in Graph
+//! (it must exist; its current version is shown), and the exact Graph request that would
+//! carry it out is answered. Nothing is recorded and no action is called.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use super::{ApiError, Intake};
+use crate::change::{Action, ActionKind, ChangeRequest};
+use crate::graph::{GraphError, GraphRequest};
+
+/// What a dry run found.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rehearsal {
+    action: ActionKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reference: Option<String>,
+    /// The device or app installation, as Graph showed it.
+    target: Value,
+    /// For `updateSoftware`: the version of that software the device reports now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_version: Option<String>,
+    /// The requests that would carry out the change, as graphgate would send them.
+    requests: Vec<GraphRequest>,
+}
+
+impl Rehearsal {
+    pub fn to_json(&self) -> Value {
+        let mut body = json!({"dryRun": true});
+        if let (Value::Object(out), Ok(Value::Object(found))) =
+            (&mut body, serde_json::to_value(self))
+        {
+            out.extend(found);
+        }
+        body
+    }
+
+    /// The dry run in words, for a chat.
+    pub fn summary(&self) -> String {
+        let requests: Vec<String> = self
+            .requests
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.url))
+            .collect();
+        let mut line = format!(
+            "dry run: {} would send {}",
+            self.action,
+            requests.join(", ")
+        );
+        if let Some(version) = &self.current_version {
+            line += &format!("; the device reports {version} now");
+        }
+        line + "; nothing was done"
+    }
+}
+
+/// Looks up the target of `request` and says what would be sent for it.
+pub(super) async fn rehearse(
+    intake: &Intake,
+    request: &ChangeRequest,
+    deadline: Instant,
+) -> Result<Rehearsal, ApiError> {
+    let graph = &intake.graph;
+    let (target, current_version) = match &request.action {
+        Action::UpgradeApp {
+            scope,
+            installation_id,
+            ..
+        } => {
+            let definition = graph
+                .installed_definition(scope, installation_id, deadline)
+                .await
+                .map_err(|e| not_found_or(e, format!("app installation {installation_id}")))?;
+            (
+                json!({"installationId": installation_id, "teamsAppDefinition": definition}),
+                None,
+            )
+        }
+        device_action => {
+            let id = device_action
+                .device_id()
+                .expect("every other action is on a device");
+            let device = graph
+                .device(id, deadline)
+                .await
+                .map_err(|e| not_found_or(e, format!("device {id}")))?;
+            let current = match device_action {
+                Action::UpdateSoftware { software_type, .. } => device
+                    .software
+                    .as_ref()
+                    .and_then(|s| s.get(*software_type))
+                    .and_then(|s| s.current_version.clone()),
+                _ => None,
+            };
+            (serde_json::to_value(&device).unwrap_or_default(), current)
+        }
+    };
+    Ok(Rehearsal {
+        action: request.action.kind(),
+        reference: request.reference.clone(),
+        target,
+        current_version,
+        requests: vec![graph.action_request(&request.action)],
+    })
+}
+
+/// Graph's 404 for the target says it does not exist; anything else is a failed read.
+fn not_found_or(error: GraphError, target: String) -> ApiError {
+    match error {
+        GraphError::Refused(failure) if failure.http_status == Some(404) => {
+            ApiError::TargetNotFound { target, failure }
+        }
+        source => ApiError::GraphRead {
+            what: "the change's target",
+            source,
+        },
+    }
+}

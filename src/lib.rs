@@ -15,5 +15,6 @@ pub mod metrics;
 pub mod secrets;
 pub mod simulator;
 pub mod store;
+pub mod submission;
 pub mod sweeper;
 pub mod telemetry;

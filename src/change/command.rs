@@ -21,7 +21,7 @@ use super::request::{ChangeRequest, FieldError};
 /// What a chat user asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    Change(ChangeRequest),
+    Change(Box<ChangeRequest>),
     Status(ChangeId),
     Help,
 }
@@ -117,7 +117,7 @@ fn object(value: Value) -> Map<String, Value> {
 
 fn change(body: Map<String, Value>) -> Result<Command, String> {
     ChangeRequest::parse(&body)
-        .map(Command::Change)
+        .map(|request| Command::Change(Box::new(request)))
         .map_err(|errors| plain(&errors))
 }
 

@@ -14,6 +14,7 @@ mod schedule;
 mod status;
 mod text;
 mod view;
+mod window;
 
 pub use action::{
     Action, ActionKind, AppScope, ConsentedPermissionSet, PermissionType,
@@ -39,3 +40,4 @@ pub use request::{CallbackUrl, ChangeRequest, FieldError};
 pub use schedule::{Due, Pacing};
 pub use status::Status;
 pub use view::ChangeView;
+pub use window::{DailyWindow, Opening, Schedule, TimeOfDay};

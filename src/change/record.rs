@@ -18,6 +18,7 @@ use super::outcome::{
 use super::request::{CallbackUrl, ChangeRequest};
 use super::schedule::{Due, Pacing};
 use super::status::Status;
+use super::window::{Opening, Schedule};
 use crate::metrics::{Dimension, Metric};
 
 /// Why a transition was refused: the record is not in a state it applies to.
@@ -77,8 +78,19 @@ pub struct ChangeRecord {
     /// Whether the sweeper already sent this change to Graph again, recovering it.
     #[serde(default)]
     resubmitted: bool,
+    /// When the change may go to Graph, as its caller asked.
+    #[serde(default, skip_serializing_if = "Schedule::is_empty")]
+    pub(super) schedule: Schedule,
     #[serde(with = "time::serde::rfc3339")]
     pub(super) created_at: OffsetDateTime,
+    /// When the change was recorded to go to Graph: when it was made, or when its window
+    /// opened. The operation timeout runs from here. Records from before windows had none.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub(super) submitted_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub(super) updated_at: OffsetDateTime,
     /// Why and when the change is next visited; `None` once nothing is left to do.
@@ -160,6 +172,15 @@ impl ChangeRecord {
 
     pub fn due(&self) -> Option<Due> {
         self.due
+    }
+
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
+    /// When the change was sent to Graph, or is to be; the operation timeout runs from it.
+    pub fn submitted_at(&self) -> OffsetDateTime {
+        self.submitted_at.unwrap_or(self.created_at)
     }
 
     pub fn version(&self) -> u64 {
@@ -258,13 +279,36 @@ impl ChangeRecord {
         lease_until: OffsetDateTime,
     ) -> Self {
         ChangeRecord {
+            status: Status::Submitting,
+            submitted_at: Some(now),
+            due: Some(Due::Lease(lease_until)),
+            ..Self::made(request, caller, now)
+        }
+    }
+
+    /// A new change that waits for its window, which opens at `opens_at`.
+    pub fn scheduled(
+        request: ChangeRequest,
+        caller: &str,
+        now: OffsetDateTime,
+        opens_at: OffsetDateTime,
+    ) -> Self {
+        ChangeRecord {
+            status: Status::Scheduled,
+            due: Some(Due::Open(opens_at)),
+            ..Self::made(request, caller, now)
+        }
+    }
+
+    fn made(request: ChangeRequest, caller: &str, now: OffsetDateTime) -> Self {
+        ChangeRecord {
             id: ChangeId::new(),
             caller: caller.to_owned(),
             action: request.action,
             reference: request.reference,
             requested_by: request.requested_by,
             callback_url: request.callback_url,
-            status: Status::Submitting,
+            status: Status::Scheduled,
             location: None,
             graph_request_id: None,
             failure: None,
@@ -275,9 +319,11 @@ impl ChangeRecord {
             chat_reply: None,
             polls: 0,
             resubmitted: false,
+            schedule: request.schedule,
             created_at: now,
+            submitted_at: None,
             updated_at: now,
-            due: Some(Due::Lease(lease_until)),
+            due: None,
             unnamed_due: None,
             version: 0,
         }
@@ -323,6 +369,60 @@ impl ChangeRecord {
             });
         }
         self.moved_to(Status::Succeeded, now)
+    }
+
+    /// When, seen from `now`, a scheduled change may go to Graph.
+    pub fn opening(&self, now: OffsetDateTime) -> Opening {
+        self.schedule.opening(now)
+    }
+
+    /// A scheduled change's window opened: it goes to Graph now, held by its sender until
+    /// `lease_until`.
+    pub fn opened(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Self, InvalidTransition> {
+        self.only_from(&[Status::Scheduled], "opened")?;
+        let mut next = self.moved_to(Status::Submitting, now)?;
+        next.submitted_at = Some(now);
+        next.due = Some(Due::Lease(lease_until));
+        Ok(next)
+    }
+
+    /// A scheduled change waits again, for its window to open at `opens_at`.
+    pub fn waiting(&self, opens_at: OffsetDateTime) -> Result<Self, InvalidTransition> {
+        self.only_from(&[Status::Scheduled], "rescheduled")?;
+        Ok(ChangeRecord {
+            due: Some(Due::Open(opens_at)),
+            ..self.clone()
+        })
+    }
+
+    /// The change's window did not open before its `notAfter`: it never reached Graph.
+    pub fn expired(&self, now: OffsetDateTime) -> Result<Self, InvalidTransition> {
+        self.only_from(&[Status::Scheduled], "expired")?;
+        self.ended(
+            Status::Expired,
+            GraphFailure::graphgate(
+                "expired",
+                "the change's window did not open before its notAfter, so it was not sent to Graph",
+            ),
+            now,
+        )
+    }
+
+    /// The caller cancelled a change that had not reached Graph.
+    pub fn cancelled(&self, now: OffsetDateTime) -> Result<Self, InvalidTransition> {
+        self.only_from(&[Status::Scheduled], "cancelled")?;
+        self.ended(
+            Status::Cancelled,
+            GraphFailure::graphgate(
+                "cancelled",
+                "the caller cancelled the change before it reached Graph",
+            ),
+            now,
+        )
     }
 
     /// A sweeper takes the change until `until`; a second sweeper's claim on the same version
@@ -494,13 +594,13 @@ impl ChangeRecord {
         now: OffsetDateTime,
         pacing: &Pacing,
     ) -> Result<Self, InvalidTransition> {
-        if self.status.is_terminal() {
+        if self.status.is_terminal() || self.status == Status::Scheduled {
             return Err(InvalidTransition::NotFrom {
                 status: self.status,
                 event: "timed out",
             });
         }
-        if !pacing.overdue(self.created_at, now) {
+        if !pacing.overdue(self.submitted_at(), now) {
             return Err(InvalidTransition::NotOverdue);
         }
         let failure = if self.status == Status::Submitting {
@@ -673,7 +773,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::change::OperationStatus;
+    use crate::change::{Opening, OperationStatus};
 
     const T0: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
     const SECS: fn(u64) -> Duration = Duration::from_secs;
@@ -956,6 +1056,55 @@ mod tests {
                 .is_err()
         );
         assert!(queued(&pacing).submitted(&accepted(), T0, &pacing).is_err());
+    }
+
+    #[test]
+    fn a_scheduled_change_opens_waits_expires_or_is_cancelled() {
+        let pacing = Pacing::default();
+        let mut body = json!({"action": "restartDevice", "deviceId": "d1",
+            "callbackUrl": "https://itsm.example.com/hook",
+            "notAfter": "1970-01-02T00:00:00Z",
+            "window": {"start": "10:00", "end": "12:00", "timeZone": "UTC"}});
+        let opens = T0 + SECS(10 * 3600);
+        let scheduled = ChangeRecord::scheduled(request(body.clone()), "itsm", T0, opens);
+        assert_eq!(scheduled.status(), Status::Scheduled);
+        assert_eq!(scheduled.due(), Some(Due::Open(opens)));
+        assert_eq!(scheduled.opening(T0), Opening::At(opens));
+        assert_eq!(
+            scheduled.timed_out(T0 + SECS(86_400 * 30), &pacing),
+            Err(InvalidTransition::NotFrom {
+                status: Status::Scheduled,
+                event: "timed out"
+            }),
+            "a change waiting for its window does not time out"
+        );
+        // The window opens: it goes to Graph, and the operation timeout runs from then.
+        let opened = scheduled.opened(opens, opens + SECS(60)).unwrap();
+        assert_eq!(opened.status(), Status::Submitting);
+        assert_eq!(opened.due(), Some(Due::Lease(opens + SECS(60))));
+        assert_eq!(opened.submitted_at(), opens);
+        assert!(
+            opened
+                .timed_out(opens + pacing.operation_timeout, &pacing)
+                .is_err()
+        );
+        assert!(opened.expired(opens).is_err());
+        assert!(opened.cancelled(opens).is_err());
+        // Past notAfter it expires, owing its report.
+        let expired = scheduled.expired(T0 + SECS(86_400)).unwrap();
+        assert_eq!(expired.status(), Status::Expired);
+        assert_eq!(expired.failure().unwrap().code, "expired");
+        assert!(expired.pending_callback().is_some());
+        let cancelled = scheduled.cancelled(T0).unwrap();
+        assert_eq!(cancelled.status(), Status::Cancelled);
+        assert_eq!(cancelled.failure().unwrap().code, "cancelled");
+        assert_eq!(
+            scheduled.claim(T0).unwrap().waiting(opens).unwrap().due(),
+            Some(Due::Open(opens))
+        );
+        body["dryRun"] = json!(false);
+        let round = ChangeRecord::scheduled(request(body), "itsm", T0, opens);
+        assert_eq!(ChangeRecord::from_json(&round.to_json()).unwrap(), round);
     }
 
     #[test]

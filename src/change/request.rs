@@ -15,6 +15,7 @@ use super::action::{
     ResourceSpecificPermission, SoftwareType, SoftwareVersion,
 };
 use super::ids::{ChatId, DeviceId, IdError, InstallationId, TeamId, UserId};
+use super::window::{DailyWindow, Schedule, TimeOfDay, check_zone, rfc3339};
 
 /// A bad field in a request, named by its JSON path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -33,6 +34,8 @@ pub struct ChangeRequest {
     pub callback_url: Option<CallbackUrl>,
     /// Only check the change, and say what would be sent: nothing is recorded or called.
     pub dry_run: bool,
+    /// When the change may go to Graph.
+    pub schedule: Schedule,
 }
 
 /// Where to report the outcome: an absolute `http(s)` URL without credentials. Which hosts
@@ -102,6 +105,7 @@ impl ChangeRequest {
         let requested_by = r.optional("requestedBy", text);
         let callback_url = r.optional("callbackUrl", CallbackUrl::parse);
         let dry_run = r.optional_bool("dryRun").unwrap_or(false);
+        let schedule = schedule(&mut r);
 
         let action = match kind {
             Some(kind) => parse_action(&mut r, kind),
@@ -120,6 +124,7 @@ impl ChangeRequest {
                 requested_by,
                 callback_url,
                 dry_run,
+                schedule: schedule.unwrap_or_default(),
             }),
             (Err(errors), _) => Err(errors),
             (Ok(()), None) => unreachable!("an action is only missing when an error says why"),
@@ -188,6 +193,38 @@ fn parse_action(r: &mut Fields<'_>, kind: ActionKind) -> Option<Action> {
             })
         }
     }
+}
+
+/// `notBefore`, `notAfter` and `window`; `None` when one of them is bad.
+fn schedule(r: &mut Fields<'_>) -> Option<Schedule> {
+    let not_before = r.optional("notBefore", rfc3339);
+    let not_after = r.optional("notAfter", rfc3339);
+    let window = r.optional_value("window", |w| {
+        let start = w.required("start", TimeOfDay::parse);
+        let end = w.required("end", TimeOfDay::parse);
+        let zone = w.required("timeZone", |z| check_zone(z).map(|()| z.to_owned()));
+        w.reject_unseen(None);
+        let made = DailyWindow::new(start?, end?, &zone?);
+        made.map_err(|detail| w.error("end", &detail)).ok()
+    });
+    if let (Some(first), Some(last)) = (not_before, not_after)
+        && last <= first
+    {
+        r.error("notAfter", "must be after notBefore");
+        return None;
+    }
+    let bad = |name: &str, parsed: bool| r.is_present(name) && !parsed;
+    if bad("notBefore", not_before.is_some())
+        || bad("notAfter", not_after.is_some())
+        || bad("window", window.is_some())
+    {
+        return None;
+    }
+    Some(Schedule {
+        not_before,
+        not_after,
+        window,
+    })
 }
 
 fn id<T>(parse: fn(String) -> Result<T, IdError>) -> impl Fn(&str) -> Result<T, String> {
@@ -470,6 +507,41 @@ mod tests {
             parse(json!({"action":"restartDevice","deviceId":"d1","dryRun":"yes"})).unwrap_err();
         assert_eq!(errors[0].field, "dryRun");
         assert_eq!(errors[0].detail, "must be true or false");
+    }
+
+    #[test]
+    fn a_schedule_is_read_and_checked() {
+        let req = parse(json!({"action":"restartDevice","deviceId":"d1",
+            "notBefore":"2026-11-28T20:00:00Z","notAfter":"2026-11-29T06:00:00+01:00",
+            "window":{"start":"22:00","end":"05:00","timeZone":"Europe/Berlin"}}))
+        .unwrap();
+        assert!(req.schedule.not_before.is_some() && req.schedule.not_after.is_some());
+        assert_eq!(
+            req.schedule.window.unwrap().to_string(),
+            "22:00-05:00 Europe/Berlin"
+        );
+        assert_eq!(
+            fields(json!({"action":"restartDevice","deviceId":"d1",
+                "notBefore":"tomorrow","notAfter":"2026-11-29 06:00",
+                "window":{"start":"25:00","end":"05:00","timeZone":"Berlin","colour":1}})),
+            [
+                "notBefore",
+                "notAfter",
+                "window.start",
+                "window.timeZone",
+                "window.colour"
+            ]
+        );
+        assert_eq!(
+            fields(json!({"action":"restartDevice","deviceId":"d1",
+                "notBefore":"2026-11-29T06:00:00Z","notAfter":"2026-11-29T06:00:00Z"})),
+            ["notAfter"]
+        );
+        assert_eq!(
+            fields(json!({"action":"restartDevice","deviceId":"d1",
+                "window":{"start":"05:00","end":"05:00","timeZone":"UTC"}})),
+            ["window.end"]
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! When a change is looked at next, and why: the timing rules of a change's life.
 //!
-//! A stored change that still needs a visit carries one [`Due`]. Its four meanings share one
+//! A stored change that still needs a visit carries one [`Due`]. Its meanings share one
 //! time, because the stores keep one indexed attribute for "due at", but each has its own
 //! name so that no rule mistakes a lease for a poll.
 
@@ -24,19 +24,24 @@ pub enum Due {
     Poll(#[serde(with = "time::serde::rfc3339")] OffsetDateTime),
     /// It has finished, and its callback is attempted then.
     Callback(#[serde(with = "time::serde::rfc3339")] OffsetDateTime),
+    /// `scheduled`: its window opens then, and it is sent to Graph.
+    Open(#[serde(with = "time::serde::rfc3339")] OffsetDateTime),
 }
 
 impl Due {
     /// The time the stores index: the change is due from then on.
     pub fn at(self) -> OffsetDateTime {
         match self {
-            Due::Lease(at) | Due::Claim(at) | Due::Poll(at) | Due::Callback(at) => at,
+            Due::Lease(at) | Due::Claim(at) | Due::Poll(at) | Due::Callback(at) | Due::Open(at) => {
+                at
+            }
         }
     }
 
     /// What a bare time meant in records written before `Due` had names: the status says.
     pub(super) fn implied(status: Status, at: OffsetDateTime) -> Self {
         match status {
+            Status::Scheduled => Due::Open(at),
             Status::Submitting => Due::Lease(at),
             s if s.is_terminal() => Due::Callback(at),
             _ => Due::Poll(at),
@@ -101,9 +106,10 @@ impl Pacing {
         })
     }
 
-    /// Whether a change made at `created_at` has had longer than its operation may take.
-    pub fn overdue(&self, created_at: OffsetDateTime, now: OffsetDateTime) -> bool {
-        now - created_at > self.operation_timeout
+    /// Whether a change sent to Graph at `submitted_at` has had longer than its operation
+    /// may take.
+    pub fn overdue(&self, submitted_at: OffsetDateTime, now: OffsetDateTime) -> bool {
+        now - submitted_at > self.operation_timeout
     }
 }
 

@@ -4,12 +4,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::metrics::Metric;
 
-/// `submitting → queued|running → succeeded|failed|cancelled|timedOut`, and `rejected` when
-/// Graph refused the change. DESIGN.md's `accepted` has no state of its own: a change is
-/// stored as `submitting` straight away, before Graph is called.
+/// `[scheduled →] submitting → queued|running → succeeded|failed|cancelled|timedOut`, and
+/// `rejected` when Graph refused the change. A `scheduled` change waits for its window, and
+/// ends `expired` if it never opens, or `cancelled` if its caller cancels it. DESIGN.md's
+/// `accepted` has no state of its own: a change is stored as `submitting` straight away,
+/// before Graph is called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Status {
+    Scheduled,
     Submitting,
     Queued,
     Running,
@@ -18,6 +21,7 @@ pub enum Status {
     Cancelled,
     TimedOut,
     Rejected,
+    Expired,
 }
 
 impl Status {
@@ -29,6 +33,7 @@ impl Status {
                 | Status::Cancelled
                 | Status::TimedOut
                 | Status::Rejected
+                | Status::Expired
         )
     }
 
@@ -37,14 +42,19 @@ impl Status {
     pub fn ended_metric(self) -> Option<Metric> {
         match self {
             Status::Succeeded => Some(Metric::ChangesSucceeded),
-            Status::Failed | Status::Cancelled => Some(Metric::ChangesFailed),
+            Status::Failed | Status::Cancelled | Status::Expired => Some(Metric::ChangesFailed),
             Status::TimedOut => Some(Metric::ChangesTimedOut),
-            Status::Submitting | Status::Queued | Status::Running | Status::Rejected => None,
+            Status::Scheduled
+            | Status::Submitting
+            | Status::Queued
+            | Status::Running
+            | Status::Rejected => None,
         }
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Scheduled => "scheduled",
             Status::Submitting => "submitting",
             Status::Queued => "queued",
             Status::Running => "running",
@@ -53,6 +63,7 @@ impl Status {
             Status::Cancelled => "cancelled",
             Status::TimedOut => "timedOut",
             Status::Rejected => "rejected",
+            Status::Expired => "expired",
         }
     }
 
@@ -61,9 +72,10 @@ impl Status {
     pub(super) fn can_become(self, next: Status) -> bool {
         use Status::*;
         match self {
-            Submitting => true,
-            Queued | Running => !matches!(next, Submitting | Rejected),
-            Succeeded | Failed | Cancelled | TimedOut | Rejected => false,
+            Scheduled => matches!(next, Scheduled | Submitting | Cancelled | Expired),
+            Submitting => !matches!(next, Scheduled | Expired),
+            Queued | Running => !matches!(next, Scheduled | Submitting | Rejected | Expired),
+            Succeeded | Failed | Cancelled | TimedOut | Rejected | Expired => false,
         }
     }
 }

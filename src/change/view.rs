@@ -5,8 +5,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::{
-    Action, CallbackDelivery, CallbackUrl, ChangeId, ChangeRecord, GraphFailure, OperationReport,
-    Status,
+    Action, CallbackDelivery, CallbackUrl, ChangeId, ChangeRecord, Due, GraphFailure,
+    OperationReport, Schedule, Status,
 };
 
 #[derive(Serialize)]
@@ -34,6 +34,15 @@ pub struct ChangeView {
     operation: Option<OperationReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     callback: Option<CallbackDelivery>,
+    /// `notBefore`, `notAfter` and `window`, as asked.
+    #[serde(flatten)]
+    schedule: Schedule,
+    /// While `scheduled`: when the window next opens and the change goes to Graph.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    opens_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -48,6 +57,10 @@ impl ChangeView {
 
 impl From<ChangeRecord> for ChangeView {
     fn from(r: ChangeRecord) -> Self {
+        let opens_at = match r.due() {
+            Some(Due::Open(at)) => Some(at),
+            _ => None,
+        };
         ChangeView {
             change_id: r.id,
             status: r.status,
@@ -61,6 +74,8 @@ impl From<ChangeRecord> for ChangeView {
             operation_status: r.operation_status,
             operation: r.operation,
             callback: r.callback,
+            schedule: r.schedule,
+            opens_at,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }

@@ -14,7 +14,12 @@ use super::rehearsal;
 use super::submit::submit;
 use super::{ApiError, Intake, status_url};
 use crate::callers::Caller;
-use crate::change::{ChangeId, ChangeRecord, ChangeRequest, ChangeView, FieldError};
+use crate::change::{
+    ChangeId, ChangeRecord, ChangeRequest, ChangeView, Due, FieldError, Opening, Status,
+};
+use crate::metrics;
+use crate::store::StoreError;
+use time::format_description::well_known::Rfc3339;
 
 pub async fn create(
     State(intake): State<Intake>,
@@ -52,22 +57,37 @@ pub(super) fn admit(
 ) -> Result<ChangeRecord, ApiError> {
     check(intake, caller, &request)?;
     let now = intake.clock.now();
-    let record = ChangeRecord::submitting(
-        request,
-        caller.name(),
-        now,
-        now + intake.settings.submit_lease(),
-    );
-    Ok(record)
+    Ok(match request.schedule.opening(now) {
+        Opening::At(opens_at) => ChangeRecord::scheduled(request, caller.name(), now, opens_at),
+        Opening::Now | Opening::Never => ChangeRecord::submitting(
+            request,
+            caller.name(),
+            now,
+            now + intake.settings.submit_lease(),
+        ),
+    })
 }
 
 /// What every change, and every dry run of one, must pass: the caller may ask for it, Graph
-/// offers it in this cloud, and its callback may go where it says.
+/// offers it in this cloud, its window opens before its `notAfter`, and its callback may go
+/// where it says.
 pub(super) fn check(
     intake: &Intake,
     caller: &Caller,
     request: &ChangeRequest,
 ) -> Result<(), ApiError> {
+    let now = intake.clock.now();
+    let schedule = &request.schedule;
+    if schedule.opening(now) == Opening::Never {
+        let (field, detail) = match schedule.not_after {
+            Some(last) if last <= now => ("notAfter", "has already passed"),
+            _ => ("window", "does not open before notAfter"),
+        };
+        return Err(ApiError::Validation(vec![FieldError {
+            field: field.into(),
+            detail: detail.into(),
+        }]));
+    }
     let kind = request.action.kind();
     if !caller.may(kind) {
         return Err(ApiError::Forbidden {
@@ -103,12 +123,28 @@ pub(super) fn check(
     Ok(())
 }
 
-/// Records the change, sends it to Graph, and says what came of it.
+/// Records the change, sends it to Graph, and says what came of it; or, for a change whose
+/// window has not opened, records it for the sweeper to send then.
 async fn carry_out(
     intake: &Intake,
     record: ChangeRecord,
     deadline: tokio::time::Instant,
 ) -> Result<Response, ApiError> {
+    if record.status() == Status::Scheduled {
+        intake.store.insert(&record).await?;
+        tracing::info!(change_id = %record.id(), caller = record.caller(), action = %record.action().kind(), "scheduled change");
+        let opens_at = match record.due() {
+            Some(Due::Open(at)) => at.format(&Rfc3339).ok(),
+            _ => None,
+        };
+        let body = json!({
+            "changeId": record.id(),
+            "status": record.status(),
+            "statusUrl": status_url(record.id()),
+            "opensAt": opens_at,
+        });
+        return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
+    }
     Ok(submitted(&submit(intake, record, deadline).await?))
 }
 
@@ -137,16 +173,67 @@ pub async fn show(
     Authenticated(caller): Authenticated,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<ChangeView>, ApiError> {
+    let record = own_change(&intake, &caller, &change_id(id)?).await?;
+    Ok(Json(ChangeView::from(record)))
+}
+
+/// `POST /v1/changes/{changeId}/cancel`: a change that has not reached Graph is cancelled;
+/// cancelling it again answers the same. One that has reached Graph is a 409.
+pub async fn cancel(
+    State(intake): State<Intake>,
+    Authenticated(caller): Authenticated,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<ChangeView>, ApiError> {
+    let id = change_id(id)?;
+    // A sweeper may claim or open the change between our read and our write: read again.
+    for _ in 0..CANCEL_ATTEMPTS {
+        let record = own_change(&intake, &caller, &id).await?;
+        if record.status() == Status::Cancelled {
+            return Ok(Json(ChangeView::from(record)));
+        }
+        let Ok(cancelled) = record.cancelled(intake.clock.now()) else {
+            return Err(ApiError::NotCancellable {
+                change_id: record.id().clone(),
+                status: record.status(),
+            });
+        };
+        match intake.store.update(&cancelled).await {
+            Ok(stored) => {
+                tracing::info!(change_id = %stored.id(), caller = caller.name(), "change cancelled");
+                if let Some((metric, action)) = stored.end_metric() {
+                    metrics::count(metric, Some(action));
+                }
+                return Ok(Json(ChangeView::from(stored)));
+            }
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Store(StoreError::Conflict { id, expected: 0 }))
+}
+
+/// The change ID in the path; one that cannot be an ID names no change.
+fn change_id(id: Result<Path<String>, PathRejection>) -> Result<ChangeId, ApiError> {
     let Ok(Path(id)) = id else {
         return Err(ApiError::ChangeNotFound);
     };
-    let id = ChangeId::parse(id).map_err(|_| ApiError::ChangeNotFound)?;
-    // Another caller's change is answered exactly like a missing one.
-    let record = intake
+    ChangeId::parse(id).map_err(|_| ApiError::ChangeNotFound)
+}
+
+/// How often a cancel reads the change again after another writer won.
+const CANCEL_ATTEMPTS: usize = 3;
+
+/// The change `id` names, if `caller` made it: another caller's change is answered exactly
+/// like a missing one.
+async fn own_change(
+    intake: &Intake,
+    caller: &Caller,
+    id: &ChangeId,
+) -> Result<ChangeRecord, ApiError> {
+    intake
         .store
-        .get(&id)
+        .get(id)
         .await?
         .filter(|r| r.caller() == caller.name())
-        .ok_or(ApiError::ChangeNotFound)?;
-    Ok(Json(ChangeView::from(record)))
+        .ok_or(ApiError::ChangeNotFound)
 }

@@ -77,7 +77,7 @@ pub async fn run(
             };
             return Ok(render(&words));
         }
-        Ok(Command::Change(request)) => request,
+        Ok(Command::Change(request)) => *request,
         Err(why) => return Ok(refused(format!("{why}\n{USAGE}"), "validation")),
     };
     if request.dry_run {

@@ -36,6 +36,7 @@ use crate::clock::Clock;
 use crate::graph::GraphClient;
 use crate::metrics::{self, Dimension, Metric};
 use crate::store::Store;
+use crate::submission::Submission;
 
 /// What the HTTP API works with: the clients, built once per process, and its settings.
 #[derive(Clone)]
@@ -48,6 +49,18 @@ pub struct Intake {
     pub settings: IntakeSettings,
     pub pacing: Pacing,
     pub clock: Arc<dyn Clock>,
+}
+
+impl Intake {
+    /// Sends changes to Graph with this intake's clients.
+    pub(crate) fn submission(&self) -> Submission<'_> {
+        Submission {
+            graph: &self.graph,
+            store: self.store.as_ref(),
+            clock: self.clock.as_ref(),
+            pacing: &self.pacing,
+        }
+    }
 }
 
 /// How long the intake may take.
@@ -94,6 +107,7 @@ pub fn router(intake: Intake) -> Router {
             post(changes::create).layer(map_response(counting_refusals)),
         )
         .route("/v1/changes/{change_id}", get(changes::show))
+        .route("/v1/changes/{change_id}/cancel", post(changes::cancel))
         .route("/v1/check", get(check::show))
         .route("/v1/devices", get(devices::list))
         .route(

@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::change::{Action, ActionKind, AppScope, ChangeId, FieldError, GraphFailure};
+use crate::change::{Action, ActionKind, AppScope, ChangeId, FieldError, GraphFailure, Status};
 use crate::graph::GraphError;
 use crate::store::StoreError;
 use crate::telemetry::error_chain;
@@ -64,6 +64,8 @@ pub enum ApiError {
     },
     #[error("no such change")]
     ChangeNotFound,
+    #[error("change {change_id} is {status}: it can no longer be cancelled")]
+    NotCancellable { change_id: ChangeId, status: Status },
     #[error("no such resource")]
     RouteNotFound,
     #[error("method not allowed")]
@@ -246,6 +248,15 @@ impl ApiError {
                 "No such change",
                 "no change with this ID was created by this caller",
             ),
+            NotCancellable { change_id, status } => Problem::new(
+                StatusCode::CONFLICT,
+                "not-cancellable",
+                "The change can no longer be cancelled",
+                format!("the change is {status}: only a change that has not reached Graph (scheduled) can be cancelled"),
+            )
+            .with("changeId", change_id.as_ref())
+            .with("changeStatus", status.as_str())
+            .with("statusUrl", super::status_url(change_id)),
             RouteNotFound => Problem::new(
                 StatusCode::NOT_FOUND,
                 "not-found",

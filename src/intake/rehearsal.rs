@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::{ApiError, Intake};
-use crate::change::{Action, ActionKind, ChangeRequest};
+use crate::change::{Action, ActionKind, ChangeRequest, Opening};
 use crate::graph::{GraphError, GraphRequest};
 
 /// What a dry run found.
@@ -24,6 +24,12 @@ pub struct Rehearsal {
     current_version: Option<String>,
     /// The requests that would carry out the change, as graphgate would send them.
     requests: Vec<GraphRequest>,
+    /// When the change's window would open, if not at once: the requests would wait until then.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    opens_at: Option<time::OffsetDateTime>,
 }
 
 impl Rehearsal {
@@ -103,6 +109,10 @@ pub(super) async fn rehearse(
         target,
         current_version,
         requests: vec![graph.action_request(&request.action)],
+        opens_at: match request.schedule.opening(intake.clock.now()) {
+            Opening::At(at) => Some(at),
+            Opening::Now | Opening::Never => None,
+        },
     })
 }
 

@@ -1,13 +1,10 @@
-//! Sending a recorded change to Graph and recording Graph's answer.
-//!
-//! The record is stored as `submitting` before Graph is called. If the process dies during
-//! the call, or the answer cannot be stored, the record stays `submitting` until its lease
-//! runs out, and the sweeper reconciles it: nothing Graph accepted is lost.
+//! Recording a change made now, sending it to Graph (`crate::submission`) and recording
+//! Graph's answer. Nothing Graph accepted is lost: see `crate::submission`.
 
 use tokio::time::Instant;
 
 use super::{ApiError, Intake};
-use crate::change::{Action, ActionOutcome, ChangeRecord};
+use crate::change::ChangeRecord;
 use crate::graph::GraphError;
 use crate::metrics;
 use crate::store::StoreError;
@@ -48,17 +45,15 @@ pub async fn submit(
         reference = record.reference().unwrap_or("-"),
         "submitting change"
     );
-    let record = note_installed(intake, record, deadline).await;
+    let submission = intake.submission();
+    let record = submission.note_installed(record, deadline).await;
     intake
         .store
         .insert(&record)
         .await
         .map_err(SubmitFailure::Store)?;
-    let outcome = intake.graph.execute(record.action(), deadline).await;
-    if let Ok(ActionOutcome::Accepted { location, .. }) = &outcome {
-        own_operation(intake, &record, location).await;
-    }
-    let record = match answer(intake, &record, &outcome) {
+    let (outcome, next) = submission.send(&record, deadline).await;
+    let record = match next {
         Some(next) => match intake.store.update(&next).await {
             Ok(stored) => {
                 if let Some((metric, action)) = stored.end_metric() {
@@ -86,64 +81,4 @@ pub async fn submit(
             error,
         }),
     }
-}
-
-/// For an app upgrade, notes the definition the installation runs before the upgrade is
-/// sent. An upgrade starts no operation to look up, so this is how recovery tells whether a
-/// call whose answer was lost took effect. Best effort: if the read fails, the upgrade goes
-/// ahead, and a lost answer is resubmitted as before.
-async fn note_installed(intake: &Intake, record: ChangeRecord, deadline: Instant) -> ChangeRecord {
-    let Action::UpgradeApp {
-        scope,
-        installation_id,
-        ..
-    } = record.action()
-    else {
-        return record;
-    };
-    match intake
-        .graph
-        .installed_definition(scope, installation_id, deadline)
-        .await
-    {
-        Ok(definition) => record.with_installed_before(definition),
-        Err(e) => {
-            tracing::warn!(change_id = %record.id(), error = %error_chain(&e), "could not read the app installation before upgrading it");
-            record
-        }
-    }
-}
-
-/// Claims the operation Graph started for this change, before the change records it, so that
-/// recovering another change never adopts it (should this process die in between, this
-/// change's own recovery finds its claim). Best effort: a store failure here is logged, and the
-/// change goes on.
-async fn own_operation(intake: &Intake, record: &ChangeRecord, location: &url::Url) {
-    let Some(operation) = intake.graph.base().operation_id(location) else {
-        return;
-    };
-    if let Err(e) = intake.store.own_operation(&operation, record).await {
-        tracing::warn!(change_id = %record.id(), error = %error_chain(&e), "could not claim the operation for the change");
-    }
-}
-
-/// The record after Graph's answer, or `None` when Graph may or may not have acted.
-fn answer(
-    intake: &Intake,
-    record: &ChangeRecord,
-    outcome: &Result<ActionOutcome, GraphError>,
-) -> Option<ChangeRecord> {
-    let now = intake.clock.now();
-    let next = match outcome {
-        Ok(taken) => record.submitted(taken, now, &intake.pacing),
-        Err(e) if e.outcome_unknown() => return None,
-        Err(e @ (GraphError::Conflict(_) | GraphError::Refused(_))) => {
-            record.rejected(e.failure(), now)
-        }
-        Err(e) => record.submission_failed(e.failure(), now),
-    };
-    // The record was just stored as `submitting`, so every answer applies; were it not to,
-    // the sweeper would reconcile the change as for an unknown answer.
-    next.inspect_err(|e| tracing::error!(change_id = %record.id(), error = %e, "Graph's answer does not apply to the change"))
-        .ok()
 }

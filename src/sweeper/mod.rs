@@ -9,12 +9,14 @@
 //! outlive the lease. Work that fails is rescheduled, never dropped.
 //!
 //! What to do with a change is the domain's business (`crate::change`); this module does the
-//! I/O around it: `poll.rs` follows operations, `recover.rs` reconciles changes whose
-//! submitter died, `notify.rs` sends callbacks. Callbacks run in a stream of their own beside
+//! I/O around it: `open.rs` sends scheduled changes when their window opens, `poll.rs`
+//! follows operations, `recover.rs` reconciles changes whose submitter died, `notify.rs`
+//! sends callbacks. Callbacks run in a stream of their own beside
 //! the polls, so a slow receiver never takes a poll's place; a change that finishes is stored
 //! still claimed, and handed to that stream.
 
 mod notify;
+mod open;
 mod poll;
 mod recover;
 
@@ -34,6 +36,7 @@ use crate::clock::Clock;
 use crate::graph::GraphClient;
 use crate::metrics::{self, Metric};
 use crate::store::{Store, StoreError};
+use crate::submission::Submission;
 use crate::telemetry::error_chain;
 use notify::Notify;
 
@@ -84,6 +87,8 @@ impl SweepSettings {
 pub struct SweepReport {
     /// Records that were due when the pass began.
     pub due: usize,
+    /// Scheduled changes sent to Graph because their window opened.
+    pub opened: usize,
     /// Operations polled.
     pub polled: usize,
     /// Changes that reached a final status.
@@ -101,6 +106,7 @@ pub struct SweepReport {
 }
 
 enum Visit {
+    Opened { sent: bool, finished: bool },
     Polled { finished: bool },
     Recovered { finished: bool },
     Notified,
@@ -157,6 +163,10 @@ impl Sweeper {
         let (followed, notified) = tokio::join!(follow, notify);
         for visit in followed.into_iter().chain(notified) {
             match visit {
+                Visit::Opened { sent, finished } => {
+                    report.opened += usize::from(sent);
+                    report.finished += usize::from(finished);
+                }
                 Visit::Polled { finished } => {
                     report.polled += 1;
                     report.finished += usize::from(finished);
@@ -212,6 +222,7 @@ impl Sweeper {
                 .poll(&claimed, call_deadline)
                 .await
                 .map_err(VisitError::from),
+            Status::Scheduled => self.open(&claimed, call_deadline).await,
             _ => self.recover(&claimed, call_deadline).await,
         };
         let next = match visited.and_then(|next| self.hold_for_callback(next)) {
@@ -220,6 +231,10 @@ impl Sweeper {
         };
         let visit = match (claimed.status(), next.status()) {
             (Status::Queued | Status::Running, now) => Visit::Polled {
+                finished: now.is_terminal(),
+            },
+            (Status::Scheduled, now) => Visit::Opened {
+                sent: !matches!(now, Status::Scheduled | Status::Expired),
                 finished: now.is_terminal(),
             },
             // Still not known: the change is tried again later.
@@ -257,6 +272,16 @@ impl Sweeper {
     async fn claim(&self, record: &ChangeRecord) -> Result<ChangeRecord, VisitError> {
         let claim = record.claim(self.claim_ends())?;
         Ok(self.store.update(&claim).await?)
+    }
+
+    /// Sends changes to Graph with this sweeper's clients.
+    fn submission(&self) -> Submission<'_> {
+        Submission {
+            graph: &self.graph,
+            store: self.store.as_ref(),
+            clock: self.clock.as_ref(),
+            pacing: &self.pacing,
+        }
     }
 
     /// When a claim taken now runs out.

@@ -12,7 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["app"],
     &["config"],
     &["intake", "sweeper"],
-    &["callers", "simulator"],
+    &["callers", "simulator", "submission"],
     &["graph", "store", "callback", "secrets"],
     &["change", "clock"],
     &["telemetry", "metrics", "aws"],

@@ -30,3 +30,4 @@ mod sweeper;
 mod template;
 mod token;
 mod validation;
+mod windows;

@@ -44,6 +44,18 @@ impl Action {
         }
     }
 
+    /// The same action on another device; an app upgrade stays as it is.
+    pub fn on_device(&self, device: DeviceId) -> Action {
+        let mut action = self.clone();
+        match &mut action {
+            Action::UpdateSoftware { device_id, .. }
+            | Action::RestartDevice { device_id }
+            | Action::RunDiagnostics { device_id } => *device_id = device,
+            Action::UpgradeApp { .. } => {}
+        }
+        action
+    }
+
     /// The device a device action targets; `None` for app upgrades.
     pub fn device_id(&self) -> Option<&DeviceId> {
         match self {

@@ -4,6 +4,7 @@
 mod action;
 mod command;
 mod delivery;
+mod fleet;
 mod idempotency;
 mod ids;
 mod inventory;
@@ -24,6 +25,7 @@ pub use command::{Command, USAGE};
 pub use delivery::{
     AttemptOutcome, CallbackAttempt, CallbackDelivery, ChatReply, ChatTool, DeliveryStatus,
 };
+pub use fleet::{Child, Fleet, FleetDevices, FleetRequest, MAX_DEVICES, Rollout, Stop};
 pub use idempotency::{IdempotencyKey, KeptAnswer, KeyedDelivery};
 pub use ids::{
     ChangeId, ChatId, DeviceId, IdError, InstallationId, OperationId, TeamId, TenantId, UserId,

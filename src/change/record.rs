@@ -11,7 +11,9 @@ use url::Url;
 
 use super::action::Action;
 use super::delivery::{AttemptOutcome, CallbackDelivery, ChatReply, DeliveryStatus};
+use super::fleet::Fleet;
 use super::ids::ChangeId;
+use super::ids::DeviceId;
 use super::outcome::{
     ActionOutcome, AppDefinition, DeviceOperation, GraphFailure, OperationReport, OperationStatus,
 };
@@ -81,6 +83,13 @@ pub struct ChangeRecord {
     /// When the change may go to Graph, as its caller asked.
     #[serde(default, skip_serializing_if = "Schedule::is_empty")]
     pub(super) schedule: Schedule,
+    /// For a change to many devices: its children and its rollout. Such a parent is never
+    /// sent to Graph itself; its `action` is the one each child takes, on its own device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) fleet: Option<Fleet>,
+    /// For a child of a fleet change: its parent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) parent: Option<ChangeId>,
     #[serde(with = "time::serde::rfc3339")]
     pub(super) created_at: OffsetDateTime,
     /// When the change was recorded to go to Graph: when it was made, or when its window
@@ -178,6 +187,14 @@ impl ChangeRecord {
         &self.schedule
     }
 
+    pub fn fleet(&self) -> Option<&Fleet> {
+        self.fleet.as_ref()
+    }
+
+    pub fn parent(&self) -> Option<&ChangeId> {
+        self.parent.as_ref()
+    }
+
     /// When the change was sent to Graph, or is to be; the operation timeout runs from it.
     pub fn submitted_at(&self) -> OffsetDateTime {
         self.submitted_at.unwrap_or(self.created_at)
@@ -203,6 +220,10 @@ impl ChangeRecord {
     /// one. Whoever stores that end counts it: the intake for a change Graph completed at
     /// once, the sweeper for the rest.
     pub fn end_metric(&self) -> Option<(Metric, Dimension<'static>)> {
+        // A fleet parent's children are counted, each as a change; the parent is not.
+        if self.fleet.is_some() {
+            return None;
+        }
         let metric = self.status.ended_metric()?;
         Some((metric, Dimension::Action(self.action.kind().as_str())))
     }
@@ -300,6 +321,81 @@ impl ChangeRecord {
         }
     }
 
+    /// A new change to the fleet `devices` (in order), its rollout as the request asks; it
+    /// starts at once, or when its window opens at `opening`.
+    pub fn fleet_parent(
+        request: ChangeRequest,
+        caller: &str,
+        now: OffsetDateTime,
+        devices: Vec<DeviceId>,
+        opening: Opening,
+    ) -> Self {
+        let (rollout, filter) = match &request.fleet {
+            Some(fleet) => (
+                fleet.rollout,
+                match &fleet.devices {
+                    super::fleet::FleetDevices::Filter(f) => Some(f.clone()),
+                    super::fleet::FleetDevices::Ids(_) => None,
+                },
+            ),
+            None => Default::default(),
+        };
+        let action = match devices.first() {
+            Some(first) => request.action.on_device(first.clone()),
+            None => request.action.clone(),
+        };
+        let (status, due) = match opening {
+            Opening::At(at) => (Status::Scheduled, Due::Open(at)),
+            Opening::Now | Opening::Never => (Status::Running, Due::Poll(now)),
+        };
+        ChangeRecord {
+            action,
+            status,
+            due: Some(due),
+            fleet: Some(Fleet::new(devices, rollout, filter)),
+            ..Self::made(request, caller, now)
+        }
+    }
+
+    /// A fleet's child `id`, for `device`, about to be sent to Graph by a sweeper holding it
+    /// until `lease_until`. Its parent reports for it: it has no callback of its own.
+    pub fn child(
+        parent: &ChangeRecord,
+        device: DeviceId,
+        id: ChangeId,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Self {
+        ChangeRecord {
+            id,
+            caller: parent.caller.clone(),
+            action: parent.action.on_device(device),
+            reference: parent.reference.clone(),
+            requested_by: parent.requested_by.clone(),
+            callback_url: None,
+            status: Status::Submitting,
+            location: None,
+            graph_request_id: None,
+            failure: None,
+            operation_status: None,
+            operation: None,
+            installed_before: None,
+            callback: None,
+            chat_reply: None,
+            polls: 0,
+            resubmitted: false,
+            schedule: Schedule::default(),
+            fleet: None,
+            parent: Some(parent.id.clone()),
+            created_at: now,
+            submitted_at: Some(now),
+            updated_at: now,
+            due: Some(Due::Lease(lease_until)),
+            unnamed_due: None,
+            version: 0,
+        }
+    }
+
     fn made(request: ChangeRequest, caller: &str, now: OffsetDateTime) -> Self {
         ChangeRecord {
             id: ChangeId::new(),
@@ -320,6 +416,8 @@ impl ChangeRecord {
             polls: 0,
             resubmitted: false,
             schedule: request.schedule,
+            fleet: None,
+            parent: None,
             created_at: now,
             submitted_at: None,
             updated_at: now,
@@ -412,8 +510,83 @@ impl ChangeRecord {
         )
     }
 
-    /// The caller cancelled a change that had not reached Graph.
+    /// A fleet parent's rollout moved on to `fleet`: it ends once every child has, and
+    /// otherwise is visited again to follow its children at `follow`, and to send more as
+    /// soon as its window, its rate and any pause allow.
+    pub fn fleet_advanced(
+        &self,
+        fleet: Fleet,
+        now: OffsetDateTime,
+        follow: std::time::Duration,
+    ) -> Result<Self, InvalidTransition> {
+        if self.fleet.is_none() {
+            return Err(InvalidTransition::NotFrom {
+                status: self.status,
+                event: "advanced as a fleet",
+            });
+        }
+        self.only_from(&[Status::Scheduled, Status::Running], "advanced")?;
+        let mut next = self.clone();
+        if fleet.is_done() {
+            let outcome = fleet.outcome();
+            let failures = fleet.failures();
+            let total = fleet.children.len();
+            let stopped = fleet.stopped;
+            next.fleet = Some(fleet);
+            let mut done = next.moved_to(outcome, now)?;
+            if outcome != Status::Succeeded {
+                let (code, message) = match stopped {
+                    Some(super::fleet::Stop::FailureBudget) => (
+                        "failureBudget",
+                        format!("{failures} of {total} devices failed, which spent the failure budget; the devices not yet sent were cancelled"),
+                    ),
+                    Some(super::fleet::Stop::Cancelled) => (
+                        "cancelled",
+                        "the caller cancelled the devices not yet sent".to_owned(),
+                    ),
+                    Some(super::fleet::Stop::Expired) => (
+                        "expired",
+                        "the window did not open again before notAfter for the devices not yet sent".to_owned(),
+                    ),
+                    None => (
+                        "childrenFailed",
+                        format!("{failures} of {total} devices did not succeed"),
+                    ),
+                };
+                done.failure = Some(GraphFailure::graphgate(code, message));
+            }
+            return Ok(done);
+        }
+        let started = fleet.children.iter().any(|c| c.change_id.is_some());
+        let in_flight = fleet.in_flight().next().is_some();
+        let opening = self.schedule.opening(now);
+        let due = match opening {
+            Opening::At(at) if !in_flight => Due::Open(at),
+            Opening::At(at) => Due::Poll((now + follow).min(at)),
+            Opening::Now | Opening::Never => Due::Poll(fleet.next_visit(now, follow)),
+        };
+        next.fleet = Some(fleet);
+        if started || opening == Opening::Now {
+            next = next.moved_to(Status::Running, now)?;
+        }
+        next.due = Some(due);
+        next.updated_at = now;
+        Ok(next)
+    }
+
+    /// The caller cancelled a change that had not reached Graph; for a fleet, the children
+    /// not yet sent (those sent go on, and the parent ends when they have).
     pub fn cancelled(&self, now: OffsetDateTime) -> Result<Self, InvalidTransition> {
+        if let Some(fleet) = &self.fleet {
+            self.only_from(&[Status::Scheduled, Status::Running], "cancelled")?;
+            let mut fleet = fleet.clone();
+            fleet.stop(super::fleet::Stop::Cancelled);
+            let mut next = self.fleet_advanced(fleet, now, std::time::Duration::ZERO)?;
+            if !next.status.is_terminal() {
+                next.due = Some(Due::Poll(now));
+            }
+            return Ok(next);
+        }
         self.only_from(&[Status::Scheduled], "cancelled")?;
         self.ended(
             Status::Cancelled,
@@ -594,7 +767,8 @@ impl ChangeRecord {
         now: OffsetDateTime,
         pacing: &Pacing,
     ) -> Result<Self, InvalidTransition> {
-        if self.status.is_terminal() || self.status == Status::Scheduled {
+        // A fleet parent ends with its children, each of which times out on its own.
+        if self.status.is_terminal() || self.status == Status::Scheduled || self.fleet.is_some() {
             return Err(InvalidTransition::NotFrom {
                 status: self.status,
                 event: "timed out",

@@ -72,9 +72,13 @@ impl Status {
     pub(super) fn can_become(self, next: Status) -> bool {
         use Status::*;
         match self {
-            Scheduled => matches!(next, Scheduled | Submitting | Cancelled | Expired),
+            // A fleet parent runs from `scheduled`, without being submitted itself.
+            Scheduled => {
+                matches!(next, Scheduled | Submitting | Running | Cancelled | Expired)
+                    || next.is_terminal()
+            }
             Submitting => !matches!(next, Scheduled | Expired),
-            Queued | Running => !matches!(next, Scheduled | Submitting | Rejected | Expired),
+            Queued | Running => !matches!(next, Scheduled | Submitting | Rejected),
             Succeeded | Failed | Cancelled | TimedOut | Rejected | Expired => false,
         }
     }

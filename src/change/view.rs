@@ -1,12 +1,15 @@
 //! A change as its caller sees it, in `GET /v1/changes/{id}` and in callbacks: no lease,
 //! version or scheduling internals.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
+use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::{
-    Action, CallbackDelivery, CallbackUrl, ChangeId, ChangeRecord, Due, GraphFailure,
-    OperationReport, Schedule, Status,
+    CallbackDelivery, CallbackUrl, ChangeId, ChangeRecord, Child, DeviceFilter, Due, Fleet,
+    GraphFailure, OperationReport, Rollout, Schedule, Status, Stop,
 };
 
 #[derive(Serialize)]
@@ -14,8 +17,9 @@ use super::{
 pub struct ChangeView {
     change_id: ChangeId,
     status: Status,
+    /// The action and its target; a fleet parent names its devices under `fleet` instead.
     #[serde(flatten)]
-    action: Action,
+    action: Map<String, Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reference: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -34,6 +38,12 @@ pub struct ChangeView {
     operation: Option<OperationReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     callback: Option<CallbackDelivery>,
+    /// For a change to many devices: its rollout and its children, as of its last visit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fleet: Option<FleetView>,
+    /// For a child of a fleet change: the parent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent_change_id: Option<ChangeId>,
     /// `notBefore`, `notAfter` and `window`, as asked.
     #[serde(flatten)]
     schedule: Schedule,
@@ -55,8 +65,42 @@ impl ChangeView {
     }
 }
 
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FleetView {
+    rollout: Rollout,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    filter: Option<DeviceFilter>,
+    total: usize,
+    /// Children by status; they add up to `total`.
+    counts: BTreeMap<&'static str, usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stopped: Option<Stop>,
+    children: Vec<Child>,
+}
+
+impl From<Fleet> for FleetView {
+    fn from(fleet: Fleet) -> Self {
+        FleetView {
+            rollout: fleet.rollout,
+            total: fleet.children.len(),
+            counts: fleet.counts(),
+            stopped: fleet.stopped,
+            filter: fleet.filter,
+            children: fleet.children,
+        }
+    }
+}
+
 impl From<ChangeRecord> for ChangeView {
     fn from(r: ChangeRecord) -> Self {
+        let mut action = match serde_json::to_value(&r.action) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        if r.fleet.is_some() {
+            action.remove("deviceId");
+        }
         let opens_at = match r.due() {
             Some(Due::Open(at)) => Some(at),
             _ => None,
@@ -64,7 +108,7 @@ impl From<ChangeRecord> for ChangeView {
         ChangeView {
             change_id: r.id,
             status: r.status,
-            action: r.action,
+            action,
             reference: r.reference,
             requested_by: r.requested_by,
             callback_url: r.callback_url,
@@ -74,6 +118,8 @@ impl From<ChangeRecord> for ChangeView {
             operation_status: r.operation_status,
             operation: r.operation,
             callback: r.callback,
+            fleet: r.fleet.map(FleetView::from),
+            parent_change_id: r.parent,
             schedule: r.schedule,
             opens_at,
             created_at: r.created_at,

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::extract::{Authenticated, Deadline, SignedJson};
+use super::fleet;
 use super::idempotency;
 use super::rehearsal;
 use super::submit::submit;
@@ -37,6 +38,16 @@ pub async fn create(
         check(&intake, &caller, &request)?;
         let rehearsal = rehearsal::rehearse(&intake, &request, deadline).await?;
         return Ok(Json(rehearsal.to_json()).into_response());
+    }
+    if request.fleet.is_some() {
+        let (parent, unjudged) = fleet::admit(&intake, &caller, request, deadline).await?;
+        let change_id = parent.id().clone();
+        return idempotency::once(&intake, &caller, key, &bytes, change_id, deadline, async {
+            fleet::record(&intake, parent, unjudged)
+                .await
+                .unwrap_or_else(IntoResponse::into_response)
+        })
+        .await;
     }
     let record = admit(&intake, &caller, request)?;
     let change_id = record.id().clone();
@@ -133,19 +144,23 @@ async fn carry_out(
     if record.status() == Status::Scheduled {
         intake.store.insert(&record).await?;
         tracing::info!(change_id = %record.id(), caller = record.caller(), action = %record.action().kind(), "scheduled change");
-        let opens_at = match record.due() {
-            Some(Due::Open(at)) => at.format(&Rfc3339).ok(),
-            _ => None,
-        };
         let body = json!({
             "changeId": record.id(),
             "status": record.status(),
             "statusUrl": status_url(record.id()),
-            "opensAt": opens_at,
+            "opensAt": opens_at(&record),
         });
         return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
     }
     Ok(submitted(&submit(intake, record, deadline).await?))
+}
+
+/// When a scheduled change's window opens, as RFC 3339.
+pub(super) fn opens_at(record: &ChangeRecord) -> Option<String> {
+    match record.due() {
+        Some(Due::Open(at)) => at.format(&Rfc3339).ok(),
+        _ => None,
+    }
 }
 
 fn submitted(record: &ChangeRecord) -> Response {

@@ -6,6 +6,7 @@ mod chat;
 mod check;
 mod devices;
 mod extract;
+mod fleet;
 mod idempotency;
 mod problem;
 mod rehearsal;

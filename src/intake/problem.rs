@@ -52,6 +52,8 @@ pub enum ApiError {
         #[source]
         source: GraphError,
     },
+    #[error("the fleet's filter takes {found} devices")]
+    FleetSize { found: usize },
     #[error("Graph does not know {target}")]
     TargetNotFound {
         target: String,
@@ -218,6 +220,17 @@ impl ApiError {
                 ),
             ),
             GraphRead { what, source } => read_problem(what, source),
+            FleetSize { found } => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "fleet-size",
+                "The filter takes no devices, or too many",
+                if *found == 0 {
+                    "no device in the inventory matches devices; check it with GET /v1/devices".to_owned()
+                } else {
+                    format!("{found} devices match devices, and a fleet change takes at most {}; narrow the filter or list deviceIds in several changes", crate::change::MAX_DEVICES)
+                },
+            )
+            .with("found", *found),
             TargetNotFound { target, failure } => {
                 let mut p = Problem::new(
                     StatusCode::UNPROCESSABLE_ENTITY,

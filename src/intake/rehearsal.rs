@@ -6,8 +6,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use super::fleet::resolve;
 use super::{ApiError, Intake};
-use crate::change::{Action, ActionKind, ChangeRequest, Opening};
+use crate::change::{Action, ActionKind, ChangeRequest, FleetRequest, Opening};
 use crate::graph::{GraphError, GraphRequest};
 
 /// What a dry run found.
@@ -69,6 +70,9 @@ pub(super) async fn rehearse(
     deadline: Instant,
 ) -> Result<Rehearsal, ApiError> {
     let graph = &intake.graph;
+    if let Some(fleet) = &request.fleet {
+        return rehearse_fleet(intake, request, fleet, deadline).await;
+    }
     let (target, current_version) = match &request.action {
         Action::UpgradeApp {
             scope,
@@ -109,11 +113,75 @@ pub(super) async fn rehearse(
         target,
         current_version,
         requests: vec![graph.action_request(&request.action)],
-        opens_at: match request.schedule.opening(intake.clock.now()) {
-            Opening::At(at) => Some(at),
-            Opening::Now | Opening::Never => None,
-        },
+        opens_at: opens_at(intake, request),
     })
+}
+
+/// A fleet's dry run: the devices it would take, each with its health as Graph reports it
+/// (a device Graph does not know shows Graph's 404), and the request for each.
+async fn rehearse_fleet(
+    intake: &Intake,
+    request: &ChangeRequest,
+    fleet: &FleetRequest,
+    deadline: Instant,
+) -> Result<Rehearsal, ApiError> {
+    let (devices, unjudged) = resolve(intake, fleet, deadline).await?;
+    let health = intake
+        .graph
+        .software_health(&devices, deadline)
+        .await
+        .map_err(|source| ApiError::GraphRead {
+            what: "the devices' health",
+            source,
+        })?;
+    let software_type = match &request.action {
+        Action::UpdateSoftware { software_type, .. } => Some(*software_type),
+        _ => None,
+    };
+    let listed: Vec<Value> = devices
+        .iter()
+        .zip(health)
+        .map(|(device, health)| match health {
+            Ok(software) => {
+                let mut entry = json!({"deviceId": device});
+                if let Some(current) = software_type
+                    .and_then(|kind| software.get(kind))
+                    .and_then(|s| s.current_version.clone())
+                {
+                    entry["currentVersion"] = json!(current);
+                }
+                entry
+            }
+            Err(failure) => json!({"deviceId": device, "softwareError": failure}),
+        })
+        .collect();
+    let requests = devices
+        .iter()
+        .map(|device| {
+            intake
+                .graph
+                .action_request(&request.action.on_device(device.clone()))
+        })
+        .collect();
+    let mut target = json!({"count": devices.len(), "devices": listed, "rollout": fleet.rollout});
+    if !unjudged.is_empty() {
+        target["unjudged"] = json!(unjudged);
+    }
+    Ok(Rehearsal {
+        action: request.action.kind(),
+        reference: request.reference.clone(),
+        target,
+        current_version: None,
+        requests,
+        opens_at: opens_at(intake, request),
+    })
+}
+
+fn opens_at(intake: &Intake, request: &ChangeRequest) -> Option<time::OffsetDateTime> {
+    match request.schedule.opening(intake.clock.now()) {
+        Opening::At(at) => Some(at),
+        Opening::Now | Opening::Never => None,
+    }
 }
 
 /// Graph's 404 for the target says it does not exist; anything else is a failed read.

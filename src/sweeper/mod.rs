@@ -15,6 +15,7 @@
 //! the polls, so a slow receiver never takes a poll's place; a change that finishes is stored
 //! still claimed, and handed to that stream.
 
+mod fleet;
 mod notify;
 mod open;
 mod poll;
@@ -87,6 +88,8 @@ impl SweepSettings {
 pub struct SweepReport {
     /// Records that were due when the pass began.
     pub due: usize,
+    /// Fleet changes whose children were followed, and the next ones sent.
+    pub fleets: usize,
     /// Scheduled changes sent to Graph because their window opened.
     pub opened: usize,
     /// Operations polled.
@@ -106,6 +109,7 @@ pub struct SweepReport {
 }
 
 enum Visit {
+    Fleet { finished: bool },
     Opened { sent: bool, finished: bool },
     Polled { finished: bool },
     Recovered { finished: bool },
@@ -163,6 +167,10 @@ impl Sweeper {
         let (followed, notified) = tokio::join!(follow, notify);
         for visit in followed.into_iter().chain(notified) {
             match visit {
+                Visit::Fleet { finished } => {
+                    report.fleets += 1;
+                    report.finished += usize::from(finished);
+                }
                 Visit::Opened { sent, finished } => {
                     report.opened += usize::from(sent);
                     report.finished += usize::from(finished);
@@ -218,6 +226,7 @@ impl Sweeper {
         // Graph calls end before the claim does, so no one else can act on the record meanwhile.
         let call_deadline = deadline.min(claim_started + self.settings.claim_lease.mul_f32(0.8));
         let visited = match claimed.status() {
+            _ if claimed.fleet().is_some() => self.advance_fleet(&claimed, call_deadline).await,
             Status::Queued | Status::Running => self
                 .poll(&claimed, call_deadline)
                 .await
@@ -230,6 +239,9 @@ impl Sweeper {
             Err(e) => return self.lost(&id, e, "could not visit a due change"),
         };
         let visit = match (claimed.status(), next.status()) {
+            _ if claimed.fleet().is_some() => Visit::Fleet {
+                finished: next.status().is_terminal(),
+            },
             (Status::Queued | Status::Running, now) => Visit::Polled {
                 finished: now.is_terminal(),
             },

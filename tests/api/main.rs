@@ -12,6 +12,7 @@ mod credentials;
 mod devices;
 mod dry_run;
 mod error_text;
+mod fleet;
 mod graph_errors;
 mod helpers;
 mod hostile;

@@ -1,0 +1,432 @@
+//! A change to many devices: the parent's table of its children, and the rules of a
+//! rollout. The parent never goes to Graph itself; each device becomes a child change that
+//! lives as a single change does (intent record, Graph call, sweeper). The sweeper, visiting
+//! the parent, reads how its children stand and sends the next ones, at the rollout's pace,
+//! until the failure budget is spent or every child is final.
+//!
+//! A child is assigned its change ID in the parent's table, and the table stored, before the
+//! child's record is written and Graph called: so a sweeper that dies in between leaves an
+//! assignment with no record, which, once its lease has passed, is plainly never sent, and
+//! the device is pending again. A child is never sent twice.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::ids::{ChangeId, DeviceId};
+use super::inventory::DeviceFilter;
+use super::status::Status;
+
+/// The most devices one fleet change may take.
+pub const MAX_DEVICES: usize = 500;
+
+/// How a fleet change is rolled out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rollout {
+    /// Children sent to Graph and not final yet, at most.
+    pub max_concurrent: u32,
+    /// Children sent to Graph in any one minute, at most.
+    pub per_minute: u32,
+    /// Stop sending more once this many children have failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_after_failures: Option<u32>,
+    /// Stop sending more once this percentage of the fleet has failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_after_percent: Option<u32>,
+}
+
+impl Default for Rollout {
+    fn default() -> Self {
+        Self {
+            max_concurrent: 10,
+            per_minute: 60,
+            stop_after_failures: None,
+            stop_after_percent: None,
+        }
+    }
+}
+
+impl Rollout {
+    pub const MAX_CONCURRENT: u32 = 100;
+    pub const MAX_PER_MINUTE: u32 = 600;
+}
+
+/// Which devices a fleet change names: a list, or a filter of the inventory, resolved to a
+/// list when the change is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FleetDevices {
+    Ids(Vec<DeviceId>),
+    Filter(DeviceFilter),
+}
+
+/// The fleet half of a change request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetRequest {
+    pub devices: FleetDevices,
+    pub rollout: Rollout,
+}
+
+/// Why a fleet stopped sending children before all were sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Stop {
+    /// Too many children failed.
+    FailureBudget,
+    /// The caller cancelled the rest.
+    Cancelled,
+    /// The window did not open again before `notAfter`.
+    Expired,
+}
+
+/// One device of a fleet, as the parent last saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Child {
+    pub device_id: DeviceId,
+    /// Assigned when the child is sent; absent while it waits (`scheduled`), or if it never
+    /// was sent (`cancelled`, `expired`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_id: Option<ChangeId>,
+    pub status: Status,
+    /// When the child's change ID was assigned.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub assigned_at: Option<OffsetDateTime>,
+}
+
+impl Child {
+    fn in_flight(&self) -> bool {
+        self.change_id.is_some() && !self.status.is_terminal()
+    }
+
+    fn waiting(&self) -> bool {
+        self.change_id.is_none() && self.status == Status::Scheduled
+    }
+
+    /// Whether the child was sent and did not succeed.
+    fn failed(&self) -> bool {
+        self.change_id.is_some() && self.status.is_terminal() && self.status != Status::Succeeded
+    }
+}
+
+/// A parent's children, and what its rollout has done so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fleet {
+    pub rollout: Rollout,
+    /// The filter the devices were chosen by, when they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<DeviceFilter>,
+    pub children: Vec<Child>,
+    /// When children were sent within the last minute: what the rate is measured on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    sent: Vec<SentAt>,
+    /// Graph asked graphgate to wait until then before sending more.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    paused_until: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<Stop>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+struct SentAt(#[serde(with = "time::serde::rfc3339")] OffsetDateTime);
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+impl Fleet {
+    pub fn new(devices: Vec<DeviceId>, rollout: Rollout, filter: Option<DeviceFilter>) -> Self {
+        Fleet {
+            rollout,
+            filter,
+            children: devices
+                .into_iter()
+                .map(|device_id| Child {
+                    device_id,
+                    change_id: None,
+                    status: Status::Scheduled,
+                    assigned_at: None,
+                })
+                .collect(),
+            sent: Vec::new(),
+            paused_until: None,
+            stopped: None,
+        }
+    }
+
+    /// How many children stand at each status.
+    pub fn counts(&self) -> BTreeMap<&'static str, usize> {
+        let mut counts = BTreeMap::new();
+        for child in &self.children {
+            *counts.entry(child.status.as_str()).or_default() += 1;
+        }
+        counts
+    }
+
+    /// The children sent and not final yet.
+    pub fn in_flight(&self) -> impl Iterator<Item = &Child> {
+        self.children.iter().filter(|c| c.in_flight())
+    }
+
+    pub fn failures(&self) -> usize {
+        self.children.iter().filter(|c| c.failed()).count()
+    }
+
+    /// Whether every child is final: the parent is done.
+    pub fn is_done(&self) -> bool {
+        self.children.iter().all(|c| c.status.is_terminal())
+    }
+
+    /// The parent's end, once every child is final.
+    pub fn outcome(&self) -> Status {
+        if self.children.iter().all(|c| c.status == Status::Succeeded) {
+            Status::Succeeded
+        } else if self.stopped == Some(Stop::Cancelled) && self.failures() == 0 {
+            Status::Cancelled
+        } else if self.stopped == Some(Stop::Expired) && self.failures() == 0 {
+            Status::Expired
+        } else {
+            Status::Failed
+        }
+    }
+
+    /// Takes what a child's record says now.
+    pub fn observe(&mut self, id: &ChangeId, status: Status) {
+        if let Some(child) = self
+            .children
+            .iter_mut()
+            .find(|c| c.change_id.as_ref() == Some(id))
+        {
+            child.status = status;
+        }
+    }
+
+    /// A child assigned before `lease_start` has no record: it was never sent, and waits again.
+    pub fn unassign_unsent(&mut self, id: &ChangeId, lease_start: OffsetDateTime) {
+        if let Some(child) = self.children.iter_mut().find(|c| {
+            c.change_id.as_ref() == Some(id) && c.assigned_at.is_none_or(|at| at < lease_start)
+        }) {
+            child.change_id = None;
+            child.assigned_at = None;
+            child.status = Status::Scheduled;
+        }
+    }
+
+    /// Spends the failure budget: once it is spent, the children not yet sent are cancelled.
+    pub fn check_budget(&mut self) {
+        let failures = self.failures() as u64;
+        let total = self.children.len() as u64;
+        let by_count = self
+            .rollout
+            .stop_after_failures
+            .is_some_and(|n| failures >= u64::from(n));
+        let by_share = self
+            .rollout
+            .stop_after_percent
+            .is_some_and(|p| failures * 100 >= u64::from(p) * total);
+        if by_count || by_share {
+            self.stop(Stop::FailureBudget);
+        }
+    }
+
+    /// Stops sending: every child still waiting ends, cancelled or expired.
+    pub fn stop(&mut self, why: Stop) {
+        if self.stopped.is_none() {
+            self.stopped = Some(why);
+        }
+        let status = match why {
+            Stop::Expired => Status::Expired,
+            Stop::FailureBudget | Stop::Cancelled => Status::Cancelled,
+        };
+        for child in self.children.iter_mut().filter(|c| c.waiting()) {
+            child.status = status;
+        }
+    }
+
+    /// Graph throttled a child: send no more until `until`.
+    pub fn pause(&mut self, until: OffsetDateTime) {
+        self.paused_until = Some(self.paused_until.map_or(until, |p| p.max(until)));
+    }
+
+    /// The children to send now, within the concurrency and the rate, each assigned a new
+    /// change ID: `submitting` in the table from here on.
+    pub fn assign(&mut self, now: OffsetDateTime) -> Vec<(DeviceId, ChangeId)> {
+        self.sent.retain(|s| s.0 + MINUTE > now);
+        if self.stopped.is_some() || self.paused_until.is_some_and(|p| p > now) {
+            return Vec::new();
+        }
+        let in_flight = self.in_flight().count();
+        let slots = (self.rollout.max_concurrent as usize).saturating_sub(in_flight);
+        let rate = (self.rollout.per_minute as usize).saturating_sub(self.sent.len());
+        let mut assigned = Vec::new();
+        for child in self
+            .children
+            .iter_mut()
+            .filter(|c| c.waiting())
+            .take(slots.min(rate))
+        {
+            let id = ChangeId::new();
+            child.change_id = Some(id.clone());
+            child.status = Status::Submitting;
+            child.assigned_at = Some(now);
+            self.sent.push(SentAt(now));
+            assigned.push((child.device_id.clone(), id));
+        }
+        assigned
+    }
+
+    /// Whether children wait to be sent.
+    pub fn has_waiting(&self) -> bool {
+        self.children.iter().any(Child::waiting)
+    }
+
+    /// When the parent should be visited next, seen from `now`: to follow its children
+    /// (`follow` later), or as soon as the rate or a pause lets another child go.
+    pub fn next_visit(&self, now: OffsetDateTime, follow: Duration) -> OffsetDateTime {
+        let mut next = now + follow;
+        if self.has_waiting() && self.stopped.is_none() {
+            let in_flight = self.in_flight().count();
+            let rate_full = self.sent.len() >= self.rollout.per_minute as usize;
+            if in_flight < self.rollout.max_concurrent as usize {
+                let free_at = if rate_full {
+                    self.sent.first().map_or(now, |s| s.0 + MINUTE)
+                } else {
+                    now
+                };
+                let free_at = self.paused_until.map_or(free_at, |p| p.max(free_at));
+                next = next.min(free_at.max(now));
+            }
+        }
+        next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
+
+    fn fleet(n: usize, rollout: Rollout) -> Fleet {
+        let devices = (0..n)
+            .map(|i| DeviceId::parse(format!("d{i}")).unwrap())
+            .collect();
+        Fleet::new(devices, rollout, None)
+    }
+
+    #[test]
+    fn children_go_within_the_concurrency_and_the_rate() {
+        let mut f = fleet(
+            10,
+            Rollout {
+                max_concurrent: 3,
+                per_minute: 4,
+                ..Rollout::default()
+            },
+        );
+        assert_eq!(f.assign(T0).len(), 3, "three at once");
+        assert!(f.assign(T0).is_empty(), "no slot is free");
+        let first = f.children[0].change_id.clone().unwrap();
+        f.observe(&first, Status::Succeeded);
+        assert_eq!(f.assign(T0).len(), 1, "one slot freed");
+        let second = f.children[1].change_id.clone().unwrap();
+        f.observe(&second, Status::Succeeded);
+        assert!(f.assign(T0).is_empty(), "four this minute already");
+        assert_eq!(
+            f.next_visit(T0, Duration::from_secs(15)),
+            T0 + Duration::from_secs(15)
+        );
+        assert_eq!(f.assign(T0 + MINUTE).len(), 1);
+        assert_eq!(f.counts()["scheduled"], 5);
+        assert_eq!(f.counts()["submitting"], 3);
+    }
+
+    #[test]
+    fn the_failure_budget_cancels_the_children_not_yet_sent() {
+        let mut f = fleet(
+            10,
+            Rollout {
+                max_concurrent: 4,
+                stop_after_failures: Some(2),
+                ..Rollout::default()
+            },
+        );
+        let sent = f.assign(T0);
+        f.observe(&sent[0].1, Status::Failed);
+        f.check_budget();
+        assert_eq!(f.stopped, None);
+        f.observe(&sent[1].1, Status::Rejected);
+        f.check_budget();
+        assert_eq!(f.stopped, Some(Stop::FailureBudget));
+        assert!(f.assign(T0 + MINUTE).is_empty());
+        assert_eq!(f.counts()["cancelled"], 6);
+        assert!(!f.is_done(), "two are still in flight");
+        f.observe(&sent[2].1, Status::Succeeded);
+        f.observe(&sent[3].1, Status::Succeeded);
+        assert!(f.is_done());
+        assert_eq!(f.outcome(), Status::Failed);
+    }
+
+    #[test]
+    fn a_percentage_budget_counts_against_the_whole_fleet() {
+        let mut f = fleet(
+            10,
+            Rollout {
+                max_concurrent: 10,
+                stop_after_percent: Some(20),
+                ..Rollout::default()
+            },
+        );
+        let sent = f.assign(T0);
+        f.observe(&sent[0].1, Status::Failed);
+        f.check_budget();
+        assert_eq!(f.stopped, None, "10% failed");
+        f.observe(&sent[1].1, Status::TimedOut);
+        f.check_budget();
+        assert_eq!(f.stopped, Some(Stop::FailureBudget), "20% failed");
+    }
+
+    #[test]
+    fn an_assignment_without_a_record_waits_again_once_its_lease_is_over() {
+        let mut f = fleet(2, Rollout::default());
+        let sent = f.assign(T0);
+        f.unassign_unsent(&sent[0].1, T0);
+        assert_eq!(f.children[0].status, Status::Submitting, "still leased");
+        f.unassign_unsent(&sent[0].1, T0 + Duration::from_secs(1));
+        assert_eq!(f.children[0].status, Status::Scheduled);
+        assert_eq!(f.children[0].change_id, None);
+    }
+
+    #[test]
+    fn a_pause_holds_the_rest_back() {
+        let mut f = fleet(3, Rollout::default());
+        f.pause(T0 + Duration::from_secs(30));
+        assert!(f.assign(T0).is_empty());
+        assert_eq!(
+            f.next_visit(T0, Duration::from_secs(60)),
+            T0 + Duration::from_secs(30)
+        );
+        assert_eq!(f.assign(T0 + Duration::from_secs(30)).len(), 3);
+    }
+
+    #[test]
+    fn a_cancelled_or_expired_fleet_ends_so() {
+        let mut f = fleet(2, Rollout::default());
+        f.stop(Stop::Cancelled);
+        assert!(f.is_done());
+        assert_eq!(f.outcome(), Status::Cancelled);
+        let mut f = fleet(2, Rollout::default());
+        f.stop(Stop::Expired);
+        assert_eq!(f.outcome(), Status::Expired);
+    }
+}

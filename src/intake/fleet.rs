@@ -1,0 +1,84 @@
+//! Fleet changes at the intake: the devices a fleet names, resolved (a filter is read from
+//! the inventory now, so the caller sees at once which devices the change takes), and the
+//! parent recorded. The sweeper sends the children.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::changes::check;
+use super::{ApiError, Intake, status_url};
+use crate::callers::Caller;
+use crate::change::{
+    ChangeRecord, ChangeRequest, DeviceId, FleetDevices, FleetRequest, MAX_DEVICES, Unjudged,
+};
+
+/// The devices a fleet takes, in order, and those its filter could not judge.
+pub(super) async fn resolve(
+    intake: &Intake,
+    fleet: &FleetRequest,
+    deadline: Instant,
+) -> Result<(Vec<DeviceId>, Vec<Unjudged>), ApiError> {
+    let filter = match &fleet.devices {
+        FleetDevices::Ids(ids) => return Ok((ids.clone(), Vec::new())),
+        FleetDevices::Filter(filter) => filter,
+    };
+    let inventory = intake
+        .graph
+        .inventory(filter, deadline)
+        .await
+        .map_err(|source| ApiError::GraphRead {
+            what: "the device inventory",
+            source,
+        })?;
+    let found = inventory.devices.len();
+    if found == 0 || found > MAX_DEVICES {
+        return Err(ApiError::FleetSize { found });
+    }
+    let ids = inventory.devices.into_iter().map(|d| d.id).collect();
+    Ok((ids, inventory.unjudged))
+}
+
+/// Checks a fleet change as any change is checked, resolves its devices and makes its
+/// parent record.
+pub(super) async fn admit(
+    intake: &Intake,
+    caller: &Caller,
+    request: ChangeRequest,
+    deadline: Instant,
+) -> Result<(ChangeRecord, Vec<Unjudged>), ApiError> {
+    check(intake, caller, &request)?;
+    let fleet = request.fleet.as_ref().expect("a fleet change");
+    let (devices, unjudged) = resolve(intake, fleet, deadline).await?;
+    let now = intake.clock.now();
+    let opening = request.schedule.opening(now);
+    let record = ChangeRecord::fleet_parent(request, caller.name(), now, devices, opening);
+    Ok((record, unjudged))
+}
+
+/// Records the parent; its children go as the sweeper sends them.
+pub(super) async fn record(
+    intake: &Intake,
+    parent: ChangeRecord,
+    unjudged: Vec<Unjudged>,
+) -> Result<Response, ApiError> {
+    intake.store.insert(&parent).await?;
+    let fleet = parent.fleet().expect("a fleet parent");
+    tracing::info!(change_id = %parent.id(), caller = parent.caller(), action = %parent.action().kind(), devices = fleet.children.len(), "fleet change recorded");
+    let mut body = json!({
+        "changeId": parent.id(),
+        "status": parent.status(),
+        "statusUrl": status_url(parent.id()),
+        "devices": fleet.children.iter().map(|c| &c.device_id).collect::<Vec<_>>(),
+        "rollout": fleet.rollout,
+    });
+    if let Some(opens_at) = super::changes::opens_at(&parent) {
+        body["opensAt"] = json!(opens_at);
+    }
+    if !unjudged.is_empty() {
+        body["unjudged"] = json!(unjudged);
+    }
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}

@@ -345,12 +345,19 @@ fn pacing(env: Env<'_>) -> Result<Pacing, ConfigError> {
         Pacing::MAX_OPERATION_TIMEOUT.as_secs_f64(),
     )?
     .unwrap_or(defaults.operation_timeout);
+    let verify_timeout = seconds(
+        env,
+        "GRAPHGATE_VERIFY_TIMEOUT_SECS",
+        Pacing::MAX_OPERATION_TIMEOUT.as_secs_f64(),
+    )?
+    .unwrap_or(defaults.verify_timeout);
     Ok(Pacing {
         // An accepted operation is first polled one poll interval later.
         first_poll: poll_base,
         poll_base,
         poll_max: defaults.poll_max.max(poll_base),
         operation_timeout,
+        verify_timeout,
         ..defaults
     })
 }

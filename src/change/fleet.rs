@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 use super::ids::{ChangeId, DeviceId};
 use super::inventory::DeviceFilter;
 use super::status::Status;
+use super::verification::VerificationState;
 
 /// The most devices one fleet change may take.
 pub const MAX_DEVICES: usize = 500;
@@ -98,9 +99,17 @@ pub struct Child {
         with = "time::serde::rfc3339::option"
     )]
     pub assigned_at: Option<OffsetDateTime>,
+    /// For a child that succeeded: whether its device shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<VerificationState>,
 }
 
 impl Child {
+    /// Sent, and either not final or still being verified: its record is worth reading.
+    fn unsettled(&self) -> bool {
+        self.in_flight() || self.verification == Some(VerificationState::Pending)
+    }
+
     fn in_flight(&self) -> bool {
         self.change_id.is_some() && !self.status.is_terminal()
     }
@@ -156,6 +165,7 @@ impl Fleet {
                     change_id: None,
                     status: Status::Scheduled,
                     assigned_at: None,
+                    verification: None,
                 })
                 .collect(),
             sent: Vec::new(),
@@ -173,18 +183,34 @@ impl Fleet {
         counts
     }
 
+    /// How many children stand at each verification state.
+    pub fn verification_counts(&self) -> BTreeMap<VerificationState, usize> {
+        let mut counts = BTreeMap::new();
+        for state in self.children.iter().filter_map(|c| c.verification) {
+            *counts.entry(state).or_default() += 1;
+        }
+        counts
+    }
+
     /// The children sent and not final yet.
     pub fn in_flight(&self) -> impl Iterator<Item = &Child> {
         self.children.iter().filter(|c| c.in_flight())
+    }
+
+    /// The children whose records may have moved on since: in flight, or being verified.
+    pub fn unsettled(&self) -> impl Iterator<Item = &Child> {
+        self.children.iter().filter(|c| c.unsettled())
     }
 
     pub fn failures(&self) -> usize {
         self.children.iter().filter(|c| c.failed()).count()
     }
 
-    /// Whether every child is final: the parent is done.
+    /// Whether every child is final, verification included: the parent is done.
     pub fn is_done(&self) -> bool {
-        self.children.iter().all(|c| c.status.is_terminal())
+        self.children
+            .iter()
+            .all(|c| c.status.is_terminal() && c.verification != Some(VerificationState::Pending))
     }
 
     /// The parent's end, once every child is final.
@@ -201,24 +227,46 @@ impl Fleet {
     }
 
     /// Takes what a child's record says now.
-    pub fn observe(&mut self, id: &ChangeId, status: Status) {
+    pub fn observe(
+        &mut self,
+        id: &ChangeId,
+        status: Status,
+        verification: Option<VerificationState>,
+    ) {
         if let Some(child) = self
             .children
             .iter_mut()
             .find(|c| c.change_id.as_ref() == Some(id))
         {
             child.status = status;
+            child.verification = verification;
         }
     }
 
-    /// A child assigned before `lease_start` has no record: it was never sent, and waits again.
-    pub fn unassign_unsent(&mut self, id: &ChangeId, lease_start: OffsetDateTime) {
-        if let Some(child) = self.children.iter_mut().find(|c| {
+    /// Whether child `id` was assigned before `lease_start`: a sender still holding it is
+    /// past its lease.
+    pub fn assigned_before(&self, id: &ChangeId, lease_start: OffsetDateTime) -> bool {
+        self.children.iter().any(|c| {
             c.change_id.as_ref() == Some(id) && c.assigned_at.is_none_or(|at| at < lease_start)
-        }) {
+        })
+    }
+
+    /// Child `id` was never sent (Graph did not take it, or it was never recorded): its
+    /// device waits again, to be sent as a new child, or ends as the fleet has stopped.
+    pub fn requeue(&mut self, id: &ChangeId) {
+        let status = match self.stopped {
+            None => Status::Scheduled,
+            Some(Stop::Expired) => Status::Expired,
+            Some(Stop::FailureBudget | Stop::Cancelled) => Status::Cancelled,
+        };
+        if let Some(child) = self
+            .children
+            .iter_mut()
+            .find(|c| c.change_id.as_ref() == Some(id))
+        {
             child.change_id = None;
             child.assigned_at = None;
-            child.status = Status::Scheduled;
+            child.status = status;
         }
     }
 
@@ -337,10 +385,10 @@ mod tests {
         assert_eq!(f.assign(T0).len(), 3, "three at once");
         assert!(f.assign(T0).is_empty(), "no slot is free");
         let first = f.children[0].change_id.clone().unwrap();
-        f.observe(&first, Status::Succeeded);
+        f.observe(&first, Status::Succeeded, None);
         assert_eq!(f.assign(T0).len(), 1, "one slot freed");
         let second = f.children[1].change_id.clone().unwrap();
-        f.observe(&second, Status::Succeeded);
+        f.observe(&second, Status::Succeeded, None);
         assert!(f.assign(T0).is_empty(), "four this minute already");
         assert_eq!(
             f.next_visit(T0, Duration::from_secs(15)),
@@ -362,17 +410,17 @@ mod tests {
             },
         );
         let sent = f.assign(T0);
-        f.observe(&sent[0].1, Status::Failed);
+        f.observe(&sent[0].1, Status::Failed, None);
         f.check_budget();
         assert_eq!(f.stopped, None);
-        f.observe(&sent[1].1, Status::Rejected);
+        f.observe(&sent[1].1, Status::Rejected, None);
         f.check_budget();
         assert_eq!(f.stopped, Some(Stop::FailureBudget));
         assert!(f.assign(T0 + MINUTE).is_empty());
         assert_eq!(f.counts()["cancelled"], 6);
         assert!(!f.is_done(), "two are still in flight");
-        f.observe(&sent[2].1, Status::Succeeded);
-        f.observe(&sent[3].1, Status::Succeeded);
+        f.observe(&sent[2].1, Status::Succeeded, None);
+        f.observe(&sent[3].1, Status::Succeeded, None);
         assert!(f.is_done());
         assert_eq!(f.outcome(), Status::Failed);
     }
@@ -388,23 +436,30 @@ mod tests {
             },
         );
         let sent = f.assign(T0);
-        f.observe(&sent[0].1, Status::Failed);
+        f.observe(&sent[0].1, Status::Failed, None);
         f.check_budget();
         assert_eq!(f.stopped, None, "10% failed");
-        f.observe(&sent[1].1, Status::TimedOut);
+        f.observe(&sent[1].1, Status::TimedOut, None);
         f.check_budget();
         assert_eq!(f.stopped, Some(Stop::FailureBudget), "20% failed");
     }
 
     #[test]
-    fn an_assignment_without_a_record_waits_again_once_its_lease_is_over() {
-        let mut f = fleet(2, Rollout::default());
+    fn a_child_never_sent_waits_again_or_ends_as_the_fleet_stopped() {
+        let mut f = fleet(3, Rollout::default());
         let sent = f.assign(T0);
-        f.unassign_unsent(&sent[0].1, T0);
-        assert_eq!(f.children[0].status, Status::Submitting, "still leased");
-        f.unassign_unsent(&sent[0].1, T0 + Duration::from_secs(1));
+        assert!(!f.assigned_before(&sent[0].1, T0), "still leased");
+        assert!(f.assigned_before(&sent[0].1, T0 + Duration::from_secs(1)));
+        f.requeue(&sent[0].1);
         assert_eq!(f.children[0].status, Status::Scheduled);
         assert_eq!(f.children[0].change_id, None);
+        // Once the fleet is cancelled, a child found never sent ends too: the fleet can end.
+        f.stop(Stop::Cancelled);
+        f.requeue(&sent[1].1);
+        assert_eq!(f.children[1].status, Status::Cancelled);
+        f.observe(&sent[2].1, Status::Succeeded, None);
+        assert!(f.is_done());
+        assert_eq!(f.outcome(), Status::Cancelled);
     }
 
     #[test]

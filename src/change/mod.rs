@@ -14,6 +14,7 @@ mod request;
 mod schedule;
 mod status;
 mod text;
+mod verification;
 mod view;
 mod window;
 
@@ -41,5 +42,6 @@ pub use record::{ChangeRecord, InvalidTransition};
 pub use request::{CallbackUrl, ChangeRequest, FieldError};
 pub use schedule::{Due, Pacing};
 pub use status::Status;
+pub use verification::{Reading, Verification, VerificationState};
 pub use view::ChangeView;
 pub use window::{DailyWindow, Opening, Schedule, TimeOfDay};

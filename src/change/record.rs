@@ -20,6 +20,7 @@ use super::outcome::{
 use super::request::{CallbackUrl, ChangeRequest};
 use super::schedule::{Due, Pacing};
 use super::status::Status;
+use super::verification::{Reading, Verification, VerificationState};
 use super::window::{Opening, Schedule};
 use crate::metrics::{Dimension, Metric};
 
@@ -90,6 +91,9 @@ pub struct ChangeRecord {
     /// For a child of a fleet change: its parent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) parent: Option<ChangeId>,
+    /// For a change that succeeded: whether its target shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) verification: Option<Verification>,
     #[serde(with = "time::serde::rfc3339")]
     pub(super) created_at: OffsetDateTime,
     /// When the change was recorded to go to Graph: when it was made, or when its window
@@ -195,6 +199,17 @@ impl ChangeRecord {
         self.parent.as_ref()
     }
 
+    pub fn verification(&self) -> Option<&Verification> {
+        self.verification.as_ref()
+    }
+
+    /// Whether the change succeeded and its target is still to show it.
+    pub fn verifying(&self) -> bool {
+        self.verification
+            .as_ref()
+            .is_some_and(Verification::is_pending)
+    }
+
     /// When the change was sent to Graph, or is to be; the operation timeout runs from it.
     pub fn submitted_at(&self) -> OffsetDateTime {
         self.submitted_at.unwrap_or(self.created_at)
@@ -211,17 +226,23 @@ impl ChangeRecord {
             .callback
             .as_ref()
             .is_some_and(|c| c.status == DeliveryStatus::Pending);
+        // The report waits until the verification has its answer.
         self.callback_url
             .as_ref()
-            .filter(|_| pending && self.status.is_terminal())
+            .filter(|_| pending && self.status.is_terminal() && !self.verifying())
     }
 
     /// The metric that counts the change, by its action, if its status is an end that has
     /// one. Whoever stores that end counts it: the intake for a change Graph completed at
     /// once, the sweeper for the rest.
     pub fn end_metric(&self) -> Option<(Metric, Dimension<'static>)> {
-        // A fleet parent's children are counted, each as a change; the parent is not.
-        if self.fleet.is_some() {
+        // A fleet parent's children are counted, each as a change; the parent is not. A
+        // change its caller cancelled, or one Graph never took (a fleet sends its device
+        // again), did not fail.
+        let cancelled_here = self.failure.as_ref().is_some_and(|f| {
+            f.http_status.is_none() && matches!(f.code.as_str(), "cancelled" | "notTaken")
+        });
+        if self.fleet.is_some() || cancelled_here {
             return None;
         }
         let metric = self.status.ended_metric()?;
@@ -387,6 +408,7 @@ impl ChangeRecord {
             schedule: Schedule::default(),
             fleet: None,
             parent: Some(parent.id.clone()),
+            verification: None,
             created_at: now,
             submitted_at: Some(now),
             updated_at: now,
@@ -418,6 +440,7 @@ impl ChangeRecord {
             schedule: request.schedule,
             fleet: None,
             parent: None,
+            verification: None,
             created_at: now,
             submitted_at: None,
             updated_at: now,
@@ -466,7 +489,16 @@ impl ChangeRecord {
                 event: "found upgraded while the installation is unchanged",
             });
         }
-        self.moved_to(Status::Succeeded, now)
+        let mut next = self.moved_to(Status::Succeeded, now)?;
+        // The look that found it upgraded is the verification.
+        next.verification = Some(Verification {
+            state: VerificationState::Verified,
+            reported_version: installed.version.clone(),
+            checked_at: Some(now),
+            until: now,
+            checks: 1,
+        });
+        Ok(next)
     }
 
     /// When, seen from `now`, a scheduled change may go to Graph.
@@ -493,6 +525,39 @@ impl ChangeRecord {
         self.only_from(&[Status::Scheduled], "rescheduled")?;
         Ok(ChangeRecord {
             due: Some(Due::Open(opens_at)),
+            ..self.clone()
+        })
+    }
+
+    /// A fleet child Graph clearly did not take (throttled, unreachable, or no time was left
+    /// to ask): it ends here, and its fleet sends the device again as a new child, when the
+    /// fleet's pace, window and budget allow.
+    pub fn not_taken(&self, now: OffsetDateTime) -> Result<Self, InvalidTransition> {
+        self.only_from(&[Status::Submitting], "not taken")?;
+        self.ended(
+            Status::Cancelled,
+            GraphFailure::graphgate(
+                "notTaken",
+                "Graph did not take the change (throttled or unreachable); its fleet sends the device again as a new change",
+            ),
+            now,
+        )
+    }
+
+    /// A scheduled change Graph clearly did not take when its window opened: it waits again,
+    /// and is sent when its window next allows, from `at` on.
+    pub fn reopened(&self, at: OffsetDateTime) -> Result<Self, InvalidTransition> {
+        self.only_from(&[Status::Submitting], "scheduled again")?;
+        if self.schedule.is_empty() || self.resubmitted {
+            return Err(InvalidTransition::NotFrom {
+                status: self.status,
+                event: "scheduled again without a window",
+            });
+        }
+        Ok(ChangeRecord {
+            status: Status::Scheduled,
+            submitted_at: None,
+            due: Some(Due::Open(at)),
             ..self.clone()
         })
     }
@@ -534,25 +599,29 @@ impl ChangeRecord {
             let stopped = fleet.stopped;
             next.fleet = Some(fleet);
             let mut done = next.moved_to(outcome, now)?;
-            if outcome != Status::Succeeded {
-                let (code, message) = match stopped {
-                    Some(super::fleet::Stop::FailureBudget) => (
-                        "failureBudget",
-                        format!("{failures} of {total} devices failed, which spent the failure budget; the devices not yet sent were cancelled"),
+            let ended = match (outcome, stopped) {
+                (Status::Succeeded, _) => None,
+                (Status::Cancelled, _) => Some((
+                    "cancelled",
+                    "the caller cancelled the devices not yet sent".to_owned(),
+                )),
+                (Status::Expired, _) => Some((
+                    "expired",
+                    "the window did not open again before notAfter for the devices not yet sent"
+                        .to_owned(),
+                )),
+                (_, Some(super::fleet::Stop::FailureBudget)) => Some((
+                    "failureBudget",
+                    format!(
+                        "{failures} of {total} devices failed, which spent the failure budget; the devices not yet sent were cancelled"
                     ),
-                    Some(super::fleet::Stop::Cancelled) => (
-                        "cancelled",
-                        "the caller cancelled the devices not yet sent".to_owned(),
-                    ),
-                    Some(super::fleet::Stop::Expired) => (
-                        "expired",
-                        "the window did not open again before notAfter for the devices not yet sent".to_owned(),
-                    ),
-                    None => (
-                        "childrenFailed",
-                        format!("{failures} of {total} devices did not succeed"),
-                    ),
-                };
+                )),
+                (_, _) => Some((
+                    "childrenFailed",
+                    format!("{failures} of {total} devices did not succeed"),
+                )),
+            };
+            if let Some((code, message)) = ended {
                 done.failure = Some(GraphFailure::graphgate(code, message));
             }
             return Ok(done);
@@ -598,6 +667,40 @@ impl ChangeRecord {
         )
     }
 
+    /// The change's target was looked at: verified, a mismatch once the verification timeout
+    /// has passed, or looked at again later. A verification with its answer lets the report
+    /// go.
+    pub fn verified(
+        &self,
+        reading: &Reading,
+        now: OffsetDateTime,
+        pacing: &Pacing,
+    ) -> Result<Self, InvalidTransition> {
+        let Some(verification) = self.verification.as_ref().filter(|v| v.is_pending()) else {
+            return Err(InvalidTransition::NotFrom {
+                status: self.status,
+                event: "verified with no verification pending",
+            });
+        };
+        let read = verification.read(&self.action, self.installed_before.as_ref(), reading, now);
+        let mut next = self.clone();
+        next.updated_at = now;
+        next.due = if read.is_pending() {
+            let wait = pacing.poll_wait(read.checks(), None);
+            Some(Due::Verify((now + wait).min(read.until)))
+        } else if self
+            .callback
+            .as_ref()
+            .is_some_and(|c| c.status == DeliveryStatus::Pending)
+        {
+            Some(Due::Callback(now))
+        } else {
+            None
+        };
+        next.verification = Some(read);
+        Ok(next)
+    }
+
     /// A sweeper takes the change until `until`; a second sweeper's claim on the same version
     /// loses in the store.
     pub fn claim(&self, until: OffsetDateTime) -> Result<Self, InvalidTransition> {
@@ -633,7 +736,7 @@ impl ChangeRecord {
             ActionOutcome::Completed { request_id } => {
                 let mut next = self.moved_to(Status::Succeeded, now)?;
                 next.graph_request_id = request_id.clone();
-                next
+                next.start_verification(now, pacing)
             }
         })
     }
@@ -829,7 +932,7 @@ impl ChangeRecord {
 
     /// A finished change with no report owed leaves the due set.
     pub fn settled(&self) -> Result<Self, InvalidTransition> {
-        if !self.status.is_terminal() || self.pending_callback().is_some() {
+        if !self.status.is_terminal() || self.pending_callback().is_some() || self.verifying() {
             return Err(InvalidTransition::NotFrom {
                 status: self.status,
                 event: "settled with work left",
@@ -936,7 +1039,24 @@ impl ChangeRecord {
         if !status.is_terminal() {
             next.due = Some(Due::Poll(now + pacing.poll_wait(next.polls, None)));
         }
-        Ok(next)
+        Ok(next.start_verification(now, pacing))
+    }
+
+    /// A change that just succeeded starts its verification, if its target can show it: a
+    /// device reports its software's version, and an installation whose definition before the
+    /// upgrade is known shows whether it moved on.
+    fn start_verification(mut self, now: OffsetDateTime, pacing: &Pacing) -> Self {
+        let verifiable = match &self.action {
+            Action::UpdateSoftware { .. } => true,
+            Action::UpgradeApp { .. } => self.installed_before.is_some(),
+            Action::RestartDevice { .. } | Action::RunDiagnostics { .. } => false,
+        };
+        if self.status != Status::Succeeded || !verifiable || self.verification.is_some() {
+            return self;
+        }
+        self.verification = Some(Verification::pending(now + pacing.verify_timeout));
+        self.due = Some(Due::Verify(now + pacing.poll_base));
+        self
     }
 }
 

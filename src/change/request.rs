@@ -175,6 +175,14 @@ fn fleet(r: &mut Fields<'_>) -> (Option<FleetRequest>, Target) {
     let filtered = r.is_present("devices");
     let ids = r.take("deviceIds").and_then(|value| device_list(r, value));
     let filter = r.take("devices").and_then(|value| match value.as_object() {
+        // Every device in the tenant is never the default of a typo.
+        Some(fields) if fields.values().all(Value::is_null) => {
+            r.error(
+                "devices",
+                "must name deviceType, updateAvailable, or both; list deviceIds to take devices one by one",
+            );
+            None
+        }
         Some(fields) => DeviceFilter::parse(fields, "devices")
             .map_err(|errors| r.errors.extend(errors))
             .ok(),
@@ -763,12 +771,18 @@ mod tests {
             ["deviceId"]
         );
         assert_eq!(
-            fields(json!({"action":"restartDevice","deviceIds":["a"],"devices":{}})),
+            fields(
+                json!({"action":"restartDevice","deviceIds":["a"],"devices":{"deviceType":"sip"}})
+            ),
             ["devices"]
         );
         assert_eq!(
             fields(json!({"action":"restartDevice","devices":{"deviceType":"toaster"}})),
             ["devices.deviceType"]
+        );
+        assert_eq!(
+            fields(json!({"action":"restartDevice","devices":{}})),
+            ["devices"]
         );
         assert_eq!(
             fields(json!({"action":"restartDevice","deviceId":"a","rollout":{"maxConcurrent":2}})),

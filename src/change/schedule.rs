@@ -26,15 +26,20 @@ pub enum Due {
     Callback(#[serde(with = "time::serde::rfc3339")] OffsetDateTime),
     /// `scheduled`: its window opens then, and it is sent to Graph.
     Open(#[serde(with = "time::serde::rfc3339")] OffsetDateTime),
+    /// It succeeded in Graph, and its target is looked at then, to verify it shows.
+    Verify(#[serde(with = "time::serde::rfc3339")] OffsetDateTime),
 }
 
 impl Due {
     /// The time the stores index: the change is due from then on.
     pub fn at(self) -> OffsetDateTime {
         match self {
-            Due::Lease(at) | Due::Claim(at) | Due::Poll(at) | Due::Callback(at) | Due::Open(at) => {
-                at
-            }
+            Due::Lease(at)
+            | Due::Claim(at)
+            | Due::Poll(at)
+            | Due::Callback(at)
+            | Due::Open(at)
+            | Due::Verify(at) => at,
         }
     }
 
@@ -60,6 +65,9 @@ pub struct Pacing {
     pub poll_max: Duration,
     /// An operation with no final status this long after the change was made is `timedOut`.
     pub operation_timeout: Duration,
+    /// How long after a change succeeds its target may take to show it, before the
+    /// verification is a mismatch.
+    pub verify_timeout: Duration,
     /// Callback attempts before giving up, and the first wait between them (it doubles).
     pub callback_attempts: u32,
     pub callback_retry_base: Duration,
@@ -72,6 +80,7 @@ impl Default for Pacing {
             poll_base: Duration::from_secs(15),
             poll_max: Duration::from_secs(300),
             operation_timeout: Duration::from_secs(4 * 3600),
+            verify_timeout: Duration::from_secs(2 * 3600),
             callback_attempts: 8,
             callback_retry_base: Duration::from_secs(30),
         }

@@ -77,7 +77,8 @@ impl Status {
                 matches!(next, Scheduled | Submitting | Running | Cancelled | Expired)
                     || next.is_terminal()
             }
-            Submitting => !matches!(next, Scheduled | Expired),
+            // Back to `scheduled` only when Graph did not take it as its window opened.
+            Submitting => next != Expired,
             Queued | Running => !matches!(next, Scheduled | Submitting | Rejected),
             Succeeded | Failed | Cancelled | TimedOut | Rejected | Expired => false,
         }

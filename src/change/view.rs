@@ -9,7 +9,8 @@ use time::OffsetDateTime;
 
 use super::{
     CallbackDelivery, CallbackUrl, ChangeId, ChangeRecord, Child, DeviceFilter, Due, Fleet,
-    GraphFailure, OperationReport, Rollout, Schedule, Status, Stop,
+    GraphFailure, OperationReport, Rollout, Schedule, Status, Stop, Verification,
+    VerificationState,
 };
 
 #[derive(Serialize)]
@@ -44,6 +45,9 @@ pub struct ChangeView {
     /// For a child of a fleet change: the parent.
     #[serde(skip_serializing_if = "Option::is_none")]
     parent_change_id: Option<ChangeId>,
+    /// For a change that succeeded: whether its target shows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verification: Option<VerificationView>,
     /// `notBefore`, `notAfter` and `window`, as asked.
     #[serde(flatten)]
     schedule: Schedule,
@@ -67,6 +71,29 @@ impl ChangeView {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
+struct VerificationView {
+    state: VerificationState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reported_version: Option<String>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    checked_at: Option<OffsetDateTime>,
+}
+
+impl From<Verification> for VerificationView {
+    fn from(v: Verification) -> Self {
+        VerificationView {
+            state: v.state,
+            reported_version: v.reported_version,
+            checked_at: v.checked_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct FleetView {
     rollout: Rollout,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -74,6 +101,9 @@ struct FleetView {
     total: usize,
     /// Children by status; they add up to `total`.
     counts: BTreeMap<&'static str, usize>,
+    /// Children that succeeded, by verification state.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    verification: BTreeMap<VerificationState, usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     stopped: Option<Stop>,
     children: Vec<Child>,
@@ -85,6 +115,7 @@ impl From<Fleet> for FleetView {
             rollout: fleet.rollout,
             total: fleet.children.len(),
             counts: fleet.counts(),
+            verification: fleet.verification_counts(),
             stopped: fleet.stopped,
             filter: fleet.filter,
             children: fleet.children,
@@ -120,6 +151,7 @@ impl From<ChangeRecord> for ChangeView {
             callback: r.callback,
             fleet: r.fleet.map(FleetView::from),
             parent_change_id: r.parent,
+            verification: r.verification.map(VerificationView::from),
             schedule: r.schedule,
             opens_at,
             created_at: r.created_at,

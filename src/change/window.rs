@@ -7,7 +7,7 @@
 use std::fmt;
 
 use jiff::civil::Time;
-use jiff::tz::TimeZone;
+use jiff::tz::{AmbiguousOffset, TimeZone};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -152,9 +152,18 @@ fn local(at: OffsetDateTime, zone: &TimeZone) -> jiff::ZonedDateTime {
     ts.to_zoned_datetime(zone.clone())
 }
 
+/// The instant a local time names; one that falls in a daylight-saving gap names the instant
+/// the gap ends.
 fn instant(datetime: jiff::civil::DateTime, zone: &TimeZone) -> Option<OffsetDateTime> {
-    let zoned = datetime.to_zoned_datetime(zone.clone()).ok()?;
-    OffsetDateTime::from_unix_timestamp_nanos(zoned.timestamp().as_nanosecond()).ok()
+    let ambiguous = zone.to_ambiguous_timestamp(datetime);
+    let at = match ambiguous.offset() {
+        AmbiguousOffset::Gap { .. } => {
+            let before_gap = ambiguous.earlier().ok()?;
+            zone.following(before_gap).next()?.timestamp()
+        }
+        _ => ambiguous.compatible().ok()?,
+    };
+    OffsetDateTime::from_unix_timestamp_nanos(at.as_nanosecond()).ok()
 }
 
 /// When a change may go to Graph. Empty, it may go at once.
@@ -271,7 +280,11 @@ mod tests {
         // New York skips 02:00-03:00 on 2026-03-08.
         let w = window("02:30", "04:00", "America/New_York");
         let opens = w.next_open(at("2026-03-08T05:00:00Z"));
-        assert_eq!(opens, at("2026-03-08T07:30:00Z"));
+        assert_eq!(
+            opens,
+            at("2026-03-08T07:00:00Z"),
+            "03:00 EDT, when the gap ends"
+        );
         assert!(w.is_open(opens));
     }
 

@@ -100,6 +100,7 @@ impl GraphClient {
                 break;
             }
             pending.sort_unstable();
+            let named = wait.is_some();
             let wait = wait.unwrap_or_else(|| self.retry.backoff(rounds));
             let left = deadline.saturating_duration_since(Instant::now());
             if !self.retry.may_retry(rounds, wait, left) {
@@ -110,11 +111,13 @@ impl GraphClient {
                 );
                 break;
             }
-            metrics::time(
-                Metric::GraphRetryAfterWaited,
-                wait,
-                Some(Dimension::Call(api)),
-            );
+            if named {
+                metrics::time(
+                    Metric::GraphRetryAfterWaited,
+                    wait,
+                    Some(Dimension::Call(api)),
+                );
+            }
             tokio::time::sleep(wait).await;
         }
         Ok(answers

@@ -73,6 +73,24 @@ impl GraphClient {
         Ok(device)
     }
 
+    /// One device's `softwareUpdateHealth`. One attempt: it is a look during verification,
+    /// which comes back later anyway.
+    pub async fn device_health(
+        &self,
+        id: &DeviceId,
+        deadline: Instant,
+    ) -> Result<SoftwareHealth, GraphError> {
+        let health = self
+            .get_once(
+                "getDeviceHealth",
+                &self.base.health_url(id),
+                "a device's health",
+                deadline,
+            )
+            .await?;
+        Ok(software_of(&health))
+    }
+
     /// Each device's `softwareUpdateHealth` (`GET /teamwork/devices/{id}/health`), read in
     /// `$batch`es, in the order given: a device whose health Graph refused or kept
     /// throttling gets that failure.

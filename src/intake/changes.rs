@@ -16,7 +16,7 @@ use super::submit::submit;
 use super::{ApiError, Intake, status_url};
 use crate::callers::Caller;
 use crate::change::{
-    ChangeId, ChangeRecord, ChangeRequest, ChangeView, Due, FieldError, Opening, Status,
+    ChangeId, ChangeRecord, ChangeRequest, ChangeView, Due, FieldError, Opening, Status, Stop,
 };
 use crate::metrics;
 use crate::store::StoreError;
@@ -40,6 +40,9 @@ pub async fn create(
         return Ok(Json(rehearsal.to_json()).into_response());
     }
     if request.fleet.is_some() {
+        if let Some(first) = idempotency::answered(&intake, &caller, key.as_ref(), &bytes).await? {
+            return Ok(first);
+        }
         let (parent, unjudged) = fleet::admit(&intake, &caller, request, deadline).await?;
         let change_id = parent.id().clone();
         return idempotency::once(&intake, &caller, key, &bytes, change_id, deadline, async {
@@ -203,7 +206,11 @@ pub async fn cancel(
     // A sweeper may claim or open the change between our read and our write: read again.
     for _ in 0..CANCEL_ATTEMPTS {
         let record = own_change(&intake, &caller, &id).await?;
-        if record.status() == Status::Cancelled {
+        let already = record.status() == Status::Cancelled
+            || record
+                .fleet()
+                .is_some_and(|f| f.stopped == Some(Stop::Cancelled));
+        if already {
             return Ok(Json(ChangeView::from(record)));
         }
         let Ok(cancelled) = record.cancelled(intake.clock.now()) else {
@@ -236,7 +243,7 @@ fn change_id(id: Result<Path<String>, PathRejection>) -> Result<ChangeId, ApiErr
 }
 
 /// How often a cancel reads the change again after another writer won.
-const CANCEL_ATTEMPTS: usize = 3;
+const CANCEL_ATTEMPTS: usize = 5;
 
 /// The change `id` names, if `caller` made it: another caller's change is answered exactly
 /// like a missing one.

@@ -37,7 +37,14 @@ pub(super) async fn resolve(
     if found == 0 || found > MAX_DEVICES {
         return Err(ApiError::FleetSize { found });
     }
-    let ids = inventory.devices.into_iter().map(|d| d.id).collect();
+    // A device Graph lists twice (pages that moved while being read) is one child.
+    let mut seen = std::collections::HashSet::new();
+    let ids = inventory
+        .devices
+        .into_iter()
+        .map(|d| d.id)
+        .filter(|id| seen.insert(id.clone()))
+        .collect();
     Ok((ids, inventory.unjudged))
 }
 

@@ -157,6 +157,40 @@ pub async fn once(
     Ok(response)
 }
 
+/// The kept answer to a repeat of a delivery already answered, read without taking the
+/// key: for work that reads Graph before it can be carried out once (a fleet's filter), so
+/// a repeat gets the first answer rather than what Graph says now.
+pub async fn answered(
+    intake: &Intake,
+    caller: &Caller,
+    key: Option<&IdempotencyKey>,
+    body: &[u8],
+) -> Result<Option<Response>, ApiError> {
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    let now = intake.clock.now();
+    let probe = KeyedDelivery::new(
+        caller.name(),
+        key.clone(),
+        body,
+        None,
+        now,
+        time::Duration::ZERO,
+    );
+    match intake.store.kept_delivery(&probe).await? {
+        Some(first) if first.expires_at > now => {
+            if !first.same_body(&probe) {
+                return Err(ApiError::IdempotencyKeyReused {
+                    key: first.key.as_str().to_owned(),
+                });
+            }
+            Ok(first.answer.map(replay))
+        }
+        _ => Ok(None),
+    }
+}
+
 /// A kept delivery whose work may never finish: a panic, or a client that went away so the
 /// server dropped the request. Dropped while still holding the delivery, it answers it in
 /// the background as pending with its change: a repeat then learns of the recorded change

@@ -7,8 +7,11 @@ use futures::StreamExt;
 use tokio::time::Instant;
 
 use super::{Sweeper, VisitError};
-use crate::change::{ChangeId, ChangeRecord, DeviceId, Fleet, Opening, Status, Stop};
+use crate::change::{
+    ChangeId, ChangeRecord, DeviceId, Fleet, Opening, Status, Stop, VerificationState,
+};
 use crate::graph::GraphError;
+use crate::store::StoreError;
 use crate::telemetry::error_chain;
 
 impl Sweeper {
@@ -21,7 +24,7 @@ impl Sweeper {
             return Ok(parent.clone());
         };
         let mut fleet = fleet.clone();
-        self.follow_children(&mut fleet).await?;
+        self.follow_children(parent, &mut fleet).await?;
         fleet.check_budget();
         let now = self.clock.now();
         let assigned = match parent.opening(now) {
@@ -33,12 +36,16 @@ impl Sweeper {
             Opening::Now => fleet.assign(now),
         };
         let follow = self.pacing.poll_base;
-        // The assignments are stored before any child is: a child is never sent twice.
         let planned = parent.fleet_advanced(fleet, now, follow)?;
         if assigned.is_empty() {
             return Ok(planned);
         }
-        let stored = self.store.update(&planned).await?;
+        // The assignments are stored before any child is, still claimed, so no other sweeper
+        // visits the parent while its children are sent: a child is never sent twice.
+        let stored = self
+            .store
+            .update(&planned.claim(self.claim_ends())?)
+            .await?;
         tracing::info!(change_id = %stored.id(), children = assigned.len(), "sending the next children of a fleet");
         let sent: Vec<(ChangeId, Sent)> = futures::stream::iter(assigned)
             .map(|(device, id)| self.send_child(&stored, device, id, deadline))
@@ -49,10 +56,12 @@ impl Sweeper {
         let now = self.clock.now();
         for (id, sent) in sent {
             match sent {
-                Sent::Stored(status) => fleet.observe(&id, status),
-                Sent::Throttled { status, wait } => {
-                    fleet.observe(&id, status);
-                    fleet.pause(now + wait);
+                Sent::Stored(status) => fleet.observe(&id, status, None),
+                Sent::NotTaken { wait } => {
+                    fleet.requeue(&id);
+                    if let Some(wait) = wait {
+                        fleet.pause(now + wait);
+                    }
                 }
                 // Its record is not known to be stored: the next visit reads it, or finds
                 // it missing and sends the device again.
@@ -63,18 +72,42 @@ impl Sweeper {
         Ok(stored.fleet_advanced(fleet, now, follow)?)
     }
 
-    /// Reads the record of each child in flight. One with no record, past the lease its
-    /// sender held, was never sent, and waits again.
-    async fn follow_children(&self, fleet: &mut Fleet) -> Result<(), VisitError> {
-        let in_flight: Vec<ChangeId> = fleet
-            .in_flight()
-            .filter_map(|c| c.change_id.clone())
+    /// Reads the record of each child in flight or being verified. One with no record, past
+    /// the lease its sender held, was never sent: a final record is written under its ID,
+    /// which only succeeds if the ID is still free (so a sender that comes back late finds it
+    /// taken, and sends nothing), and its device waits again.
+    async fn follow_children(
+        &self,
+        parent: &ChangeRecord,
+        fleet: &mut Fleet,
+    ) -> Result<(), VisitError> {
+        let unsettled: Vec<(ChangeId, DeviceId)> = fleet
+            .unsettled()
+            .filter_map(|c| Some((c.change_id.clone()?, c.device_id.clone())))
             .collect();
-        let lease_start = self.clock.now() - self.settings.claim_lease;
-        for id in in_flight {
-            match self.store.get(&id).await? {
-                Some(child) => fleet.observe(&id, child.status()),
-                None => fleet.unassign_unsent(&id, lease_start),
+        let now = self.clock.now();
+        let lease_start = now - self.settings.claim_lease;
+        for (id, device) in unsettled {
+            if let Some(child) = self.store.get(&id).await? {
+                fleet.observe(&id, child.status(), verification_of(&child));
+                continue;
+            }
+            if !fleet.assigned_before(&id, lease_start) {
+                continue;
+            }
+            let never_sent =
+                ChangeRecord::child(parent, device, id.clone(), now, now).not_taken(now)?;
+            match self.store.insert(&never_sent).await {
+                Ok(()) => {
+                    tracing::warn!(change_id = %id, "a fleet child was assigned but never recorded; its device waits again");
+                    fleet.requeue(&id);
+                }
+                Err(StoreError::Duplicate(_)) => {
+                    if let Some(child) = self.store.get(&id).await? {
+                        fleet.observe(&id, child.status(), verification_of(&child));
+                    }
+                }
+                Err(e) => return Err(e.into()),
             }
         }
         Ok(())
@@ -88,6 +121,10 @@ impl Sweeper {
         id: ChangeId,
         deadline: Instant,
     ) -> (ChangeId, Sent) {
+        // Queued behind others past the deadline: not recorded, so plainly not sent.
+        if Instant::now() >= deadline {
+            return (id, Sent::NotTaken { wait: None });
+        }
         let now = self.clock.now();
         let child = ChangeRecord::child(parent, device, id.clone(), now, self.claim_ends());
         if let Err(e) = self.store.insert(&child).await {
@@ -97,18 +134,18 @@ impl Sweeper {
         let submission = self.submission();
         let (outcome, answered) = submission.send(&child, deadline).await;
         let now = self.clock.now();
-        // Throttled, and clearly not taken: the child waits as a change Graph did not take,
-        // and the fleet sends no more until Graph's wait is over.
-        let throttled = match &outcome {
+        // Clearly not taken (throttled, unreachable): the child ends here, and its device
+        // waits again in the fleet, which sends no more until Graph's wait is over.
+        let not_taken = match &outcome {
             Err(GraphError::Unavailable {
                 retry_after,
                 outcome_unknown: false,
                 ..
-            }) => Some(retry_after.unwrap_or(self.pacing.poll_base)),
+            }) => Some(*retry_after),
             _ => None,
         };
-        let next = match throttled {
-            Some(wait) => child.retry_later(Some(wait), now, &self.pacing).ok(),
+        let next = match not_taken {
+            Some(_) => child.not_taken(now).ok(),
             None => answered,
         };
         let Some(next) = next else {
@@ -116,13 +153,10 @@ impl Sweeper {
         };
         match self.store.update(&next).await {
             Ok(stored) => {
-                if let Some((metric, action)) = stored.end_metric() {
-                    crate::metrics::count(metric, Some(action));
-                }
-                let status = stored.status();
-                match throttled {
-                    Some(wait) => (id, Sent::Throttled { status, wait }),
-                    None => (id, Sent::Stored(status)),
+                count_end(&stored);
+                match not_taken {
+                    Some(wait) => (id, Sent::NotTaken { wait }),
+                    None => (id, Sent::Stored(stored.status())),
                 }
             }
             Err(e) => {
@@ -133,12 +167,30 @@ impl Sweeper {
     }
 }
 
+fn verification_of(child: &ChangeRecord) -> Option<VerificationState> {
+    child.verification().map(|v| v.state)
+}
+
+/// Counts a change the sweeper sent and stored: its end, or Graph's refusal, as the intake
+/// counts a refusal of a change it sent.
+pub(super) fn count_end(stored: &ChangeRecord) {
+    if let Some((metric, action)) = stored.end_metric() {
+        crate::metrics::count(metric, Some(action));
+    }
+    if stored.status() == Status::Rejected {
+        crate::metrics::count(
+            crate::metrics::Metric::ChangesRejected,
+            Some(crate::metrics::Dimension::Reason("graph-refused")),
+        );
+    }
+}
+
 /// What came of sending one child.
 enum Sent {
     Stored(Status),
-    Throttled {
-        status: Status,
-        wait: std::time::Duration,
+    /// Graph did not take it; wait this long, if Graph said, before sending more.
+    NotTaken {
+        wait: Option<std::time::Duration>,
     },
     Unknown,
 }

@@ -20,6 +20,7 @@ mod notify;
 mod open;
 mod poll;
 mod recover;
+mod verify;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -90,6 +91,8 @@ pub struct SweepReport {
     pub due: usize,
     /// Fleet changes whose children were followed, and the next ones sent.
     pub fleets: usize,
+    /// Succeeded changes whose verification got its answer (verified, or a mismatch).
+    pub verified: usize,
     /// Scheduled changes sent to Graph because their window opened.
     pub opened: usize,
     /// Operations polled.
@@ -109,6 +112,7 @@ pub struct SweepReport {
 }
 
 enum Visit {
+    Verified { done: bool },
     Fleet { finished: bool },
     Opened { sent: bool, finished: bool },
     Polled { finished: bool },
@@ -144,8 +148,9 @@ impl Sweeper {
             .and_then(ChangeRecord::due)
             .and_then(|oldest| (now - oldest.at()).try_into().ok())
             .unwrap_or(Duration::ZERO);
-        let (to_notify, to_follow): (Vec<_>, Vec<_>) =
-            due.into_iter().partition(|r| r.status().is_terminal());
+        let (to_notify, to_follow): (Vec<_>, Vec<_>) = due
+            .into_iter()
+            .partition(|r| r.status().is_terminal() && !r.verifying());
         let (finished_tx, finished_rx) = mpsc::unbounded_channel();
         let follow = async move {
             let finished = finished_tx;
@@ -167,6 +172,9 @@ impl Sweeper {
         let (followed, notified) = tokio::join!(follow, notify);
         for visit in followed.into_iter().chain(notified) {
             match visit {
+                Visit::Verified { done } => {
+                    report.verified += usize::from(done);
+                }
                 Visit::Fleet { finished } => {
                     report.fleets += 1;
                     report.finished += usize::from(finished);
@@ -226,6 +234,7 @@ impl Sweeper {
         // Graph calls end before the claim does, so no one else can act on the record meanwhile.
         let call_deadline = deadline.min(claim_started + self.settings.claim_lease.mul_f32(0.8));
         let visited = match claimed.status() {
+            _ if claimed.verifying() => self.verify(&claimed, call_deadline).await,
             _ if claimed.fleet().is_some() => self.advance_fleet(&claimed, call_deadline).await,
             Status::Queued | Status::Running => self
                 .poll(&claimed, call_deadline)
@@ -239,6 +248,9 @@ impl Sweeper {
             Err(e) => return self.lost(&id, e, "could not visit a due change"),
         };
         let visit = match (claimed.status(), next.status()) {
+            _ if claimed.verifying() => Visit::Verified {
+                done: !next.verifying(),
+            },
             _ if claimed.fleet().is_some() => Visit::Fleet {
                 finished: next.status().is_terminal(),
             },
@@ -259,7 +271,11 @@ impl Sweeper {
             Ok(stored) => {
                 if stored.status() != claimed.status() {
                     tracing::info!(change_id = %id, from = %claimed.status(), to = %stored.status(), "change moved");
-                    if let Some((metric, action)) = stored.end_metric() {
+                    if claimed.status() == Status::Scheduled {
+                        // Sent from here, as the intake sends a change: Graph's refusal
+                        // counts too.
+                        fleet::count_end(&stored);
+                    } else if let Some((metric, action)) = stored.end_metric() {
                         metrics::count(metric, Some(action));
                     }
                 }

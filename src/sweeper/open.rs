@@ -6,6 +6,7 @@ use tokio::time::Instant;
 
 use super::{Sweeper, VisitError};
 use crate::change::{ChangeRecord, Opening};
+use crate::graph::GraphError;
 
 impl Sweeper {
     pub(super) async fn open(
@@ -28,7 +29,20 @@ impl Sweeper {
             .update(&noted.opened(self.clock.now(), self.claim_ends())?)
             .await?;
         tracing::info!(change_id = %opened.id(), "the change's window opened; sending it to Graph");
-        let (_, next) = submission.send(&opened, deadline).await;
+        let (outcome, next) = submission.send(&opened, deadline).await;
+        // Graph clearly did not take it (throttled, unreachable, no time left): it waits
+        // again, for as long as Graph asked, and goes when its window next allows; nobody is
+        // there to send it again otherwise.
+        if let Err(GraphError::Unavailable {
+            retry_after,
+            outcome_unknown: false,
+            ..
+        }) = &outcome
+        {
+            let wait = retry_after.unwrap_or(self.pacing.poll_base);
+            tracing::warn!(change_id = %opened.id(), "Graph did not take the scheduled change; it waits again");
+            return Ok(opened.reopened(self.clock.now() + wait)?);
+        }
         Ok(next.unwrap_or(opened))
     }
 }

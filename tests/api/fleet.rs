@@ -52,6 +52,19 @@ async fn mount_fleet_graph(app: &TestApp) {
         .await;
 }
 
+/// Every device reports the Teams client version the fleet updates to.
+async fn mount_updated_health(app: &TestApp) {
+    Mock::given(method("GET"))
+        .and(path_regex("^/beta/teamwork/devices/[^/]+/health$"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"softwareUpdateHealth": {
+            "teamsClientSoftwareUpdateStatus": {"currentVersion": "1.0.96.22",
+                "availableVersion": "1.0.96.22", "softwareFreshness": "latest"}}})),
+        )
+        .mount(&app.graph)
+        .await;
+}
+
 /// Each device's action calls, in the order Graph received them.
 async fn actions_by_device(app: &TestApp) -> BTreeMap<String, usize> {
     let mut by_device = BTreeMap::new();
@@ -82,6 +95,7 @@ async fn fleet_app(backend: Backend) -> TestApp {
     })
     .await;
     mount_fleet_graph(&app).await;
+    mount_updated_health(&app).await;
     app
 }
 
@@ -301,12 +315,6 @@ async fn five_hundred_devices_are_swept_to_the_end(backend: Backend) {
     }
 }
 
-on_every_store!(
-    a_fleet_is_rolled_out_at_its_pace_and_reported_once,
-    the_failure_budget_stops_the_rest_and_cancel_stops_what_is_left,
-    five_hundred_devices_are_swept_to_the_end,
-);
-
 #[tokio::test]
 async fn a_fleet_by_filter_takes_the_devices_the_inventory_shows() {
     let (app, state) = spawn_simulated_app(Options::default()).await;
@@ -378,3 +386,131 @@ async fn a_windowed_fleet_sends_nothing_before_its_window() {
     sweep_until_final(&app, &id, Duration::from_secs(5), 10, 10).await;
     assert_eq!(actions_by_device(&app).await.len(), 2);
 }
+
+/// A sweeper that stored a child's assignment and died before recording it: once its lease
+/// is over, the device is known never to have been sent. In a cancelled fleet it is
+/// cancelled too, so the fleet still ends; a final record under the child's ID keeps a late
+/// sender from sending it.
+async fn an_assigned_child_never_recorded_does_not_keep_a_cancelled_fleet_open(backend: Backend) {
+    let app = fleet_app(backend).await;
+    let devices: Vec<String> = (0..3).map(|i| format!("room-{i}")).collect();
+    let body: Value = app
+        .post_change(update_fleet(&devices, json!({"maxConcurrent": 2})))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = body["changeId"].as_str().unwrap().to_owned();
+    // What the dead sweeper stored: two children assigned, neither recorded nor sent.
+    let parent = app.record(&id).await;
+    let mut fleet = parent.fleet().unwrap().clone();
+    let assigned = fleet.assign(app.now());
+    assert_eq!(assigned.len(), 2);
+    let planned = parent
+        .fleet_advanced(fleet, app.now(), Duration::from_secs(15))
+        .unwrap();
+    app.store.update(&planned).await.unwrap();
+
+    let cancelled = app
+        .http
+        .post(format!("{}/v1/changes/{id}/cancel", app.address))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), 200);
+    app.advance(Duration::from_secs(60));
+    sweep_until_final(&app, &id, Duration::from_secs(5), 5, 2).await;
+    let view: Value = app.get_change(TOKEN, &id).await.json().await.unwrap();
+    assert_eq!(view["status"], "cancelled", "{view}");
+    assert_eq!(view["fleet"]["counts"], json!({"cancelled": 3}));
+    assert!(
+        actions_by_device(&app).await.is_empty(),
+        "Graph heard nothing"
+    );
+    // The IDs the dead sweeper assigned are taken by final records: a late sender's insert
+    // would fail, and it would send nothing.
+    for (_, child) in assigned {
+        let record = app.record(child.as_ref()).await;
+        assert_eq!(record.status().as_str(), "cancelled");
+        assert_eq!(record.failure().unwrap().code, "notTaken");
+    }
+}
+
+/// Graph throttling one child past the retries: that child ends `notTaken`, and its device
+/// is sent again as a new child once Graph's wait is over.
+async fn a_child_graph_did_not_take_is_sent_again_as_a_new_child(backend: Backend) {
+    let app = fleet_app(backend).await;
+    Mock::given(method("POST"))
+        .and(path_regex(
+            "^/beta/teamwork/devices/room-busy/updateSoftware$",
+        ))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("Retry-After", "0.01")
+                .set_body_json(json!({"error": {"code": "TooManyRequests", "message": "slow"}})),
+        )
+        .up_to_n_times(5)
+        .with_priority(1)
+        .mount(&app.graph)
+        .await;
+    let devices = vec!["room-busy".to_owned(), "room-calm".to_owned()];
+    let body: Value = app
+        .post_change(update_fleet(&devices, json!({})))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = body["changeId"].as_str().unwrap().to_owned();
+    app.sweep().await;
+    let first = app.record(&id).await;
+    let busy = &first.fleet().unwrap().children[0];
+    assert_eq!(busy.status.as_str(), "scheduled", "waits to be sent again");
+    assert_eq!(busy.change_id, None);
+    sweep_until_final(&app, &id, Duration::from_secs(5), 20, 10).await;
+    let view: Value = app.get_change(TOKEN, &id).await.json().await.unwrap();
+    assert_eq!(view["status"], "succeeded", "{view}");
+    assert_eq!(view["fleet"]["counts"], json!({"succeeded": 2}));
+    let throttled = app
+        .graph_requests()
+        .await
+        .iter()
+        .filter(|r| r.url.path().ends_with("/room-busy/updateSoftware"))
+        .count();
+    assert_eq!(throttled, 6, "five throttled attempts, then the new child");
+}
+
+#[tokio::test]
+async fn a_repeated_fleet_delivery_gets_the_first_answer_whatever_graph_says_now() {
+    let (app, state) = spawn_simulated_app(Options::default()).await;
+    state.seed_demo_fleet();
+    let body = json!({"action": "restartDevice", "devices": {"deviceType": "teamsRoom"}});
+    let post = || {
+        app.http
+            .post(format!("{}/v1/changes", app.address))
+            .bearer_auth(TOKEN)
+            .header("Idempotency-Key", "CHG0077-restart-rooms")
+            .json(&body)
+            .send()
+    };
+    let first = post().await.unwrap();
+    assert_eq!(first.status(), 202);
+    let first: Value = first.json().await.unwrap();
+    // Graph no longer lists the devices: the repeat still gets the first answer.
+    state.set_faults(graphgate::simulator::Faults {
+        retired: true,
+        ..graphgate::simulator::Faults::default()
+    });
+    let again = post().await.unwrap();
+    assert_eq!(again.status(), 202);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+}
+
+on_every_store!(
+    a_fleet_is_rolled_out_at_its_pace_and_reported_once,
+    the_failure_budget_stops_the_rest_and_cancel_stops_what_is_left,
+    five_hundred_devices_are_swept_to_the_end,
+    an_assigned_child_never_recorded_does_not_keep_a_cancelled_fleet_open,
+    a_child_graph_did_not_take_is_sent_again_as_a_new_child,
+);

@@ -31,4 +31,5 @@ mod sweeper;
 mod template;
 mod token;
 mod validation;
+mod verification;
 mod windows;

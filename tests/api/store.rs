@@ -217,7 +217,12 @@ async fn lists_only_due_records_earliest_first(backend: Backend) {
         store.insert(&record).await.unwrap();
         due.push(record);
     }
-    let finished = new_record(Duration::seconds(-10));
+    // A restart is not verified: once Graph has done it, nothing is left to do.
+    let finished = submitting(
+        json!({"action": "restartDevice", "deviceId": "d1"}),
+        now,
+        now - Duration::seconds(10),
+    );
     store.insert(&finished).await.unwrap();
     let finished = finished
         .submitted(
@@ -423,7 +428,13 @@ async fn dynamodb_items_leave_the_due_index_and_expire_when_finished() {
     let client = dynamo_client().await;
     let table = fresh_table(&client).await;
     let store = DynamoStore::new(client.clone(), table.clone(), RETENTION);
-    let record = new_record(Duration::seconds(55));
+    // A restart: nothing is left to do once Graph has done it (an update is verified first).
+    let now = now();
+    let record = submitting(
+        json!({"action": "restartDevice", "deviceId": "d1"}),
+        now,
+        now + Duration::seconds(55),
+    );
     store.insert(&record).await.unwrap();
     let item = |id: String| {
         let (client, table) = (client.clone(), table.clone());

@@ -205,3 +205,50 @@ async fn a_window_that_cannot_open_in_time_is_refused() {
             .all(|r| r.method.as_str() == "GET")
     );
 }
+
+#[tokio::test]
+async fn a_scheduled_change_graph_does_not_take_waits_for_the_window_again() {
+    let app = spawn_app_with(Options {
+        clock_start: Some(noon()),
+        ..Options::default()
+    })
+    .await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(429)
+                .insert_header("Retry-After", "0.01")
+                .set_body_json(json!({"error": {"code": "TooManyRequests", "message": "slow"}})),
+        )
+        .up_to_n_times(5)
+        .with_priority(1)
+        .mount(&app.graph)
+        .await;
+    graph_finishing_with(&app, "succeeded").await;
+    let made: Value = app
+        .post_change(nightly(
+            json!({"window": {"start": "22:00", "end": "23:00", "timeZone": "UTC"}}),
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = made["changeId"].as_str().unwrap().to_owned();
+    app.advance(Duration::from_secs(10 * 3600));
+    app.sweep().await;
+    let waiting: Value = app.get_change(TOKEN, &id).await.json().await.unwrap();
+    assert_eq!(waiting["status"], "scheduled", "{waiting}");
+    assert!(waiting["opensAt"].is_string());
+    // Past the window it waits for tomorrow's, and is not sent outside it.
+    app.advance(Duration::from_secs(3600 + 60));
+    app.sweep().await;
+    let tomorrow: Value = app.get_change(TOKEN, &id).await.json().await.unwrap();
+    assert_eq!(tomorrow["opensAt"], "2026-11-25T22:00:00Z", "{tomorrow}");
+    assert_eq!(
+        app.graph_requests().await.len(),
+        5,
+        "only the throttled attempts"
+    );
+    app.advance(Duration::from_secs(23 * 3600));
+    app.sweep().await;
+    assert_eq!(app.record(&id).await.status().as_str(), "queued");
+}

@@ -494,6 +494,7 @@ impl ChangeRecord {
         next.verification = Some(Verification {
             state: VerificationState::Verified,
             reported_version: installed.version.clone(),
+            reason: None,
             checked_at: Some(now),
             until: now,
             checks: 1,

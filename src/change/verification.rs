@@ -28,6 +28,9 @@ pub struct Verification {
     /// The version the target reported at the last look.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reported_version: Option<String>,
+    /// Why the target could not show it, when Graph refused to show the target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// When the target was last looked at, successfully.
     #[serde(
         default,
@@ -52,6 +55,9 @@ pub enum Reading {
     App(AppDefinition),
     /// Graph would not say just now.
     Unreadable,
+    /// Graph refused to show the target (404, 403, a retired API): it never will, so the
+    /// verification ends, unverified, with Graph's words.
+    Refused(String),
 }
 
 impl Verification {
@@ -59,6 +65,7 @@ impl Verification {
         Verification {
             state: VerificationState::Pending,
             reported_version: None,
+            reason: None,
             checked_at: None,
             until,
             checks: 0,
@@ -97,6 +104,11 @@ impl Verification {
                 next.reported_version = definition.version.clone();
                 next.checked_at = Some(now);
                 before.is_some_and(|b| b != definition)
+            }
+            (_, Reading::Refused(why)) => {
+                next.reason = Some(why.clone());
+                next.state = VerificationState::Mismatch;
+                return next;
             }
             _ => false,
         };

@@ -75,6 +75,8 @@ struct VerificationView {
     state: VerificationState,
     #[serde(skip_serializing_if = "Option::is_none")]
     reported_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
     #[serde(
         skip_serializing_if = "Option::is_none",
         with = "time::serde::rfc3339::option"
@@ -87,6 +89,7 @@ impl From<Verification> for VerificationView {
         VerificationView {
             state: v.state,
             reported_version: v.reported_version,
+            reason: v.reason,
             checked_at: v.checked_at,
         }
     }

@@ -6,6 +6,7 @@ use tokio::time::Instant;
 
 use super::{Sweeper, VisitError};
 use crate::change::{Action, ChangeRecord, Reading};
+use crate::graph::GraphError;
 use crate::telemetry::error_chain;
 
 impl Sweeper {
@@ -31,10 +32,26 @@ impl Sweeper {
                 .map(Reading::App),
             Action::RestartDevice { .. } | Action::RunDiagnostics { .. } => Ok(Reading::Unreadable),
         };
-        let reading = read.unwrap_or_else(|e| {
-            tracing::warn!(change_id = %record.id(), error = %error_chain(&e), "could not read the change's target to verify it; will look again");
-            Reading::Unreadable
-        });
+        let reading = match read {
+            Ok(reading) => reading,
+            Err(
+                e @ (GraphError::Refused(_) | GraphError::Permission(_) | GraphError::Retired(_)),
+            ) => {
+                tracing::warn!(change_id = %record.id(), error = %error_chain(&e), "Graph refused to show the change's target; it cannot be verified");
+                let failure = e.failure();
+                Reading::Refused(format!(
+                    "Graph answered {} {} when asked for the target",
+                    failure
+                        .http_status
+                        .map_or_else(|| "-".to_owned(), |s| s.to_string()),
+                    failure.code
+                ))
+            }
+            Err(e) => {
+                tracing::warn!(change_id = %record.id(), error = %error_chain(&e), "could not read the change's target to verify it; will look again");
+                Reading::Unreadable
+            }
+        };
         let next = record.verified(&reading, self.clock.now(), &self.pacing)?;
         if let Some(v) = next.verification().filter(|v| !v.is_pending()) {
             tracing::info!(change_id = %record.id(), state = ?v.state, reported = v.reported_version.as_deref().unwrap_or("-"), "verification done");

@@ -49,6 +49,33 @@ async fn the_quick_start_works_as_the_readme_says() {
 }
 
 #[tokio::test]
+async fn serve_simulate_starts_with_the_readmes_fleet() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_serve, address, token) = serve_simulated(dir.path(), &[]);
+    let http = reqwest::Client::new();
+    let behind = json_of(
+        http.get(format!(
+            "{address}/v1/devices?deviceType=teamsRoom&updateAvailable=teamsClient"
+        ))
+        .bearer_auth(&token),
+    )
+    .await;
+    let ids: Vec<&str> = behind["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["room-lisbon", "room-oslo", "stale-room-quito"]);
+    let all = json_of(
+        http.get(format!("{address}/v1/devices"))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(all["count"], 6);
+}
+
+#[tokio::test]
 async fn simulate_graph_serves_the_simulator_alone() {
     let dir = tempfile::tempdir().unwrap();
     let (_sim, lines) = start(

@@ -164,3 +164,37 @@ async fn a_fleet_ends_once_its_children_are_verified() {
         .unwrap();
     assert_eq!(stale["verification"], "mismatch");
 }
+
+#[tokio::test]
+async fn a_device_whose_health_graph_refuses_ends_its_verification_at_once() {
+    let app = spawn_app().await;
+    Mock::given(method("GET"))
+        .and(path("/beta/teamwork/devices/d1/health"))
+        .respond_with(graph_error(404, "NotFound", "req-health"))
+        .with_priority(1)
+        .mount(&app.graph)
+        .await;
+    graph_finishing_with(&app, "succeeded").await;
+    let made: Value = app.post_change(update("d1")).await.json().await.unwrap();
+    let id = made["changeId"].as_str().unwrap().to_owned();
+    app.sweep().await;
+    assert_eq!(
+        app.record(&id).await.verification().unwrap().state,
+        graphgate::change::VerificationState::Pending
+    );
+    app.advance(Duration::from_secs(15));
+    app.sweep().await;
+    let view: Value = app.get_change(TOKEN, &id).await.json().await.unwrap();
+    assert_eq!(view["status"], "succeeded");
+    assert_eq!(
+        view["verification"],
+        json!({"state": "mismatch", "reason": "Graph answered 404 NotFound when asked for the target"})
+    );
+    let health_reads = app
+        .graph_requests()
+        .await
+        .iter()
+        .filter(|r| r.url.path().ends_with("/health"))
+        .count();
+    assert_eq!(health_reads, 1, "a refusal is not asked again");
+}

@@ -326,6 +326,27 @@ fn invalid(title: &'static str, errors: &[FieldError]) -> Problem {
     .with("errorCount", errors.len())
 }
 
+/// Graph stayed throttled or unreachable: retry after Graph's wait, or 5 s.
+fn graph_unavailable(detail: String, retry_after: Option<Duration>) -> Problem {
+    let mut p = Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "graph-unavailable",
+        "Graph is unavailable",
+        detail,
+    );
+    p.retry_after = Some(retry_after.unwrap_or(Duration::from_secs(5)));
+    p
+}
+
+fn sign_in_refused() -> Problem {
+    Problem::new(
+        StatusCode::BAD_GATEWAY,
+        "graph-sign-in",
+        "graphgate could not sign in to Graph",
+        "the token endpoint refused graphgate's credentials; the operator must fix its app registration",
+    )
+}
+
 /// Graph would not give what graphgate read for the caller: nothing was changed.
 fn read_problem(what: &str, error: &GraphError) -> Problem {
     let status = error
@@ -349,24 +370,13 @@ fn read_problem(what: &str, error: &GraphError) -> Problem {
                 "Graph answered HTTP {status} to reading {what} in a way that means it no longer serves this API at the configured version; Microsoft retired the beta teamworkDevice management APIs (see the README), so no retry will help"
             ),
         ),
-        GraphError::Unavailable { retry_after, .. } => {
-            let mut p = Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "graph-unavailable",
-                "Graph is unavailable",
-                format!(
-                    "Graph stayed throttled or unreachable until the deadline while reading {what}; retry later"
-                ),
-            );
-            p.retry_after = Some(retry_after.unwrap_or(Duration::from_secs(5)));
-            p
-        }
-        GraphError::TokenRefused { .. } | GraphError::Credential(_) => Problem::new(
-            StatusCode::BAD_GATEWAY,
-            "graph-sign-in",
-            "graphgate could not sign in to Graph",
-            "the token endpoint refused graphgate's credentials; the operator must fix its app registration",
+        GraphError::Unavailable { retry_after, .. } => graph_unavailable(
+            format!(
+                "Graph stayed throttled or unreachable until the deadline while reading {what}; retry later"
+            ),
+            *retry_after,
         ),
+        GraphError::TokenRefused { .. } | GraphError::Credential(_) => sign_in_refused(),
         _ => Problem::new(
             StatusCode::BAD_GATEWAY,
             "graph-error",
@@ -476,24 +486,13 @@ fn graph_problem(change_id: &ChangeId, action: &Action, error: &GraphError) -> P
                 f.http_status.unwrap_or_default(),
             ),
         ),
-        GraphError::Unavailable { retry_after, .. } => {
-            let mut p = Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "graph-unavailable",
-                "Graph is unavailable",
-                format!(
-                    "Graph stayed throttled or unreachable until the deadline; {kind} was not carried out, retry later"
-                ),
-            );
-            p.retry_after = Some(retry_after.unwrap_or(Duration::from_secs(5)));
-            p
-        }
-        GraphError::TokenRefused { .. } | GraphError::Credential(_) => Problem::new(
-            StatusCode::BAD_GATEWAY,
-            "graph-sign-in",
-            "graphgate could not sign in to Graph",
-            "the token endpoint refused graphgate's credentials; the operator must fix its app registration",
+        GraphError::Unavailable { retry_after, .. } => graph_unavailable(
+            format!(
+                "Graph stayed throttled or unreachable until the deadline; {kind} was not carried out, retry later"
+            ),
+            *retry_after,
         ),
+        GraphError::TokenRefused { .. } | GraphError::Credential(_) => sign_in_refused(),
         GraphError::Server(f) => Problem::new(
             StatusCode::BAD_GATEWAY,
             "graph-error",

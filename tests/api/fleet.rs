@@ -82,6 +82,14 @@ fn update_fleet(devices: &[String], rollout: Value) -> Value {
         "softwareVersion": "1.0.96.22", "reference": "CHG-FLEET", "rollout": rollout})
 }
 
+/// Makes a fleet update of `devices` with `rollout`; its parent's change ID.
+async fn start_fleet(app: &TestApp, devices: &[String], rollout: Value) -> String {
+    let response = app.post_change(update_fleet(devices, rollout)).await;
+    assert_eq!(response.status(), 202);
+    let body: Value = response.json().await.unwrap();
+    body["changeId"].as_str().unwrap().to_owned()
+}
+
 async fn fleet_app(backend: Backend) -> TestApp {
     let app = spawn_app_with(Options {
         clock_start: Some(
@@ -206,16 +214,12 @@ async fn the_failure_budget_stops_the_rest_and_cancel_stops_what_is_left(backend
     let app = fleet_app(backend).await;
     let mut devices: Vec<String> = (0..3).map(|i| format!("fail-{i}")).collect();
     devices.extend((0..7).map(|i| format!("room-{i}")));
-    let body: Value = app
-        .post_change(update_fleet(
-            &devices,
-            json!({"maxConcurrent": 2, "perMinute": 60, "stopAfterFailures": 2}),
-        ))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = body["changeId"].as_str().unwrap().to_owned();
+    let id = start_fleet(
+        &app,
+        &devices,
+        json!({"maxConcurrent": 2, "perMinute": 60, "stopAfterFailures": 2}),
+    )
+    .await;
     sweep_until_final(&app, &id, Duration::from_secs(5), 50, 2).await;
     let view: Value = app.get_change(TOKEN, &id).await.json().await.unwrap();
     assert_eq!(view["status"], "failed");
@@ -229,24 +233,14 @@ async fn the_failure_budget_stops_the_rest_and_cancel_stops_what_is_left(backend
     assert_eq!(sent.keys().collect::<Vec<_>>(), ["fail-0", "fail-1"]);
 
     // Cancelling a running fleet cancels the children not yet sent; those sent go on.
-    let body: Value = app
-        .post_change(update_fleet(
-            &devices[3..],
-            json!({"maxConcurrent": 3, "perMinute": 3}),
-        ))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = body["changeId"].as_str().unwrap().to_owned();
+    let id = start_fleet(
+        &app,
+        &devices[3..],
+        json!({"maxConcurrent": 3, "perMinute": 3}),
+    )
+    .await;
     app.sweep().await;
-    let cancelled = app
-        .http
-        .post(format!("{}/v1/changes/{id}/cancel", app.address))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let cancelled = app.cancel_change(TOKEN, &id).await;
     assert_eq!(cancelled.status(), 200);
     let view: Value = cancelled.json().await.unwrap();
     assert_eq!(view["fleet"]["stopped"], "cancelled");
@@ -276,16 +270,12 @@ async fn five_hundred_devices_are_swept_to_the_end(backend: Backend) {
             }
         })
         .collect();
-    let body: Value = app
-        .post_change(update_fleet(
-            &devices,
-            json!({"maxConcurrent": 25, "perMinute": 120, "stopAfterFailures": 4}),
-        ))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = body["changeId"].as_str().unwrap().to_owned();
+    let id = start_fleet(
+        &app,
+        &devices,
+        json!({"maxConcurrent": 25, "perMinute": 120, "stopAfterFailures": 4}),
+    )
+    .await;
     let timeline = sweep_until_final(&app, &id, Duration::from_secs(15), 400, 25).await;
     assert!(most_in_a_minute(&timeline) <= 120, "{timeline:?}");
 
@@ -394,13 +384,7 @@ async fn a_windowed_fleet_sends_nothing_before_its_window() {
 async fn an_assigned_child_never_recorded_does_not_keep_a_cancelled_fleet_open(backend: Backend) {
     let app = fleet_app(backend).await;
     let devices: Vec<String> = (0..3).map(|i| format!("room-{i}")).collect();
-    let body: Value = app
-        .post_change(update_fleet(&devices, json!({"maxConcurrent": 2})))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = body["changeId"].as_str().unwrap().to_owned();
+    let id = start_fleet(&app, &devices, json!({"maxConcurrent": 2})).await;
     // What the dead sweeper stored: two children assigned, neither recorded nor sent.
     let parent = app.record(&id).await;
     let mut fleet = parent.fleet().unwrap().clone();
@@ -411,13 +395,7 @@ async fn an_assigned_child_never_recorded_does_not_keep_a_cancelled_fleet_open(b
         .unwrap();
     app.store.update(&planned).await.unwrap();
 
-    let cancelled = app
-        .http
-        .post(format!("{}/v1/changes/{id}/cancel", app.address))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let cancelled = app.cancel_change(TOKEN, &id).await;
     assert_eq!(cancelled.status(), 200);
     app.advance(Duration::from_secs(60));
     sweep_until_final(&app, &id, Duration::from_secs(5), 5, 2).await;
@@ -455,13 +433,7 @@ async fn a_child_graph_did_not_take_is_sent_again_as_a_new_child(backend: Backen
         .mount(&app.graph)
         .await;
     let devices = vec!["room-busy".to_owned(), "room-calm".to_owned()];
-    let body: Value = app
-        .post_change(update_fleet(&devices, json!({})))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = body["changeId"].as_str().unwrap().to_owned();
+    let id = start_fleet(&app, &devices, json!({})).await;
     app.sweep().await;
     let first = app.record(&id).await;
     let busy = &first.fleet().unwrap().children[0];

@@ -615,6 +615,15 @@ impl TestApp {
             .unwrap()
     }
 
+    pub async fn cancel_change(&self, token: &str, id: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/v1/changes/{id}/cancel", self.address))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn record(&self, id: &str) -> ChangeRecord {
         self.store
             .get(&ChangeId::parse(id).unwrap())

@@ -37,15 +37,6 @@ fn nightly(extra: Value) -> Value {
     body
 }
 
-async fn cancel(app: &TestApp, token: &str, id: &str) -> reqwest::Response {
-    app.http
-        .post(format!("{}/v1/changes/{id}/cancel", app.address))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn a_windowed_change_goes_to_graph_only_when_its_window_opens(backend: Backend) {
     let app = app_at_noon(backend).await;
     let response = app.post_change(nightly(json!({}))).await;
@@ -134,14 +125,14 @@ async fn a_change_that_has_not_reached_graph_can_be_cancelled(backend: Backend) 
         .unwrap();
     assert_eq!(scheduled["opensAt"], "2026-11-24T23:00:00Z");
     let id = scheduled["changeId"].as_str().unwrap();
-    problem(cancel(&app, RESTART_ONLY_TOKEN, id).await, 404).await;
+    problem(app.cancel_change(RESTART_ONLY_TOKEN, id).await, 404).await;
 
-    let cancelled = cancel(&app, TOKEN, id).await;
+    let cancelled = app.cancel_change(TOKEN, id).await;
     assert_eq!(cancelled.status(), 200);
     let view: Value = cancelled.json().await.unwrap();
     assert_eq!(view["status"], "cancelled");
     assert_eq!(view["failure"]["code"], "cancelled");
-    let again: Value = cancel(&app, TOKEN, id).await.json().await.unwrap();
+    let again: Value = app.cancel_change(TOKEN, id).await.json().await.unwrap();
     assert_eq!(again, view, "cancelling twice answers the same");
 
     app.advance(Duration::from_secs(12 * 3600));
@@ -151,13 +142,14 @@ async fn a_change_that_has_not_reached_graph_can_be_cancelled(backend: Backend) 
     // A change that reached Graph cannot be cancelled.
     let sent: Value = app.post_change(restart("d3")).await.json().await.unwrap();
     let late = problem(
-        cancel(&app, TOKEN, sent["changeId"].as_str().unwrap()).await,
+        app.cancel_change(TOKEN, sent["changeId"].as_str().unwrap())
+            .await,
         409,
     )
     .await;
     assert_eq!(late["type"], "urn:graphgate:problem:not-cancellable");
     assert_eq!(late["changeStatus"], "queued");
-    problem(cancel(&app, TOKEN, "not-a-change").await, 404).await;
+    problem(app.cancel_change(TOKEN, "not-a-change").await, 404).await;
 }
 
 on_every_store!(

@@ -37,6 +37,10 @@ pub struct Rollout {
     /// Stop sending more once this percentage of the fleet has failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_after_percent: Option<u32>,
+    /// Each child reports to the parent's `callbackUrl` too, when it ends; otherwise only the
+    /// parent reports, once.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub child_callbacks: bool,
 }
 
 impl Default for Rollout {
@@ -46,6 +50,7 @@ impl Default for Rollout {
             per_minute: 60,
             stop_after_failures: None,
             stop_after_percent: None,
+            child_callbacks: false,
         }
     }
 }

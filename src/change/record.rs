@@ -379,7 +379,8 @@ impl ChangeRecord {
     }
 
     /// A fleet's child `id`, for `device`, about to be sent to Graph by a sweeper holding it
-    /// until `lease_until`. Its parent reports for it: it has no callback of its own.
+    /// until `lease_until`. Its parent reports for it; it reports to the parent's callback
+    /// URL itself too only when the rollout asks for `childCallbacks`.
     pub fn child(
         parent: &ChangeRecord,
         device: DeviceId,
@@ -393,7 +394,12 @@ impl ChangeRecord {
             action: parent.action.on_device(device),
             reference: parent.reference.clone(),
             requested_by: parent.requested_by.clone(),
-            callback_url: None,
+            callback_url: parent.callback_url.clone().filter(|_| {
+                parent
+                    .fleet
+                    .as_ref()
+                    .is_some_and(|f| f.rollout.child_callbacks)
+            }),
             status: Status::Submitting,
             location: None,
             graph_request_id: None,
@@ -535,7 +541,12 @@ impl ChangeRecord {
     /// fleet's pace, window and budget allow.
     pub fn not_taken(&self, now: OffsetDateTime) -> Result<Self, InvalidTransition> {
         self.only_from(&[Status::Submitting], "not taken")?;
-        self.ended(
+        // Nothing happened to report: the device's next child reports for it.
+        let quiet = ChangeRecord {
+            callback_url: None,
+            ..self.clone()
+        };
+        quiet.ended(
             Status::Cancelled,
             GraphFailure::graphgate(
                 "notTaken",

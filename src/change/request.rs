@@ -275,12 +275,14 @@ fn rollout(f: &mut Fields<'_>) -> Option<Rollout> {
     let per_minute = f.optional_count("perMinute", 1, Rollout::MAX_PER_MINUTE);
     let stop_after_failures = f.optional_count("stopAfterFailures", 1, MAX_DEVICES as u32);
     let stop_after_percent = f.optional_count("stopAfterPercent", 1, 100);
+    let child_callbacks = f.optional_bool("childCallbacks");
     f.reject_unseen(None);
     let ok = |name: &str, parsed: bool| !f.is_present(name) || parsed;
     if !(ok("maxConcurrent", max_concurrent.is_some())
         && ok("perMinute", per_minute.is_some())
         && ok("stopAfterFailures", stop_after_failures.is_some())
-        && ok("stopAfterPercent", stop_after_percent.is_some()))
+        && ok("stopAfterPercent", stop_after_percent.is_some())
+        && ok("childCallbacks", child_callbacks.is_some()))
     {
         return None;
     }
@@ -289,6 +291,7 @@ fn rollout(f: &mut Fields<'_>) -> Option<Rollout> {
         per_minute: per_minute.unwrap_or(defaults.per_minute),
         stop_after_failures,
         stop_after_percent,
+        child_callbacks: child_callbacks.unwrap_or(false),
     })
 }
 

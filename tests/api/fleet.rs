@@ -486,3 +486,51 @@ on_every_store!(
     an_assigned_child_never_recorded_does_not_keep_a_cancelled_fleet_open,
     a_child_graph_did_not_take_is_sent_again_as_a_new_child,
 );
+
+#[tokio::test]
+async fn the_parent_reports_once_and_children_too_only_when_asked() {
+    let app = fleet_app(Backend::Sqlite).await;
+    let hook = wiremock::MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&hook)
+        .await;
+    let devices = vec!["room-1".to_owned(), "room-2".to_owned()];
+    let mut ids = Vec::new();
+    for child_callbacks in [false, true] {
+        let mut body = update_fleet(&devices, json!({"childCallbacks": child_callbacks}));
+        body["callbackUrl"] = json!(format!("{}/hook", hook.uri()));
+        let made: Value = app.post_change(body).await.json().await.unwrap();
+        ids.push(made["changeId"].as_str().unwrap().to_owned());
+    }
+    for id in &ids {
+        sweep_until_final(&app, id, Duration::from_secs(20), 20, 10).await;
+    }
+    app.sweep().await;
+    let reports: Vec<Value> = hook
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.body_json::<Value>().unwrap()["data"].clone())
+        .collect();
+    let about = |id: &str| reports.iter().filter(|r| r["changeId"] == id).count();
+    assert_eq!(about(&ids[0]), 1, "the parent reports once");
+    assert_eq!(about(&ids[1]), 1);
+    let children: Vec<&Value> = reports
+        .iter()
+        .filter(|r| r.get("parentChangeId").is_some())
+        .collect();
+    assert_eq!(children.len(), 2, "{reports:?}");
+    assert!(
+        children
+            .iter()
+            .all(|c| c["parentChangeId"] == ids[1].as_str())
+    );
+    let parent = reports
+        .iter()
+        .find(|r| r["changeId"] == ids[0].as_str())
+        .unwrap();
+    assert_eq!(parent["fleet"]["counts"], json!({"succeeded": 2}));
+    assert_eq!(parent["fleet"]["verification"], json!({"verified": 2}));
+}

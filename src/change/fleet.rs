@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 
 use super::ids::{ChangeId, DeviceId};
 use super::inventory::DeviceFilter;
+use super::record::MAX_NOT_TAKEN;
 use super::status::Status;
 use super::verification::VerificationState;
 
@@ -107,6 +108,13 @@ pub struct Child {
     /// For a child that succeeded: whether its device shows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<VerificationState>,
+    /// How often Graph did not take the device (throttled past the retries, unreachable).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_taken: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Child {
@@ -123,9 +131,12 @@ impl Child {
         self.change_id.is_none() && self.status == Status::Scheduled
     }
 
-    /// Whether the child was sent and did not succeed.
+    /// Whether the child was sent and did not succeed, or Graph would not take it at all.
     fn failed(&self) -> bool {
-        self.change_id.is_some() && self.status.is_terminal() && self.status != Status::Succeeded
+        match self.change_id {
+            Some(_) => self.status.is_terminal() && self.status != Status::Succeeded,
+            None => self.status == Status::Failed,
+        }
     }
 }
 
@@ -171,6 +182,7 @@ impl Fleet {
                     status: Status::Scheduled,
                     assigned_at: None,
                     verification: None,
+                    not_taken: 0,
                 })
                 .collect(),
             sent: Vec::new(),
@@ -257,12 +269,13 @@ impl Fleet {
     }
 
     /// Child `id` was never sent (Graph did not take it, or it was never recorded): its
-    /// device waits again, to be sent as a new child, or ends as the fleet has stopped.
+    /// device waits again, to be sent as a new child, or ends as the fleet has stopped. A
+    /// device Graph declined [`MAX_NOT_TAKEN`] times is `failed`.
     pub fn requeue(&mut self, id: &ChangeId) {
-        let status = match self.stopped {
-            None => Status::Scheduled,
-            Some(Stop::Expired) => Status::Expired,
-            Some(Stop::FailureBudget | Stop::Cancelled) => Status::Cancelled,
+        let stopped = match self.stopped {
+            None => None,
+            Some(Stop::Expired) => Some(Status::Expired),
+            Some(Stop::FailureBudget | Stop::Cancelled) => Some(Status::Cancelled),
         };
         if let Some(child) = self
             .children
@@ -271,7 +284,12 @@ impl Fleet {
         {
             child.change_id = None;
             child.assigned_at = None;
-            child.status = status;
+            child.not_taken += 1;
+            child.status = match stopped {
+                Some(status) => status,
+                None if child.not_taken >= MAX_NOT_TAKEN => Status::Failed,
+                None => Status::Scheduled,
+            };
         }
     }
 
@@ -465,6 +483,19 @@ mod tests {
         f.observe(&sent[2].1, Status::Succeeded, None);
         assert!(f.is_done());
         assert_eq!(f.outcome(), Status::Cancelled);
+    }
+
+    #[test]
+    fn a_device_graph_keeps_declining_fails() {
+        let mut f = fleet(1, Rollout::default());
+        for _ in 0..MAX_NOT_TAKEN {
+            let sent = f.assign(T0 + MINUTE * 10);
+            f.requeue(&sent[0].1);
+        }
+        assert_eq!(f.children[0].status, Status::Failed);
+        assert_eq!(f.failures(), 1);
+        assert!(f.is_done());
+        assert_eq!(f.outcome(), Status::Failed);
     }
 
     #[test]

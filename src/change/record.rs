@@ -24,6 +24,10 @@ use super::verification::{Reading, Verification, VerificationState};
 use super::window::{Opening, Schedule};
 use crate::metrics::{Dimension, Metric};
 
+/// How often Graph may decline a change (throttled past the retries, unreachable) before
+/// graphgate stops sending it again: a scheduled change, or a fleet's device.
+pub const MAX_NOT_TAKEN: u32 = 5;
+
 /// Why a transition was refused: the record is not in a state it applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidTransition {
@@ -203,6 +207,15 @@ impl ChangeRecord {
         self.verification.as_ref()
     }
 
+    /// Whether the change ended because Graph did not take it (a fleet sends its device again).
+    pub fn not_taken_by_graph(&self) -> bool {
+        self.status == Status::Cancelled
+            && self
+                .failure
+                .as_ref()
+                .is_some_and(|f| f.http_status.is_none() && f.code == "notTaken")
+    }
+
     /// Whether the change succeeded and its target is still to show it.
     pub fn verifying(&self) -> bool {
         self.verification
@@ -226,10 +239,12 @@ impl ChangeRecord {
             .callback
             .as_ref()
             .is_some_and(|c| c.status == DeliveryStatus::Pending);
-        // The report waits until the verification has its answer.
+        // A report waits until the verification has its answer; a chat's reply does not,
+        // since the chat's own reply URL expires sooner.
+        let held = self.verifying() && self.chat_reply.is_none();
         self.callback_url
             .as_ref()
-            .filter(|_| pending && self.status.is_terminal() && !self.verifying())
+            .filter(|_| pending && self.status.is_terminal() && !held)
     }
 
     /// The metric that counts the change, by its action, if its status is an end that has
@@ -557,19 +572,25 @@ impl ChangeRecord {
     }
 
     /// A scheduled change Graph clearly did not take when its window opened: it waits again,
-    /// and is sent when its window next allows, from `at` on.
-    pub fn reopened(&self, at: OffsetDateTime) -> Result<Self, InvalidTransition> {
+    /// and is sent when its window next allows, from `at` on; at most [`MAX_NOT_TAKEN`] times.
+    pub fn reopened(
+        &self,
+        now: OffsetDateTime,
+        at: OffsetDateTime,
+    ) -> Result<Self, InvalidTransition> {
         self.only_from(&[Status::Submitting], "scheduled again")?;
-        if self.schedule.is_empty() || self.resubmitted {
+        if self.schedule.is_empty() || self.resubmitted || self.polls >= MAX_NOT_TAKEN {
             return Err(InvalidTransition::NotFrom {
                 status: self.status,
-                event: "scheduled again without a window",
+                event: "scheduled again without a window, or too often",
             });
         }
         Ok(ChangeRecord {
             status: Status::Scheduled,
             submitted_at: None,
             due: Some(Due::Open(at)),
+            polls: self.polls + 1,
+            updated_at: now,
             ..self.clone()
         })
     }
@@ -639,7 +660,8 @@ impl ChangeRecord {
             return Ok(done);
         }
         let started = fleet.children.iter().any(|c| c.change_id.is_some());
-        let in_flight = fleet.in_flight().next().is_some();
+        // Children in flight, or being verified, are followed even while the window is shut.
+        let in_flight = fleet.unsettled().next().is_some();
         let opening = self.schedule.opening(now);
         let due = match opening {
             Opening::At(at) if !in_flight => Due::Open(at),
@@ -939,6 +961,10 @@ impl ChangeRecord {
                 }
             }
         };
+        // A chat's reply goes before the verification ends: the verification goes on.
+        if next.verifying() && next.due.is_none() {
+            next.due = Some(Due::Verify(now));
+        }
         Ok(next)
     }
 
@@ -1411,6 +1437,63 @@ mod tests {
         body["dryRun"] = json!(false);
         let round = ChangeRecord::scheduled(request(body), "itsm", T0, opens);
         assert_eq!(ChangeRecord::from_json(&round.to_json()).unwrap(), round);
+    }
+
+    #[test]
+    fn a_scheduled_change_graph_keeps_declining_is_not_scheduled_again_forever() {
+        let body = json!({"action": "restartDevice", "deviceId": "d1",
+            "window": {"start": "10:00", "end": "12:00", "timeZone": "UTC"}});
+        let opens = T0 + SECS(10 * 3600);
+        let mut record = ChangeRecord::scheduled(request(body), "itsm", T0, opens);
+        for _ in 0..MAX_NOT_TAKEN {
+            let opened = record.opened(opens, opens + SECS(60)).unwrap();
+            record = opened.reopened(opens, opens + SECS(5)).unwrap();
+            assert_eq!(record.status(), Status::Scheduled);
+            assert_eq!(record.due(), Some(Due::Open(opens + SECS(5))));
+        }
+        let opened = record.opened(opens, opens + SECS(60)).unwrap();
+        assert!(opened.reopened(opens, opens + SECS(5)).is_err());
+        assert!(
+            submitting(false).reopened(T0, T0).is_err(),
+            "a change without a window is never scheduled again"
+        );
+    }
+
+    #[test]
+    fn a_chat_reply_does_not_wait_for_the_verification() {
+        let pacing = Pacing::default();
+        let update = json!({"action": "updateSoftware", "deviceId": "d1",
+            "softwareType": "teamsClient", "softwareVersion": "1.0.96.22",
+            "callbackUrl": "https://itsm.example.com/hook"});
+        let made = ChangeRecord::submitting(request(update), "itsm", T0, T0 + SECS(55));
+        let done = |record: ChangeRecord| {
+            record
+                .submitted(&accepted(), T0, &pacing)
+                .unwrap()
+                .observed(&operation("succeeded"), T0, &pacing)
+                .unwrap()
+        };
+        let webhook = done(made.clone());
+        assert!(webhook.verifying());
+        assert!(webhook.pending_callback().is_none(), "the report waits");
+        let chat = done(made.with_chat_reply(
+            Some(CallbackUrl::parse("https://hooks.slack.com/commands/T1/1/x").unwrap()),
+            ChatReply {
+                tool: super::super::delivery::ChatTool::Slack,
+                valid_until: Some(T0 + SECS(1800)),
+                fallback: None,
+            },
+        ));
+        assert!(chat.verifying());
+        assert!(chat.pending_callback().is_some(), "the chat hears at once");
+        let told = chat
+            .callback_attempted(&AttemptOutcome::Answered(200), T0, &pacing)
+            .unwrap();
+        assert_eq!(
+            told.due(),
+            Some(Due::Verify(T0)),
+            "the verification goes on"
+        );
     }
 
     #[test]

@@ -77,8 +77,7 @@ impl Status {
                 matches!(next, Scheduled | Submitting | Running | Cancelled | Expired)
                     || next.is_terminal()
             }
-            // Back to `scheduled` only when Graph did not take it as its window opened.
-            Submitting => next != Expired,
+            Submitting => !matches!(next, Scheduled | Expired),
             Queued | Running => !matches!(next, Scheduled | Submitting | Rejected),
             Succeeded | Failed | Cancelled | TimedOut | Rejected | Expired => false,
         }

@@ -59,9 +59,7 @@ impl Sweeper {
                 Sent::Stored(status) => fleet.observe(&id, status, None),
                 Sent::NotTaken { wait } => {
                     fleet.requeue(&id);
-                    if let Some(wait) = wait {
-                        fleet.pause(now + wait);
-                    }
+                    fleet.pause(now + wait.unwrap_or(self.pacing.poll_base));
                 }
                 // Its record is not known to be stored: the next visit reads it, or finds
                 // it missing and sends the device again.
@@ -89,7 +87,7 @@ impl Sweeper {
         let lease_start = now - self.settings.claim_lease;
         for (id, device) in unsettled {
             if let Some(child) = self.store.get(&id).await? {
-                fleet.observe(&id, child.status(), verification_of(&child));
+                settle(fleet, &id, &child);
                 continue;
             }
             if !fleet.assigned_before(&id, lease_start) {
@@ -104,7 +102,7 @@ impl Sweeper {
                 }
                 Err(StoreError::Duplicate(_)) => {
                     if let Some(child) = self.store.get(&id).await? {
-                        fleet.observe(&id, child.status(), verification_of(&child));
+                        settle(fleet, &id, &child);
                     }
                 }
                 Err(e) => return Err(e.into()),
@@ -167,8 +165,16 @@ impl Sweeper {
     }
 }
 
-fn verification_of(child: &ChangeRecord) -> Option<VerificationState> {
-    child.verification().map(|v| v.state)
+/// Takes what child `id`'s record says. A record that says Graph did not take the child
+/// (written by its sender, or in its place) sends the device again, whether or not the
+/// parent's last write said so: that write may have lost to a cancel.
+fn settle(fleet: &mut Fleet, id: &ChangeId, child: &ChangeRecord) {
+    if child.not_taken_by_graph() {
+        fleet.requeue(id);
+    } else {
+        let verification: Option<VerificationState> = child.verification().map(|v| v.state);
+        fleet.observe(id, child.status(), verification);
+    }
 }
 
 /// Counts a change the sweeper sent and stored: its end, or Graph's refusal, as the intake

@@ -39,9 +39,13 @@ impl Sweeper {
             ..
         }) = &outcome
         {
+            let now = self.clock.now();
             let wait = retry_after.unwrap_or(self.pacing.poll_base);
-            tracing::warn!(change_id = %opened.id(), "Graph did not take the scheduled change; it waits again");
-            return Ok(opened.reopened(self.clock.now() + wait)?);
+            // Past the limit, Graph's answer stands: the change failed, not taken.
+            if let Ok(again) = opened.reopened(now, now + wait) {
+                tracing::warn!(change_id = %opened.id(), "Graph did not take the scheduled change; it waits again");
+                return Ok(again);
+            }
         }
         Ok(next.unwrap_or(opened))
     }

@@ -534,3 +534,41 @@ async fn the_parent_reports_once_and_children_too_only_when_asked() {
     assert_eq!(parent["fleet"]["counts"], json!({"succeeded": 2}));
     assert_eq!(parent["fleet"]["verification"], json!({"verified": 2}));
 }
+
+#[tokio::test]
+async fn a_child_record_that_says_graph_did_not_take_it_sends_the_device_again() {
+    let app = fleet_app(Backend::Sqlite).await;
+    let devices = vec!["room-1".to_owned(), "room-2".to_owned()];
+    let id = start_fleet(&app, &devices, json!({})).await;
+    // A sweeper sent both children, Graph took neither, and its write of the parent that
+    // said so was lost (a cancel, say, won the race): only the children's records say it.
+    let parent = app.record(&id).await;
+    let mut fleet = parent.fleet().unwrap().clone();
+    let assigned = fleet.assign(app.now());
+    let planned = parent
+        .fleet_advanced(fleet, app.now(), Duration::from_secs(15))
+        .unwrap();
+    let parent = app.store.update(&planned).await.unwrap();
+    for (device, child) in assigned {
+        let record = graphgate::change::ChangeRecord::child(
+            &parent,
+            device,
+            child,
+            app.now(),
+            app.now() + Duration::from_secs(10),
+        );
+        app.store.insert(&record).await.unwrap();
+        let declined = record.not_taken(app.now()).unwrap();
+        app.store.update(&declined).await.unwrap();
+    }
+    sweep_until_final(&app, &id, Duration::from_secs(20), 20, 10).await;
+    let view: Value = app.get_change(TOKEN, &id).await.json().await.unwrap();
+    assert_eq!(view["status"], "succeeded", "{view}");
+    assert_eq!(view["fleet"]["counts"], json!({"succeeded": 2}));
+    let sent = actions_by_device(&app).await;
+    assert_eq!(
+        sent.values().sum::<usize>(),
+        2,
+        "each device sent once, anew"
+    );
+}

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test graphgate has, on a fresh machine: formatting, lints, the fuzz
 # targets' build, the SAM template's lint, unit and integration tests, with DynamoDB and Secrets Manager served by a
-# real AWS-compatible server (moto) on loopback. Whatever the tests need is installed here, not
-# by hand.
+# real AWS-compatible server (moto) on loopback, and a smoke run of the performance harness.
+# Whatever the tests need is installed here, not by hand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,3 +45,9 @@ unset AWS_PROFILE AWS_SESSION_TOKEN
 
 echo "== cargo test (DynamoDB at $AWS_ENDPOINT_URL_DYNAMODB)"
 cargo test --all-targets --locked
+
+# The performance harness, in its short form, so it cannot rot (scripts/bench.sh is the full
+# run, on release binaries; BENCHMARKS.md records one).
+echo "== performance harness (smoke)"
+cargo build --locked --bins
+target/debug/bench --smoke

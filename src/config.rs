@@ -19,7 +19,7 @@ use crate::graph::{
     FixedCredential, GraphBase, GraphClient, RetryPolicy, check_endpoint,
 };
 use crate::intake::IntakeSettings;
-use crate::store::StoreSettings;
+use crate::store::{Durability, StoreSettings};
 use crate::sweeper::SweepSettings;
 use rotation::{Parse, RotatingSecret};
 
@@ -282,8 +282,16 @@ fn registry(env: Env<'_>) -> Result<CallerRegistry, ConfigError> {
 
 fn store(env: Env<'_>) -> Result<StoreSettings, ConfigError> {
     let Some(table) = env("GRAPHGATE_TABLE") else {
+        const SYNCHRONOUS: &str = "GRAPHGATE_SQLITE_SYNCHRONOUS";
+        let durability = match env(SYNCHRONOUS) {
+            None => Durability::default(),
+            Some(raw) => Durability::parse(&raw).ok_or_else(|| {
+                ConfigError::invalid(SYNCHRONOUS, format!("{raw:?} is not normal or full"))
+            })?,
+        };
         return Ok(StoreSettings::Sqlite {
             path: PathBuf::from(env("GRAPHGATE_DB").unwrap_or_else(|| "./graphgate.db".into())),
+            durability,
         });
     };
     let valid_name = (3..=255).contains(&table.len())
@@ -702,9 +710,18 @@ mod tests {
         assert_eq!(
             store(&env(&[])).unwrap(),
             StoreSettings::Sqlite {
-                path: "./graphgate.db".into()
+                path: "./graphgate.db".into(),
+                durability: Durability::Normal,
             }
         );
+        assert_eq!(
+            store(&env(&[("GRAPHGATE_SQLITE_SYNCHRONOUS", "FULL")])).unwrap(),
+            StoreSettings::Sqlite {
+                path: "./graphgate.db".into(),
+                durability: Durability::Full,
+            }
+        );
+        assert!(store(&env(&[("GRAPHGATE_SQLITE_SYNCHRONOUS", "off")])).is_err());
         assert_eq!(
             store(&env(&[
                 ("GRAPHGATE_TABLE", "graphgate-changes"),

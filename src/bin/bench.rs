@@ -68,24 +68,7 @@ async fn main() -> Result<(), Error> {
         Command::new(bin.join("graphgate")).args(["simulate-graph", "--listen", "127.0.0.1:0"]),
         "Graph simulator on ",
     )?;
-    let callers =
-        json!([{"name": "bench", "auth": {"scheme": "bearer", "token": BEARER}, "allow": ["*"]}]);
-    let mut serve_command = Command::new(bin.join("graphgate"));
-    serve_command
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("GRAPH_BASE_URL", &graph)
-        .env(
-            "GRAPH_TOKEN_URL",
-            format!("{graph}/simulated-tenant/oauth2/v2.0/token"),
-        )
-        .env("GRAPH_CLIENT_ID", "graphgate-bench")
-        .env("GRAPH_CLIENT_SECRET", "bench-secret")
-        .env("GRAPHGATE_CALLERS", callers.to_string())
-        .env("GRAPHGATE_DB", dir.join("graphgate.db"))
-        // The intake path alone: no sweep pass runs during the measurement.
-        .env("GRAPHGATE_SWEEP_INTERVAL_SECS", "3600");
-    let (serve, api) = spawn(&mut serve_command, "graphgate listening on ")?;
-
+    let (serve, api) = start_serve(&bin, &graph, &dir, "normal")?;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()?;
@@ -97,41 +80,17 @@ async fn main() -> Result<(), Error> {
     let through = Target::Graphgate { base: api.clone() };
 
     let mut rows = Vec::new();
-    // (b) One request at a time, graphgate and Graph in turn, after a warm-up of both.
     let devices = Arc::new(AtomicUsize::new(0));
-    for _ in 0..scale.warm_up {
-        straight.send(&http, &devices).await?;
-        through.send(&http, &devices).await?;
+    // (b) One request at a time, graphgate and Graph in turn, after a warm-up of both; then
+    // again against a second serve whose SQLite commits wait for the disk.
+    let normal = latency(&http, &straight, &through, &devices, &scale).await?;
+    rows.extend(normal.rows("synchronous=NORMAL, the default"));
+    {
+        let (_full_serve, full_api) = start_serve(&bin, &graph, &dir, "full")?;
+        let full = Target::Graphgate { base: full_api };
+        let measured = latency(&http, &straight, &full, &devices, &scale).await?;
+        rows.extend(measured.rows("synchronous=FULL"));
     }
-    let (mut base, mut gate) = (Vec::new(), Vec::new());
-    for _ in 0..scale.requests {
-        base.push(straight.send(&http, &devices).await?);
-        gate.push(through.send(&http, &devices).await?);
-    }
-    let (b50, b99) = (percentile(&mut base, 50.0), percentile(&mut base, 99.0));
-    let (g50, g99) = (percentile(&mut gate, 50.0), percentile(&mut gate, 99.0));
-    rows.push(row(
-        "b",
-        "added latency, p50",
-        &format!(
-            "{} through graphgate, {} straight to Graph",
-            ms(g50),
-            ms(b50)
-        ),
-        &format!("adds {}", ms(g50.saturating_sub(b50))),
-        "",
-    ));
-    rows.push(row(
-        "b",
-        "added latency, p99",
-        &format!(
-            "{} through graphgate, {} straight to Graph",
-            ms(g99),
-            ms(b99)
-        ),
-        &format!("adds {}", ms(g99.saturating_sub(b99))),
-        "adds ≤ 1 ms",
-    ));
 
     // (c) Many clients at once, for a fixed time.
     let graph_rate = throughput(&http, &straight, &devices, &scale).await?;
@@ -187,6 +146,86 @@ async fn main() -> Result<(), Error> {
         println!("(smoke run: the figures only show that the harness works)");
     }
     Ok(())
+}
+
+/// Starts `graphgate serve` against the simulator at `graph`, its SQLite file in `dir` with
+/// `GRAPHGATE_SQLITE_SYNCHRONOUS=synchronous`, and no sweep pass during the run.
+fn start_serve(
+    bin: &std::path::Path,
+    graph: &str,
+    dir: &std::path::Path,
+    synchronous: &str,
+) -> Result<(Running, String), Error> {
+    let callers =
+        json!([{"name": "bench", "auth": {"scheme": "bearer", "token": BEARER}, "allow": ["*"]}]);
+    spawn(
+        Command::new(bin.join("graphgate"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("GRAPH_BASE_URL", graph)
+            .env(
+                "GRAPH_TOKEN_URL",
+                format!("{graph}/simulated-tenant/oauth2/v2.0/token"),
+            )
+            .env("GRAPH_CLIENT_ID", "graphgate-bench")
+            .env("GRAPH_CLIENT_SECRET", "bench-secret")
+            .env("GRAPHGATE_CALLERS", callers.to_string())
+            .env("GRAPHGATE_DB", dir.join(format!("{synchronous}.db")))
+            .env("GRAPHGATE_SQLITE_SYNCHRONOUS", synchronous)
+            .env("GRAPHGATE_SWEEP_INTERVAL_SECS", "3600"),
+        "graphgate listening on ",
+    )
+}
+
+/// p50 and p99 of one request at a time, straight to Graph and through graphgate in turn.
+struct Latency {
+    straight: (Duration, Duration),
+    through: (Duration, Duration),
+}
+
+impl Latency {
+    fn rows(&self, setting: &str) -> Vec<String> {
+        [
+            ("p50", self.straight.0, self.through.0),
+            ("p99", self.straight.1, self.through.1),
+        ]
+        .into_iter()
+        .map(|(p, base, gate)| {
+            row(
+                "b",
+                &format!("added latency, {p}, {setting}"),
+                &format!(
+                    "{} through graphgate, {} straight to Graph",
+                    ms(gate),
+                    ms(base)
+                ),
+                &format!("adds {}", ms(gate.saturating_sub(base))),
+                if p == "p99" { "adds ≤ 1 ms" } else { "" },
+            )
+        })
+        .collect()
+    }
+}
+
+async fn latency(
+    http: &reqwest::Client,
+    straight: &Target,
+    through: &Target,
+    devices: &AtomicUsize,
+    scale: &Scale,
+) -> Result<Latency, Error> {
+    for _ in 0..scale.warm_up {
+        straight.send(http, devices).await?;
+        through.send(http, devices).await?;
+    }
+    let (mut base, mut gate) = (Vec::new(), Vec::new());
+    for _ in 0..scale.requests {
+        base.push(straight.send(http, devices).await?);
+        gate.push(through.send(http, devices).await?);
+    }
+    Ok(Latency {
+        straight: (percentile(&mut base, 50.0), percentile(&mut base, 99.0)),
+        through: (percentile(&mut gate, 50.0), percentile(&mut gate, 99.0)),
+    })
 }
 
 fn row(letter: &str, figure: &str, measured: &str, ratio: &str, goal: &str) -> String {

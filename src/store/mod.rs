@@ -5,7 +5,7 @@ mod dynamodb;
 mod sqlite;
 
 pub use dynamodb::{DUE_INDEX, DynamoStore};
-pub use sqlite::SqliteStore;
+pub use sqlite::{Durability, SqliteStore};
 
 use std::sync::Arc;
 
@@ -19,6 +19,7 @@ use crate::change::{ChangeId, ChangeRecord, KeyedDelivery, OperationId};
 pub enum StoreSettings {
     Sqlite {
         path: std::path::PathBuf,
+        durability: Durability,
     },
     DynamoDb {
         table: String,
@@ -30,7 +31,9 @@ pub enum StoreSettings {
 /// Opens the store the settings name.
 pub async fn open(settings: &StoreSettings) -> Result<Arc<dyn Store>, StoreError> {
     Ok(match settings {
-        StoreSettings::Sqlite { path } => Arc::new(SqliteStore::open(path)?),
+        StoreSettings::Sqlite { path, durability } => {
+            Arc::new(SqliteStore::open(path, *durability)?)
+        }
         StoreSettings::DynamoDb { table, retention } => {
             let client = aws_sdk_dynamodb::Client::new(crate::aws::config().await);
             Arc::new(DynamoStore::new(client, table.clone(), *retention))

@@ -20,12 +20,41 @@ pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
 }
 
+/// What a commit survives (`GRAPHGATE_SQLITE_SYNCHRONOUS`). In WAL mode, both survive the
+/// process crashing; only `Full` also survives the machine losing power or the OS crashing,
+/// at the cost of an fsync per commit (BENCHMARKS.md has the price).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous = NORMAL`: a power loss may undo the last commits (never corrupting).
+    #[default]
+    Normal,
+    /// `synchronous = FULL`: a commit is on disk before it returns.
+    Full,
+}
+
+impl Durability {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "normal" => Some(Durability::Normal),
+            "full" => Some(Durability::Full),
+            _ => None,
+        }
+    }
+
+    fn pragma(self) -> &'static str {
+        match self {
+            Durability::Normal => "PRAGMA synchronous = NORMAL;",
+            Durability::Full => "PRAGMA synchronous = FULL;",
+        }
+    }
+}
+
 impl SqliteStore {
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
+    pub fn open(path: &Path, durability: Durability) -> Result<Self, StoreError> {
         let conn = Connection::open(path).map_err(backend)?;
+        conn.execute_batch(durability.pragma()).map_err(backend)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = NORMAL;
              PRAGMA busy_timeout = 5000;
              CREATE TABLE IF NOT EXISTS changes (
                  id           TEXT PRIMARY KEY,

@@ -15,7 +15,7 @@ use graphgate::config::{ConnectionLimits, Settings};
 use graphgate::graph::RetryPolicy;
 use graphgate::local::Application;
 use graphgate::simulator::{self, SimulatorState};
-use graphgate::store::{DUE_INDEX, DynamoStore, SqliteStore, Store};
+use graphgate::store::{DUE_INDEX, Durability, DynamoStore, SqliteStore, Store};
 use graphgate::sweeper::{SweepReport, SweepSettings, Sweeper};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -588,7 +588,7 @@ impl TestApp {
                 table.clone(),
                 Duration::from_secs(86_400),
             )),
-            None => Arc::new(SqliteStore::open(&self.db).unwrap()),
+            None => Arc::new(SqliteStore::open(&self.db, Durability::default()).unwrap()),
         }
     }
 

@@ -8,7 +8,7 @@ use graphgate::change::{
     ActionOutcome, ChangeId, ChangeRecord, GraphFailure, IdempotencyKey, KeptAnswer, KeyedDelivery,
     OperationId, Pacing, Status,
 };
-use graphgate::store::{DUE_INDEX, DynamoStore, SqliteStore, Store, StoreError};
+use graphgate::store::{DUE_INDEX, Durability, DynamoStore, SqliteStore, Store, StoreError};
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
@@ -37,7 +37,9 @@ impl Fresh {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
-                let store = SqliteStore::open(&dir.path().join("conformance.db")).unwrap();
+                let store =
+                    SqliteStore::open(&dir.path().join("conformance.db"), Durability::default())
+                        .unwrap();
                 Fresh {
                     store: Arc::new(store),
                     backing: Backing::Sqlite(dir),
@@ -489,11 +491,12 @@ async fn sqlite_store_keeps_records_across_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("reopen.db");
     let record = new_record(Duration::seconds(55));
-    SqliteStore::open(&path)
+    SqliteStore::open(&path, Durability::default())
         .unwrap()
         .insert(&record)
         .await
         .unwrap();
-    let reopened = SqliteStore::open(&path).unwrap();
+    // Either durability opens the same file.
+    let reopened = SqliteStore::open(&path, Durability::Full).unwrap();
     assert_eq!(reopened.get(record.id()).await.unwrap(), Some(record));
 }

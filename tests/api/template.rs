@@ -78,6 +78,26 @@ pub fn functions() -> BTreeMap<String, &'static str> {
         .collect()
 }
 
+/// Both HTTP clients (the AWS SDK's and reqwest) and the JWT signer use one TLS crypto
+/// provider, aws-lc-rs: `ring` is in Cargo.lock only for targets graphgate is not built for.
+#[test]
+fn one_tls_crypto_provider_is_linked() {
+    let dependents = |package: &str| {
+        run(Command::new(env!("CARGO"))
+            .args([
+                "tree",
+                "--edges",
+                "normal",
+                "--invert",
+                package,
+                "--offline",
+            ])
+            .current_dir(repo()))
+    };
+    assert!(dependents("aws-lc-rs").contains("graphgate"));
+    assert_eq!(dependents("ring").trim(), "", "ring is linked too");
+}
+
 #[test]
 fn each_function_runs_a_binary_this_package_builds() {
     let metadata: Value = serde_json::from_str(&run(Command::new(env!("CARGO"))

@@ -189,7 +189,7 @@ async fn a_fleet_is_rolled_out_at_its_pace_and_reported_once(backend: Backend) {
         json!({"softwareType": "teamsClient", "softwareVersion": "1.0.96.22"})
     );
 
-    let view: Value = app.get_change(TOKEN, &id).await.json().await.unwrap();
+    let view = app.view(&id).await;
     assert_eq!(view["status"], "succeeded");
     assert!(view.get("deviceId").is_none());
     assert_eq!(view["softwareVersion"], "1.0.96.22");
@@ -221,7 +221,7 @@ async fn the_failure_budget_stops_the_rest_and_cancel_stops_what_is_left(backend
     )
     .await;
     sweep_until_final(&app, &id, Duration::from_secs(5), 50, 2).await;
-    let view: Value = app.get_change(TOKEN, &id).await.json().await.unwrap();
+    let view = app.view(&id).await;
     assert_eq!(view["status"], "failed");
     assert_eq!(view["failure"]["code"], "failureBudget");
     assert_eq!(view["fleet"]["stopped"], "failureBudget");
@@ -246,7 +246,7 @@ async fn the_failure_budget_stops_the_rest_and_cancel_stops_what_is_left(backend
     assert_eq!(view["fleet"]["stopped"], "cancelled");
     assert_eq!(view["fleet"]["counts"]["cancelled"], 4);
     sweep_until_final(&app, &id, Duration::from_secs(5), 20, 3).await;
-    let view: Value = app.get_change(TOKEN, &id).await.json().await.unwrap();
+    let view = app.view(&id).await;
     assert_eq!(view["status"], "cancelled", "{view}");
     assert_eq!(view["failure"]["code"], "cancelled");
     assert_eq!(
@@ -343,7 +343,7 @@ async fn a_fleet_by_filter_takes_the_devices_the_inventory_shows() {
         json!(["room-lisbon", "room-oslo", "stale-room-quito"])
     );
     let id = made["changeId"].as_str().unwrap();
-    let view: Value = app.get_change(TOKEN, id).await.json().await.unwrap();
+    let view = app.view(id).await;
     assert_eq!(
         view["fleet"]["filter"],
         json!({"deviceType": "teamsRoom", "updateAvailable": "teamsClient"})
@@ -399,7 +399,7 @@ async fn an_assigned_child_never_recorded_does_not_keep_a_cancelled_fleet_open(b
     assert_eq!(cancelled.status(), 200);
     app.advance(Duration::from_secs(60));
     sweep_until_final(&app, &id, Duration::from_secs(5), 5, 2).await;
-    let view: Value = app.get_change(TOKEN, &id).await.json().await.unwrap();
+    let view = app.view(&id).await;
     assert_eq!(view["status"], "cancelled", "{view}");
     assert_eq!(view["fleet"]["counts"], json!({"cancelled": 3}));
     assert!(
@@ -440,7 +440,7 @@ async fn a_child_graph_did_not_take_is_sent_again_as_a_new_child(backend: Backen
     assert_eq!(busy.status.as_str(), "scheduled", "waits to be sent again");
     assert_eq!(busy.change_id, None);
     sweep_until_final(&app, &id, Duration::from_secs(5), 20, 10).await;
-    let view: Value = app.get_change(TOKEN, &id).await.json().await.unwrap();
+    let view = app.view(&id).await;
     assert_eq!(view["status"], "succeeded", "{view}");
     assert_eq!(view["fleet"]["counts"], json!({"succeeded": 2}));
     let throttled = app
@@ -562,7 +562,7 @@ async fn a_child_record_that_says_graph_did_not_take_it_sends_the_device_again()
         app.store.update(&declined).await.unwrap();
     }
     sweep_until_final(&app, &id, Duration::from_secs(20), 20, 10).await;
-    let view: Value = app.get_change(TOKEN, &id).await.json().await.unwrap();
+    let view = app.view(&id).await;
     assert_eq!(view["status"], "succeeded", "{view}");
     assert_eq!(view["fleet"]["counts"], json!({"succeeded": 2}));
     let sent = actions_by_device(&app).await;

@@ -615,6 +615,16 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The change as `GET /v1/changes/{id}` shows it to the usual caller.
+    pub async fn view(&self, id: &str) -> Value {
+        json_of(
+            self.http
+                .get(format!("{}/v1/changes/{id}", self.address))
+                .bearer_auth(TOKEN),
+        )
+        .await
+    }
+
     pub async fn cancel_change(&self, token: &str, id: &str) -> reqwest::Response {
         self.http
             .post(format!("{}/v1/changes/{id}/cancel", self.address))

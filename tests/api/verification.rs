@@ -35,7 +35,7 @@ fn update(device: &str) -> Value {
 async fn until_verified(app: &TestApp, id: &str) -> Value {
     for _ in 0..60 {
         app.sweep().await;
-        let view: Value = app.get_change(TOKEN, id).await.json().await.unwrap();
+        let view = app.view(id).await;
         if view["verification"]["state"]
             .as_str()
             .is_some_and(|s| s != "pending")
@@ -65,7 +65,7 @@ async fn an_update_is_verified_when_the_device_reports_the_version(backend: Back
     let mut succeeded = Value::Null;
     for _ in 0..10 {
         app.sweep().await;
-        succeeded = app.get_change(TOKEN, &id).await.json().await.unwrap();
+        succeeded = app.view(&id).await;
         if succeeded["status"] == "succeeded" {
             break;
         }
@@ -144,7 +144,7 @@ async fn a_fleet_ends_once_its_children_are_verified() {
     let mut view = Value::Null;
     for _ in 0..80 {
         app.sweep().await;
-        view = app.get_change(TOKEN, &id).await.json().await.unwrap();
+        view = app.view(&id).await;
         if view["status"] != "running" {
             break;
         }
@@ -184,7 +184,7 @@ async fn a_device_whose_health_graph_refuses_ends_its_verification_at_once() {
     );
     app.advance(Duration::from_secs(15));
     app.sweep().await;
-    let view: Value = app.get_change(TOKEN, &id).await.json().await.unwrap();
+    let view = app.view(&id).await;
     assert_eq!(view["status"], "succeeded");
     assert_eq!(
         view["verification"],

@@ -47,7 +47,7 @@ async fn a_windowed_change_goes_to_graph_only_when_its_window_opens(backend: Bac
     // Lisbon is on UTC in November.
     assert_eq!(body["opensAt"], "2026-11-24T22:00:00Z");
     let id = body["changeId"].as_str().unwrap().to_owned();
-    let view: Value = app.get_change(TOKEN, &id).await.json().await.unwrap();
+    let view = app.view(&id).await;
     assert_eq!(view["status"], "scheduled");
     assert_eq!(view["opensAt"], "2026-11-24T22:00:00Z");
     assert_eq!(
@@ -71,7 +71,7 @@ async fn a_windowed_change_goes_to_graph_only_when_its_window_opens(backend: Bac
     assert_eq!(record.submitted_at(), app.now());
 
     app.sweep().await;
-    let done: Value = app.get_change(TOKEN, &id).await.json().await.unwrap();
+    let done: Value = app.view(&id).await;
     assert_eq!(done["status"], "succeeded");
 }
 
@@ -227,13 +227,13 @@ async fn a_scheduled_change_graph_does_not_take_waits_for_the_window_again() {
     let id = made["changeId"].as_str().unwrap().to_owned();
     app.advance(Duration::from_secs(10 * 3600));
     app.sweep().await;
-    let waiting: Value = app.get_change(TOKEN, &id).await.json().await.unwrap();
+    let waiting: Value = app.view(&id).await;
     assert_eq!(waiting["status"], "scheduled", "{waiting}");
     assert!(waiting["opensAt"].is_string());
     // Past the window it waits for tomorrow's, and is not sent outside it.
     app.advance(Duration::from_secs(3600 + 60));
     app.sweep().await;
-    let tomorrow: Value = app.get_change(TOKEN, &id).await.json().await.unwrap();
+    let tomorrow: Value = app.view(&id).await;
     assert_eq!(tomorrow["opensAt"], "2026-11-25T22:00:00Z", "{tomorrow}");
     assert_eq!(
         app.graph_requests().await.len(),

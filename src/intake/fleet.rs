@@ -12,17 +12,31 @@ use super::changes::check;
 use super::{ApiError, Intake, status_url};
 use crate::callers::Caller;
 use crate::change::{
-    ChangeRecord, ChangeRequest, DeviceId, FleetDevices, FleetRequest, MAX_DEVICES, Unjudged,
+    ChangeRecord, ChangeRequest, DeviceId, FleetDevices, FleetRequest, GraphFailure, MAX_DEVICES,
+    SoftwareHealth, Unjudged,
 };
 
-/// The devices a fleet takes, in order, and those its filter could not judge.
+/// The devices a fleet takes, in order; those its filter could not judge; and, when the
+/// filter was read from the inventory, each device's software health as read then.
+pub(super) struct Resolved {
+    pub ids: Vec<DeviceId>,
+    pub unjudged: Vec<Unjudged>,
+    pub health: Option<Vec<Result<SoftwareHealth, GraphFailure>>>,
+}
+
 pub(super) async fn resolve(
     intake: &Intake,
     fleet: &FleetRequest,
     deadline: Instant,
-) -> Result<(Vec<DeviceId>, Vec<Unjudged>), ApiError> {
+) -> Result<Resolved, ApiError> {
     let filter = match &fleet.devices {
-        FleetDevices::Ids(ids) => return Ok((ids.clone(), Vec::new())),
+        FleetDevices::Ids(ids) => {
+            return Ok(Resolved {
+                ids: ids.clone(),
+                unjudged: Vec::new(),
+                health: None,
+            });
+        }
         FleetDevices::Filter(filter) => filter,
     };
     let inventory = intake
@@ -39,13 +53,24 @@ pub(super) async fn resolve(
     }
     // A device Graph lists twice (pages that moved while being read) is one child.
     let mut seen = std::collections::HashSet::new();
-    let ids = inventory
+    let (ids, health) = inventory
         .devices
         .into_iter()
-        .map(|d| d.id)
-        .filter(|id| seen.insert(id.clone()))
-        .collect();
-    Ok((ids, inventory.unjudged))
+        .filter(|d| seen.insert(d.id.clone()))
+        .map(|d| {
+            let health = match (d.software, d.software_error) {
+                (Some(software), _) => Ok(software),
+                (None, Some(failure)) => Err(failure),
+                (None, None) => Ok(SoftwareHealth::default()),
+            };
+            (d.id, health)
+        })
+        .unzip();
+    Ok(Resolved {
+        ids,
+        unjudged: inventory.unjudged,
+        health: Some(health),
+    })
 }
 
 /// Checks a fleet change as any change is checked, resolves its devices and makes its
@@ -58,11 +83,11 @@ pub(super) async fn admit(
 ) -> Result<(ChangeRecord, Vec<Unjudged>), ApiError> {
     check(intake, caller, &request)?;
     let fleet = request.fleet.as_ref().expect("a fleet change");
-    let (devices, unjudged) = resolve(intake, fleet, deadline).await?;
+    let resolved = resolve(intake, fleet, deadline).await?;
     let now = intake.clock.now();
     let opening = request.schedule.opening(now);
-    let record = ChangeRecord::fleet_parent(request, caller.name(), now, devices, opening);
-    Ok((record, unjudged))
+    let record = ChangeRecord::fleet_parent(request, caller.name(), now, resolved.ids, opening);
+    Ok((record, resolved.unjudged))
 }
 
 /// Records the parent; its children go as the sweeper sends them.

@@ -125,15 +125,21 @@ async fn rehearse_fleet(
     fleet: &FleetRequest,
     deadline: Instant,
 ) -> Result<Rehearsal, ApiError> {
-    let (devices, unjudged) = resolve(intake, fleet, deadline).await?;
-    let health = intake
-        .graph
-        .software_health(&devices, deadline)
-        .await
-        .map_err(|source| ApiError::GraphRead {
-            what: "the devices' health",
-            source,
-        })?;
+    let resolved = resolve(intake, fleet, deadline).await?;
+    let devices = resolved.ids;
+    let unjudged = resolved.unjudged;
+    // A filter's devices were read with their health; listed devices are read now.
+    let health = match resolved.health {
+        Some(health) => health,
+        None => intake
+            .graph
+            .software_health(&devices, deadline)
+            .await
+            .map_err(|source| ApiError::GraphRead {
+                what: "the devices' health",
+                source,
+            })?,
+    };
     let software_type = match &request.action {
         Action::UpdateSoftware { software_type, .. } => Some(*software_type),
         _ => None,

@@ -266,12 +266,7 @@ pub(super) async fn get(
     State(state): State<SimulatorState>,
     Path(device): Path<String>,
 ) -> Response {
-    if device.starts_with("missing") {
-        return no_such_device();
-    }
-    state.touch(&device);
-    let inner = state.lock();
-    Json(inner.devices[&device].listed(&device)).into_response()
+    known(&state, &device, |d| d.listed(&device))
 }
 
 /// `GET /teamwork/devices/{id}/health`.
@@ -279,17 +274,22 @@ pub(super) async fn health(
     State(state): State<SimulatorState>,
     Path(device): Path<String>,
 ) -> Response {
-    if device.starts_with("missing") {
+    known(&state, &device, |d| d.read_health(&device))
+}
+
+/// `show`'s answer for `device`, which exists unless Graph does not know it.
+fn known(
+    state: &SimulatorState,
+    device: &str,
+    show: impl FnOnce(&mut SimDevice) -> Value,
+) -> Response {
+    if is_missing(device) {
         return no_such_device();
     }
-    state.touch(&device);
+    state.touch(device);
     let mut inner = state.lock();
-    let health = inner
-        .devices
-        .get_mut(&device)
-        .map(|d| d.read_health(&device))
-        .unwrap_or_default();
-    Json(health).into_response()
+    let answer = inner.devices.get_mut(device).map(show).unwrap_or_default();
+    Json(answer).into_response()
 }
 
 /// `PUT /_simulator/devices`: seeds devices (a JSON list of [`SeedDevice`]).

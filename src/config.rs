@@ -335,10 +335,13 @@ fn idempotency_window(env: Env<'_>) -> Result<Option<Duration>, ConfigError> {
 
 fn sweep(env: Env<'_>) -> Result<SweepSettings, ConfigError> {
     let defaults = SweepSettings::default();
-    let concurrency = whole_number(env, "GRAPHGATE_SWEEP_CONCURRENCY", 1..=64, "")?
+    let concurrency = whole_number(env, "GRAPHGATE_SWEEP_CONCURRENCY", 1..=256, "")?
         .map_or(defaults.concurrency, |n| n as usize);
+    let batch_size = whole_number(env, "GRAPHGATE_SWEEP_BATCH", 1..=10_000, "")?
+        .map_or(defaults.batch_size, |n| n as usize);
     Ok(SweepSettings {
         concurrency,
+        batch_size,
         ..defaults
     })
 }
@@ -575,6 +578,15 @@ mod tests {
         Settings::from_lookup(&move |k: &str| map.get(k).cloned())
     }
 
+    /// A lookup of `vars` alone, for the parts of the settings read one at a time.
+    fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k: &str| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
     const CALLERS: &str = r#"[{"name":"itsm","auth":{"scheme":"bearer","token":"0123456789abcdef0123456789abcdef"},"allow":["*"]}]"#;
 
     #[test]
@@ -700,13 +712,6 @@ mod tests {
 
     #[test]
     fn the_store_is_dynamodb_when_a_table_is_named() {
-        let env = |vars: &'static [(&'static str, &'static str)]| {
-            move |k: &str| {
-                vars.iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| v.to_string())
-            }
-        };
         assert_eq!(
             store(&env(&[])).unwrap(),
             StoreSettings::Sqlite {
@@ -741,6 +746,26 @@ mod tests {
             ]))
             .is_err()
         );
+    }
+
+    #[test]
+    fn the_sweep_takes_its_concurrency_and_batch_within_bounds() {
+        assert_eq!(sweep(&env(&[])).unwrap(), SweepSettings::default());
+        let set = sweep(&env(&[
+            ("GRAPHGATE_SWEEP_CONCURRENCY", "256"),
+            ("GRAPHGATE_SWEEP_BATCH", "10000"),
+        ]))
+        .unwrap();
+        assert_eq!((set.concurrency, set.batch_size), (256, 10_000));
+        for (name, bad) in [
+            ("GRAPHGATE_SWEEP_CONCURRENCY", "257"),
+            ("GRAPHGATE_SWEEP_CONCURRENCY", "0"),
+            ("GRAPHGATE_SWEEP_BATCH", "10001"),
+            ("GRAPHGATE_SWEEP_BATCH", "many"),
+        ] {
+            let err = sweep(&|k: &str| (k == name).then(|| bad.to_owned())).unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+        }
     }
 
     #[test]

@@ -78,6 +78,54 @@ impl DynamoStore {
             .ok_or_else(|| StoreError::Corrupt(serde::de::Error::custom(missing)))
     }
 
+    /// Creates `table` as `template.yaml` declares it (keys, the sparse due index, billed
+    /// per request), for a DynamoDB-compatible server the template does not deploy to: the
+    /// tests' and the benchmark's moto. A deployment's table comes from the template.
+    pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+            Projection, ProjectionType, ScalarAttributeType,
+        };
+        let attribute = |name: &str, kind| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(kind)
+                .build()
+                .map_err(backend)
+        };
+        let key = |name: &str, kind| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .map_err(backend)
+        };
+        let due_index = GlobalSecondaryIndex::builder()
+            .index_name(DUE_INDEX)
+            .key_schema(key(DUE, KeyType::Hash)?)
+            .key_schema(key("next_poll_at", KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .map_err(backend)?;
+        client
+            .create_table()
+            .table_name(table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attribute("id", ScalarAttributeType::S)?)
+            .attribute_definitions(attribute(DUE, ScalarAttributeType::S)?)
+            .attribute_definitions(attribute("next_poll_at", ScalarAttributeType::N)?)
+            .key_schema(key("id", KeyType::Hash)?)
+            .global_secondary_indexes(due_index)
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
     /// A store on `table`. Finished records expire `retention` after their last change.
     pub fn new(client: Client, table: impl Into<String>, retention: Duration) -> Self {
         Self {

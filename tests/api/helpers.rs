@@ -15,7 +15,7 @@ use graphgate::config::{ConnectionLimits, Settings};
 use graphgate::graph::RetryPolicy;
 use graphgate::local::Application;
 use graphgate::simulator::{self, SimulatorState};
-use graphgate::store::{DUE_INDEX, Durability, DynamoStore, SqliteStore, Store};
+use graphgate::store::{Durability, DynamoStore, SqliteStore, Store};
 use graphgate::sweeper::{SweepReport, SweepSettings, Sweeper};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -248,49 +248,8 @@ impl DynamoRequests {
 
 /// A new table with graphgate's key schema, as `template.yaml` declares it.
 pub async fn fresh_table(client: &aws_sdk_dynamodb::Client) -> String {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-        Projection, ProjectionType, ScalarAttributeType,
-    };
-    let attribute = |name: &str, kind: ScalarAttributeType| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(kind)
-            .build()
-            .unwrap()
-    };
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .unwrap()
-    };
     let name = format!("graphgate-test-{}", uuid::Uuid::new_v4().simple());
-    client
-        .create_table()
-        .table_name(&name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute("id", ScalarAttributeType::S))
-        .attribute_definitions(attribute("due", ScalarAttributeType::S))
-        .attribute_definitions(attribute("next_poll_at", ScalarAttributeType::N))
-        .key_schema(key("id", KeyType::Hash))
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(DUE_INDEX)
-                .key_schema(key("due", KeyType::Hash))
-                .key_schema(key("next_poll_at", KeyType::Range))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    DynamoStore::create_table(client, &name).await.unwrap();
     name
 }
 

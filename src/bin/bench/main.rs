@@ -1,0 +1,175 @@
+//! The performance harness (`scripts/bench.sh`, or `--smoke` in the test run): each figure
+//! measured against a baseline taken in the same run, on this machine, and printed as a
+//! Markdown table for `BENCHMARKS.md`.
+//!
+//! It drives the release binaries as a user would: `graphgate simulate-graph` as Graph, and
+//! `graphgate serve` pointed at it with a SQLite store, each its own process, so the memory
+//! figure is `serve`'s alone.
+//!
+//! Figures so far (the letters): (b) added latency of `POST /v1/changes`, (c)
+//! throughput from 64 clients and peak RSS, (d) one sweep pass over many pending operations,
+//! (f) binary sizes and the TLS crypto providers linked.
+
+mod binaries;
+mod process;
+mod requests;
+mod sweep;
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
+
+use clap::Parser;
+
+use process::{graphgate_env, peak_rss, start_serve, start_simulator};
+use requests::{Target, graph_token, latency, throughput};
+use sweep::SweepScale;
+
+#[derive(Parser)]
+#[command(about = "graphgate's performance harness")]
+struct Args {
+    /// A short run that only checks the harness works (CI): its figures mean nothing.
+    #[arg(long)]
+    smoke: bool,
+}
+
+/// How much each measurement does.
+struct Scale {
+    warm_up: usize,
+    requests: usize,
+    clients: usize,
+    throughput_for: Duration,
+    sweep: SweepScale,
+}
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+const BEARER: &str = "bench-caller-token-0123456789abcdef0123";
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let args = Args::parse();
+    let scale = if args.smoke {
+        Scale {
+            warm_up: 10,
+            requests: 50,
+            clients: 8,
+            throughput_for: Duration::from_millis(500),
+            sweep: SweepScale {
+                pending: 200,
+                latency: Duration::from_millis(50),
+                concurrency: &[8, 64],
+            },
+        }
+    } else {
+        Scale {
+            warm_up: 200,
+            requests: 2000,
+            clients: 64,
+            throughput_for: Duration::from_secs(10),
+            sweep: SweepScale {
+                pending: 10_000,
+                latency: Duration::from_millis(50),
+                concurrency: &[8, 64, 256],
+            },
+        }
+    };
+    let bin = std::env::current_exe()?
+        .parent()
+        .ok_or("the harness has no directory")?
+        .to_path_buf();
+    let dir = tempfile_dir()?;
+
+    let (simulator, graph) = start_simulator(&bin)?;
+    let serve_env = |synchronous: &str| {
+        let mut env = graphgate_env(&graph, &dir.join(format!("{synchronous}.db")));
+        env.push(("GRAPHGATE_SQLITE_SYNCHRONOUS", synchronous.to_owned()));
+        env
+    };
+    let (serve, api) = start_serve(&bin, &serve_env("normal"))?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let token = graph_token(&http, &graph).await?;
+    let straight = Target::Graph {
+        base: graph.clone(),
+        token,
+    };
+    let through = Target::Graphgate { base: api.clone() };
+
+    let mut rows = Vec::new();
+    let devices = AtomicUsize::new(0);
+    // (b) One request at a time, graphgate and Graph in turn, after a warm-up of both; then
+    // again against a second serve whose SQLite commits wait for the disk.
+    let normal = latency(&http, &straight, &through, &devices, &scale).await?;
+    rows.extend(normal.rows("synchronous=NORMAL, the default"));
+    {
+        let (_full_serve, full_api) = start_serve(&bin, &serve_env("full"))?;
+        let full = Target::Graphgate { base: full_api };
+        let measured = latency(&http, &straight, &full, &devices, &scale).await?;
+        rows.extend(measured.rows("synchronous=FULL"));
+    }
+
+    // (c) Many clients at once, for a fixed time.
+    let graph_rate = throughput(&http, &straight, &devices, &scale).await?;
+    let gate_rate = throughput(&http, &through, &devices, &scale).await?;
+    rows.push(row(
+        "c",
+        &format!("changes accepted per second, {} clients", scale.clients),
+        &format!("{gate_rate:.0}/s through graphgate, {graph_rate:.0}/s straight to Graph"),
+        &format!("{:.2}× the simulator's rate", gate_rate / graph_rate),
+        "report",
+    ));
+    let rss = peak_rss(serve.id()).unwrap_or(0);
+    rows.push(row(
+        "c",
+        "peak RSS of serve",
+        &format!("{:.1} MB", rss as f64 / 1_048_576.0),
+        "",
+        "≤ 64 MB",
+    ));
+
+    drop(serve);
+
+    // (d) One sweep pass over many pending operations, Graph slow to answer.
+    rows.extend(sweep::rows(&bin, &graph, &dir, &http, &devices, &scale.sweep).await?);
+
+    // (f) What was built next to the harness, and which crypto providers it links.
+    rows.extend(binaries::rows(&bin));
+
+    drop(simulator);
+    let _ = std::fs::remove_dir_all(&dir);
+    println!(
+        "| # | figure | measured | against the baseline | goal |\n|---|---|---|---|---|\n{}",
+        rows.join("\n")
+    );
+    if args.smoke {
+        println!("(smoke run: the figures only show that the harness works)");
+    }
+    Ok(())
+}
+
+fn row(letter: &str, figure: &str, measured: &str, ratio: &str, goal: &str) -> String {
+    format!("| {letter} | {figure} | {measured} | {ratio} | {goal} |")
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort_unstable();
+    let rank = ((p / 100.0) * (samples.len() as f64 - 1.0)).round() as usize;
+    samples[rank.min(samples.len() - 1)]
+}
+
+/// A fresh directory for the run's database.
+fn tempfile_dir() -> Result<PathBuf, Error> {
+    let dir = std::env::temp_dir().join(format!("graphgate-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

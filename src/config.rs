@@ -19,7 +19,7 @@ use crate::graph::{
     FixedCredential, GraphBase, GraphClient, RetryPolicy, check_endpoint,
 };
 use crate::intake::IntakeSettings;
-use crate::store::{Durability, StoreSettings};
+use crate::store::{DueShards, Durability, StoreSettings};
 use crate::sweeper::SweepSettings;
 use rotation::{Parse, RotatingSecret};
 
@@ -306,9 +306,18 @@ fn store(env: Env<'_>) -> Result<StoreSettings, ConfigError> {
     }
     let retention_days =
         whole_number(env, "GRAPHGATE_RETENTION_DAYS", 1..=3650, " of days")?.unwrap_or(90);
+    let due_shards = whole_number(
+        env,
+        "GRAPHGATE_DUE_SHARDS",
+        1..=u64::from(DueShards::MAX),
+        "",
+    )?
+    .and_then(|n| DueShards::new(n as u8))
+    .unwrap_or_default();
     Ok(StoreSettings::DynamoDb {
         table,
         retention: Duration::from_secs(retention_days * 86_400),
+        due_shards,
     })
 }
 
@@ -735,9 +744,27 @@ mod tests {
             .unwrap(),
             StoreSettings::DynamoDb {
                 table: "graphgate-changes".into(),
-                retention: Duration::from_secs(30 * 86_400)
+                retention: Duration::from_secs(30 * 86_400),
+                due_shards: DueShards::default(),
             }
         );
+        let sharded = store(&env(&[
+            ("GRAPHGATE_TABLE", "t-1"),
+            ("GRAPHGATE_DUE_SHARDS", "8"),
+        ]))
+        .unwrap();
+        assert!(
+            matches!(sharded, StoreSettings::DynamoDb { due_shards, .. } if due_shards == DueShards::new(8).unwrap())
+        );
+        for bad in ["0", "33", "two"] {
+            let err = store(&|k: &str| match k {
+                "GRAPHGATE_TABLE" => Some("t-1".to_owned()),
+                "GRAPHGATE_DUE_SHARDS" => Some(bad.to_owned()),
+                _ => None,
+            })
+            .unwrap_err();
+            assert!(err.to_string().contains("GRAPHGATE_DUE_SHARDS"), "{err}");
+        }
         assert!(store(&env(&[("GRAPHGATE_TABLE", "a b")])).is_err());
         assert!(
             store(&env(&[

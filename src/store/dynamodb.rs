@@ -15,9 +15,14 @@
 //!
 //! The global secondary index `due-index` (partition `due`, sort `next_poll_at`) is sparse:
 //! an item is in it only while it has `due`, so the sweeper's query reads the due records and
-//! nothing else, however many finished changes the table holds. One partition value is enough
-//! for change-management volumes (thousands of changes a day, far under a partition's 1,000
-//! writes a second); sharding `due` is the way to grow past it.
+//! nothing else, however many finished changes the table holds.
+//!
+//! One partition value (`"due"`) is enough for change-management volumes: thousands of
+//! changes a day, far under the 1,000 writes a second one partition of an index takes. Past
+//! that, [`DueShards`] spreads the due records over `"due"`, `"due#1"`, … `"due#{N-1}"`, by a
+//! hash of the change ID, and a pass queries every shard at once: one query per shard, plus
+//! the writes of the records it visits. The first shard's value is the unsharded one, so a
+//! table keeps working when sharding is turned on.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -40,6 +45,49 @@ pub struct DynamoStore {
     client: Client,
     table: String,
     retention: Duration,
+    due_shards: DueShards,
+}
+
+/// How many partition values the due index spreads due records over
+/// (`GRAPHGATE_DUE_SHARDS`). Raise it only: records already due in a shard that a lower value
+/// no longer names would not be swept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DueShards(u8);
+
+impl DueShards {
+    pub const MAX: u8 = 32;
+
+    /// `None` unless `n` is 1 to [`DueShards::MAX`].
+    pub fn new(n: u8) -> Option<Self> {
+        (1..=Self::MAX).contains(&n).then_some(Self(n))
+    }
+
+    /// The shard value of the record with ID `id`: FNV-1a of the ID, so that every process
+    /// puts a record in the same shard.
+    fn of(self, id: &ChangeId) -> String {
+        let hash = id.as_ref().bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        shard_value((hash % u64::from(self.0)) as u8)
+    }
+
+    fn values(self) -> impl Iterator<Item = String> {
+        (0..self.0).map(shard_value)
+    }
+}
+
+impl Default for DueShards {
+    fn default() -> Self {
+        Self(1)
+    }
+}
+
+/// The due index's partition value of shard `n`; the first is the value of an unsharded table.
+fn shard_value(n: u8) -> String {
+    match n {
+        0 => DUE.to_owned(),
+        n => format!("{DUE}#{n}"),
+    }
 }
 
 /// Keys of operation claims: apart from change IDs, which are UUIDs.
@@ -132,6 +180,15 @@ impl DynamoStore {
             client,
             table: table.into(),
             retention,
+            due_shards: DueShards::default(),
+        }
+    }
+
+    /// The same store, its due records spread over `shards`.
+    pub fn with_due_shards(self, shards: DueShards) -> Self {
+        Self {
+            due_shards: shards,
+            ..self
         }
     }
 
@@ -154,7 +211,10 @@ impl DynamoStore {
         ]);
         match due_ms(record) {
             Some(at) => {
-                item.insert(DUE.to_owned(), AttributeValue::S(DUE.to_owned()));
+                item.insert(
+                    DUE.to_owned(),
+                    AttributeValue::S(self.due_shards.of(record.id())),
+                );
                 item.insert("next_poll_at".to_owned(), AttributeValue::N(at.to_string()));
             }
             None => {
@@ -166,6 +226,45 @@ impl DynamoStore {
             }
         }
         item
+    }
+
+    /// Up to `limit` records due at `now` in one shard of the due index, earliest first.
+    async fn due_in(
+        &self,
+        shard: String,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<ChangeRecord>, StoreError> {
+        let mut records = Vec::new();
+        let mut start = None;
+        while records.len() < limit {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(DUE_INDEX)
+                .key_condition_expression("#due = :due AND #at <= :now")
+                .expression_attribute_names("#due", DUE)
+                .expression_attribute_names("#at", "next_poll_at")
+                .expression_attribute_values(":due", AttributeValue::S(shard.clone()))
+                .expression_attribute_values(":now", AttributeValue::N(unix_ms(now).to_string()))
+                .limit(i32::try_from(limit - records.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(backend)?;
+            for item in page.items() {
+                match record(item) {
+                    Ok(record) => records.push(record),
+                    Err(e) => self.quarantine(item, &e).await?,
+                }
+            }
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(records)
     }
 
     /// Takes an item that does not parse out of the due index, so bad items cannot crowd
@@ -300,35 +399,18 @@ impl Store for DynamoStore {
         now: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<ChangeRecord>, StoreError> {
-        let mut records = Vec::new();
-        let mut start = None;
-        while records.len() < limit {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(DUE_INDEX)
-                .key_condition_expression("#due = :due AND #at <= :now")
-                .expression_attribute_names("#due", DUE)
-                .expression_attribute_names("#at", "next_poll_at")
-                .expression_attribute_values(":due", AttributeValue::S(DUE.to_owned()))
-                .expression_attribute_values(":now", AttributeValue::N(unix_ms(now).to_string()))
-                .limit(i32::try_from(limit - records.len()).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(backend)?;
-            for item in page.items() {
-                match record(item) {
-                    Ok(record) => records.push(record),
-                    Err(e) => self.quarantine(item, &e).await?,
-                }
-            }
-            start = page.last_evaluated_key().cloned();
-            if start.is_none() {
-                break;
-            }
-        }
+        let shards = self
+            .due_shards
+            .values()
+            .map(|shard| self.due_in(shard, now, limit));
+        let mut records: Vec<ChangeRecord> = futures::future::try_join_all(shards)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        // The earliest of all shards, as one partition would hand them out.
+        records.sort_by_key(due_ms);
+        records.truncate(limit);
         Ok(records)
     }
 

@@ -4,7 +4,7 @@
 mod dynamodb;
 mod sqlite;
 
-pub use dynamodb::{DUE_INDEX, DynamoStore};
+pub use dynamodb::{DUE_INDEX, DueShards, DynamoStore};
 pub use sqlite::{Durability, SqliteStore};
 
 use std::sync::Arc;
@@ -25,6 +25,7 @@ pub enum StoreSettings {
         table: String,
         /// How long a finished change stays before the table's TTL removes it.
         retention: std::time::Duration,
+        due_shards: DueShards,
     },
 }
 
@@ -34,9 +35,15 @@ pub async fn open(settings: &StoreSettings) -> Result<Arc<dyn Store>, StoreError
         StoreSettings::Sqlite { path, durability } => {
             Arc::new(SqliteStore::open(path, *durability)?)
         }
-        StoreSettings::DynamoDb { table, retention } => {
+        StoreSettings::DynamoDb {
+            table,
+            retention,
+            due_shards,
+        } => {
             let client = aws_sdk_dynamodb::Client::new(crate::aws::config().await);
-            Arc::new(DynamoStore::new(client, table.clone(), *retention))
+            Arc::new(
+                DynamoStore::new(client, table.clone(), *retention).with_due_shards(*due_shards),
+            )
         }
     })
 }

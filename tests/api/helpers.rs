@@ -107,6 +107,8 @@ pub struct Options {
     pub callback_policy: TargetPolicy,
     /// Keep records in this DynamoDB table instead of SQLite (see [`Backend::options`]).
     pub table: Option<String>,
+    /// `GRAPHGATE_DUE_SHARDS`, with a table.
+    pub due_shards: Option<u8>,
     /// The variables that give graphgate its credential: the client secret, unless a test
     /// signs in with a certificate or reads the credential by ARN.
     pub credential: Vec<(&'static str, String)>,
@@ -124,6 +126,8 @@ pub struct Options {
 pub enum Backend {
     Sqlite,
     DynamoDb,
+    /// DynamoDB with its due records spread over 4 shards of the due index.
+    ShardedDynamoDb,
 }
 
 impl Backend {
@@ -131,23 +135,36 @@ impl Backend {
     pub async fn options(self) -> Options {
         let table = match self {
             Backend::Sqlite => None,
-            Backend::DynamoDb => Some(fresh_table(&dynamo_client().await).await),
+            Backend::DynamoDb | Backend::ShardedDynamoDb => {
+                Some(fresh_table(&dynamo_client().await).await)
+            }
         };
         Options {
             table,
+            due_shards: matches!(self, Backend::ShardedDynamoDb).then_some(SHARDS),
             ..Options::default()
         }
     }
 }
 
+/// The shards of [`Backend::ShardedDynamoDb`].
+pub const SHARDS: u8 = 4;
+
 /// Runs each named scenario, an `async fn(Backend)`, once on every store. Given a name
-/// first (`on_every_store!(all_on_dynamodb; a, b)`), it also defines `pub async fn
-/// all_on_dynamodb()`, running them all on DynamoDB, one after another.
+/// first (`on_every_store!(all_on_dynamodb; a, b)`), as the store's own contract is, it also
+/// runs them on a sharded DynamoDB table, and defines `pub async fn all_on_dynamodb()`,
+/// running them all on DynamoDB, one after another.
 #[macro_export]
 macro_rules! on_every_store {
     ($all:ident; $($scenario:ident),* $(,)?) => {
         pub async fn $all() {
             $(self::$scenario($crate::helpers::Backend::DynamoDb).await;)*
+        }
+        mod on_sharded_dynamodb {
+            $(#[tokio::test]
+            async fn $scenario() {
+                super::$scenario($crate::helpers::Backend::ShardedDynamoDb).await
+            })*
         }
         $crate::on_every_store!($($scenario),*);
     };
@@ -287,6 +304,7 @@ impl Default for Options {
             // The fakes listen on plain http on loopback, as a local receiver would.
             callback_policy: TargetPolicy::AllowLoopbackHttp,
             table: None,
+            due_shards: None,
         }
     }
 }
@@ -355,6 +373,9 @@ pub fn env_for(
     env.extend(options.credential.iter().cloned());
     if let Some(table) = &options.table {
         env.push(("GRAPHGATE_TABLE", table.clone()));
+    }
+    if let Some(shards) = options.due_shards {
+        env.push(("GRAPHGATE_DUE_SHARDS", shards.to_string()));
     }
     if let Some(cloud) = options.cloud {
         env.push(("GRAPH_CLOUD", cloud.to_owned()));

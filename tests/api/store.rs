@@ -8,11 +8,13 @@ use graphgate::change::{
     ActionOutcome, ChangeId, ChangeRecord, GraphFailure, IdempotencyKey, KeptAnswer, KeyedDelivery,
     OperationId, Pacing, Status,
 };
-use graphgate::store::{DUE_INDEX, Durability, DynamoStore, SqliteStore, Store, StoreError};
+use graphgate::store::{
+    DUE_INDEX, DueShards, Durability, DynamoStore, SqliteStore, Store, StoreError,
+};
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
-use crate::helpers::{Backend, dynamo_client, fresh_table, submitting};
+use crate::helpers::{Backend, SHARDS, dynamo_client, fresh_table, submitting};
 use crate::least_privilege::{Noted, filing_client};
 
 const RETENTION: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
@@ -47,10 +49,13 @@ impl Fresh {
             }
             // Its requests are filed under the method sending them, for the least-privilege
             // check (tests/api/least_privilege.rs).
-            Backend::DynamoDb => {
+            Backend::DynamoDb | Backend::ShardedDynamoDb => {
                 let client = dynamo_client().await;
                 let table = fresh_table(&client).await;
-                let filed = DynamoStore::new(filing_client().await, table.clone(), RETENTION);
+                let mut filed = DynamoStore::new(filing_client().await, table.clone(), RETENTION);
+                if matches!(backend, Backend::ShardedDynamoDb) {
+                    filed = filed.with_due_shards(DueShards::new(SHARDS).unwrap());
+                }
                 Fresh {
                     store: Noted::new(Arc::new(filed)),
                     backing: Backing::DynamoDb { client, table },
@@ -469,6 +474,47 @@ async fn dynamodb_items_leave_the_due_index_and_expire_when_finished() {
     assert!(!finished.contains_key("due") && !finished.contains_key("next_poll_at"));
     let expires: i64 = finished["expires_at"].as_n().unwrap().parse().unwrap();
     assert_eq!(expires, (record.created_at() + RETENTION).unix_timestamp());
+}
+
+#[tokio::test]
+async fn a_sharded_table_spreads_due_records_and_still_hands_out_the_earliest_first() {
+    let client = dynamo_client().await;
+    let table = fresh_table(&client).await;
+    let unsharded = DynamoStore::new(client.clone(), table.clone(), RETENTION);
+    let sharded = DynamoStore::new(client.clone(), table.clone(), RETENTION)
+        .with_due_shards(DueShards::new(SHARDS).unwrap());
+    let now = now();
+    // Due before sharding was turned on: in the first shard, which is the unsharded value.
+    let earlier = submitting(firmware_update(), now, now - Duration::minutes(50));
+    unsharded.insert(&earlier).await.unwrap();
+    let mut records = vec![earlier];
+    for minutes in (1..40).rev() {
+        let record = submitting(firmware_update(), now, now - Duration::minutes(minutes));
+        sharded.insert(&record).await.unwrap();
+        records.push(record);
+    }
+    let mut shards = std::collections::BTreeSet::new();
+    for record in &records[1..] {
+        let item = client
+            .get_item()
+            .table_name(&table)
+            .key("id", AttributeValue::S(record.id().to_string()))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap();
+        shards.insert(item["due"].as_s().unwrap().clone());
+    }
+    assert_eq!(
+        shards,
+        ["due", "due#1", "due#2", "due#3"].map(String::from).into(),
+        "40 records reach every shard"
+    );
+    let ids = |listed: Vec<ChangeRecord>| listed.iter().map(|r| r.id().clone()).collect::<Vec<_>>();
+    let all: Vec<ChangeId> = records.iter().map(|r| r.id().clone()).collect();
+    assert_eq!(ids(sharded.due(now, 100).await.unwrap()), all);
+    assert_eq!(ids(sharded.due(now, 7).await.unwrap()), all[..7]);
 }
 
 #[test]

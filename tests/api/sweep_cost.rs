@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use graphgate::change::ActionOutcome;
-use graphgate::store::{DynamoStore, Store};
+use graphgate::store::{DueShards, DynamoStore, Store};
 use graphgate::sweeper::Sweeper;
 use time::OffsetDateTime;
 use wiremock::Mock;
@@ -13,8 +13,9 @@ use wiremock::matchers::method;
 
 use crate::helpers::*;
 
-/// The DynamoDB requests of one pass over 3 due changes and `history` finished ones.
-async fn requests_of_a_pass(history: usize) -> Vec<String> {
+/// The DynamoDB requests of one pass over 3 due changes and `history` finished ones, the due
+/// records spread over `shards`.
+async fn requests_of_a_pass(history: usize, shards: u8) -> Vec<String> {
     let app = spawn_app().await;
     Mock::given(method("GET"))
         .respond_with(operation("succeeded"))
@@ -24,8 +25,10 @@ async fn requests_of_a_pass(history: usize) -> Vec<String> {
     let requests = DynamoRequests::default();
     let client = requests.client().await;
     let table = fresh_table(&dynamo_client().await).await;
-    let store: Arc<dyn Store> =
-        Arc::new(DynamoStore::new(client, table, Duration::from_secs(86_400)));
+    let store: Arc<dyn Store> = Arc::new(
+        DynamoStore::new(client, table, Duration::from_secs(86_400))
+            .with_due_shards(DueShards::new(shards).unwrap()),
+    );
 
     let now = OffsetDateTime::now_utc() - time::Duration::minutes(5);
     for chunk in (0..history).collect::<Vec<_>>().chunks(50) {
@@ -68,8 +71,8 @@ async fn requests_of_a_pass(history: usize) -> Vec<String> {
 
 #[tokio::test]
 async fn a_sweep_pass_costs_the_due_work_not_the_table_size() {
-    let empty = requests_of_a_pass(0).await;
-    let full = requests_of_a_pass(400).await;
+    let empty = requests_of_a_pass(0, 1).await;
+    let full = requests_of_a_pass(400, 1).await;
     let count = |requests: &[String], name: &str| requests.iter().filter(|r| *r == name).count();
     // One query of the sparse index, then a claim and a result for each due change.
     assert_eq!(count(&full, "Query"), 1, "{full:?}");
@@ -81,4 +84,13 @@ async fn a_sweep_pass_costs_the_due_work_not_the_table_size() {
         full.len(),
         "400 finished changes cost nothing: {empty:?} vs {full:?}"
     );
+}
+
+#[tokio::test]
+async fn a_sharded_pass_costs_one_query_per_shard_beside_the_due_work() {
+    let requests = requests_of_a_pass(100, SHARDS).await;
+    let count = |name: &str| requests.iter().filter(|r| *r == name).count();
+    assert_eq!(count("Query"), usize::from(SHARDS), "{requests:?}");
+    assert_eq!(count("PutItem"), 2 * 3, "{requests:?}");
+    assert_eq!(requests.len(), usize::from(SHARDS) + 2 * 3, "{requests:?}");
 }

@@ -11,8 +11,6 @@ use crate::{BEARER, Error};
 /// What `graphgate serve` (and the harness's own sweeper) is given: the simulator at `graph`
 /// as Graph, the bench caller, and a SQLite store at `db`.
 pub fn graphgate_env(graph: &str, db: &Path) -> Vec<(&'static str, String)> {
-    let callers =
-        json!([{"name": "bench", "auth": {"scheme": "bearer", "token": BEARER}, "allow": ["*"]}]);
     vec![
         ("GRAPH_BASE_URL", graph.to_owned()),
         (
@@ -21,11 +19,19 @@ pub fn graphgate_env(graph: &str, db: &Path) -> Vec<(&'static str, String)> {
         ),
         ("GRAPH_CLIENT_ID", "graphgate-bench".to_owned()),
         ("GRAPH_CLIENT_SECRET", "bench-secret".to_owned()),
-        ("GRAPHGATE_CALLERS", callers.to_string()),
+        ("GRAPHGATE_CALLERS", bench_callers()),
         ("GRAPHGATE_DB", db.display().to_string()),
         // No sweep pass while a figure is measured.
         ("GRAPHGATE_SWEEP_INTERVAL_SECS", "3600".to_owned()),
     ]
+}
+
+/// The caller registry: one caller, the harness, allowed every action, with a signing secret
+/// for its callbacks.
+pub fn bench_callers() -> String {
+    json!([{"name": "bench", "auth": {"scheme": "bearer", "token": BEARER}, "allow": ["*"],
+        "signingSecret": "whsec_YmVuY2gtc2lnbmluZy1zZWNyZXQtMDEyMzQ1Njc4OWFi"}])
+    .to_string()
 }
 
 /// Starts `graphgate serve` with `env` (see [`graphgate_env`]), and answers its address.
@@ -52,6 +58,12 @@ pub struct Running(Child);
 impl Running {
     pub fn id(&self) -> u32 {
         self.0.id()
+    }
+}
+
+impl From<Child> for Running {
+    fn from(child: Child) -> Self {
+        Running(child)
     }
 }
 

@@ -1,0 +1,13 @@
+//! The baseline of the harness's cold start figure (`src/bin/bench/cold_start.rs`): the
+//! smallest `lambda_http` function, built with graphgate's own dependencies and release
+//! profile, so the difference is graphgate's start-up alone.
+
+use lambda_http::{Body, Error, Request, Response, run, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    run(service_fn(|_: Request| async {
+        Ok::<_, Error>(Response::new(Body::from("hello")))
+    }))
+    .await
+}

@@ -1,0 +1,374 @@
+//! (a) Cold start: the `intake` binary exec'd under a Lambda Runtime API emulator on
+//! loopback, timed from the exec to (1) its first `GET /runtime/invocation/next` and (2) its
+//! response to that first invocation, against `examples/hello_lambda.rs`, the smallest
+//! `lambda_http` function, built with the same profile.
+//!
+//! The intake runs as deployed: the Graph credential and the callers read by ARN from
+//! Secrets Manager, the table named, all served by moto. The first invocation is either a
+//! `GET /healthz` or an authenticated `GET /v1/changes/{id}` of a stored change. What the
+//! intake spends waiting for moto is measured apart, with the same requests sent from here.
+//!
+//! The emulator is written here because it is a few routes of the Runtime API: `next` hands
+//! out one event and then holds the poll, as Lambda does between invocations; `response` and
+//! the two `error` routes record what came back.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use serde_json::Value;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::{BEARER, Error, ms, percentile, row};
+
+/// How many starts of each kind.
+pub struct StartScale {
+    pub starts: usize,
+}
+
+/// What the intake is given: the secrets' ARNs and the table, in moto; Graph, the simulator.
+pub struct Deployment {
+    pub env: Vec<(&'static str, String)>,
+    /// A change the authenticated read finds.
+    pub change_id: String,
+}
+
+impl Deployment {
+    /// The Graph credential and the callers stored in moto's Secrets Manager, beside `table`.
+    pub async fn in_moto(graph: &str, table: &str, change_id: String) -> Result<Self, Error> {
+        let secrets = aws_sdk_secretsmanager::Client::new(graphgate::aws::config().await);
+        let arn = |name: &'static str, value: String| {
+            let secrets = secrets.clone();
+            async move {
+                let made = secrets
+                    .create_secret()
+                    .name(format!(
+                        "graphgate-bench/{name}-{}",
+                        uuid::Uuid::new_v4().simple()
+                    ))
+                    .secret_string(value)
+                    .send()
+                    .await?;
+                made.arn
+                    .ok_or_else(|| Error::from("moto made a secret without an ARN"))
+            }
+        };
+        let credential = arn("graph-client-secret", "bench-secret".into()).await?;
+        let callers = arn("callers", crate::process::bench_callers()).await?;
+        Ok(Deployment {
+            env: vec![
+                ("GRAPH_TENANT_ID", "simulated-tenant".into()),
+                ("GRAPH_CLIENT_ID", "graphgate-bench".into()),
+                ("GRAPH_CLIENT_SECRET_ARN", credential),
+                ("GRAPHGATE_CALLERS_SECRET_ARN", callers),
+                ("GRAPHGATE_TABLE", table.to_owned()),
+                ("GRAPH_BASE_URL", graph.to_owned()),
+                (
+                    "GRAPH_TOKEN_URL",
+                    format!("{graph}/simulated-tenant/oauth2/v2.0/token"),
+                ),
+                ("RUST_LOG", "info".into()),
+            ],
+            change_id,
+        })
+    }
+}
+
+pub async fn rows(
+    bin: &Path,
+    deployment: &Deployment,
+    scale: &StartScale,
+) -> Result<Vec<String>, Error> {
+    let hello = bin.join("examples/hello_lambda");
+    let intake = bin.join("intake");
+    let healthz = event("/healthz", None);
+    let read = event(
+        &format!("/v1/changes/{}", deployment.change_id),
+        Some(BEARER),
+    );
+    let kinds = [
+        (hello.as_path(), &[][..], &healthz),
+        (&intake, &deployment.env, &healthz),
+        (&intake, &deployment.env, &read),
+    ];
+    let mut starts: [Vec<Start>; 3] = Default::default();
+    // In turn, so that whatever else the machine does falls on all three alike.
+    for _ in 0..scale.starts {
+        for (i, (binary, env, event)) in kinds.iter().enumerate() {
+            starts[i].push(start_once(binary, env, event).await?);
+        }
+    }
+    let [hello, health, read] = starts.map(|s| Starts::of(&s));
+    let trips = moto_round_trips(deployment, scale.starts).await?;
+
+    let mut rows = vec![row(
+        "a",
+        &format!(
+            "cold start (1): exec to the first `/next`, median of {}",
+            scale.starts
+        ),
+        &format!(
+            "{} `intake`, {} hello-world",
+            spread(&health.next),
+            spread(&hello.next)
+        ),
+        &format!("{:.2}×", ratio(health.next.0, hello.next.0)),
+        "≤ 1.3×",
+    )];
+    for (what, intake, calls) in [
+        ("`GET /healthz`", &health, trips.healthz),
+        ("an authenticated `GET /v1/changes/{id}`", &read, trips.read),
+    ] {
+        rows.push(row(
+            "a",
+            &format!("cold start (2): exec to the response to {what}"),
+            &format!(
+                "{} `intake`, {} hello-world; moto round trips {}",
+                spread(&intake.response),
+                spread(&hello.response),
+                ms(calls)
+            ),
+            &format!(
+                "{:.2}× with the round trips; {:.2}× without",
+                ratio(intake.response.0, hello.response.0),
+                ratio(intake.response.0.saturating_sub(calls), hello.response.0)
+            ),
+            "≤ 1.3× plus the round trips",
+        ));
+    }
+    rows.push(row(
+        "a",
+        "moto round trips, as sent from the harness (median)",
+        &format!(
+            "both GetSecretValue at once {}, GetItem {}",
+            ms(trips.secret),
+            ms(trips.get_item)
+        ),
+        "",
+        "reported",
+    ));
+    Ok(rows)
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64()
+}
+
+/// A median with its lowest and highest.
+fn spread(of: &(Duration, Duration, Duration)) -> String {
+    format!("{} ({}–{})", ms(of.0), ms(of.1), ms(of.2))
+}
+
+/// The time to the first `/next` and to the first response, of one start.
+struct Start {
+    next: Duration,
+    response: Duration,
+}
+
+/// The median, lowest and highest of each.
+struct Starts {
+    next: (Duration, Duration, Duration),
+    response: (Duration, Duration, Duration),
+}
+
+impl Starts {
+    fn of(starts: &[Start]) -> Self {
+        let summary = |mut d: Vec<Duration>| {
+            d.sort_unstable();
+            (percentile(&mut d, 50.0), d[0], d[d.len() - 1])
+        };
+        Starts {
+            next: summary(starts.iter().map(|s| s.next).collect()),
+            response: summary(starts.iter().map(|s| s.response).collect()),
+        }
+    }
+}
+
+/// An API Gateway HTTP API (payload 2.0) `GET` of `path`, as `events/` has them.
+fn event(path: &str, bearer: Option<&str>) -> Value {
+    let mut event: Value =
+        serde_json::from_str(include_str!("../../../events/healthz.json")).expect("a sample event");
+    event["rawPath"] = path.into();
+    event["requestContext"]["http"]["path"] = path.into();
+    if let Some(token) = bearer {
+        event["headers"]["authorization"] = format!("Bearer {token}").into();
+    }
+    event
+}
+
+/// One emulated start: what the emulator saw, from the exec on.
+#[derive(Default)]
+struct Emulator {
+    event: Mutex<Option<Value>>,
+    next: Mutex<Option<Instant>>,
+    answer: Mutex<Option<(Instant, Result<Value, String>)>>,
+    answered: Notify,
+}
+
+const REQUEST_ID: &str = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
+
+async fn next(State(emulator): State<Arc<Emulator>>) -> axum::response::Response {
+    let Some(event) = emulator.event.lock().unwrap().take() else {
+        // Lambda holds the poll until the next invocation; there is none.
+        return std::future::pending().await;
+    };
+    *emulator.next.lock().unwrap() = Some(Instant::now());
+    let deadline = std::time::SystemTime::now() + Duration::from_secs(29);
+    let deadline_ms = deadline
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    let mut headers = HeaderMap::new();
+    for (name, value) in [
+        ("lambda-runtime-aws-request-id", REQUEST_ID.to_owned()),
+        ("lambda-runtime-deadline-ms", deadline_ms.to_string()),
+        (
+            "lambda-runtime-invoked-function-arn",
+            "arn:aws:lambda:us-east-1:123456789012:function:intake".to_owned(),
+        ),
+        (
+            "lambda-runtime-trace-id",
+            "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1".to_owned(),
+        ),
+    ] {
+        if let Ok(value) = value.parse() {
+            headers.insert(name, value);
+        }
+    }
+    (headers, axum::Json(event)).into_response()
+}
+
+async fn answer(emulator: &Emulator, answer: Result<Value, String>) -> &'static str {
+    *emulator.answer.lock().unwrap() = Some((Instant::now(), answer));
+    emulator.answered.notify_one();
+    ""
+}
+
+async fn start_once(binary: &Path, env: &[(&str, String)], event: &Value) -> Result<Start, Error> {
+    let emulator = Arc::new(Emulator {
+        event: Mutex::new(Some(event.clone())),
+        ..Emulator::default()
+    });
+    let router = axum::Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            // The runtime posts JSON without saying so in a content type.
+            post(|State(e): State<Arc<Emulator>>, body: String| async move {
+                let parsed = serde_json::from_str(&body).map_err(|_| body);
+                answer(&e, parsed).await
+            }),
+        )
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/error",
+            post(|State(e): State<Arc<Emulator>>, body: String| async move {
+                answer(&e, Err(body)).await
+            }),
+        )
+        .route(
+            "/2018-06-01/runtime/init/error",
+            post(|State(e): State<Arc<Emulator>>, body: String| async move {
+                answer(&e, Err(body)).await
+            }),
+        )
+        .with_state(emulator.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let runtime_api = listener.local_addr()?.to_string();
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let answered = emulator.answered.notified();
+
+    let started = Instant::now();
+    let child = Command::new(binary)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("AWS_LAMBDA_RUNTIME_API", &runtime_api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "intake")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/intake")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let _running = crate::process::Running::from(child);
+    let waited = tokio::time::timeout(Duration::from_secs(10), answered).await;
+    server.abort();
+    waited.map_err(|_| format!("{} never answered its first invocation", binary.display()))?;
+
+    let next = emulator.next.lock().unwrap().ok_or("no /next poll")?;
+    let (at, answer) = emulator.answer.lock().unwrap().take().ok_or("no answer")?;
+    let body = answer.map_err(|e| format!("{} failed: {e}", binary.display()))?;
+    // Every first invocation here is answered 200, in API Gateway's response payload 2.0.
+    if body["statusCode"] != 200 {
+        return Err(format!("{} answered {body}", binary.display()).into());
+    }
+    Ok(Start {
+        next: next - started,
+        response: at - started,
+    })
+}
+
+/// The moto requests a first invocation makes, timed from here on a warm client.
+struct RoundTrips {
+    /// Both secrets, read at once.
+    secret: Duration,
+    get_item: Duration,
+    /// What the `GET /healthz` start waits on moto for: the secrets.
+    healthz: Duration,
+    /// And the authenticated read: both secrets and the change.
+    read: Duration,
+}
+
+async fn moto_round_trips(deployment: &Deployment, times: usize) -> Result<RoundTrips, Error> {
+    let config = graphgate::aws::config().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(config);
+    let dynamo = aws_sdk_dynamodb::Client::new(config);
+    let value = |name: &str| {
+        deployment
+            .env
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let (mut secret, mut get_item) = (Vec::new(), Vec::new());
+    for _ in 0..times.max(3) {
+        // The intake reads both secrets at once.
+        let started = Instant::now();
+        let both = ["GRAPH_CLIENT_SECRET_ARN", "GRAPHGATE_CALLERS_SECRET_ARN"]
+            .map(|arn| secrets.get_secret_value().secret_id(value(arn)).send());
+        for read in futures::future::join_all(both).await {
+            read?;
+        }
+        secret.push(started.elapsed());
+        let started = Instant::now();
+        dynamo
+            .get_item()
+            .table_name(value("GRAPHGATE_TABLE"))
+            .key(
+                "id",
+                aws_sdk_dynamodb::types::AttributeValue::S(deployment.change_id.clone()),
+            )
+            .consistent_read(true)
+            .send()
+            .await?;
+        get_item.push(started.elapsed());
+    }
+    let (secret, get_item) = (
+        percentile(&mut secret, 50.0),
+        percentile(&mut get_item, 50.0),
+    );
+    Ok(RoundTrips {
+        secret,
+        get_item,
+        healthz: secret,
+        read: secret + get_item,
+    })
+}

@@ -90,7 +90,7 @@ pub struct GraphSettings {
 }
 
 /// Reads one variable; tests and `serve --simulate` pass their own instead of the process's.
-pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+pub type Env<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
 
 pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())

@@ -145,7 +145,7 @@ fn the_check_catches_uses_that_go_up_or_sideways() {
         ["bin uses nowhere, which has no layer"]
     );
     assert_eq!(
-        violations("store", "fn f() { crate::lambda::start() }"),
+        violations("store", "fn f() { crate::lambda::Starting::begin() }"),
         ["store uses lambda, which is not below it"]
     );
     assert_eq!(

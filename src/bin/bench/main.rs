@@ -37,6 +37,9 @@ struct Args {
     /// A short run that only checks the harness works (CI): its figures mean nothing.
     #[arg(long)]
     smoke: bool,
+    /// Only these figures, by letter (`--only a,d`); all of them without it.
+    #[arg(long)]
+    only: Option<String>,
 }
 
 /// How much each measurement does.
@@ -108,65 +111,75 @@ async fn main() -> Result<(), Error> {
         env.push(("GRAPHGATE_SQLITE_SYNCHRONOUS", synchronous.to_owned()));
         env
     };
-    let (serve, api) = start_serve(&bin, &serve_env("normal"))?;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()?;
-    let token = graph_token(&http, &graph).await?;
-    let straight = Target::Graph {
-        base: graph.clone(),
-        token,
-    };
-    let through = Target::Graphgate { base: api.clone() };
-
+    let wants = |letter: char| args.only.as_ref().is_none_or(|only| only.contains(letter));
     let mut rows = Vec::new();
     let devices = AtomicUsize::new(0);
-    // (b) One request at a time, graphgate and Graph in turn, after a warm-up of both; then
-    // again against a second serve whose SQLite commits wait for the disk.
-    let normal = latency(&http, &straight, &through, &devices, &scale).await?;
-    rows.extend(normal.rows("synchronous=NORMAL, the default"));
-    {
-        let (_full_serve, full_api) = start_serve(&bin, &serve_env("full"))?;
-        let full = Target::Graphgate { base: full_api };
-        let measured = latency(&http, &straight, &full, &devices, &scale).await?;
-        rows.extend(measured.rows("synchronous=FULL"));
+
+    if wants('b') || wants('c') {
+        let (serve, api) = start_serve(&bin, &serve_env("normal"))?;
+        let token = graph_token(&http, &graph).await?;
+        let straight = Target::Graph {
+            base: graph.clone(),
+            token,
+        };
+        let through = Target::Graphgate { base: api.clone() };
+        // (b) One request at a time, graphgate and Graph in turn, after a warm-up of both;
+        // then again against a second serve whose SQLite commits wait for the disk.
+        if wants('b') {
+            let normal = latency(&http, &straight, &through, &devices, &scale).await?;
+            rows.extend(normal.rows("synchronous=NORMAL, the default"));
+            let (_full_serve, full_api) = start_serve(&bin, &serve_env("full"))?;
+            let full = Target::Graphgate { base: full_api };
+            let measured = latency(&http, &straight, &full, &devices, &scale).await?;
+            rows.extend(measured.rows("synchronous=FULL"));
+        }
+        // (c) Many clients at once, for a fixed time.
+        if wants('c') {
+            let graph_rate = throughput(&http, &straight, &devices, &scale).await?;
+            let gate_rate = throughput(&http, &through, &devices, &scale).await?;
+            rows.push(row(
+                "c",
+                &format!("changes accepted per second, {} clients", scale.clients),
+                &format!("{gate_rate:.0}/s through graphgate, {graph_rate:.0}/s straight to Graph"),
+                &format!("{:.2}× the simulator's rate", gate_rate / graph_rate),
+                "report",
+            ));
+            let rss = peak_rss(serve.id()).unwrap_or(0);
+            rows.push(row(
+                "c",
+                "peak RSS of serve",
+                &format!("{:.1} MB", rss as f64 / 1_048_576.0),
+                "",
+                "≤ 64 MB",
+            ));
+        }
     }
 
-    // (c) Many clients at once, for a fixed time.
-    let graph_rate = throughput(&http, &straight, &devices, &scale).await?;
-    let gate_rate = throughput(&http, &through, &devices, &scale).await?;
-    rows.push(row(
-        "c",
-        &format!("changes accepted per second, {} clients", scale.clients),
-        &format!("{gate_rate:.0}/s through graphgate, {graph_rate:.0}/s straight to Graph"),
-        &format!("{:.2}× the simulator's rate", gate_rate / graph_rate),
-        "report",
-    ));
-    let rss = peak_rss(serve.id()).unwrap_or(0);
-    rows.push(row(
-        "c",
-        "peak RSS of serve",
-        &format!("{:.1} MB", rss as f64 / 1_048_576.0),
-        "",
-        "≤ 64 MB",
-    ));
-
-    drop(serve);
-
     // (d) One sweep pass over many pending operations, Graph slow to answer.
-    rows.extend(sweep::rows(&bin, &graph, &dir, &http, &devices, &scale.sweep).await?);
+    if wants('d') {
+        rows.extend(sweep::rows(&bin, &graph, &dir, &http, &devices, &scale.sweep).await?);
+    }
 
-    // (e) DynamoDB requests of a change's life, and of a pass as the table grows.
-    let (store_rows, stored) =
-        store_cost::rows(&graph, &dir, &http, &devices, &scale.store).await?;
-    rows.extend(store_rows);
-
-    // (a) Cold starts of `intake` as deployed, its table and secrets in moto.
-    let deployment = Deployment::in_moto(&graph, &stored.table, stored.change_id).await?;
-    rows.extend(cold_start::rows(&bin, &deployment, &scale.start).await?);
+    // (e) DynamoDB requests of a change's life, and of a pass as the table grows; (a) cold
+    // starts of `intake` as deployed, reading that change from its table, and its secrets, in
+    // moto.
+    if wants('e') || wants('a') {
+        let (store_rows, stored) =
+            store_cost::rows(&graph, &dir, &http, &devices, &scale.store, wants('e')).await?;
+        rows.extend(store_rows);
+        if wants('a') {
+            let deployment = Deployment::in_moto(&graph, &stored.table, stored.change_id).await?;
+            rows.extend(cold_start::rows(&bin, &deployment, &scale.start).await?);
+        }
+    }
 
     // (f) What was built next to the harness, and which crypto providers it links.
-    rows.extend(binaries::rows(&bin));
+    if wants('f') {
+        rows.extend(binaries::rows(&bin));
+    }
 
     drop(simulator);
     let _ = std::fs::remove_dir_all(&dir);

@@ -3,11 +3,12 @@
 # loopback port for this run only, its address exported the way the AWS SDK reads it.
 
 # moto serves DynamoDB and Secrets Manager; cfn-lint and the SAM translator check the template;
-# cargo-lambda checks the deploy metadata in Cargo.toml.
+# cargo-lambda checks the deploy metadata in Cargo.toml (its `--version` exits 2, so `lambda --help`
+# is what tells it is there).
 venv=.venv
 ensure_venv() {
   if ! "$venv/bin/moto_server" --help >/dev/null 2>&1 || ! "$venv/bin/cfn-lint" --version >/dev/null 2>&1 \
-    || ! "$venv/bin/python" -c 'import samtranslator' 2>/dev/null || ! "$venv/bin/cargo-lambda" --version >/dev/null 2>&1; then
+    || ! "$venv/bin/python" -c 'import samtranslator' 2>/dev/null || ! "$venv/bin/cargo-lambda" lambda --help >/dev/null 2>&1; then
     echo "== installing moto[server], cfn-lint, aws-sam-translator and cargo-lambda into $venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5,<6' 'cfn-lint>=1,<2' \

@@ -8,5 +8,5 @@ cd "$(dirname "$0")/.."
 source scripts/aws-fake.sh
 ensure_venv
 start_moto
-cargo build --release --locked --bins --examples
+cargo build --release --locked --bins
 target/release/bench "$@"

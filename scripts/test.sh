@@ -30,5 +30,5 @@ cargo test --all-targets --locked
 # The performance harness, in its short form, so it cannot rot (scripts/bench.sh is the full
 # run, on release binaries; BENCHMARKS.md records one).
 echo "== performance harness (smoke)"
-cargo build --locked --bins --examples
+cargo build --locked --bins
 target/debug/bench --smoke

@@ -1,6 +1,6 @@
 //! (a) Cold start: the `intake` binary exec'd under a Lambda Runtime API emulator on
 //! loopback, timed from the exec to (1) its first `GET /runtime/invocation/next` and (2) its
-//! response to that first invocation, against `examples/hello_lambda.rs`, the smallest
+//! response to that first invocation, against `src/bin/hello_lambda.rs`, the smallest
 //! `lambda_http` function, built with the same profile.
 //!
 //! The intake runs as deployed: the Graph credential and the callers read by ARN from
@@ -85,7 +85,7 @@ pub async fn rows(
     deployment: &Deployment,
     scale: &StartScale,
 ) -> Result<Vec<String>, Error> {
-    let hello = bin.join("examples/hello_lambda");
+    let hello = bin.join("hello_lambda");
     let intake = bin.join("intake");
     let healthz = event("/healthz", None);
     let read = event(

@@ -9,6 +9,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use base64::Engine;
@@ -166,9 +167,10 @@ impl Resolve for PublicOnly {
     }
 }
 
-/// Sends callbacks; one per process, its client built once.
+/// Sends callbacks; one per process, its client built once, on first use: building it loads
+/// the system's root certificates, which a cold start that sends no callback never needs.
 pub struct CallbackSender {
-    http: reqwest::Client,
+    http: OnceLock<reqwest::Client>,
     policy: TargetPolicy,
 }
 
@@ -177,7 +179,19 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl CallbackSender {
     pub fn new(policy: TargetPolicy) -> Self {
-        let http = reqwest::Client::builder()
+        Self {
+            http: OnceLock::new(),
+            policy,
+        }
+    }
+
+    fn http(&self) -> &reqwest::Client {
+        self.http.get_or_init(|| self.client())
+    }
+
+    fn client(&self) -> reqwest::Client {
+        let policy = self.policy;
+        reqwest::Client::builder()
             .user_agent(concat!("graphgate/", env!("CARGO_PKG_VERSION")))
             .timeout(ATTEMPT_TIMEOUT)
             .connect_timeout(Duration::from_secs(5))
@@ -188,8 +202,7 @@ impl CallbackSender {
                 allow_loopback: policy == TargetPolicy::AllowLoopbackHttp,
             })
             .build()
-            .expect("the TLS backend is compiled in");
-        Self { http, policy }
+            .expect("the TLS backend is compiled in")
     }
 
     /// The checks that need no DNS: scheme, and the address when the host is an IP literal.
@@ -237,7 +250,7 @@ impl CallbackSender {
         .expect("a change view serializes");
         let signature = secret.sign(&message_id, now.unix_timestamp(), &body);
         let response = self
-            .http
+            .http()
             .post(url.clone())
             .timeout(timeout.min(ATTEMPT_TIMEOUT))
             .header("content-type", "application/json")
@@ -284,7 +297,7 @@ impl CallbackSender {
             }),
         };
         let response = self
-            .http
+            .http()
             .post(url.clone())
             .timeout(timeout.min(ATTEMPT_TIMEOUT))
             .json(&body)

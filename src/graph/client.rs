@@ -1,5 +1,6 @@
 //! The Graph calls graphgate makes.
 
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use reqwest::header::{CONTENT_LENGTH, LOCATION};
@@ -23,9 +24,25 @@ use crate::change::{
 };
 use crate::metrics::{self, Dimension, Metric};
 
+/// The HTTP client of Graph and its token endpoint, built on first use: building one loads
+/// the system's root certificates (milliseconds, measured in BENCHMARKS.md), which a cold
+/// start that answers a read or a health check never needs.
+pub(super) type LazyHttp = Arc<LazyLock<reqwest::Client, fn() -> reqwest::Client>>;
+
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(concat!("graphgate/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(30))
+        // A redirect could carry the bearer token to another host.
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("the TLS backend is compiled in")
+}
+
 /// One Graph client per process: a connection pool, a token cache and a retry policy.
 pub struct GraphClient {
-    http: reqwest::Client,
+    http: LazyHttp,
     pub(super) base: GraphBase,
     cloud: Cloud,
     tokens: TokenSource,
@@ -42,14 +59,7 @@ impl GraphClient {
         credentials: ClientCredentials,
         retry: RetryPolicy,
     ) -> Self {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("graphgate/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
-            // A redirect could carry the bearer token to another host.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("the TLS backend is compiled in");
+        let http: LazyHttp = Arc::new(LazyLock::new(http_client));
         let tokens = TokenSource::new(http.clone(), credentials, retry.clone());
         let single = RetryPolicy {
             max_attempts: 1,

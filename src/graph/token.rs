@@ -64,14 +64,18 @@ struct Cache {
 /// Hands out tokens, asking the token endpoint only when the cached one is due for refresh.
 /// The lock is held across the fetch, so a burst of requests on a cold cache makes one call.
 pub struct TokenSource {
-    http: reqwest::Client,
+    http: super::client::LazyHttp,
     credentials: ClientCredentials,
     retry: RetryPolicy,
     cache: Mutex<Cache>,
 }
 
 impl TokenSource {
-    pub fn new(http: reqwest::Client, credentials: ClientCredentials, retry: RetryPolicy) -> Self {
+    pub fn new(
+        http: super::client::LazyHttp,
+        credentials: ClientCredentials,
+        retry: RetryPolicy,
+    ) -> Self {
         Self {
             http,
             credentials,

@@ -532,6 +532,41 @@ fn the_sam_template_declares_the_schema_the_store_uses() {
     }
 }
 
+/// The log is copied into the database file by the store's own thread, with no checkpoint
+/// asked for here and far fewer pages written than SQLite's automatic checkpoint waits for.
+#[tokio::test]
+async fn sqlite_checkpoints_its_log_beside_the_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checkpoints.db");
+    let store = SqliteStore::open(&path, Durability::default()).unwrap();
+    let db_size = || std::fs::metadata(&path).unwrap().len();
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let before = db_size();
+    for _ in 0..300 {
+        store
+            .insert(&new_record(Duration::seconds(55)))
+            .await
+            .unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while db_size() < before + 100_000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the log was never checkpointed: {} bytes in the database file",
+            db_size()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        store
+            .due(now() + Duration::days(1), 500)
+            .await
+            .unwrap()
+            .len(),
+        300
+    );
+}
+
 #[tokio::test]
 async fn sqlite_store_keeps_records_across_reopening() {
     let dir = tempfile::tempdir().unwrap();

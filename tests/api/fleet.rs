@@ -424,9 +424,7 @@ async fn a_child_graph_did_not_take_is_sent_again_as_a_new_child(backend: Backen
             "^/beta/teamwork/devices/room-busy/updateSoftware$",
         ))
         .respond_with(
-            ResponseTemplate::new(429)
-                .insert_header("Retry-After", "0.01")
-                .set_body_json(json!({"error": {"code": "TooManyRequests", "message": "slow"}})),
+            graph_error(429, "TooManyRequests", "req-429").insert_header("Retry-After", "0.01"),
         )
         .up_to_n_times(5)
         .with_priority(1)

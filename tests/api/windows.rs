@@ -207,9 +207,7 @@ async fn a_scheduled_change_graph_does_not_take_waits_for_the_window_again() {
     .await;
     wiremock::Mock::given(wiremock::matchers::method("POST"))
         .respond_with(
-            wiremock::ResponseTemplate::new(429)
-                .insert_header("Retry-After", "0.01")
-                .set_body_json(json!({"error": {"code": "TooManyRequests", "message": "slow"}})),
+            graph_error(429, "TooManyRequests", "req-429").insert_header("Retry-After", "0.01"),
         )
         .up_to_n_times(5)
         .with_priority(1)

@@ -122,8 +122,13 @@ pub async fn rows(
         "≤ 1.3×",
     )];
     for (what, intake, calls) in [
-        ("`GET /healthz`", &health, trips.healthz),
-        ("an authenticated `GET /v1/changes/{id}`", &read, trips.read),
+        // `/healthz` waits on moto for the secrets; the read, for the change as well.
+        ("`GET /healthz`", &health, trips.secret),
+        (
+            "an authenticated `GET /v1/changes/{id}`",
+            &read,
+            trips.secret + trips.get_item,
+        ),
     ] {
         rows.push(row(
             "a",
@@ -320,10 +325,6 @@ struct RoundTrips {
     /// Both secrets, read at once.
     secret: Duration,
     get_item: Duration,
-    /// What the `GET /healthz` start waits on moto for: the secrets.
-    healthz: Duration,
-    /// And the authenticated read: both secrets and the change.
-    read: Duration,
 }
 
 async fn moto_round_trips(deployment: &Deployment, times: usize) -> Result<RoundTrips, Error> {
@@ -365,10 +366,5 @@ async fn moto_round_trips(deployment: &Deployment, times: usize) -> Result<Round
         percentile(&mut secret, 50.0),
         percentile(&mut get_item, 50.0),
     );
-    Ok(RoundTrips {
-        secret,
-        get_item,
-        healthz: secret,
-        read: secret + get_item,
-    })
+    Ok(RoundTrips { secret, get_item })
 }

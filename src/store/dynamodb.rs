@@ -25,6 +25,7 @@
 //! table keeps working when sharding is turned on.
 
 use std::collections::HashMap;
+use std::hash::Hasher;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -62,13 +63,13 @@ impl DueShards {
         (1..=Self::MAX).contains(&n).then_some(Self(n))
     }
 
-    /// The shard value of the record with ID `id`: FNV-1a of the ID, so that every process
-    /// puts a record in the same shard.
+    /// The shard value of the record with ID `id`: an FNV hash of the ID, fixed by its
+    /// specification (unlike std's hasher), so that every process and every release puts a
+    /// record in the same shard.
     fn of(self, id: &ChangeId) -> String {
-        let hash = id.as_ref().bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-        shard_value((hash % u64::from(self.0)) as u8)
+        let mut hasher = fnv::FnvHasher::default();
+        hasher.write(id.as_ref().as_bytes());
+        shard_value((hasher.finish() % u64::from(self.0)) as u8)
     }
 
     fn values(self) -> impl Iterator<Item = String> {

@@ -18,3 +18,4 @@ pub mod store;
 pub mod submission;
 pub mod sweeper;
 pub mod telemetry;
+pub mod tls;

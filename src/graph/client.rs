@@ -24,13 +24,13 @@ use crate::change::{
 };
 use crate::metrics::{self, Dimension, Metric};
 
-/// The HTTP client of Graph and its token endpoint, built on first use: building one loads
-/// the system's root certificates (milliseconds, measured in BENCHMARKS.md), which a cold
-/// start that answers a read or a health check never needs.
+/// The HTTP client of Graph and its token endpoint, built on first use: building one takes
+/// in the root certificates, which a cold start that answers a read or a health check never
+/// needs.
 pub(super) type LazyHttp = Arc<LazyLock<reqwest::Client, fn() -> reqwest::Client>>;
 
 fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::tls::public_client()
         .user_agent(concat!("graphgate/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(30))

@@ -16,6 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["graph", "store", "callback", "secrets"],
     &["change", "clock"],
     &["telemetry", "metrics", "aws"],
+    &["tls"],
 ];
 
 fn layer(module: &str) -> Option<usize> {

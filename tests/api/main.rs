@@ -2,6 +2,7 @@
 //! Graph and token endpoint (wiremock) or to the built-in simulator.
 
 mod auth;
+mod aws_transport;
 mod callbacks;
 mod changes;
 mod chat;

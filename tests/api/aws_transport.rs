@@ -1,0 +1,208 @@
+//! The AWS SDK's requests through graphgate's transport (src/aws/transport.rs), against a
+//! DynamoDB endpoint on loopback that misbehaves on purpose: what the SDK retries, what it
+//! gives up on, and that it sees a redirect rather than follows it. moto serves every other
+//! DynamoDB and Secrets Manager test through the same transport.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::types::AttributeValue;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// What the fake endpoint does with each request it reads, in turn.
+enum Answer {
+    /// Closes the connection without a word.
+    Drop,
+    /// Keeps the connection open and never answers.
+    Hold,
+    /// Writes this response.
+    Respond(String),
+}
+
+/// A DynamoDB endpoint on loopback that answers as told, and the heads of the requests it read.
+async fn endpoint(answers: Vec<Answer>) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let seen = heads.clone();
+    tokio::spawn(async move {
+        let mut answers = answers.into_iter();
+        let mut held = Vec::new();
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            // One request per connection: each answer but the last ends its connection.
+            let Some(head) = read_request(&mut socket).await else {
+                continue;
+            };
+            seen.lock().unwrap().push(head);
+            match answers.next() {
+                Some(Answer::Drop) | None => drop(socket),
+                Some(Answer::Hold) => held.push(socket),
+                Some(Answer::Respond(response)) => {
+                    socket.write_all(response.as_bytes()).await.unwrap();
+                }
+            }
+        }
+    });
+    (url, heads)
+}
+
+/// Reads one request, its body included; returns its head.
+async fn read_request(socket: &mut TcpStream) -> Option<String> {
+    let mut read = Vec::new();
+    let mut chunk = [0; 4096];
+    loop {
+        let n = socket.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        read.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&read);
+        if let Some(end) = text.find("\r\n\r\n") {
+            let head = text[..end].to_owned();
+            let length = head
+                .lines()
+                .find_map(|line| {
+                    let (name, value) = line.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if read.len() >= end + 4 + length {
+                return Some(head);
+            }
+        }
+    }
+}
+
+fn dynamo_answer(status: &str, extra_headers: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\ncontent-type: application/x-amz-json-1.0\r\n\
+         x-amzn-requestid: test\r\n{extra_headers}content-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// A DynamoDB client of `url`, through graphgate's SDK configuration, allowed `attempts`.
+async fn client(url: &str, attempts: u32, read_timeout: Duration) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::config::Builder::from(graphgate::aws::config().await)
+        .endpoint_url(url)
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(attempts)
+                .with_initial_backoff(Duration::from_millis(1)),
+        )
+        .timeout_config(TimeoutConfig::builder().read_timeout(read_timeout).build())
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+async fn get_item(
+    client: &aws_sdk_dynamodb::Client,
+) -> Result<
+    aws_sdk_dynamodb::operation::get_item::GetItemOutput,
+    aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::get_item::GetItemError>,
+> {
+    client
+        .get_item()
+        .table_name("graphgate")
+        .key("id", AttributeValue::S("change-1".into()))
+        .send()
+        .await
+}
+
+fn dispatch_failure<E: std::fmt::Debug>(
+    error: &aws_sdk_dynamodb::error::SdkError<E>,
+) -> &aws_smithy_runtime_api::client::result::DispatchFailure {
+    match error {
+        aws_sdk_dynamodb::error::SdkError::DispatchFailure(failure) => failure,
+        other => panic!("not a failure to send: {other:?}"),
+    }
+}
+
+fn is_get_item(head: &str) -> bool {
+    head.starts_with("POST / HTTP/1.1")
+        && head
+            .to_ascii_lowercase()
+            .contains("x-amz-target: dynamodb_20120810.getitem")
+}
+
+#[tokio::test]
+async fn a_connection_dropped_before_its_answer_is_retried() {
+    let (url, heads) = endpoint(vec![
+        Answer::Drop,
+        Answer::Respond(dynamo_answer(
+            "200 OK",
+            "",
+            r#"{"Item":{"id":{"S":"change-1"}}}"#,
+        )),
+    ])
+    .await;
+    let client = client(&url, 2, Duration::from_secs(5)).await;
+
+    let item = get_item(&client)
+        .await
+        .expect("the second attempt is answered");
+
+    assert_eq!(
+        item.item().unwrap()["id"],
+        AttributeValue::S("change-1".into())
+    );
+    let heads = heads.lock().unwrap();
+    assert_eq!(heads.len(), 2, "{heads:?}");
+    assert!(heads.iter().all(|head| is_get_item(head)), "{heads:?}");
+}
+
+#[tokio::test]
+async fn an_endpoint_that_never_answers_is_a_timeout() {
+    let (url, heads) = endpoint(vec![Answer::Hold]).await;
+    let client = client(&url, 1, Duration::from_millis(200)).await;
+
+    let started = std::time::Instant::now();
+    let error = get_item(&client).await.unwrap_err();
+
+    let failure = dispatch_failure(&error);
+    assert!(failure.is_timeout(), "{failure:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(heads.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_a_failure_to_connect() {
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let client = client(&url, 1, Duration::from_secs(5)).await;
+
+    let error = get_item(&client).await.unwrap_err();
+
+    let failure = dispatch_failure(&error);
+    assert!(failure.is_io(), "{failure:?}");
+}
+
+#[tokio::test]
+async fn a_redirect_is_answered_to_the_sdk_not_followed() {
+    let (elsewhere, followed) = endpoint(vec![]).await;
+    let (url, heads) = endpoint(vec![Answer::Respond(dynamo_answer(
+        "302 Found",
+        &format!("location: {elsewhere}/\r\n"),
+        "",
+    ))])
+    .await;
+    let client = client(&url, 1, Duration::from_secs(5)).await;
+
+    let error = get_item(&client).await.unwrap_err();
+
+    let answered = error
+        .raw_response()
+        .unwrap_or_else(|| panic!("no response: {error:?}"));
+    assert_eq!(answered.status().as_u16(), 302);
+    assert_eq!(heads.lock().unwrap().len(), 1);
+    assert!(
+        followed.lock().unwrap().is_empty(),
+        "the redirect was followed"
+    );
+}

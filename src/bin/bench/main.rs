@@ -40,6 +40,10 @@ struct Args {
     /// Only these figures, by letter (`--only a,d`); all of them without it.
     #[arg(long)]
     only: Option<String>,
+    /// Prints how long aws-lc's first and second random draws take in this fresh process, in
+    /// nanoseconds: the harness runs itself so for figure (f).
+    #[arg(long, hide = true)]
+    first_random: bool,
 }
 
 /// How much each measurement does.
@@ -60,6 +64,10 @@ const BEARER: &str = "bench-caller-token-0123456789abcdef0123";
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let args = Args::parse();
+    if args.first_random {
+        println!("{}", binaries::first_random_draws());
+        return Ok(());
+    }
     let scale = if args.smoke {
         Scale {
             warm_up: 10,
@@ -178,7 +186,7 @@ async fn main() -> Result<(), Error> {
 
     // (f) What was built next to the harness, and which crypto providers it links.
     if wants('f') {
-        rows.extend(binaries::rows(&bin));
+        rows.extend(binaries::rows(&bin, scale.start.starts)?);
     }
 
     drop(simulator);

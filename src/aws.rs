@@ -1,5 +1,5 @@
 //! The AWS SDK configuration: region, credentials and endpoint overrides (such as
-//! `AWS_ENDPOINT_URL_DYNAMODB`) from the environment, and the HTTP client of [`transport`].
+//! `AWS_ENDPOINT_URL_DYNAMODB`) from the environment, and the HTTP client of `aws/transport.rs`.
 //! Loaded once per process, and only when a store or a secret needs it, so a process that uses
 //! neither pays nothing at start-up.
 

@@ -191,18 +191,18 @@ impl CallbackSender {
 
     fn client(&self) -> reqwest::Client {
         let policy = self.policy;
-        reqwest::Client::builder()
-            .user_agent(concat!("graphgate/", env!("CARGO_PKG_VERSION")))
-            .timeout(ATTEMPT_TIMEOUT)
-            .connect_timeout(Duration::from_secs(5))
-            // A redirect or a proxy would send the callback somewhere the checks did not see.
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .dns_resolver(PublicOnly {
-                allow_loopback: policy == TargetPolicy::AllowLoopbackHttp,
-            })
-            .build()
-            .expect("the TLS backend is compiled in")
+        crate::tls::build(
+            reqwest::Client::builder()
+                .user_agent(concat!("graphgate/", env!("CARGO_PKG_VERSION")))
+                .timeout(ATTEMPT_TIMEOUT)
+                .connect_timeout(Duration::from_secs(5))
+                // A redirect or a proxy would send the callback somewhere the checks did not see.
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .dns_resolver(PublicOnly {
+                    allow_loopback: policy == TargetPolicy::AllowLoopbackHttp,
+                }),
+        )
     }
 
     /// The checks that need no DNS: scheme, and the address when the host is an IP literal.

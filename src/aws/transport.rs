@@ -1,15 +1,19 @@
-//! The AWS SDK's HTTP client: its requests go through `reqwest`, whose TLS trusts the roots
-//! compiled in ([`crate::tls`]). The SDK's own client would decode the system's PEM bundle at
+//! The AWS SDK's HTTP client: its requests go through `reqwest`, with the TLS configuration of
+//! [`crate::tls`], made once. The SDK's own client would decode the system's PEM bundle at
 //! every cold start.
 //!
-//! Written here because no well-kept crate does it. The two on crates.io are first releases
-//! (0.1) by one person each: one reports every failure as `other`, which the SDK does not
-//! retry, and the other builds its own clients, so their trust cannot be chosen.
+//! Written here because no crate does all of it. `smithy-transport-reqwest` (0.1, MIT or
+//! Apache-2.0), whose conversions and error mapping this follows, builds its own `reqwest`
+//! clients, so their TLS cannot be chosen; `aws-smithy-http-client-reqwest` (0.1) reports
+//! every failure as `other`, which the SDK does not retry. Neither lets the SDK close a
+//! connection after a transient error, which this does by starting a fresh pool.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use aws_smithy_runtime_api::client::connection::{CaptureSmithyConnection, ConnectionMetadata};
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
 };
@@ -18,8 +22,8 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 
-/// One `reqwest` client per distinct timeout setting the SDK asks for, each with its own
-/// connection pool, as the SDK's own client keeps them.
+/// One `reqwest` client per distinct timeout setting the SDK asks for, as the SDK's own client
+/// keeps one connector per setting.
 #[derive(Debug, Default)]
 pub struct Transport {
     connectors: Mutex<HashMap<Timeouts, SharedHttpConnector>>,
@@ -41,28 +45,69 @@ impl HttpClient for Transport {
             .or_insert_with(|| SharedHttpConnector::new(Connector::new(timeouts)))
             .clone()
     }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        Some(ConnectorMetadata::new("reqwest", None))
+    }
 }
 
-#[derive(Debug)]
-struct Connector(reqwest::Client);
+#[derive(Debug, Clone)]
+struct Connector {
+    timeouts: Timeouts,
+    /// Replaced by a fresh client, and so a fresh pool, when the SDK poisons a connection.
+    client: Arc<Mutex<reqwest::Client>>,
+}
 
 impl Connector {
-    fn new((connect, read): Timeouts) -> Self {
-        // The SDK signs and retries; it must see a redirect, not follow it.
-        let mut builder = crate::tls::public_client().redirect(reqwest::redirect::Policy::none());
-        if let Some(connect) = connect {
-            builder = builder.connect_timeout(connect);
+    fn new(timeouts: Timeouts) -> Self {
+        Connector {
+            timeouts,
+            client: Arc::new(Mutex::new(client(timeouts))),
         }
-        if let Some(read) = read {
-            builder = builder.read_timeout(read);
-        }
-        Connector(builder.build().expect("the TLS backend is compiled in"))
     }
+}
+
+fn client((connect, read): Timeouts) -> reqwest::Client {
+    // The SDK signs and retries; it must see a redirect, not follow it.
+    let mut builder = crate::tls::public_client().redirect(reqwest::redirect::Policy::none());
+    if let Some(connect) = connect {
+        builder = builder.connect_timeout(connect);
+    }
+    if let Some(read) = read {
+        builder = builder.read_timeout(read);
+    }
+    crate::tls::build(builder)
 }
 
 impl HttpConnector for Connector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let client = self.0.clone();
+        // After a transient error (a 5xx, a throttle, a broken body) the SDK poisons the
+        // connection the request went over, so its retry does not reuse it. `reqwest` does not
+        // hand out single connections, so the whole pool goes; requests in flight finish on it.
+        if let Some(capture) = request.extension::<CaptureSmithyConnection>() {
+            let connector = self.clone();
+            capture.set_connection_retriever(move || {
+                let connector = connector.clone();
+                Some(
+                    ConnectionMetadata::builder()
+                        // `reqwest` does not say; the SDK only reports it.
+                        .proxied(false)
+                        .poison_fn(move || {
+                            *connector
+                                .client
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner) =
+                                client(connector.timeouts);
+                        })
+                        .build(),
+                )
+            });
+        }
+        let client = self
+            .client
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         HttpConnectorFuture::new(async move {
             let request = request
                 .try_into_http1x()
@@ -85,7 +130,7 @@ fn classify(e: reqwest::Error) -> ConnectorError {
         ConnectorError::user(e.into())
     } else if e.is_connect() {
         ConnectorError::io(e.into()).never_connected()
-    } else if e.is_request() || e.is_body() || e.is_decode() {
+    } else if e.is_request() || e.is_body() {
         ConnectorError::io(e.into())
     } else {
         ConnectorError::other(e.into(), None)

@@ -24,20 +24,19 @@ use crate::change::{
 };
 use crate::metrics::{self, Dimension, Metric};
 
-/// The HTTP client of Graph and its token endpoint, built on first use: building one takes
-/// in the root certificates, which a cold start that answers a read or a health check never
-/// needs.
+/// The HTTP client of Graph and its token endpoint, built on first use: a cold start that
+/// answers a read or a health check never needs it.
 pub(super) type LazyHttp = Arc<LazyLock<reqwest::Client, fn() -> reqwest::Client>>;
 
 fn http_client() -> reqwest::Client {
-    crate::tls::public_client()
-        .user_agent(concat!("graphgate/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(30))
-        // A redirect could carry the bearer token to another host.
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("the TLS backend is compiled in")
+    crate::tls::build(
+        crate::tls::public_client()
+            .user_agent(concat!("graphgate/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            // A redirect could carry the bearer token to another host.
+            .redirect(reqwest::redirect::Policy::none()),
+    )
 }
 
 /// One Graph client per process: a connection pool, a token cache and a retry policy.

@@ -1,8 +1,9 @@
 //! The AWS SDK's requests through graphgate's transport (src/aws/transport.rs), against a
-//! DynamoDB endpoint on loopback that misbehaves on purpose: what the SDK retries, what it
-//! gives up on, and that it sees a redirect rather than follows it. moto serves every other
-//! DynamoDB and Secrets Manager test through the same transport.
+//! DynamoDB endpoint on loopback that misbehaves on purpose: what the SDK retries, over which
+//! connection, what it gives up on, and that it sees a redirect rather than follows it. moto
+//! serves every other DynamoDB and Secrets Manager test through the same transport.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,36 +19,51 @@ enum Answer {
     Drop,
     /// Keeps the connection open and never answers.
     Hold,
-    /// Writes this response.
+    /// Writes this response and keeps the connection open for the next request.
     Respond(String),
 }
 
-/// A DynamoDB endpoint on loopback that answers as told, and the heads of the requests it read.
-async fn endpoint(answers: Vec<Answer>) -> (String, Arc<Mutex<Vec<String>>>) {
+/// The requests the fake endpoint read: the number of the connection each came over (0 for
+/// the first accepted), and its head.
+type Seen = Arc<Mutex<Vec<(usize, String)>>>;
+
+/// A DynamoDB endpoint on loopback that answers as told, whatever connection a request comes
+/// over; and what it read.
+async fn endpoint(answers: Vec<Answer>) -> (String, Seen) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let heads = Arc::new(Mutex::new(Vec::new()));
-    let seen = heads.clone();
+    let seen = Seen::default();
+    let record = seen.clone();
+    let answers = Arc::new(Mutex::new(VecDeque::from(answers)));
     tokio::spawn(async move {
-        let mut answers = answers.into_iter();
-        let mut held = Vec::new();
-        loop {
-            let (mut socket, _) = listener.accept().await.unwrap();
-            // One request per connection: each answer but the last ends its connection.
-            let Some(head) = read_request(&mut socket).await else {
-                continue;
-            };
-            seen.lock().unwrap().push(head);
-            match answers.next() {
-                Some(Answer::Drop) | None => drop(socket),
-                Some(Answer::Hold) => held.push(socket),
-                Some(Answer::Respond(response)) => {
-                    socket.write_all(response.as_bytes()).await.unwrap();
-                }
-            }
+        for connection in 0_usize.. {
+            let (socket, _) = listener.accept().await.unwrap();
+            tokio::spawn(serve(connection, socket, answers.clone(), record.clone()));
         }
     });
-    (url, heads)
+    (url, seen)
+}
+
+/// Answers the requests of one connection in turn.
+async fn serve(
+    connection: usize,
+    mut socket: TcpStream,
+    answers: Arc<Mutex<VecDeque<Answer>>>,
+    seen: Seen,
+) {
+    while let Some(head) = read_request(&mut socket).await {
+        seen.lock().unwrap().push((connection, head));
+        let answer = answers.lock().unwrap().pop_front();
+        match answer {
+            Some(Answer::Respond(response)) => {
+                if socket.write_all(response.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+            Some(Answer::Hold) => std::future::pending::<()>().await,
+            Some(Answer::Drop) | None => return,
+        }
+    }
 }
 
 /// Reads one request, its body included; returns its head.
@@ -132,15 +148,7 @@ fn is_get_item(head: &str) -> bool {
 
 #[tokio::test]
 async fn a_connection_dropped_before_its_answer_is_retried() {
-    let (url, heads) = endpoint(vec![
-        Answer::Drop,
-        Answer::Respond(dynamo_answer(
-            "200 OK",
-            "",
-            r#"{"Item":{"id":{"S":"change-1"}}}"#,
-        )),
-    ])
-    .await;
+    let (url, heads) = endpoint(vec![Answer::Drop, found()]).await;
     let client = client(&url, 2, Duration::from_secs(5)).await;
 
     let item = get_item(&client)
@@ -153,7 +161,50 @@ async fn a_connection_dropped_before_its_answer_is_retried() {
     );
     let heads = heads.lock().unwrap();
     assert_eq!(heads.len(), 2, "{heads:?}");
-    assert!(heads.iter().all(|head| is_get_item(head)), "{heads:?}");
+    assert!(heads.iter().all(|(_, head)| is_get_item(head)), "{heads:?}");
+}
+
+fn found() -> Answer {
+    Answer::Respond(dynamo_answer(
+        "200 OK",
+        "",
+        r#"{"Item":{"id":{"S":"change-1"}}}"#,
+    ))
+}
+
+/// The connection each request the endpoint read came over.
+fn connections(seen: &Seen) -> Vec<usize> {
+    seen.lock().unwrap().iter().map(|(c, _)| *c).collect()
+}
+
+#[tokio::test]
+async fn the_retry_after_a_transient_error_goes_over_a_new_connection() {
+    let (url, seen) = endpoint(vec![
+        Answer::Respond(dynamo_answer(
+            "500 Internal Server Error",
+            "",
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"again"}"#,
+        )),
+        found(),
+    ])
+    .await;
+    let client = client(&url, 2, Duration::from_secs(5)).await;
+
+    get_item(&client).await.expect("the retry is answered");
+
+    // The 500's connection stayed open; the SDK poisons it, so the retry must not use it.
+    assert_eq!(connections(&seen), [0, 1]);
+}
+
+#[tokio::test]
+async fn requests_answered_well_share_a_connection() {
+    let (url, seen) = endpoint(vec![found(), found()]).await;
+    let client = client(&url, 1, Duration::from_secs(5)).await;
+
+    get_item(&client).await.unwrap();
+    get_item(&client).await.unwrap();
+
+    assert_eq!(connections(&seen), [0, 0]);
 }
 
 #[tokio::test]

@@ -56,14 +56,14 @@ fn first_draw_row(starts: usize) -> Result<String, Error> {
         second.push(Duration::from_nanos(b));
     }
     let (first, second) = (percentile(&mut first, 50.0), percentile(&mut second, 50.0));
-    let jitter = if option_env!("AWS_LC_SYS_NO_JITTER_ENTROPY") == Some("1") {
-        "without jitter entropy (`AWS_LC_SYS_NO_JITTER_ENTROPY=1`)"
-    } else {
-        "with jitter entropy (the default)"
-    };
+    // As the build saw it; aws-lc-sys reads the value itself (`1`, `true`, …).
+    let setting = option_env!("AWS_LC_SYS_NO_JITTER_ENTROPY").unwrap_or("unset");
     Ok(row(
         "f",
-        &format!("aws-lc's first random draw in a fresh process, {jitter}, median of {starts}"),
+        &format!(
+            "aws-lc's first random draw in a fresh process, built with \
+             `AWS_LC_SYS_NO_JITTER_ENTROPY` {setting}, median of {starts}"
+        ),
         &format!("{} the first, {} the second", ms(first), ms(second)),
         "",
         "reported",

@@ -1,16 +1,17 @@
 //! The second baseline of the harness's cold start figure (`src/bin/bench/cold_start.rs`):
-//! `hello_lambda.rs`, and beside its first poll, the read of the secrets `intake` reads by ARN,
-//! with graphgate's AWS configuration, as `intake` makes it. From `hello_lambda` to this is what
-//! reading secrets through the AWS SDK costs; from this to `intake`, graphgate's own start-up.
-//! Not deployed, like `hello_lambda`.
+//! `hello_lambda.rs`, and once its first poll is sent, the read of the secrets `intake` reads by
+//! ARN, with graphgate's AWS configuration, on one thread: as `intake` does. From `hello_lambda`
+//! to this is what reading secrets through the AWS SDK costs; from this to `intake`,
+//! graphgate's own start-up. Not deployed, like `hello_lambda`.
 
 use futures::FutureExt;
 use lambda_http::{Body, Error, Request, Response, run, service_fn};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let env = |name: &str| std::env::var(name).ok();
     let read = tokio::spawn(async move {
+        graphgate::lambda::after_first_poll().await;
         graphgate::config::secrets_by_arn(&env)
             .await
             .map(|read| read.len())

@@ -104,7 +104,7 @@ async fn main() -> Result<(), Error> {
                 shards: 4,
                 sharded_at: 10_000,
             },
-            start: StartScale { starts: 25 },
+            start: StartScale { starts: 50 },
         }
     };
     let bin = std::env::current_exe()?

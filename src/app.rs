@@ -36,8 +36,14 @@ impl App {
 
     /// As [`App::from_settings`], with time from `clock`: tests move it on by hand.
     pub async fn with_clock(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
-        Ok(App {
-            store: store::open(&settings.store).await?,
+        let store = store::open(&settings.store).await?;
+        Ok(Self::with_store(settings, store, clock))
+    }
+
+    /// As [`App::with_clock`], over a store already opened from `settings.store`.
+    pub fn with_store(settings: Settings, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        App {
+            store,
             graph: Arc::new(settings.graph.client()),
             callers: settings.callers,
             callbacks: Arc::new(CallbackSender::new(settings.callback_policy)),
@@ -45,7 +51,7 @@ impl App {
             intake: settings.intake,
             sweep: settings.sweep,
             pacing: settings.pacing,
-        })
+        }
     }
 
     /// The HTTP API over this process's clients.

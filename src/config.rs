@@ -169,6 +169,14 @@ impl GraphSettings {
     }
 }
 
+impl StoreSettings {
+    /// Only the store's settings, from the process's environment: none of them comes from a
+    /// secret.
+    pub fn load() -> Result<Self, ConfigError> {
+        store(&process_env)
+    }
+}
+
 /// Reads the secrets the environment names by ARN, keyed by the variable each stands in for.
 pub async fn secrets_by_arn(env: Env<'_>) -> Result<HashMap<&'static str, String>, ConfigError> {
     read_by_arn(env, &[GRAPH_BY_ARN[0], GRAPH_BY_ARN[1], CALLERS_BY_ARN]).await

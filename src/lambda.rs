@@ -5,8 +5,10 @@
 //! The start-up's AWS work (the SDK's configuration, the secrets read by ARN, the clients)
 //! runs after the runtime has sent its first poll for an event, and beside the wait for it:
 //! the function is ready to take its first invocation as soon as the runtime is, and that
-//! invocation waits only for what is left of the start-up. BENCHMARKS.md measures both.
+//! invocation waits only for what is left of the start-up. A table's client is made while the
+//! secrets are read. BENCHMARKS.md measures each.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures::FutureExt;
@@ -14,10 +16,10 @@ use futures::future::{BoxFuture, Shared};
 use tokio::time::Instant;
 
 use crate::app::App;
-use crate::clock::invocation_time_left;
+use crate::clock::{SystemClock, invocation_time_left};
 use crate::config::Settings;
 use crate::metrics;
-use crate::store::StoreError;
+use crate::store::{self, Store, StoreError, StoreSettings};
 use crate::sweeper::{SweepReport, Sweeper};
 use crate::telemetry::{self, error_chain};
 
@@ -68,15 +70,29 @@ pub async fn after_first_poll() {
 }
 
 async fn start() -> Option<App> {
-    let settings = Settings::load()
-        .await
+    let (settings, table) = tokio::join!(Settings::load(), open_table());
+    let settings = settings
         .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))
         .ok()?;
     metrics::install(settings.metrics_namespace.clone());
-    App::from_settings(settings)
-        .await
-        .inspect_err(|e| tracing::error!(error = %error_chain(e), "cannot open the store"))
-        .ok()
+    let store = match table {
+        Some(table) => table,
+        None => store::open(&settings.store)
+            .await
+            .inspect_err(|e| tracing::error!(error = %error_chain(e), "cannot open the store"))
+            .ok()?,
+    };
+    Some(App::with_store(settings, store, Arc::new(SystemClock)))
+}
+
+/// The store, if it is a DynamoDB table, made while Secrets Manager answers: a table's client
+/// needs no secret and opens nothing, and making it parses the SDK's endpoint rules. A SQLite
+/// file is opened only once every setting is known to be good, since opening creates it.
+async fn open_table() -> Option<Arc<dyn Store>> {
+    match StoreSettings::load() {
+        Ok(table @ StoreSettings::DynamoDb { .. }) => store::open(&table).await.ok(),
+        _ => None,
+    }
 }
 
 /// What invoked the `sweeper` Lambda function.

@@ -302,9 +302,13 @@ async fn next_answer(answers: &mut mpsc::UnboundedReceiver<(String, Value)>) -> 
         .unwrap()
 }
 
-#[tokio::test]
-async fn the_intake_binary_serves_api_gateway_events() {
-    let app = spawn_app().await;
+crate::on_every_store!(the_intake_binary_serves_api_gateway_events);
+
+/// On a table, the function opens its store while it reads its secrets; on SQLite, after.
+async fn the_intake_binary_serves_api_gateway_events(backend: Backend) {
+    let options = backend.options().await;
+    let table = options.table.clone();
+    let app = spawn_app_with(options).await;
     Mock::given(method("POST"))
         .respond_with(accepted("0f3ce432-e432-0f3c-32e4-3c0f32e43c0f"))
         .expect(1)
@@ -317,7 +321,11 @@ async fn the_intake_binary_serves_api_gateway_events() {
     ])
     .await;
     // As deployed: the client secret and the caller registry live in Secrets Manager.
-    let mut env = env_for(&app.graph, &app.login, &app.db, &Options::default());
+    let store = Options {
+        table,
+        ..Options::default()
+    };
+    let mut env = env_for(&app.graph, &app.login, &app.db, &store);
     let secret_arn = crate::secrets::new_secret(CLIENT_SECRET).await;
     let callers_arn = crate::secrets::new_secret(&callers_json()).await;
     env.retain(|(name, _)| !matches!(*name, "GRAPH_CLIENT_SECRET" | "GRAPHGATE_CALLERS"));

@@ -3,9 +3,9 @@
 //! invocation.
 //!
 //! The start-up's AWS work (the SDK's configuration, the secrets read by ARN, the clients)
-//! runs after the runtime has sent its first poll for an event, and beside the wait for it:
-//! the function is ready to take its first invocation as soon as the runtime is, and that
-//! invocation waits only for what is left of the start-up. A table's client is made while the
+//! runs beside the runtime's wait for its first event, once it has let the runtime send that
+//! poll ([`after_first_poll`]): the function is ready to take its first invocation as soon as
+//! the runtime is, and that invocation waits only for what is left of the start-up. A table's client is made while the
 //! secrets are read. BENCHMARKS.md measures each.
 
 use std::sync::Arc;

@@ -304,7 +304,7 @@ async fn next_answer(answers: &mut mpsc::UnboundedReceiver<(String, Value)>) -> 
 
 crate::on_every_store!(the_intake_binary_serves_api_gateway_events);
 
-/// On a table, the function opens its store while it reads its secrets; on SQLite, after.
+/// On both stores, since the function opens a table while it reads its secrets, and SQLite after.
 async fn the_intake_binary_serves_api_gateway_events(backend: Backend) {
     let options = backend.options().await;
     let table = options.table.clone();

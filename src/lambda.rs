@@ -5,8 +5,8 @@
 //! The start-up's AWS work (the SDK's configuration, the secrets read by ARN, the clients)
 //! runs beside the runtime's wait for its first event, once it has let the runtime send that
 //! poll ([`after_first_poll`]): the function is ready to take its first invocation as soon as
-//! the runtime is, and that invocation waits only for what is left of the start-up. A table's client is made while the
-//! secrets are read. BENCHMARKS.md measures each.
+//! the runtime is, and that invocation waits only for what is left of the start-up. A table's
+//! client is made while the secrets are read. BENCHMARKS.md measures each.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

@@ -306,9 +306,7 @@ crate::on_every_store!(the_intake_binary_serves_api_gateway_events);
 
 /// On both stores, since the function opens a table while it reads its secrets, and SQLite after.
 async fn the_intake_binary_serves_api_gateway_events(backend: Backend) {
-    let options = backend.options().await;
-    let table = options.table.clone();
-    let app = spawn_app_with(options).await;
+    let app = spawn_app_with(backend.options().await).await;
     Mock::given(method("POST"))
         .respond_with(accepted("0f3ce432-e432-0f3c-32e4-3c0f32e43c0f"))
         .expect(1)
@@ -322,7 +320,7 @@ async fn the_intake_binary_serves_api_gateway_events(backend: Backend) {
     .await;
     // As deployed: the client secret and the caller registry live in Secrets Manager.
     let store = Options {
-        table,
+        table: app.table.clone(),
         ..Options::default()
     };
     let mut env = env_for(&app.graph, &app.login, &app.db, &store);

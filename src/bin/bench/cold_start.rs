@@ -398,7 +398,7 @@ impl RoundTrips {
         let started = Instant::now();
         let both = self
             .arns
-            .clone()
+            .iter()
             .map(|arn| self.secrets.get_secret_value().secret_id(arn).send());
         for read in futures::future::join_all(both).await {
             read?;

@@ -13,7 +13,7 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
 echo "== cargo clippy"
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 # The fuzz targets are built (not run) on the nightly toolchain, so they cannot rot.
 echo "== fuzz targets build (cargo +nightly)"
@@ -30,5 +30,5 @@ cargo test --all-targets --locked
 # The performance harness, in its short form, so it cannot rot (scripts/bench.sh is the full
 # run, on release binaries; BENCHMARKS.md records one).
 echo "== performance harness (smoke)"
-cargo build --locked --bins
+cargo build --locked --workspace --bins
 target/debug/bench --smoke

@@ -1,4 +1,4 @@
-//! The second baseline of the harness's cold start figure (`src/bin/bench/cold_start.rs`):
+//! The second baseline of the harness's cold start figure (`bench/src/cold_start.rs`):
 //! `hello_lambda.rs`, and once its first poll is sent, the read of the secrets `intake` reads by
 //! ARN, with graphgate's AWS configuration, on one thread: as `intake` does. From `hello_lambda`
 //! to this is what reading secrets through the AWS SDK costs; from this to `intake`,

@@ -1,4 +1,4 @@
-//! The baseline of the harness's cold start figure (`src/bin/bench/cold_start.rs`): the
+//! The baseline of the harness's cold start figure (`bench/src/cold_start.rs`): the
 //! smallest `lambda_http` function, built with graphgate's own dependencies and release
 //! profile, so the difference is graphgate's start-up alone. A binary rather than an example
 //! because an example's build brings the dev-dependencies' features into the binaries built

@@ -88,13 +88,16 @@ fn linked(package: &str) -> bool {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args([
             "tree",
+            "--package",
+            "graphgate",
             "--edges",
             "normal",
             "--invert",
             package,
             "--offline",
         ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        // The workspace's root: graphgate's own package, not the harness's.
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .stderr(Stdio::null())
         .output()
         .is_ok_and(|out| out.status.success() && !out.stdout.is_empty())

@@ -1,7 +1,7 @@
 //! (a) Cold start: the `intake` binary exec'd under a Lambda Runtime API emulator on
 //! loopback, timed from the exec to (1) its first `GET /runtime/invocation/next` and (2) its
-//! response to that first invocation, against `src/bin/hello_lambda.rs`, the smallest
-//! `lambda_http` function, built with the same profile, and `src/bin/hello_secrets.rs`, which
+//! response to that first invocation, against `bench/src/bin/hello_lambda.rs`, the smallest
+//! `lambda_http` function, built with the same profile, and `bench/src/bin/hello_secrets.rs`, which
 //! also reads the intake's secrets: the part of the start-up that is the AWS SDK's.
 //!
 //! The intake runs as deployed: the Graph credential and the callers read by ARN from
@@ -235,7 +235,7 @@ impl Starts {
 /// An API Gateway HTTP API (payload 2.0) `GET` of `path`, as `events/` has them.
 fn event(path: &str, bearer: Option<&str>) -> Value {
     let mut event: Value =
-        serde_json::from_str(include_str!("../../../events/healthz.json")).expect("a sample event");
+        serde_json::from_str(include_str!("../../events/healthz.json")).expect("a sample event");
     event["rawPath"] = path.into();
     event["requestContext"]["http"]["path"] = path.into();
     if let Some(token) = bearer {

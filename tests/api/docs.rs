@@ -25,8 +25,9 @@ const DEPLOYING: &[&str] = &[
     "docs/src/operating/monitoring.md",
 ];
 
-/// What a reader puts in place of each placeholder of a checked example, chosen to be exactly
-/// what the placeholder asks for (and no more), so that a rule the docs state too loosely fails.
+/// What a reader puts in place of each placeholder of a checked example. Where a placeholder
+/// states a rule, its value is the least the rule allows, so that a rule the docs state too
+/// loosely fails.
 const PLACEHOLDERS: &[(&str, &str)] = &[
     (
         "<at least 32 characters>",

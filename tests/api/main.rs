@@ -11,6 +11,7 @@ mod cli;
 mod connections;
 mod credentials;
 mod devices;
+mod docs;
 mod dry_run;
 mod error_text;
 mod fleet;

@@ -18,8 +18,8 @@ use crate::callers::Caller;
 use crate::change::{
     ChangeId, ChangeRecord, ChangeRequest, ChangeView, Due, FieldError, Opening, Status, Stop,
 };
-use crate::metrics;
 use crate::store::StoreError;
+use crate::submission::count_end;
 use time::format_description::well_known::Rfc3339;
 
 pub async fn create(
@@ -222,9 +222,7 @@ pub async fn cancel(
         match intake.store.update(&cancelled).await {
             Ok(stored) => {
                 tracing::info!(change_id = %stored.id(), caller = caller.name(), "change cancelled");
-                if let Some((metric, action)) = stored.end_metric() {
-                    metrics::count(metric, Some(action));
-                }
+                count_end(&stored);
                 return Ok(Json(ChangeView::from(stored)));
             }
             Err(StoreError::Conflict { .. }) => continue,

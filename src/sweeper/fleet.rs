@@ -180,9 +180,7 @@ fn settle(fleet: &mut Fleet, id: &ChangeId, child: &ChangeRecord) {
 /// Counts a change the sweeper sent and stored: its end, or Graph's refusal, as the intake
 /// counts a refusal of a change it sent.
 pub(super) fn count_end(stored: &ChangeRecord) {
-    if let Some((metric, action)) = stored.end_metric() {
-        crate::metrics::count(metric, Some(action));
-    }
+    crate::submission::count_end(stored);
     if stored.status() == Status::Rejected {
         crate::metrics::count(
             crate::metrics::Metric::ChangesRejected,

@@ -15,8 +15,9 @@
 
 use serde_json::{Map, Value, json};
 
+use super::field_error::FieldError;
 use super::ids::ChangeId;
-use super::request::{ChangeRequest, FieldError};
+use super::request::ChangeRequest;
 
 /// What a chat user asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,10 +4,11 @@
 use time::OffsetDateTime;
 
 use super::{ChangeRecord, InvalidTransition};
-use crate::change::fleet::{Fleet, FleetDevices, Stop};
+use crate::change::fleet::{Fleet, Stop};
 use crate::change::ids::{ChangeId, DeviceId};
 use crate::change::outcome::GraphFailure;
 use crate::change::request::ChangeRequest;
+use crate::change::rollout::FleetDevices;
 use crate::change::schedule::Due;
 use crate::change::status::Status;
 use crate::change::window::Opening;

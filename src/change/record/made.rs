@@ -4,10 +4,11 @@ use time::OffsetDateTime;
 
 use super::ChangeRecord;
 use crate::change::action::Action;
+use crate::change::callback_url::CallbackUrl;
 use crate::change::delivery::ChatReply;
 use crate::change::ids::ChangeId;
 use crate::change::outcome::AppDefinition;
-use crate::change::request::{CallbackUrl, ChangeRequest};
+use crate::change::request::ChangeRequest;
 use crate::change::schedule::Due;
 use crate::change::status::Status;
 use crate::change::window::Schedule;

@@ -26,19 +26,15 @@ use time::OffsetDateTime;
 use url::Url;
 
 use super::action::Action;
+use super::callback_url::CallbackUrl;
 use super::delivery::{CallbackDelivery, ChatReply, DeliveryStatus};
 use super::fleet::Fleet;
 use super::ids::ChangeId;
 use super::outcome::{AppDefinition, GraphFailure, OperationReport};
-use super::request::CallbackUrl;
 use super::schedule::Due;
 use super::status::Status;
 use super::verification::Verification;
 use super::window::Schedule;
-
-/// How often Graph may decline a change (throttled past the retries, unreachable) before
-/// graphgate stops sending it again: a scheduled change, or a fleet's device.
-pub const MAX_NOT_TAKEN: u32 = 5;
 
 /// Why a transition was refused: the record is not in a state it applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

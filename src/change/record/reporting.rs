@@ -124,9 +124,9 @@ mod tests {
 
     use super::super::fixtures::*;
     use super::*;
+    use crate::change::callback_url::CallbackUrl;
     use crate::change::delivery::ChatReply;
     use crate::change::outcome::{ActionOutcome, GraphFailure};
-    use crate::change::request::CallbackUrl;
 
     #[test]
     fn callbacks_are_retried_on_schedule_then_given_up() {

@@ -3,10 +3,10 @@
 
 use time::OffsetDateTime;
 
-use super::{ChangeRecord, InvalidTransition, MAX_NOT_TAKEN};
+use super::{ChangeRecord, InvalidTransition};
 use crate::change::fleet::Stop;
 use crate::change::outcome::GraphFailure;
-use crate::change::schedule::Due;
+use crate::change::schedule::{Due, MAX_NOT_TAKEN};
 use crate::change::status::Status;
 use crate::change::window::Opening;
 

@@ -22,7 +22,7 @@ mod view;
 mod window;
 
 pub use action::{
-    Action, ActionKind, AppScope, ConsentedPermissionSet, PermissionType,
+    Action, ActionKind, AppScope, ConsentedPermissionSet, DeviceAction, PermissionType,
     ResourceSpecificPermission, SoftwareType, SoftwareVersion,
 };
 pub use callback_url::CallbackUrl;
@@ -44,7 +44,7 @@ pub use outcome::{
     OperationTimes,
 };
 pub use record::{ChangeRecord, InvalidTransition};
-pub use request::ChangeRequest;
+pub use request::{ChangeRequest, Requested, Target};
 pub use rollout::{FleetDevices, FleetRequest, MAX_DEVICES, Rollout};
 pub use schedule::{Due, Pacing};
 pub use status::Status;

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::action::DeviceAction;
 use super::ids::DeviceId;
 use super::inventory::DeviceFilter;
 
@@ -53,9 +54,10 @@ pub enum FleetDevices {
     Filter(DeviceFilter),
 }
 
-/// The fleet half of a change request.
+/// What a fleet change asks for: one device action, taken by each of its devices.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FleetRequest {
+    pub action: DeviceAction,
     pub devices: FleetDevices,
     pub rollout: Rollout,
 }

@@ -36,7 +36,7 @@ impl Sweeper {
             Opening::Now => fleet.assign(now),
         };
         let follow = self.pacing.poll_base;
-        let planned = parent.fleet_advanced(fleet, now, follow)?;
+        let planned = parent.fleet_advanced(fleet.clone(), now, follow)?;
         if assigned.is_empty() {
             return Ok(planned);
         }
@@ -52,7 +52,7 @@ impl Sweeper {
             .buffer_unordered(self.settings.concurrency)
             .collect()
             .await;
-        let mut fleet = stored.fleet().cloned().unwrap_or_else(|| unreachable!());
+        // `fleet` is the table just stored, with these children assigned.
         let now = self.clock.now();
         for (id, sent) in sent {
             match sent {

@@ -7,15 +7,20 @@ use time::OffsetDateTime;
 use url::Url;
 
 use super::ChangeRecord;
+use crate::change::action::Action;
 use crate::change::outcome::{ActionOutcome, DeviceOperation, OperationStatus};
-use crate::change::request::ChangeRequest;
+use crate::change::request::{ChangeRequest, Requested};
 use crate::change::schedule::Pacing;
 
 pub const T0: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
 pub const SECS: fn(u64) -> Duration = Duration::from_secs;
 
-pub fn request(body: serde_json::Value) -> ChangeRequest {
-    ChangeRequest::parse(body.as_object().unwrap()).unwrap()
+/// A request for one target.
+pub fn request(body: serde_json::Value) -> Requested<Action> {
+    match ChangeRequest::parse(body.as_object().unwrap()).unwrap() {
+        ChangeRequest::One(request) => request,
+        other => panic!("not one target: {other:?}"),
+    }
 }
 
 pub fn submitting(callback: bool) -> ChangeRecord {

@@ -7,8 +7,8 @@ use super::{ChangeRecord, InvalidTransition};
 use crate::change::fleet::{Fleet, Stop};
 use crate::change::ids::{ChangeId, DeviceId};
 use crate::change::outcome::GraphFailure;
-use crate::change::request::ChangeRequest;
-use crate::change::rollout::FleetDevices;
+use crate::change::request::Requested;
+use crate::change::rollout::{FleetDevices, FleetRequest};
 use crate::change::schedule::Due;
 use crate::change::status::Status;
 use crate::change::window::Opening;
@@ -16,39 +16,32 @@ use crate::change::window::Opening;
 /// Constructors and transitions of a change to many devices.
 impl ChangeRecord {
     /// A new change to the fleet `devices` (in order), its rollout as the request asks; it
-    /// starts at once, or when its window opens at `opening`.
+    /// starts at once, or when its window opens at `opening`. `None` for no devices: a
+    /// fleet has at least one. The parent's own action names its first device.
     pub fn fleet_parent(
-        request: ChangeRequest,
+        request: Requested<FleetRequest>,
         caller: &str,
         now: OffsetDateTime,
         devices: Vec<DeviceId>,
         opening: Opening,
-    ) -> Self {
-        let (rollout, filter) = match &request.fleet {
-            Some(fleet) => (
-                fleet.rollout,
-                match &fleet.devices {
-                    FleetDevices::Filter(f) => Some(f.clone()),
-                    FleetDevices::Ids(_) => None,
-                },
-            ),
-            None => Default::default(),
+    ) -> Option<Self> {
+        let asked = &request.target;
+        let filter = match &asked.devices {
+            FleetDevices::Filter(f) => Some(f.clone()),
+            FleetDevices::Ids(_) => None,
         };
-        let action = match devices.first() {
-            Some(first) => request.action.on_device(first.clone()),
-            None => request.action.clone(),
-        };
+        let rollout = asked.rollout;
+        let action = asked.action.on(devices.first()?.clone());
         let (status, due) = match opening {
             Opening::At(at) => (Status::Scheduled, Due::Open(at)),
             Opening::Now | Opening::Never => (Status::Running, Due::Poll(now)),
         };
-        ChangeRecord {
-            action,
+        Some(ChangeRecord {
             status,
             due: Some(due),
             fleet: Some(Fleet::new(devices, rollout, filter)),
-            ..Self::requested(request, caller, now)
-        }
+            ..Self::requested(request.with(action), caller, now)
+        })
     }
 
     /// A fleet's child `id`, for `device`, about to be sent to Graph by a sweeper holding it
@@ -173,6 +166,7 @@ mod tests {
 
     use super::super::fixtures::*;
     use super::*;
+    use crate::change::request::ChangeRequest;
 
     fn parent(child_callbacks: bool) -> ChangeRecord {
         let body = json!({"action": "restartDevice", "deviceIds": ["r1", "r2"],
@@ -182,7 +176,11 @@ mod tests {
             DeviceId::parse("r1").unwrap(),
             DeviceId::parse("r2").unwrap(),
         ];
-        ChangeRecord::fleet_parent(request(body), "itsm", T0, devices, Opening::Now)
+        let Ok(ChangeRequest::Fleet(request)) = ChangeRequest::parse(body.as_object().unwrap())
+        else {
+            panic!("a fleet change");
+        };
+        ChangeRecord::fleet_parent(request, "itsm", T0, devices, Opening::Now).unwrap()
     }
 
     #[test]

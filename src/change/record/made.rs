@@ -8,7 +8,7 @@ use crate::change::callback_url::CallbackUrl;
 use crate::change::delivery::ChatReply;
 use crate::change::ids::ChangeId;
 use crate::change::outcome::AppDefinition;
-use crate::change::request::ChangeRequest;
+use crate::change::request::Requested;
 use crate::change::schedule::Due;
 use crate::change::status::Status;
 use crate::change::window::Schedule;
@@ -17,7 +17,7 @@ use crate::change::window::Schedule;
 impl ChangeRecord {
     /// A new change, about to be sent to Graph by a submitter holding it until `lease_until`.
     pub fn submitting(
-        request: ChangeRequest,
+        request: Requested<Action>,
         caller: &str,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
@@ -32,7 +32,7 @@ impl ChangeRecord {
 
     /// A new change that waits for its window, which opens at `opens_at`.
     pub fn scheduled(
-        request: ChangeRequest,
+        request: Requested<Action>,
         caller: &str,
         now: OffsetDateTime,
         opens_at: OffsetDateTime,
@@ -45,13 +45,13 @@ impl ChangeRecord {
     }
 
     /// A new change as `request` asks it, not yet given its status.
-    pub(super) fn requested(request: ChangeRequest, caller: &str, now: OffsetDateTime) -> Self {
+    pub(super) fn requested(request: Requested<Action>, caller: &str, now: OffsetDateTime) -> Self {
         ChangeRecord {
             reference: request.reference,
             requested_by: request.requested_by,
             callback_url: request.callback_url,
             schedule: request.schedule,
-            ..Self::made(ChangeId::new(), caller, request.action, now)
+            ..Self::made(ChangeId::new(), caller, request.target, now)
         }
     }
 

@@ -4,15 +4,22 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::Target;
 use super::fields::Fields;
 use crate::change::ids::DeviceId;
 use crate::change::inventory::DeviceFilter;
-use crate::change::rollout::{FleetDevices, FleetRequest, MAX_DEVICES, Rollout};
+use crate::change::rollout::{FleetDevices, MAX_DEVICES, Rollout};
 
-/// `deviceIds` or `devices`, and `rollout`: the fleet a device action is for, and the
-/// device that stands in for it in `action`. Its errors are noted.
-pub(super) fn fleet(r: &mut Fields<'_>) -> (Option<FleetRequest>, Target) {
+/// Which devices a device action is for: the one `deviceId` names, or a fleet, or a fleet
+/// asked for badly.
+pub(super) enum Devices {
+    One,
+    Fleet(FleetDevices, Rollout),
+    BadFleet,
+}
+
+/// `deviceIds` or `devices`, and `rollout`: the devices a device action is for. Its errors
+/// are noted.
+pub(super) fn devices(r: &mut Fields<'_>) -> Devices {
     let listed = r.is_present("deviceIds");
     let filtered = r.is_present("devices");
     let ids = r.take("deviceIds").and_then(|value| device_list(r, value));
@@ -41,34 +48,20 @@ pub(super) fn fleet(r: &mut Fields<'_>) -> (Option<FleetRequest>, Target) {
         if r.is_present("rollout") {
             r.error("rollout", "only for a fleet change (deviceIds or devices)");
         }
-        return (None, Target::One);
+        return Devices::One;
     }
     if listed && filtered {
         r.error("devices", "not allowed together with deviceIds");
-        return (None, Target::BadFleet);
+        return Devices::BadFleet;
     }
     if r.is_present("rollout") && rollout.is_none() {
-        return (None, Target::BadFleet);
+        return Devices::BadFleet;
     }
     let rollout = rollout.unwrap_or_default();
     match (ids, filter) {
-        (Some(ids), _) => {
-            let first = ids[0].clone();
-            let devices = FleetDevices::Ids(ids);
-            (
-                Some(FleetRequest { devices, rollout }),
-                Target::Fleet(first),
-            )
-        }
-        (_, Some(filter)) => {
-            let devices = FleetDevices::Filter(filter);
-            let placeholder = DeviceId::parse("fleet").expect("a valid ID");
-            (
-                Some(FleetRequest { devices, rollout }),
-                Target::Fleet(placeholder),
-            )
-        }
-        _ => (None, Target::BadFleet),
+        (Some(ids), _) => Devices::Fleet(FleetDevices::Ids(ids), rollout),
+        (_, Some(filter)) => Devices::Fleet(FleetDevices::Filter(filter), rollout),
+        _ => Devices::BadFleet,
     }
 }
 
@@ -143,14 +136,23 @@ mod tests {
 
     use super::super::tests::{fields, parse};
     use super::*;
+    use crate::change::action::ActionKind;
+    use crate::change::request::ChangeRequest;
+    use crate::change::rollout::FleetRequest;
+
+    /// A request for a fleet.
+    fn fleet_of(v: Value) -> FleetRequest {
+        match parse(v).unwrap() {
+            ChangeRequest::Fleet(request) => request.target,
+            other => panic!("not a fleet: {other:?}"),
+        }
+    }
 
     #[test]
     fn a_fleet_is_a_list_or_a_filter_with_a_rollout() {
-        let listed = parse(json!({"action":"updateSoftware","deviceIds":["r1","r2"],
+        let fleet = fleet_of(json!({"action":"updateSoftware","deviceIds":["r1","r2"],
             "softwareType":"teamsClient","softwareVersion":"1.0.96.22",
-            "rollout":{"maxConcurrent":5,"perMinute":20,"stopAfterFailures":3}}))
-        .unwrap();
-        let fleet = listed.fleet.unwrap();
+            "rollout":{"maxConcurrent":5,"perMinute":20,"stopAfterFailures":3}}));
         assert_eq!(
             fleet.devices,
             FleetDevices::Ids(vec![
@@ -160,20 +162,16 @@ mod tests {
         );
         assert_eq!(fleet.rollout.max_concurrent, 5);
         assert_eq!(fleet.rollout.stop_after_failures, Some(3));
-        assert_eq!(listed.action.device_id().unwrap().as_ref(), "r1");
+        assert_eq!(fleet.action.kind(), ActionKind::UpdateSoftware);
 
-        let filtered = parse(json!({"action":"restartDevice",
-            "devices":{"deviceType":"teamsRoom","updateAvailable":"teamsClient"}}))
-        .unwrap();
-        let fleet = filtered.fleet.unwrap();
+        let fleet = fleet_of(json!({"action":"restartDevice",
+            "devices":{"deviceType":"teamsRoom","updateAvailable":"teamsClient"}}));
         assert!(matches!(fleet.devices, FleetDevices::Filter(_)));
         assert_eq!(fleet.rollout, Rollout::default());
-        assert!(
-            parse(json!({"action":"restartDevice","deviceId":"d1"}))
-                .unwrap()
-                .fleet
-                .is_none()
-        );
+        assert!(matches!(
+            parse(json!({"action":"restartDevice","deviceId":"d1"})),
+            Ok(ChangeRequest::One(_))
+        ));
     }
 
     #[test]

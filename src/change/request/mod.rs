@@ -11,19 +11,30 @@ mod permissions;
 use serde_json::{Map, Value};
 
 use self::fields::Fields;
-use self::fleet::fleet;
+use self::fleet::{Devices, devices};
 use self::permissions::permission_set;
-use super::action::{Action, ActionKind, AppScope, SoftwareType, SoftwareVersion};
+use super::action::{Action, ActionKind, AppScope, DeviceAction, SoftwareType, SoftwareVersion};
 use super::callback_url::CallbackUrl;
 use super::field_error::FieldError;
 use super::ids::{ChatId, DeviceId, IdError, InstallationId, TeamId, UserId};
 use super::rollout::FleetRequest;
 use super::window::{DailyWindow, Schedule, TimeOfDay, check_zone, rfc3339};
 
-/// A change request past validation: nothing in it can be invalid.
+/// A change request past validation: nothing in it can be invalid. It is for one target, or
+/// for a fleet of devices.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChangeRequest {
-    pub action: Action,
+pub enum ChangeRequest {
+    /// One action on its target.
+    One(Requested<Action>),
+    /// One device action on each device of a fleet, rolled out as asked.
+    Fleet(Requested<FleetRequest>),
+}
+
+/// What a change request asks: its target (`T`: an [`Action`], or a [`FleetRequest`]), and
+/// how the change is to be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requested<T> {
+    pub target: T,
     /// The caller's own name for the change, such as a ticket number.
     pub reference: Option<String>,
     pub requested_by: Option<String>,
@@ -32,9 +43,49 @@ pub struct ChangeRequest {
     pub dry_run: bool,
     /// When the change may go to Graph.
     pub schedule: Schedule,
-    /// For a change to many devices: which, and how to roll it out. `action` then names the
-    /// first device listed (or, for a filter, a placeholder until the filter is read).
-    pub fleet: Option<FleetRequest>,
+}
+
+impl<T> Requested<T> {
+    /// The same request, for `target`.
+    pub fn with<U>(self, target: U) -> Requested<U> {
+        Requested {
+            target,
+            reference: self.reference,
+            requested_by: self.requested_by,
+            callback_url: self.callback_url,
+            dry_run: self.dry_run,
+            schedule: self.schedule,
+        }
+    }
+}
+
+/// What a change request can be for: one action, or a fleet's.
+pub trait Target {
+    fn kind(&self) -> ActionKind;
+
+    /// The action itself, for a change to one target. A fleet's device action names no
+    /// device until each child is sent.
+    fn single(&self) -> Option<&Action>;
+}
+
+impl Target for Action {
+    fn kind(&self) -> ActionKind {
+        Action::kind(self)
+    }
+
+    fn single(&self) -> Option<&Action> {
+        Some(self)
+    }
+}
+
+impl Target for FleetRequest {
+    fn kind(&self) -> ActionKind {
+        self.action.kind()
+    }
+
+    fn single(&self) -> Option<&Action> {
+        None
+    }
 }
 
 pub(super) const TARGET_FIELDS: [&str; 11] = [
@@ -66,13 +117,15 @@ impl ChangeRequest {
         let callback_url = r.optional("callbackUrl", CallbackUrl::parse);
         let dry_run = r.optional_bool("dryRun").unwrap_or(false);
         let schedule = schedule(&mut r);
-
-        let (fleet, fleet_device) = match kind {
-            Some(kind) if kind.on_device() => fleet(&mut r),
-            _ => (None, Target::One),
-        };
-        let action = match kind {
-            Some(kind) => parse_action(&mut r, kind, fleet_device),
+        let target = match kind {
+            Some(ActionKind::UpgradeApp) => upgrade_app(&mut r).map(Parsed::One),
+            Some(ActionKind::UpdateSoftware) => device_target(&mut r, update_software),
+            Some(ActionKind::RestartDevice) => {
+                device_target(&mut r, |_| Some(DeviceAction::RestartDevice))
+            }
+            Some(ActionKind::RunDiagnostics) => {
+                device_target(&mut r, |_| Some(DeviceAction::RunDiagnostics))
+            }
             None => {
                 // Without a known action the target fields cannot be judged; only strangers are.
                 r.mark_seen(&TARGET_FIELDS);
@@ -81,106 +134,110 @@ impl ChangeRequest {
         };
         r.reject_unseen(kind);
 
-        match (r.finish(), action) {
-            (Ok(()), Some(action)) => Ok(ChangeRequest {
-                action,
-                reference,
-                requested_by,
-                callback_url,
-                dry_run,
-                schedule: schedule.unwrap_or_default(),
-                fleet,
-            }),
+        let asked = Requested {
+            target: (),
+            reference,
+            requested_by,
+            callback_url,
+            dry_run,
+            schedule: schedule.unwrap_or_default(),
+        };
+        match (r.finish(), target) {
+            (Ok(()), Some(Parsed::One(action))) => Ok(ChangeRequest::One(asked.with(action))),
+            (Ok(()), Some(Parsed::Fleet(fleet))) => Ok(ChangeRequest::Fleet(asked.with(fleet))),
             (Err(errors), _) => Err(errors),
-            (Ok(()), None) => unreachable!("an action is only missing when an error says why"),
+            (Ok(()), None) => unreachable!("a target is only missing when an error says why"),
         }
     }
 }
 
-/// What a device action is for: one device, or a fleet, which names the device standing in
-/// for all of them, or was asked for and is bad.
-pub(super) enum Target {
-    One,
-    Fleet(DeviceId),
-    BadFleet,
+/// A request's target as read, before what else it asks is joined to it.
+enum Parsed {
+    One(Action),
+    Fleet(FleetRequest),
 }
 
-/// The device a device action names: `deviceId`, or for a fleet the device standing in for
-/// all of them.
-fn device(r: &mut Fields<'_>, target: Target) -> Option<DeviceId> {
-    let fleet = match target {
-        Target::One => return r.required("deviceId", id(DeviceId::parse)),
-        Target::Fleet(device) => Some(device),
-        Target::BadFleet => None,
-    };
-    if r.is_present("deviceId") {
-        r.take("deviceId");
-        r.error("deviceId", "not allowed together with deviceIds or devices");
-    }
-    fleet
-}
-
-fn parse_action(r: &mut Fields<'_>, kind: ActionKind, fleet_device: Target) -> Option<Action> {
-    match kind {
-        ActionKind::UpdateSoftware => {
-            let device_id = device(r, fleet_device);
-            let software_type = r.required("softwareType", |s| {
-                SoftwareType::parse(s).ok_or_else(|| {
-                    format!(
-                        "unknown software type {s:?}; expected one of {}",
-                        SoftwareType::NAMES.join(", ")
-                    )
-                })
-            });
-            let software_version = r.required("softwareVersion", |s| {
-                SoftwareVersion::parse(s).map_err(str::to_owned)
-            });
-            Some(Action::UpdateSoftware {
-                device_id: device_id?,
-                software_type: software_type?,
-                software_version: software_version?,
-            })
-        }
-        ActionKind::RestartDevice => Some(Action::RestartDevice {
-            device_id: device(r, fleet_device)?,
-        }),
-        ActionKind::RunDiagnostics => Some(Action::RunDiagnostics {
-            device_id: device(r, fleet_device)?,
-        }),
-        ActionKind::UpgradeApp => {
-            let team = r.optional("teamId", id(TeamId::parse)).map(AppScope::Team);
-            let chat = r.optional("chatId", id(ChatId::parse)).map(AppScope::Chat);
-            let user = r.optional("userId", id(UserId::parse)).map(AppScope::User);
-            let present: Vec<&str> = ["teamId", "chatId", "userId"]
-                .into_iter()
-                .filter(|f| r.is_present(f))
-                .collect();
-            match present.len() {
-                0 => r.error(
-                    "teamId",
-                    "upgradeApp needs exactly one of teamId, chatId or userId",
-                ),
-                1 => {}
-                _ => {
-                    for f in &present[1..] {
-                        r.error(f, &format!("not allowed together with {}", present[0]));
-                    }
-                }
+/// A device action's target: `deviceId`, or a fleet (which refuses `deviceId`), and what
+/// the action takes besides its device, as `action` reads it.
+fn device_target(
+    r: &mut Fields<'_>,
+    action: impl FnOnce(&mut Fields<'_>) -> Option<DeviceAction>,
+) -> Option<Parsed> {
+    let devices = devices(r);
+    let device = match devices {
+        Devices::One => r.required("deviceId", id(DeviceId::parse)),
+        Devices::Fleet(..) | Devices::BadFleet => {
+            if r.is_present("deviceId") {
+                r.take("deviceId");
+                r.error("deviceId", "not allowed together with deviceIds or devices");
             }
-            let installation_id = r.required("installationId", id(InstallationId::parse));
-            let consent = r.optional_value("consentedPermissionSet", permission_set);
-            let scope = if present.len() == 1 {
-                team.or(chat).or(user)
-            } else {
-                None
-            };
-            Some(Action::UpgradeApp {
-                scope: scope?,
-                installation_id: installation_id?,
-                consented_permission_set: consent,
-            })
+            None
+        }
+    };
+    let action = action(r)?;
+    match devices {
+        Devices::One => Some(Parsed::One(action.on(device?))),
+        Devices::Fleet(devices, rollout) => Some(Parsed::Fleet(FleetRequest {
+            action,
+            devices,
+            rollout,
+        })),
+        Devices::BadFleet => None,
+    }
+}
+
+/// `updateSoftware` besides its device: `softwareType` and `softwareVersion`.
+fn update_software(r: &mut Fields<'_>) -> Option<DeviceAction> {
+    let software_type = r.required("softwareType", |s| {
+        SoftwareType::parse(s).ok_or_else(|| {
+            format!(
+                "unknown software type {s:?}; expected one of {}",
+                SoftwareType::NAMES.join(", ")
+            )
+        })
+    });
+    let software_version = r.required("softwareVersion", |s| {
+        SoftwareVersion::parse(s).map_err(str::to_owned)
+    });
+    Some(DeviceAction::UpdateSoftware {
+        software_type: software_type?,
+        software_version: software_version?,
+    })
+}
+
+/// `upgradeApp`'s target: exactly one of `teamId`, `chatId` or `userId`, and the installation.
+fn upgrade_app(r: &mut Fields<'_>) -> Option<Action> {
+    let team = r.optional("teamId", id(TeamId::parse)).map(AppScope::Team);
+    let chat = r.optional("chatId", id(ChatId::parse)).map(AppScope::Chat);
+    let user = r.optional("userId", id(UserId::parse)).map(AppScope::User);
+    let present: Vec<&str> = ["teamId", "chatId", "userId"]
+        .into_iter()
+        .filter(|f| r.is_present(f))
+        .collect();
+    match present.len() {
+        0 => r.error(
+            "teamId",
+            "upgradeApp needs exactly one of teamId, chatId or userId",
+        ),
+        1 => {}
+        _ => {
+            for f in &present[1..] {
+                r.error(f, &format!("not allowed together with {}", present[0]));
+            }
         }
     }
+    let installation_id = r.required("installationId", id(InstallationId::parse));
+    let consent = r.optional_value("consentedPermissionSet", permission_set);
+    let scope = if present.len() == 1 {
+        team.or(chat).or(user)
+    } else {
+        None
+    };
+    Some(Action::UpgradeApp {
+        scope: scope?,
+        installation_id: installation_id?,
+        consented_permission_set: consent,
+    })
 }
 
 /// `notBefore`, `notAfter` and `window`; `None` when one of them is bad.
@@ -238,31 +295,39 @@ mod tests {
         ChangeRequest::parse(v.as_object().unwrap())
     }
 
+    /// A request for one target.
+    fn one(v: Value) -> Requested<Action> {
+        match parse(v).unwrap() {
+            ChangeRequest::One(request) => request,
+            other => panic!("not one target: {other:?}"),
+        }
+    }
+
     pub(super) fn fields(v: Value) -> Vec<String> {
         parse(v).unwrap_err().into_iter().map(|e| e.field).collect()
     }
 
     #[test]
     fn parses_every_action() {
-        let update = parse(json!({"action":"updateSoftware","deviceId":"d1","softwareType":"teamsClient",
+        let update = one(
+            json!({"action":"updateSoftware","deviceId":"d1","softwareType":"teamsClient",
             "softwareVersion":"1.0.96.22","reference":"CHG0031234","requestedBy":"alice@contoso.com",
-            "callbackUrl":"https://itsm.example.com/hooks/graphgate"}))
-        .unwrap();
-        assert_eq!(update.action.kind(), ActionKind::UpdateSoftware);
+            "callbackUrl":"https://itsm.example.com/hooks/graphgate"}),
+        );
+        assert_eq!(update.target.kind(), ActionKind::UpdateSoftware);
         assert_eq!(update.reference.as_deref(), Some("CHG0031234"));
 
         for action in ["restartDevice", "runDiagnostics"] {
-            let req = parse(json!({"action": action, "deviceId": "d1"})).unwrap();
-            assert_eq!(req.action.device_id().unwrap().as_ref(), "d1");
+            let req = one(json!({"action": action, "deviceId": "d1"}));
+            assert_eq!(req.target.device_id().unwrap().as_ref(), "d1");
         }
 
-        let upgrade = parse(
+        let upgrade = one(
             json!({"action":"upgradeApp","chatId":"19:abc@thread.v2","installationId":"aW5zdA==",
             "consentedPermissionSet":{"resourceSpecificPermissions":[
                 {"permissionValue":"ChatMessage.Read.Chat","permissionType":"application"}]}}),
-        )
-        .unwrap();
-        match upgrade.action {
+        );
+        match upgrade.target {
             Action::UpgradeApp {
                 scope: AppScope::Chat(chat),
                 consented_permission_set: Some(set),
@@ -277,9 +342,9 @@ mod tests {
 
     #[test]
     fn a_dry_run_is_asked_for_with_a_boolean() {
-        let req = parse(json!({"action":"restartDevice","deviceId":"d1","dryRun":true})).unwrap();
+        let req = one(json!({"action":"restartDevice","deviceId":"d1","dryRun":true}));
         assert!(req.dry_run);
-        let req = parse(json!({"action":"restartDevice","deviceId":"d1"})).unwrap();
+        let req = one(json!({"action":"restartDevice","deviceId":"d1"}));
         assert!(!req.dry_run);
         let errors =
             parse(json!({"action":"restartDevice","deviceId":"d1","dryRun":"yes"})).unwrap_err();
@@ -289,10 +354,9 @@ mod tests {
 
     #[test]
     fn a_schedule_is_read_and_checked() {
-        let req = parse(json!({"action":"restartDevice","deviceId":"d1",
+        let req = one(json!({"action":"restartDevice","deviceId":"d1",
             "notBefore":"2026-11-28T20:00:00Z","notAfter":"2026-11-29T06:00:00+01:00",
-            "window":{"start":"22:00","end":"05:00","timeZone":"Europe/Berlin"}}))
-        .unwrap();
+            "window":{"start":"22:00","end":"05:00","timeZone":"Europe/Berlin"}}));
         assert!(req.schedule.not_before.is_some() && req.schedule.not_after.is_some());
         assert_eq!(
             req.schedule.window.unwrap().to_string(),
@@ -324,10 +388,9 @@ mod tests {
 
     #[test]
     fn null_optional_fields_count_as_absent() {
-        let req = parse(
+        let req = one(
             json!({"action":"restartDevice","deviceId":"d1","reference":null,"callbackUrl":null}),
-        )
-        .unwrap();
+        );
         assert_eq!(req.reference, None);
         assert_eq!(req.callback_url, None);
     }

@@ -6,9 +6,10 @@
 use tokio::time::Instant;
 use url::Url;
 
-use crate::change::{Action, ActionOutcome, ChangeRecord, Pacing};
+use crate::change::{Action, ActionOutcome, ChangeRecord, Pacing, Status};
 use crate::clock::Clock;
 use crate::graph::{GraphClient, GraphError};
+use crate::metrics::{self, Dimension, Metric};
 use crate::store::Store;
 use crate::telemetry::error_chain;
 
@@ -95,4 +96,35 @@ impl Submission<'_> {
         next.inspect_err(|e| tracing::error!(change_id = %record.id(), error = %e, "Graph's answer does not apply to the change"))
             .ok()
     }
+}
+
+/// Counts a change whose end was just stored, by its action, if its status is an end that has
+/// a metric. Whoever stores that end counts it: the intake for a change Graph completed at
+/// once or its caller cancelled, the sweeper for the rest.
+pub fn count_end(stored: &ChangeRecord) {
+    // A fleet parent's children are counted, each as a change; the parent is not. A change
+    // its caller cancelled, or one Graph never took (a fleet sends its device again), did not
+    // fail.
+    let cancelled_here = stored.failure().is_some_and(|f| {
+        f.http_status.is_none() && matches!(f.code.as_str(), "cancelled" | "notTaken")
+    });
+    if stored.fleet().is_some() || cancelled_here {
+        return;
+    }
+    // A change Graph refused is counted where the refusal is answered, with the other
+    // refusals.
+    let metric = match stored.status() {
+        Status::Succeeded => Metric::ChangesSucceeded,
+        Status::Failed | Status::Cancelled | Status::Expired => Metric::ChangesFailed,
+        Status::TimedOut => Metric::ChangesTimedOut,
+        Status::Scheduled
+        | Status::Submitting
+        | Status::Queued
+        | Status::Running
+        | Status::Rejected => return,
+    };
+    metrics::count(
+        metric,
+        Some(Dimension::Action(stored.action().kind().as_str())),
+    );
 }

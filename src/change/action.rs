@@ -67,6 +67,43 @@ impl Action {
     }
 }
 
+/// A device action with its device left open: what each device of a fleet is to take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceAction {
+    UpdateSoftware {
+        software_type: SoftwareType,
+        software_version: SoftwareVersion,
+    },
+    RestartDevice,
+    RunDiagnostics,
+}
+
+impl DeviceAction {
+    /// The action on `device_id`.
+    pub fn on(&self, device_id: DeviceId) -> Action {
+        match self {
+            DeviceAction::UpdateSoftware {
+                software_type,
+                software_version,
+            } => Action::UpdateSoftware {
+                device_id,
+                software_type: *software_type,
+                software_version: software_version.clone(),
+            },
+            DeviceAction::RestartDevice => Action::RestartDevice { device_id },
+            DeviceAction::RunDiagnostics => Action::RunDiagnostics { device_id },
+        }
+    }
+
+    pub fn kind(&self) -> ActionKind {
+        match self {
+            DeviceAction::UpdateSoftware { .. } => ActionKind::UpdateSoftware,
+            DeviceAction::RestartDevice => ActionKind::RestartDevice,
+            DeviceAction::RunDiagnostics => ActionKind::RunDiagnostics,
+        }
+    }
+}
+
 /// The name of an action, as callers write it and as `allow` lists name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

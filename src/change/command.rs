@@ -15,13 +15,16 @@
 
 use serde_json::{Map, Value, json};
 
+use super::action::Action;
+use super::field_error::FieldError;
 use super::ids::ChangeId;
-use super::request::{ChangeRequest, FieldError};
+use super::request::{ChangeRequest, Requested};
 
 /// What a chat user asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    Change(Box<ChangeRequest>),
+    /// A change to one device or app installation: the grammar names no fleet.
+    Change(Box<Requested<Action>>),
     Status(ChangeId),
     Help,
 }
@@ -116,9 +119,11 @@ fn object(value: Value) -> Map<String, Value> {
 }
 
 fn change(body: Map<String, Value>) -> Result<Command, String> {
-    ChangeRequest::parse(&body)
-        .map(|request| Command::Change(Box::new(request)))
-        .map_err(|errors| plain(&errors))
+    match ChangeRequest::parse(&body) {
+        Ok(ChangeRequest::One(request)) => Ok(Command::Change(Box::new(request))),
+        Ok(ChangeRequest::Fleet(_)) => Err("a command changes one device or app".to_owned()),
+        Err(errors) => Err(plain(&errors)),
+    }
 }
 
 /// Field errors in words a chat user reads: `deviceId: must not contain '/'`.
@@ -148,18 +153,18 @@ mod tests {
         };
         assert_eq!(update.reference.as_deref(), Some("CHG0031234"));
         assert_eq!(update.requested_by.as_deref(), Some("slack:T1/U2"));
-        assert_eq!(update.action.kind().as_str(), "updateSoftware");
+        assert_eq!(update.target.kind().as_str(), "updateSoftware");
         let Ok(Command::Change(restart)) = parse("  Restart   rally-1 ") else {
             panic!()
         };
-        assert_eq!(restart.action.device_id().unwrap().as_ref(), "rally-1");
+        assert_eq!(restart.target.device_id().unwrap().as_ref(), "rally-1");
         assert_eq!(restart.reference, None);
         let Ok(Command::Change(upgrade)) = parse("upgrade-app chat 19:abc@thread.v2 aW5zdA==")
         else {
             panic!()
         };
         assert!(matches!(
-            upgrade.action,
+            upgrade.target,
             Action::UpgradeApp {
                 scope: AppScope::Chat(_),
                 ..

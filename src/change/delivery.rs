@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::request::CallbackUrl;
+use super::callback_url::CallbackUrl;
 
 /// The chat tool a command came from, which the final result goes back to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::action::SoftwareType;
+use super::field_error::FieldError;
 use super::ids::DeviceId;
 use super::outcome::GraphFailure;
-use super::request::FieldError;
 
 /// Graph's `teamworkDeviceType` names, less `unknownFutureValue`.
 pub const DEVICE_TYPES: [&str; 10] = [

@@ -2,8 +2,10 @@
 //! on. No I/O, and no clock: time comes in as `now`.
 
 mod action;
+mod callback_url;
 mod command;
 mod delivery;
+mod field_error;
 mod fleet;
 mod idempotency;
 mod ids;
@@ -11,6 +13,7 @@ mod inventory;
 mod outcome;
 mod record;
 mod request;
+mod rollout;
 mod schedule;
 mod status;
 mod text;
@@ -19,14 +22,16 @@ mod view;
 mod window;
 
 pub use action::{
-    Action, ActionKind, AppScope, ConsentedPermissionSet, PermissionType,
+    Action, ActionKind, AppScope, ConsentedPermissionSet, DeviceAction, PermissionType,
     ResourceSpecificPermission, SoftwareType, SoftwareVersion,
 };
+pub use callback_url::CallbackUrl;
 pub use command::{Command, USAGE};
 pub use delivery::{
     AttemptOutcome, CallbackAttempt, CallbackDelivery, ChatReply, ChatTool, DeliveryStatus,
 };
-pub use fleet::{Child, Fleet, FleetDevices, FleetRequest, MAX_DEVICES, Rollout, Stop};
+pub use field_error::FieldError;
+pub use fleet::{Child, Fleet, Stop};
 pub use idempotency::{IdempotencyKey, KeptAnswer, KeyedDelivery};
 pub use ids::{
     ChangeId, ChatId, DeviceId, IdError, InstallationId, OperationId, TeamId, TenantId, UserId,
@@ -39,7 +44,8 @@ pub use outcome::{
     OperationTimes,
 };
 pub use record::{ChangeRecord, InvalidTransition};
-pub use request::{CallbackUrl, ChangeRequest, FieldError};
+pub use request::{ChangeRequest, Requested, Target};
+pub use rollout::{FleetDevices, FleetRequest, MAX_DEVICES, Rollout};
 pub use schedule::{Due, Pacing};
 pub use status::Status;
 pub use verification::{Reading, Verification, VerificationState};

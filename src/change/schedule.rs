@@ -11,6 +11,10 @@ use time::OffsetDateTime;
 
 use super::Status;
 
+/// How often Graph may decline a change (throttled past the retries, unreachable) before
+/// graphgate stops sending it again: a scheduled change, or a fleet's device.
+pub const MAX_NOT_TAKEN: u32 = 5;
+
 /// Why, and from when, a change waits for the sweeper.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "for", content = "at", rename_all = "camelCase")]

@@ -2,8 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::Metric;
-
 /// `[scheduled →] submitting → queued|running → succeeded|failed|cancelled|timedOut`, and
 /// `rejected` when Graph refused the change. A `scheduled` change waits for its window, and
 /// ends `expired` if it never opens, or `cancelled` if its caller cancels it. DESIGN.md's
@@ -35,21 +33,6 @@ impl Status {
                 | Status::Rejected
                 | Status::Expired
         )
-    }
-
-    /// The metric that counts changes ending in this status. A change Graph refused is
-    /// counted where the refusal is answered, with the other refusals.
-    pub fn ended_metric(self) -> Option<Metric> {
-        match self {
-            Status::Succeeded => Some(Metric::ChangesSucceeded),
-            Status::Failed | Status::Cancelled | Status::Expired => Some(Metric::ChangesFailed),
-            Status::TimedOut => Some(Metric::ChangesTimedOut),
-            Status::Scheduled
-            | Status::Submitting
-            | Status::Queued
-            | Status::Running
-            | Status::Rejected => None,
-        }
     }
 
     pub fn as_str(self) -> &'static str {

@@ -1,5 +1,5 @@
 //! A change as its caller sees it, in `GET /v1/changes/{id}` and in callbacks: no lease,
-//! version or scheduling internals.
+//! version or scheduling internals; and in one line, for a chat.
 
 use std::collections::BTreeMap;
 
@@ -8,8 +8,8 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::{
-    CallbackDelivery, CallbackUrl, ChangeId, ChangeRecord, Child, DeviceFilter, Due, Fleet,
-    GraphFailure, OperationReport, Rollout, Schedule, Status, Stop, Verification,
+    ActionKind, CallbackDelivery, CallbackUrl, ChangeId, ChangeRecord, Child, DeviceFilter, Due,
+    Fleet, GraphFailure, OperationReport, Rollout, Schedule, Status, Stop, Verification,
     VerificationState,
 };
 
@@ -18,6 +18,8 @@ use super::{
 pub struct ChangeView {
     change_id: ChangeId,
     status: Status,
+    #[serde(skip)]
+    kind: ActionKind,
     /// The action and its target; a fleet parent names its devices under `fleet` instead.
     #[serde(flatten)]
     action: Map<String, Value>,
@@ -66,6 +68,32 @@ pub struct ChangeView {
 impl ChangeView {
     pub fn change_id(&self) -> &ChangeId {
         &self.change_id
+    }
+
+    /// A one-line account of the change, for a chat: what it is, where it stands, and what
+    /// Graph said.
+    pub fn summary(&self) -> String {
+        let mut line = format!(
+            "{}: change {} ({}) is {}",
+            if self.status.is_terminal() {
+                "done"
+            } else {
+                "accepted"
+            },
+            self.change_id,
+            self.kind,
+            self.status.as_str()
+        );
+        if let Some(reference) = &self.reference {
+            line += &format!(" for {reference}");
+        }
+        if let Some(location) = &self.location {
+            line += &format!("; Graph operation {location}");
+        }
+        if let Some(failure) = &self.failure {
+            line += &format!("; {}: {}", failure.code, failure.message);
+        }
+        line
     }
 }
 
@@ -142,6 +170,7 @@ impl From<ChangeRecord> for ChangeView {
         ChangeView {
             change_id: r.id,
             status: r.status,
+            kind: r.action.kind(),
             action,
             reference: r.reference,
             requested_by: r.requested_by,

@@ -16,10 +16,11 @@ use super::submit::submit;
 use super::{ApiError, Intake, status_url};
 use crate::callers::Caller;
 use crate::change::{
-    ChangeId, ChangeRecord, ChangeRequest, ChangeView, Due, FieldError, Opening, Status, Stop,
+    Action, ChangeId, ChangeRecord, ChangeRequest, ChangeView, Due, FieldError, Opening, Requested,
+    Status, Stop, Target,
 };
-use crate::metrics;
 use crate::store::StoreError;
+use crate::submission::count_end;
 use time::format_description::well_known::Rfc3339;
 
 pub async fn create(
@@ -34,24 +35,34 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let request = ChangeRequest::parse(&body).map_err(ApiError::Validation)?;
     let key = idempotency::key_of(&headers, &caller, &bytes)?;
-    if request.dry_run {
-        check(&intake, &caller, &request)?;
-        let rehearsal = rehearsal::rehearse(&intake, &request, deadline).await?;
-        return Ok(Json(rehearsal.to_json()).into_response());
-    }
-    if request.fleet.is_some() {
-        if let Some(first) = idempotency::answered(&intake, &caller, key.as_ref(), &bytes).await? {
-            return Ok(first);
+    let request = match request {
+        ChangeRequest::One(request) if request.dry_run => {
+            check(&intake, &caller, &request)?;
+            let rehearsal = rehearsal::rehearse(&intake, &request, deadline).await?;
+            return Ok(Json(rehearsal.to_json()).into_response());
         }
-        let (parent, unjudged) = fleet::admit(&intake, &caller, request, deadline).await?;
-        let change_id = parent.id().clone();
-        return idempotency::once(&intake, &caller, key, &bytes, change_id, deadline, async {
-            fleet::record(&intake, parent, unjudged)
-                .await
-                .unwrap_or_else(IntoResponse::into_response)
-        })
-        .await;
-    }
+        ChangeRequest::Fleet(request) if request.dry_run => {
+            check(&intake, &caller, &request)?;
+            let rehearsal = rehearsal::rehearse_fleet(&intake, &request, deadline).await?;
+            return Ok(Json(rehearsal.to_json()).into_response());
+        }
+        ChangeRequest::Fleet(request) => {
+            if let Some(first) =
+                idempotency::answered(&intake, &caller, key.as_ref(), &bytes).await?
+            {
+                return Ok(first);
+            }
+            let admitted = fleet::admit(&intake, &caller, request, deadline).await?;
+            let change_id = admitted.parent.id().clone();
+            return idempotency::once(&intake, &caller, key, &bytes, change_id, deadline, async {
+                fleet::record(&intake, admitted)
+                    .await
+                    .unwrap_or_else(IntoResponse::into_response)
+            })
+            .await;
+        }
+        ChangeRequest::One(request) => request,
+    };
     let record = admit(&intake, &caller, request)?;
     let change_id = record.id().clone();
     idempotency::once(&intake, &caller, key, &bytes, change_id, deadline, async {
@@ -67,7 +78,7 @@ pub async fn create(
 pub(super) fn admit(
     intake: &Intake,
     caller: &Caller,
-    request: ChangeRequest,
+    request: Requested<Action>,
 ) -> Result<ChangeRecord, ApiError> {
     check(intake, caller, &request)?;
     let now = intake.clock.now();
@@ -85,10 +96,10 @@ pub(super) fn admit(
 /// What every change, and every dry run of one, must pass: the caller may ask for it, Graph
 /// offers it in this cloud, its window opens before its `notAfter`, and its callback may go
 /// where it says.
-pub(super) fn check(
+pub(super) fn check<T: Target>(
     intake: &Intake,
     caller: &Caller,
-    request: &ChangeRequest,
+    request: &Requested<T>,
 ) -> Result<(), ApiError> {
     let now = intake.clock.now();
     let schedule = &request.schedule;
@@ -102,14 +113,19 @@ pub(super) fn check(
             detail: detail.into(),
         }]));
     }
-    let kind = request.action.kind();
+    let kind = request.target.kind();
     if !caller.may(kind) {
         return Err(ApiError::Forbidden {
             caller: caller.name().to_owned(),
             action: kind,
         });
     }
-    if let Some(cloud) = intake.graph.refuses(&request.action) {
+    // Graph offers every device action in every cloud: a fleet's is not asked about.
+    let refused = request
+        .target
+        .single()
+        .and_then(|a| intake.graph.refuses(a));
+    if let Some(cloud) = refused {
         return Err(ApiError::NotInCloud {
             action: kind,
             cloud: cloud.name(),
@@ -222,9 +238,7 @@ pub async fn cancel(
         match intake.store.update(&cancelled).await {
             Ok(stored) => {
                 tracing::info!(change_id = %stored.id(), caller = caller.name(), "change cancelled");
-                if let Some((metric, action)) = stored.end_metric() {
-                    metrics::count(metric, Some(action));
-                }
+                count_end(&stored);
                 return Ok(Json(ChangeView::from(stored)));
             }
             Err(StoreError::Conflict { .. }) => continue,

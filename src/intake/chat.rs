@@ -19,7 +19,7 @@ use super::submit::submit;
 use super::{ApiError, Intake};
 use crate::callers::Caller;
 use crate::change::{
-    CallbackUrl, ChangeRecord, ChatReply, ChatTool, Command, IdempotencyKey, USAGE,
+    CallbackUrl, ChangeRecord, ChangeView, ChatReply, ChatTool, Command, IdempotencyKey, USAGE,
 };
 
 /// Where a command came from, and where its final result may go back to.
@@ -71,7 +71,9 @@ pub async fn run(
         Ok(Command::Help) => return Ok(render(USAGE)),
         Ok(Command::Status(id)) => {
             let words = match intake.store.get(&id).await {
-                Ok(Some(record)) if record.caller() == caller.name() => record.summary(),
+                Ok(Some(record)) if record.caller() == caller.name() => {
+                    ChangeView::from(record).summary()
+                }
                 Ok(_) => format!("no change {id} was made here"),
                 Err(e) => ApiError::Store(e).sentence(),
             };
@@ -127,7 +129,7 @@ async fn carry_out(
         tokio::spawn(async move { submit(&intake, record, deadline).await })
     };
     match tokio::time::timeout(reply_within, submitting).await {
-        Ok(Ok(submitted)) => Ok(submitted?.summary()),
+        Ok(Ok(submitted)) => Ok(ChangeView::from(submitted?).summary()),
         // Slower than the chat tool waits, or the task failed: the change is recorded.
         Ok(Err(_)) | Err(_) => Ok(format!(
             "accepted: change {id} is recorded and on its way to Graph; `status {id}` tells how it goes"

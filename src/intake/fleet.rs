@@ -12,8 +12,8 @@ use super::changes::check;
 use super::{ApiError, Intake, status_url};
 use crate::callers::Caller;
 use crate::change::{
-    ChangeRecord, ChangeRequest, DeviceId, FleetDevices, FleetRequest, GraphFailure, MAX_DEVICES,
-    SoftwareHealth, Unjudged,
+    ChangeRecord, DeviceId, FleetDevices, FleetRequest, GraphFailure, MAX_DEVICES, Requested,
+    Rollout, SoftwareHealth, Unjudged,
 };
 
 /// The devices a fleet takes, in order; those its filter could not judge; and, when the
@@ -73,38 +73,55 @@ pub(super) async fn resolve(
     })
 }
 
+/// A fleet change past the intake's checks: its parent record, and what the answer tells of
+/// it.
+pub(super) struct Admitted {
+    pub parent: ChangeRecord,
+    devices: Vec<DeviceId>,
+    rollout: Rollout,
+    unjudged: Vec<Unjudged>,
+}
+
 /// Checks a fleet change as any change is checked, resolves its devices and makes its
 /// parent record.
 pub(super) async fn admit(
     intake: &Intake,
     caller: &Caller,
-    request: ChangeRequest,
+    request: Requested<FleetRequest>,
     deadline: Instant,
-) -> Result<(ChangeRecord, Vec<Unjudged>), ApiError> {
+) -> Result<Admitted, ApiError> {
     check(intake, caller, &request)?;
-    let fleet = request.fleet.as_ref().expect("a fleet change");
-    let resolved = resolve(intake, fleet, deadline).await?;
+    let resolved = resolve(intake, &request.target, deadline).await?;
     let now = intake.clock.now();
     let opening = request.schedule.opening(now);
-    let record = ChangeRecord::fleet_parent(request, caller.name(), now, resolved.ids, opening);
-    Ok((record, resolved.unjudged))
+    let rollout = request.target.rollout;
+    let devices = resolved.ids.clone();
+    let parent = ChangeRecord::fleet_parent(request, caller.name(), now, resolved.ids, opening)
+        .ok_or(ApiError::FleetSize { found: 0 })?;
+    Ok(Admitted {
+        parent,
+        devices,
+        rollout,
+        unjudged: resolved.unjudged,
+    })
 }
 
 /// Records the parent; its children go as the sweeper sends them.
-pub(super) async fn record(
-    intake: &Intake,
-    parent: ChangeRecord,
-    unjudged: Vec<Unjudged>,
-) -> Result<Response, ApiError> {
+pub(super) async fn record(intake: &Intake, admitted: Admitted) -> Result<Response, ApiError> {
+    let Admitted {
+        parent,
+        devices,
+        rollout,
+        unjudged,
+    } = admitted;
     intake.store.insert(&parent).await?;
-    let fleet = parent.fleet().expect("a fleet parent");
-    tracing::info!(change_id = %parent.id(), caller = parent.caller(), action = %parent.action().kind(), devices = fleet.children.len(), "fleet change recorded");
+    tracing::info!(change_id = %parent.id(), caller = parent.caller(), action = %parent.action().kind(), devices = devices.len(), "fleet change recorded");
     let mut body = json!({
         "changeId": parent.id(),
         "status": parent.status(),
         "statusUrl": status_url(parent.id()),
-        "devices": fleet.children.iter().map(|c| &c.device_id).collect::<Vec<_>>(),
-        "rollout": fleet.rollout,
+        "devices": devices,
+        "rollout": rollout,
     });
     if let Some(opens_at) = super::changes::opens_at(&parent) {
         body["opensAt"] = json!(opens_at);

@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use super::fleet::resolve;
 use super::{ApiError, Intake};
-use crate::change::{Action, ActionKind, ChangeRequest, FleetRequest, Opening};
+use crate::change::{Action, ActionKind, DeviceAction, FleetRequest, Opening, Requested, Schedule};
 use crate::graph::{GraphError, GraphRequest};
 
 /// What a dry run found.
@@ -66,14 +66,12 @@ impl Rehearsal {
 /// Looks up the target of `request` and says what would be sent for it.
 pub(super) async fn rehearse(
     intake: &Intake,
-    request: &ChangeRequest,
+    request: &Requested<Action>,
     deadline: Instant,
 ) -> Result<Rehearsal, ApiError> {
     let graph = &intake.graph;
-    if let Some(fleet) = &request.fleet {
-        return rehearse_fleet(intake, request, fleet, deadline).await;
-    }
-    let (target, current_version) = match &request.action {
+    let action = &request.target;
+    let (target, current_version) = match action {
         Action::UpgradeApp {
             scope,
             installation_id,
@@ -88,15 +86,14 @@ pub(super) async fn rehearse(
                 None,
             )
         }
-        device_action => {
-            let id = device_action
-                .device_id()
-                .expect("every other action is on a device");
+        Action::UpdateSoftware { device_id, .. }
+        | Action::RestartDevice { device_id }
+        | Action::RunDiagnostics { device_id } => {
             let device = graph
-                .device(id, deadline)
+                .device(device_id, deadline)
                 .await
-                .map_err(|e| not_found_or(e, format!("device {id}")))?;
-            let current = match device_action {
+                .map_err(|e| not_found_or(e, format!("device {device_id}")))?;
+            let current = match action {
                 Action::UpdateSoftware { software_type, .. } => device
                     .software
                     .as_ref()
@@ -108,23 +105,23 @@ pub(super) async fn rehearse(
         }
     };
     Ok(Rehearsal {
-        action: request.action.kind(),
+        action: action.kind(),
         reference: request.reference.clone(),
         target,
         current_version,
-        requests: vec![graph.action_request(&request.action)],
-        opens_at: opens_at(intake, request),
+        requests: vec![graph.action_request(action)],
+        opens_at: opens_at(intake, &request.schedule),
     })
 }
 
 /// A fleet's dry run: the devices it would take, each with its health as Graph reports it
 /// (a device Graph does not know shows Graph's 404), and the request for each.
-async fn rehearse_fleet(
+pub(super) async fn rehearse_fleet(
     intake: &Intake,
-    request: &ChangeRequest,
-    fleet: &FleetRequest,
+    request: &Requested<FleetRequest>,
     deadline: Instant,
 ) -> Result<Rehearsal, ApiError> {
+    let fleet = &request.target;
     let resolved = resolve(intake, fleet, deadline).await?;
     let devices = resolved.ids;
     let unjudged = resolved.unjudged;
@@ -140,9 +137,9 @@ async fn rehearse_fleet(
                 source,
             })?,
     };
-    let software_type = match &request.action {
-        Action::UpdateSoftware { software_type, .. } => Some(*software_type),
-        _ => None,
+    let software_type = match &fleet.action {
+        DeviceAction::UpdateSoftware { software_type, .. } => Some(*software_type),
+        DeviceAction::RestartDevice | DeviceAction::RunDiagnostics => None,
     };
     let listed: Vec<Value> = devices
         .iter()
@@ -166,7 +163,7 @@ async fn rehearse_fleet(
         .map(|device| {
             intake
                 .graph
-                .action_request(&request.action.on_device(device.clone()))
+                .action_request(&fleet.action.on(device.clone()))
         })
         .collect();
     let mut target = json!({"count": devices.len(), "devices": listed, "rollout": fleet.rollout});
@@ -174,22 +171,21 @@ async fn rehearse_fleet(
         target["unjudged"] = json!(unjudged);
     }
     Ok(Rehearsal {
-        action: request.action.kind(),
+        action: fleet.action.kind(),
         reference: request.reference.clone(),
         target,
         current_version: None,
         requests,
-        opens_at: opens_at(intake, request),
+        opens_at: opens_at(intake, &request.schedule),
     })
 }
 
-fn opens_at(intake: &Intake, request: &ChangeRequest) -> Option<time::OffsetDateTime> {
-    match request.schedule.opening(intake.clock.now()) {
+fn opens_at(intake: &Intake, schedule: &Schedule) -> Option<time::OffsetDateTime> {
+    match schedule.opening(intake.clock.now()) {
         Opening::At(at) => Some(at),
         Opening::Now | Opening::Never => None,
     }
 }
-
 /// Graph's 404 for the target says it does not exist; anything else is a failed read.
 fn not_found_or(error: GraphError, target: String) -> ApiError {
     match error {

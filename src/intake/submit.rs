@@ -6,8 +6,8 @@ use tokio::time::Instant;
 use super::{ApiError, Intake};
 use crate::change::ChangeRecord;
 use crate::graph::GraphError;
-use crate::metrics;
 use crate::store::StoreError;
+use crate::submission::count_end;
 use crate::telemetry::error_chain;
 
 #[derive(Debug)]
@@ -56,9 +56,7 @@ pub async fn submit(
     let record = match next {
         Some(next) => match intake.store.update(&next).await {
             Ok(stored) => {
-                if let Some((metric, action)) = stored.end_metric() {
-                    metrics::count(metric, Some(action));
-                }
+                count_end(&stored);
                 stored
             }
             Err(e) => {

@@ -36,7 +36,7 @@ impl Sweeper {
             Opening::Now => fleet.assign(now),
         };
         let follow = self.pacing.poll_base;
-        let planned = parent.fleet_advanced(fleet, now, follow)?;
+        let planned = parent.fleet_advanced(fleet.clone(), now, follow)?;
         if assigned.is_empty() {
             return Ok(planned);
         }
@@ -52,7 +52,7 @@ impl Sweeper {
             .buffer_unordered(self.settings.concurrency)
             .collect()
             .await;
-        let mut fleet = stored.fleet().cloned().unwrap_or_else(|| unreachable!());
+        // `fleet` is the table just stored, with these children assigned.
         let now = self.clock.now();
         for (id, sent) in sent {
             match sent {
@@ -180,9 +180,7 @@ fn settle(fleet: &mut Fleet, id: &ChangeId, child: &ChangeRecord) {
 /// Counts a change the sweeper sent and stored: its end, or Graph's refusal, as the intake
 /// counts a refusal of a change it sent.
 pub(super) fn count_end(stored: &ChangeRecord) {
-    if let Some((metric, action)) = stored.end_metric() {
-        crate::metrics::count(metric, Some(action));
-    }
+    crate::submission::count_end(stored);
     if stored.status() == Status::Rejected {
         crate::metrics::count(
             crate::metrics::Metric::ChangesRejected,

@@ -38,7 +38,7 @@ use crate::clock::Clock;
 use crate::graph::GraphClient;
 use crate::metrics::{self, Metric};
 use crate::store::{Store, StoreError};
-use crate::submission::Submission;
+use crate::submission::{Submission, count_end};
 use crate::telemetry::error_chain;
 use notify::Notify;
 
@@ -275,8 +275,8 @@ impl Sweeper {
                         // Sent from here, as the intake sends a change: Graph's refusal
                         // counts too.
                         fleet::count_end(&stored);
-                    } else if let Some((metric, action)) = stored.end_metric() {
-                        metrics::count(metric, Some(action));
+                    } else {
+                        count_end(&stored);
                     }
                 }
                 if stored.pending_callback().is_some() {

@@ -77,7 +77,12 @@ impl Sweeper {
             Some(reply) => match reply.target(url, now) {
                 Some(target) => {
                     self.callbacks
-                        .send_chat(target.url(), reply.tool, &record.summary(), timeout)
+                        .send_chat(
+                            target.url(),
+                            reply.tool,
+                            &ChangeView::from(record.clone()).summary(),
+                            timeout,
+                        )
                         .await
                 }
                 None => Err(CallbackError::ChatReplyExpired),

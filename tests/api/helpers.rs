@@ -687,7 +687,10 @@ pub fn submitting(
     created: OffsetDateTime,
     lease_until: OffsetDateTime,
 ) -> ChangeRecord {
-    ChangeRecord::submitting(request(body), "itsm", created, lease_until)
+    let ChangeRequest::One(request) = request(body) else {
+        panic!("a change to one target")
+    };
+    ChangeRecord::submitting(request, "itsm", created, lease_until)
 }
 
 /// The sample Lambda event `events/{name}`, as text.

@@ -19,7 +19,9 @@ pub(super) fn callers(env: Env<'_>) -> Result<Arc<dyn CallerSource>, ConfigError
             name: CALLERS,
             why: "the secret GRAPHGATE_CALLERS_SECRET_ARN names was not read",
         })?;
-        return RotatingSecret::new(ARN, arn, secret_ttl(env)?, CallerRegistry::parse, &text)
+        // The rotation keeps only the reason's text.
+        let parse = |json: &str| CallerRegistry::parse(json).map_err(|e| e.to_string());
+        return RotatingSecret::new(ARN, arn, secret_ttl(env)?, parse, &text)
             .map(|source| Arc::new(source) as Arc<dyn CallerSource>)
             .map_err(|detail| ConfigError::invalid(ARN, detail));
     }

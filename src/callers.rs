@@ -12,9 +12,11 @@ use sha2::{Digest, Sha256};
 use crate::callback::SigningSecret;
 use crate::change::{ActionKind, CallbackUrl};
 
+mod errors;
 mod schemes;
 
-pub use schemes::{Delivery, Route, Scheme};
+pub use errors::{CallerError, EntryError, RegistryError};
+pub use schemes::{Delivery, Route, Scheme, SchemeError};
 /// Shortest plain bearer token accepted: 128 bits of hex, so a guessable token cannot slip in.
 const MIN_TOKEN_LEN: usize = 32;
 
@@ -141,7 +143,7 @@ enum AuthEntry {
 
 impl CallerRegistry {
     /// Parses the caller list: a JSON array of callers. No error repeats a token.
-    pub fn parse(json: &str) -> Result<Self, String> {
+    pub fn parse(json: &str) -> Result<Self, RegistryError> {
         let entries: Vec<Entry> = serde_json::from_str(json).map_err(|e| {
             // serde quotes a mistyped value, which may be a token; say only where it is.
             let message = e.to_string();
@@ -155,45 +157,47 @@ impl CallerRegistry {
                 } else {
                     message
                 };
-            format!("not a valid caller list: {what}")
+            RegistryError::NotAList(what)
         })?;
         if entries.is_empty() {
-            return Err("the caller list is empty".into());
+            return Err(RegistryError::Empty);
         }
         let mut callers: Vec<Arc<Caller>> = Vec::with_capacity(entries.len());
         for (i, entry) in entries.into_iter().enumerate() {
-            let caller = Self::caller(entry).map_err(|e| format!("caller #{}: {e}", i + 1))?;
+            let caller = Self::caller(entry).map_err(|error| RegistryError::Caller {
+                number: i + 1,
+                error,
+            })?;
             if callers.iter().any(|c| c.name == caller.name) {
-                return Err(format!("caller name {:?} is used twice", caller.name));
+                return Err(RegistryError::NameUsedTwice(caller.name.clone()));
             }
             if callers
                 .iter()
                 .any(|c| c.scheme.same_credential(&caller.scheme))
             {
-                return Err(format!(
-                    "caller {:?} shares its token or secret with another caller",
-                    caller.name
-                ));
+                return Err(RegistryError::SharedCredential(caller.name.clone()));
             }
             callers.push(Arc::new(caller));
         }
         Ok(Self { callers })
     }
 
-    fn caller(entry: Entry) -> Result<Caller, String> {
+    fn caller(entry: Entry) -> Result<Caller, CallerError> {
         let name = entry.name.trim().to_owned();
         if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
-            return Err("name must be 1 to 64 printable characters".into());
+            return Err(CallerError::Name);
         }
+        let fail = |problem: EntryError| CallerError::Entry {
+            name: name.clone(),
+            problem,
+        };
         let scheme = match entry.auth {
             AuthEntry::Bearer {
                 token: Some(token),
                 token_sha256: None,
             } => {
                 if token.len() < MIN_TOKEN_LEN {
-                    return Err(format!(
-                        "{name:?}: the token must be at least {MIN_TOKEN_LEN} characters"
-                    ));
+                    return Err(fail(EntryError::ShortToken { min: MIN_TOKEN_LEN }));
                 }
                 Scheme::Bearer(Sha256::digest(token.as_bytes()).into())
             }
@@ -203,53 +207,40 @@ impl CallerRegistry {
             } => {
                 let mut digest = [0u8; 32];
                 hex::decode_to_slice(hex_digest.trim(), &mut digest)
-                    .map_err(|_| format!("{name:?}: tokenSha256 must be 64 hex digits"))?;
+                    .map_err(|_| fail(EntryError::TokenDigest))?;
                 Scheme::Bearer(digest)
             }
             AuthEntry::Bearer { .. } => {
-                return Err(format!(
-                    "{name:?}: bearer auth takes exactly one of token or tokenSha256"
-                ));
+                return Err(fail(EntryError::BearerForm));
             }
             AuthEntry::StandardWebhooks { secret } => SigningSecret::parse(&secret)
                 .map(Scheme::StandardWebhooks)
-                .map_err(|e| e.replace("signingSecret", "secret"))
-                .map_err(|e| format!("{name:?}: {e}"))?,
+                .map_err(|e| fail(EntryError::WebhookSecret(e)))?,
             AuthEntry::HmacSha256 { secret, header } => {
-                Scheme::hmac_sha256(&secret, header.as_deref())
-                    .map_err(|e| format!("{name:?}: {e}"))?
+                Scheme::hmac_sha256(&secret, header.as_deref()).map_err(|e| fail(e.into()))?
             }
-            AuthEntry::Slack { secret } => {
-                Scheme::slack(&secret).map_err(|e| format!("{name:?}: {e}"))?
-            }
+            AuthEntry::Slack { secret } => Scheme::slack(&secret).map_err(|e| fail(e.into()))?,
             AuthEntry::TeamsOutgoingWebhook { secret } => {
-                Scheme::teams(&secret).map_err(|e| format!("{name:?}: {e}"))?
+                Scheme::teams(&secret).map_err(|e| fail(e.into()))?
             }
         };
         if entry.allow.is_empty() {
-            return Err(format!(
-                "{name:?}: allow lists no action (use [\"*\"] for all)"
-            ));
+            return Err(fail(EntryError::NoAction));
         }
         let allow = if entry.allow.iter().any(|a| a == "*") {
             Allow::All
         } else {
             let mut kinds = HashSet::new();
             for (i, a) in entry.allow.iter().enumerate() {
-                let kind = ActionKind::parse(a).ok_or_else(|| {
-                    format!(
-                        "{name:?}: allow entry #{} is not an action; known are {} or \"*\"",
-                        i + 1,
-                        ActionKind::ALL.map(ActionKind::as_str).join(", ")
-                    )
-                })?;
+                let kind = ActionKind::parse(a)
+                    .ok_or_else(|| fail(EntryError::UnknownAction { number: i + 1 }))?;
                 kinds.insert(kind);
             }
             Allow::Only(kinds)
         };
         let signing_secret = entry
             .signing_secret
-            .map(|raw| SigningSecret::parse(&raw).map_err(|e| format!("{name:?}: {e}")))
+            .map(|raw| SigningSecret::parse(&raw).map_err(|e| fail(EntryError::SigningSecret(e))))
             .transpose()?;
         let (chat_users, chat_teams, chat_results) = match entry.chat {
             None => (None, None, None),
@@ -259,17 +250,14 @@ impl CallerRegistry {
                     Scheme::Slack { .. } | Scheme::TeamsOutgoingWebhook { .. }
                 ) =>
             {
-                return Err(format!(
-                    "{name:?}: chat applies only to slack and teams-outgoing-webhook callers"
-                ));
+                return Err(fail(EntryError::ChatNotForScheme));
             }
             Some(chat) => (
                 chat.users.map(|u| u.into_iter().collect()),
                 chat.teams.map(|t| t.into_iter().collect()),
                 chat.result_webhook_url
                     .map(|raw| {
-                        CallbackUrl::parse(&raw)
-                            .map_err(|e| format!("{name:?}: chat.resultWebhookUrl {e}"))
+                        CallbackUrl::parse(&raw).map_err(|e| fail(EntryError::ResultWebhookUrl(e)))
                     })
                     .transpose()?,
             ),
@@ -362,7 +350,7 @@ pub(crate) mod tests {
     const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 
     fn registry(json: &str) -> Result<CallerRegistry, String> {
-        CallerRegistry::parse(json)
+        CallerRegistry::parse(json).map_err(|e| e.to_string())
     }
 
     /// The caller a request carrying `Authorization: Bearer {token}` proves to be.

@@ -20,6 +20,17 @@ pub const TOLERANCE: time::Duration = time::Duration::minutes(5);
 /// Shortest shared secret accepted for the HMAC schemes, in bytes.
 const MIN_SECRET_BYTES: usize = 16;
 
+/// Why a secret or a header cannot make a scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SchemeError {
+    #[error("header must be an HTTP header name")]
+    Header,
+    #[error("secret must hold at least {} bytes", MIN_SECRET_BYTES)]
+    ShortSecret,
+    #[error("secret must be the security token Teams shows (base64)")]
+    NotTeamsToken,
+}
+
 /// A request as it arrived: what every scheme is checked against.
 pub struct Delivery<'a> {
     pub headers: &'a HeaderMap,
@@ -102,9 +113,9 @@ impl Scheme {
         }
     }
 
-    pub fn hmac_sha256(secret: &str, header: Option<&str>) -> Result<Self, String> {
+    pub fn hmac_sha256(secret: &str, header: Option<&str>) -> Result<Self, SchemeError> {
         let header = HeaderName::try_from(header.unwrap_or("x-hub-signature-256"))
-            .map_err(|_| "header must be an HTTP header name".to_owned())?;
+            .map_err(|_| SchemeError::Header)?;
         Ok(Scheme::HmacSha256 {
             key: key_of(secret.as_bytes())?,
             header,
@@ -112,17 +123,17 @@ impl Scheme {
     }
 
     /// Slack's signing secret, as Slack shows it (the key is its text).
-    pub fn slack(secret: &str) -> Result<Self, String> {
+    pub fn slack(secret: &str) -> Result<Self, SchemeError> {
         Ok(Scheme::Slack {
             key: key_of(secret.as_bytes())?,
         })
     }
 
     /// A Teams outgoing webhook's security token, as Teams shows it: base64 of the key.
-    pub fn teams(secret: &str) -> Result<Self, String> {
+    pub fn teams(secret: &str) -> Result<Self, SchemeError> {
         let key = BASE64
             .decode(secret.trim())
-            .map_err(|_| "secret must be the security token Teams shows (base64)".to_owned())?;
+            .map_err(|_| SchemeError::NotTeamsToken)?;
         Ok(Scheme::TeamsOutgoingWebhook { key: key_of(&key)? })
     }
 
@@ -200,11 +211,9 @@ impl Scheme {
     }
 }
 
-fn key_of(secret: &[u8]) -> Result<Vec<u8>, String> {
+fn key_of(secret: &[u8]) -> Result<Vec<u8>, SchemeError> {
     if secret.len() < MIN_SECRET_BYTES {
-        return Err(format!(
-            "secret must hold at least {MIN_SECRET_BYTES} bytes"
-        ));
+        return Err(SchemeError::ShortSecret);
     }
     Ok(secret.to_vec())
 }

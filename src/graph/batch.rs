@@ -21,9 +21,9 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::client::{GraphClient, read_json};
-use super::endpoints::ApiFamily;
 use super::error::GraphError;
 use super::retry;
+use super::version::ApiFamily;
 use crate::change::GraphFailure;
 use crate::metrics::{self, Dimension, Metric};
 

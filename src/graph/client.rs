@@ -11,8 +11,10 @@ use url::Url;
 
 use serde::{Deserialize, Serialize};
 
-use super::endpoints::{Cloud, GraphBase, LocationError};
+use super::base::GraphBase;
+use super::cloud::Cloud;
 use super::error::{GraphError, request_id};
+use super::location::LocationError;
 use super::notices::{Notices, RetirementNotice};
 use super::operation;
 use super::permissions::Capability;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use reqwest::Response;
 use serde::Deserialize;
 
-use super::endpoints::LocationError;
+use super::location::LocationError;
 use crate::change::GraphFailure;
 
 #[derive(Debug, thiserror::Error)]

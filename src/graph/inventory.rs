@@ -6,8 +6,8 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::client::GraphClient;
-use super::endpoints::ApiFamily;
 use super::error::GraphError;
+use super::version::ApiFamily;
 use crate::change::{Device, DeviceFilter, DeviceId, GraphFailure, Inventory, SoftwareHealth};
 
 /// Pages of the device list read before giving up on following `@odata.nextLink`: far more

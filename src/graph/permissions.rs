@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::endpoints::ApiFamily;
+use super::version::ApiFamily;
 use crate::change::{Action, ActionKind, AppScope};
 
 /// Something graphgate asks Graph to do, as far as permissions and clouds are concerned.

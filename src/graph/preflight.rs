@@ -7,9 +7,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use super::GraphError;
-use super::endpoints::{ApiFamily, Cloud, GraphBase};
+use super::base::GraphBase;
+use super::cloud::Cloud;
 use super::notices::RetirementNotice;
 use super::permissions::{Capability, Verdict};
+use super::version::ApiFamily;
 
 /// The check's findings. Holds no token and no secret: it is printed and served as is.
 #[derive(Debug, Clone, Serialize)]

@@ -12,7 +12,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tower::ServiceExt;
 
-use super::{SimulatorState, graph_error};
+use super::graph_errors::graph_error;
+use super::state::SimulatorState;
 
 const MAX_REQUESTS: usize = 20;
 

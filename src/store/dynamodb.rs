@@ -25,7 +25,6 @@
 //! table keeps working when sharding is turned on.
 
 use std::collections::HashMap;
-use std::hash::Hasher;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -35,11 +34,9 @@ use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 
+use super::due_index::{DUE, DUE_INDEX, DueShards};
 use super::{Store, StoreError, backend, due_ms, unix_ms};
 use crate::change::{ChangeId, ChangeRecord, KeyedDelivery, OperationId, Pacing};
-
-pub const DUE_INDEX: &str = "due-index";
-const DUE: &str = "due";
 
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -47,48 +44,6 @@ pub struct DynamoStore {
     table: String,
     retention: Duration,
     due_shards: DueShards,
-}
-
-/// How many partition values the due index spreads due records over
-/// (`GRAPHGATE_DUE_SHARDS`). Raise it only: records already due in a shard that a lower value
-/// no longer names would not be swept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DueShards(u8);
-
-impl DueShards {
-    pub const MAX: u8 = 32;
-
-    /// `None` unless `n` is 1 to [`DueShards::MAX`].
-    pub fn new(n: u8) -> Option<Self> {
-        (1..=Self::MAX).contains(&n).then_some(Self(n))
-    }
-
-    /// The shard value of the record with ID `id`: an FNV hash of the ID, fixed by its
-    /// specification (unlike std's hasher), so that every process and every release puts a
-    /// record in the same shard.
-    fn of(self, id: &ChangeId) -> String {
-        let mut hasher = fnv::FnvHasher::default();
-        hasher.write(id.as_ref().as_bytes());
-        shard_value((hasher.finish() % u64::from(self.0)) as u8)
-    }
-
-    fn values(self) -> impl Iterator<Item = String> {
-        (0..self.0).map(shard_value)
-    }
-}
-
-impl Default for DueShards {
-    fn default() -> Self {
-        Self(1)
-    }
-}
-
-/// The due index's partition value of shard `n`; the first is the value of an unsharded table.
-fn shard_value(n: u8) -> String {
-    match n {
-        0 => DUE.to_owned(),
-        n => format!("{DUE}#{n}"),
-    }
 }
 
 /// Keys of operation claims: apart from change IDs, which are UUIDs.

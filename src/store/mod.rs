@@ -1,10 +1,12 @@
 //! Where change records live. Every implementation passes the one conformance suite in
 //! `tests/api/store.rs`.
 
+mod due_index;
 mod dynamodb;
 mod sqlite;
 
-pub use dynamodb::{DUE_INDEX, DueShards, DynamoStore};
+pub use due_index::{DUE_INDEX, DueShards};
+pub use dynamodb::DynamoStore;
 pub use sqlite::{Durability, SqliteStore};
 
 use std::sync::Arc;

@@ -510,7 +510,7 @@ fn parse_callers(json: &str) -> Result<CallerRegistry, String> {
     } else {
         json
     };
-    CallerRegistry::parse(&json)
+    CallerRegistry::parse(&json).map_err(|e| e.to_string())
 }
 
 fn parse_change(json: &str) -> Result<ChangeRequest, String> {

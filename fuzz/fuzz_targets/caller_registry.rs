@@ -29,9 +29,10 @@ fn secrets(value: &Value, found: &mut Vec<String>) {
 }
 
 fuzz_target!(|data: &str| {
-    let Err(message) = CallerRegistry::parse(data) else {
+    let Err(error) = CallerRegistry::parse(data) else {
         return;
     };
+    let message = error.to_string();
     let mut found = Vec::new();
     if let Ok(value) = serde_json::from_str::<Value>(data) {
         secrets(&value, &mut found);

@@ -5,6 +5,7 @@ mod action;
 mod callback_url;
 mod command;
 mod delivery;
+mod failure_reason;
 mod field_error;
 mod fleet;
 mod idempotency;
@@ -30,6 +31,7 @@ pub use command::{Command, USAGE};
 pub use delivery::{
     AttemptOutcome, CallbackAttempt, CallbackDelivery, ChatReply, ChatTool, DeliveryStatus,
 };
+pub use failure_reason::FailureReason;
 pub use field_error::FieldError;
 pub use fleet::{Child, Fleet, Stop};
 pub use idempotency::{IdempotencyKey, KeptAnswer, KeyedDelivery};

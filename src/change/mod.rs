@@ -26,8 +26,8 @@ pub use action::{
     Action, ActionKind, AppScope, ConsentedPermissionSet, DeviceAction, PermissionType,
     ResourceSpecificPermission, SoftwareType, SoftwareVersion,
 };
-pub use callback_url::CallbackUrl;
-pub use command::{Command, USAGE};
+pub use callback_url::{BadCallbackUrl, CallbackUrl};
+pub use command::{Command, CommandError, USAGE};
 pub use delivery::{
     AttemptOutcome, CallbackAttempt, CallbackDelivery, ChatReply, ChatTool, DeliveryStatus,
 };
@@ -52,4 +52,4 @@ pub use schedule::{Due, Pacing};
 pub use status::Status;
 pub use verification::{Reading, Verification, VerificationState};
 pub use view::ChangeView;
-pub use window::{DailyWindow, Opening, Schedule, TimeOfDay};
+pub use window::{DailyWindow, Opening, Schedule, ScheduleError, TimeOfDay};

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::http::header::LOCATION;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 use url::Url;
 
@@ -17,19 +18,19 @@ use crate::change::{ChangeId, ChangeRecord, DeviceId, Due, Rollout, Status, Unju
 #[serde(rename_all = "camelCase")]
 pub(super) struct Accepted {
     change_id: ChangeId,
-    status: Status,
-    status_url: String,
-    /// The Graph operation that carries the change out.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    location: Option<Url>,
     /// A fleet's devices, in the order they are sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     devices: Option<Vec<DeviceId>>,
+    /// The Graph operation that carries the change out.
     #[serde(skip_serializing_if = "Option::is_none")]
-    rollout: Option<Rollout>,
+    location: Option<Url>,
     /// When a scheduled change's window opens, as RFC 3339.
     #[serde(skip_serializing_if = "Option::is_none")]
     opens_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rollout: Option<Rollout>,
+    status: Status,
+    status_url: String,
     /// The devices a fleet's filter could not judge.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     unjudged: Vec<Unjudged>,
@@ -67,12 +68,18 @@ impl Accepted {
 
 impl IntoResponse for Accepted {
     fn into_response(self) -> Response {
-        match self.location.as_ref().map(|l| l.as_str().to_owned()) {
-            Some(location) => {
-                (StatusCode::ACCEPTED, [(LOCATION, location)], Json(self)).into_response()
-            }
-            None if self.status.is_terminal() => (StatusCode::OK, Json(self)).into_response(),
-            None => (StatusCode::ACCEPTED, Json(self)).into_response(),
+        let location = self.location.as_ref().map(|l| l.as_str().to_owned());
+        let status = match location {
+            Some(_) => StatusCode::ACCEPTED,
+            None if self.status.is_terminal() => StatusCode::OK,
+            None => StatusCode::ACCEPTED,
+        };
+        // Through a JSON value, so each object's keys are written in order of their names,
+        // as the intake has always written this answer.
+        let body = Json(json!(self));
+        match location {
+            Some(location) => (status, [(LOCATION, location)], body).into_response(),
+            None => (status, body).into_response(),
         }
     }
 }

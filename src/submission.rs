@@ -6,7 +6,7 @@
 use tokio::time::Instant;
 use url::Url;
 
-use crate::change::{Action, ActionOutcome, ChangeRecord, Pacing, Status};
+use crate::change::{Action, ActionOutcome, ChangeRecord, FailureReason, Pacing, Status};
 use crate::clock::Clock;
 use crate::graph::{GraphClient, GraphError};
 use crate::metrics::{self, Dimension, Metric};
@@ -106,7 +106,10 @@ pub fn count_end(stored: &ChangeRecord) {
     // its caller cancelled, or one Graph never took (a fleet sends its device again), did not
     // fail.
     let cancelled_here = stored.failure().is_some_and(|f| {
-        f.http_status.is_none() && matches!(f.code.as_str(), "cancelled" | "notTaken")
+        matches!(
+            f.reason(),
+            Some(FailureReason::Cancelled | FailureReason::NotTaken)
+        )
     });
     if stored.fleet().is_some() || cancelled_here {
         return;

@@ -9,8 +9,8 @@ fuzz_target!(|data: &[u8]| {
     let Ok(serde_json::Value::Object(body)) = serde_json::from_slice(data) else {
         return;
     };
-    if let Ok(request) = ChangeRequest::parse(&body)
-        && let Some(device) = request.action.device_id()
+    if let Ok(ChangeRequest::One(request)) = ChangeRequest::parse(&body)
+        && let Some(device) = request.target.device_id()
     {
         let id: &str = device.as_ref();
         assert!(!id.is_empty() && !id.contains(['/', '\\', '?', '#', '%']));

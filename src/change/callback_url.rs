@@ -9,27 +9,44 @@ use url::Url;
 #[serde(transparent)]
 pub struct CallbackUrl(Url);
 
+/// Why a callback URL was refused; the text completes a sentence naming the field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BadCallbackUrl {
+    #[error("must be at most {} characters", CallbackUrl::MAX_LEN)]
+    TooLong,
+    #[error("must not contain whitespace or control characters")]
+    Whitespace,
+    #[error("must be an absolute http(s) URL")]
+    NotAbsolute,
+    #[error("must be an http(s) URL")]
+    NotHttp,
+    #[error("must not carry credentials")]
+    Credentials,
+    #[error("must not have a fragment")]
+    Fragment,
+}
+
 impl CallbackUrl {
     pub const MAX_LEN: usize = 2048;
 
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, BadCallbackUrl> {
         if raw.len() > Self::MAX_LEN {
-            return Err(format!("must be at most {} characters", Self::MAX_LEN));
+            return Err(BadCallbackUrl::TooLong);
         }
         // The URL parser would silently drop a tab or newline, or trim a space: the URL
         // stored would not be the one the caller sent.
         if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err("must not contain whitespace or control characters".into());
+            return Err(BadCallbackUrl::Whitespace);
         }
-        let url = Url::parse(raw).map_err(|_| "must be an absolute http(s) URL".to_owned())?;
+        let url = Url::parse(raw).map_err(|_| BadCallbackUrl::NotAbsolute)?;
         if !matches!(url.scheme(), "https" | "http") {
-            return Err("must be an http(s) URL".into());
+            return Err(BadCallbackUrl::NotHttp);
         }
         if !url.username().is_empty() || url.password().is_some() {
-            return Err("must not carry credentials".into());
+            return Err(BadCallbackUrl::Credentials);
         }
         if url.fragment().is_some() {
-            return Err("must not have a fragment".into());
+            return Err(BadCallbackUrl::Fragment);
         }
         Ok(Self(url))
     }

@@ -39,14 +39,38 @@ pub const USAGE: &str = "commands:\n\
     help\n\
     add --dry-run to a change to see what it would send, without doing it";
 
+/// Why a command was refused, as a sentence for the chat user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    #[error("that command is longer than {MAX_LEN} characters")]
+    TooLong,
+    #[error("too many words for {0}")]
+    TooManyWords(String),
+    #[error("{0} takes no --dry-run")]
+    NoDryRun(String),
+    #[error("{0:?} is not a change ID")]
+    NotAChangeId(String),
+    #[error("{0:?} is not team, chat or user")]
+    NotAScope(String),
+    #[error("{0} takes other arguments")]
+    OtherArguments(String),
+    #[error("unknown command {0:?}")]
+    Unknown(String),
+    #[error("a command changes one device or app")]
+    Fleet,
+    /// The change request it makes is refused: `deviceId: must not contain '/'`, each field.
+    #[error("{}", plain(.0))]
+    Fields(Vec<FieldError>),
+}
+
 /// The longest command read; chat tools cap messages well below this.
 const MAX_LEN: usize = 4000;
 
 impl Command {
     /// Parses `text`, made by `requested_by`. The error is a sentence for the chat user.
-    pub fn parse(text: &str, requested_by: &str) -> Result<Self, String> {
+    pub fn parse(text: &str, requested_by: &str) -> Result<Self, CommandError> {
         if text.len() > MAX_LEN {
-            return Err(format!("that command is longer than {MAX_LEN} characters"));
+            return Err(CommandError::TooLong);
         }
         let mut words: Vec<&str> = text.split_whitespace().collect();
         let before = words.len();
@@ -61,7 +85,7 @@ impl Command {
                 Some([reference]) => {
                     body.insert("reference".into(), json!(reference));
                 }
-                Some(_) => return Err(format!("too many words for {verb}")),
+                Some(_) => return Err(CommandError::TooManyWords(verb.to_owned())),
             }
             body.insert("requestedBy".into(), json!(requested_by));
             if dry_run {
@@ -70,11 +94,11 @@ impl Command {
             change(body)
         };
         match (verb.to_ascii_lowercase().as_str(), args) {
-            ("help" | "status", _) if dry_run => Err(format!("{verb} takes no --dry-run")),
+            ("help" | "status", _) if dry_run => Err(CommandError::NoDryRun(verb.to_owned())),
             ("help", []) => Ok(Command::Help),
             ("status", [id]) => ChangeId::parse(*id)
                 .map(Command::Status)
-                .map_err(|_| format!("{id:?} is not a change ID")),
+                .map_err(|_| CommandError::NotAChangeId((*id).to_owned())),
             ("update-software", [device, software_type, version, ..]) => with_reference(
                 object(json!({"action": "updateSoftware", "deviceId": device,
                     "softwareType": software_type, "softwareVersion": version})),
@@ -93,7 +117,7 @@ impl Command {
                     "team" => "teamId",
                     "chat" => "chatId",
                     "user" => "userId",
-                    _ => return Err(format!("{scope:?} is not team, chat or user")),
+                    _ => return Err(CommandError::NotAScope((*scope).to_owned())),
                 };
                 with_reference(
                     object(
@@ -105,8 +129,8 @@ impl Command {
             (
                 "help" | "status" | "update-software" | "restart" | "diagnostics" | "upgrade-app",
                 _,
-            ) => Err(format!("{verb} takes other arguments")),
-            _ => Err(format!("unknown command {verb:?}")),
+            ) => Err(CommandError::OtherArguments(verb.to_owned())),
+            _ => Err(CommandError::Unknown(verb.to_owned())),
         }
     }
 }
@@ -118,11 +142,11 @@ fn object(value: Value) -> Map<String, Value> {
     }
 }
 
-fn change(body: Map<String, Value>) -> Result<Command, String> {
+fn change(body: Map<String, Value>) -> Result<Command, CommandError> {
     match ChangeRequest::parse(&body) {
         Ok(ChangeRequest::One(request)) => Ok(Command::Change(Box::new(request))),
-        Ok(ChangeRequest::Fleet(_)) => Err("a command changes one device or app".to_owned()),
-        Err(errors) => Err(plain(&errors)),
+        Ok(ChangeRequest::Fleet(_)) => Err(CommandError::Fleet),
+        Err(errors) => Err(CommandError::Fields(errors)),
     }
 }
 
@@ -141,7 +165,7 @@ mod tests {
     use crate::change::{Action, AppScope};
 
     fn parse(text: &str) -> Result<Command, String> {
-        Command::parse(text, "slack:T1/U2")
+        Command::parse(text, "slack:T1/U2").map_err(|e| e.to_string())
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod action;
 mod callback_url;
 mod command;
 mod delivery;
+mod failure_reason;
 mod field_error;
 mod fleet;
 mod idempotency;
@@ -25,11 +26,12 @@ pub use action::{
     Action, ActionKind, AppScope, ConsentedPermissionSet, DeviceAction, PermissionType,
     ResourceSpecificPermission, SoftwareType, SoftwareVersion,
 };
-pub use callback_url::CallbackUrl;
-pub use command::{Command, USAGE};
+pub use callback_url::{BadCallbackUrl, CallbackUrl};
+pub use command::{Command, CommandError, USAGE};
 pub use delivery::{
     AttemptOutcome, CallbackAttempt, CallbackDelivery, ChatReply, ChatTool, DeliveryStatus,
 };
+pub use failure_reason::FailureReason;
 pub use field_error::FieldError;
 pub use fleet::{Child, Fleet, Stop};
 pub use idempotency::{IdempotencyKey, KeptAnswer, KeyedDelivery};
@@ -50,4 +52,4 @@ pub use schedule::{Due, Pacing};
 pub use status::Status;
 pub use verification::{Reading, Verification, VerificationState};
 pub use view::ChangeView;
-pub use window::{DailyWindow, Opening, Schedule, TimeOfDay};
+pub use window::{DailyWindow, Opening, Schedule, ScheduleError, TimeOfDay};

@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use url::Url;
 
+use super::failure_reason::FailureReason;
+
 /// What Graph made of an action.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ActionOutcome {
@@ -120,7 +122,8 @@ pub struct AppDefinition {
 }
 
 /// Why a change did not do what was asked: Graph's own words, or graphgate's where Graph
-/// said nothing (a timeout, a lost submission).
+/// said nothing (a timeout, a lost submission). `code` is Graph's free-form error code, or a
+/// [`FailureReason`]'s.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GraphFailure {
@@ -135,13 +138,21 @@ pub struct GraphFailure {
 
 impl GraphFailure {
     /// A failure graphgate itself names, with no Graph answer behind it.
-    pub fn graphgate(code: &str, message: impl Into<String>) -> Self {
+    pub fn graphgate(reason: FailureReason, message: impl Into<String>) -> Self {
         GraphFailure {
             http_status: None,
-            code: code.into(),
+            code: reason.as_str().into(),
             message: message.into(),
             request_id: None,
         }
+    }
+
+    /// graphgate's own reason, for a failure with no Graph answer behind it.
+    pub fn reason(&self) -> Option<FailureReason> {
+        self.http_status
+            .is_none()
+            .then(|| FailureReason::parse(&self.code))
+            .flatten()
     }
 }
 

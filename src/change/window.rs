@@ -12,13 +12,26 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+/// Why a part of a schedule (a time, a time of day, a window) was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("{0:?} is not a time of day as HH:MM (00:00 to 23:59)")]
+    TimeOfDay(String),
+    #[error("start and end must differ")]
+    Empty,
+    #[error("{0:?} is not an IANA time zone, such as Europe/Lisbon")]
+    Zone(String),
+    #[error("{0:?} is not an RFC 3339 time such as 2026-11-28T22:00:00Z")]
+    Time(String),
+}
+
 /// A time of day, to the minute: `HH:MM`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct TimeOfDay(u16);
 
 impl TimeOfDay {
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let bad = || format!("{raw:?} is not a time of day as HH:MM (00:00 to 23:59)");
+    pub fn parse(raw: &str) -> Result<Self, ScheduleError> {
+        let bad = || ScheduleError::TimeOfDay(raw.to_owned());
         let (h, m) = raw.split_once(':').ok_or_else(bad)?;
         if h.len() != 2 || m.len() != 2 {
             return Err(bad());
@@ -78,17 +91,17 @@ struct RawWindow {
 }
 
 impl TryFrom<RawWindow> for DailyWindow {
-    type Error = String;
+    type Error = ScheduleError;
 
-    fn try_from(raw: RawWindow) -> Result<Self, String> {
+    fn try_from(raw: RawWindow) -> Result<Self, ScheduleError> {
         DailyWindow::new(raw.start, raw.end, &raw.time_zone)
     }
 }
 
 impl DailyWindow {
-    pub fn new(start: TimeOfDay, end: TimeOfDay, time_zone: &str) -> Result<Self, String> {
+    pub fn new(start: TimeOfDay, end: TimeOfDay, time_zone: &str) -> Result<Self, ScheduleError> {
         if start == end {
-            return Err("start and end must differ".into());
+            return Err(ScheduleError::Empty);
         }
         check_zone(time_zone)?;
         Ok(Self {
@@ -140,10 +153,10 @@ impl fmt::Display for DailyWindow {
 }
 
 /// Whether `name` is a time zone in the tz database.
-pub fn check_zone(name: &str) -> Result<(), String> {
+pub fn check_zone(name: &str) -> Result<(), ScheduleError> {
     TimeZone::get(name)
         .map(drop)
-        .map_err(|_| format!("{name:?} is not an IANA time zone, such as Europe/Lisbon"))
+        .map_err(|_| ScheduleError::Zone(name.to_owned()))
 }
 
 fn local(at: OffsetDateTime, zone: &TimeZone) -> jiff::ZonedDateTime {
@@ -220,9 +233,8 @@ impl Schedule {
 }
 
 /// An RFC 3339 time, with its offset.
-pub fn rfc3339(raw: &str) -> Result<OffsetDateTime, String> {
-    OffsetDateTime::parse(raw, &Rfc3339)
-        .map_err(|_| format!("{raw:?} is not an RFC 3339 time such as 2026-11-28T22:00:00Z"))
+pub fn rfc3339(raw: &str) -> Result<OffsetDateTime, ScheduleError> {
+    OffsetDateTime::parse(raw, &Rfc3339).map_err(|_| ScheduleError::Time(raw.to_owned()))
 }
 
 #[cfg(test)]

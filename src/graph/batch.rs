@@ -24,7 +24,7 @@ use super::client::{GraphClient, read_json};
 use super::error::GraphError;
 use super::retry;
 use super::version::ApiFamily;
-use crate::change::GraphFailure;
+use crate::change::{FailureReason, GraphFailure};
 use crate::metrics::{self, Dimension, Metric};
 
 /// The most requests Graph takes in one batch.
@@ -125,7 +125,7 @@ impl GraphClient {
             .map(|answer| {
                 answer.unwrap_or_else(|| {
                     Err(GraphFailure::graphgate(
-                        "graphUnavailable",
+                        FailureReason::GraphUnavailable,
                         "Graph kept throttling this read until the deadline",
                     ))
                 })

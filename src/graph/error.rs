@@ -6,7 +6,7 @@ use reqwest::Response;
 use serde::Deserialize;
 
 use super::location::LocationError;
-use crate::change::GraphFailure;
+use crate::change::{FailureReason, GraphFailure};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GraphError {
@@ -87,7 +87,7 @@ impl GraphError {
         match self {
             // graphgate's code, so that a retired API is never read as a missing device.
             GraphError::Retired(f) => GraphFailure {
-                code: "graphApiRetired".into(),
+                code: FailureReason::GraphApiRetired.as_str().into(),
                 message: "Graph no longer serves this API at the configured version; see the README on the teamworkDevice retirement".into(),
                 ..f.clone()
             },
@@ -97,7 +97,7 @@ impl GraphError {
             | GraphError::Server(f) => f.clone(),
             // The sign-in error is the operator's to read, in the log; not the caller's.
             GraphError::TokenRefused { .. } | GraphError::Credential(_) => GraphFailure::graphgate(
-                "graphSignInRefused",
+                FailureReason::GraphSignInRefused,
                 "the token endpoint refused graphgate's credentials",
             ),
             // graphgate's own sentence: the error's text may hold an HTTP client's or a
@@ -105,20 +105,20 @@ impl GraphError {
             other => {
                 let (code, message) = match other {
                     GraphError::Unavailable { .. } => (
-                        "graphUnavailable",
+                        FailureReason::GraphUnavailable,
                         "Graph stayed throttled or unreachable until the deadline",
                     ),
                     GraphError::Timeout => {
-                        ("graphTimeout", "Graph did not answer before the deadline")
+                        (FailureReason::GraphTimeout, "Graph did not answer before the deadline")
                     }
                     GraphError::Location(_) => (
-                        "badLocation",
+                        FailureReason::BadLocation,
                         "Graph accepted the action but its Location is unusable",
                     ),
                     GraphError::Unexpected { .. } => {
-                        ("graphUnreachable", "Graph's answer could not be read")
+                        (FailureReason::GraphUnreachable, "Graph's answer could not be read")
                     }
-                    _ => ("graphUnreachable", "graphgate could not talk to Graph"),
+                    _ => (FailureReason::GraphUnreachable, "graphgate could not talk to Graph"),
                 };
                 GraphFailure::graphgate(code, message)
             }

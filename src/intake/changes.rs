@@ -3,25 +3,20 @@
 use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::http::header::LOCATION;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
+use super::accepted::Accepted;
+use super::admission::{admit, check};
 use super::extract::{Authenticated, Deadline, SignedJson};
 use super::fleet;
 use super::idempotency;
 use super::rehearsal;
 use super::submit::submit;
-use super::{ApiError, Intake, status_url};
+use super::{ApiError, Intake};
 use crate::callers::Caller;
-use crate::change::{
-    Action, ChangeId, ChangeRecord, ChangeRequest, ChangeView, Due, FieldError, Opening, Requested,
-    Status, Stop, Target,
-};
+use crate::change::{ChangeId, ChangeRecord, ChangeRequest, ChangeView, Status, Stop};
 use crate::store::StoreError;
 use crate::submission::count_end;
-use time::format_description::well_known::Rfc3339;
 
 pub async fn create(
     State(intake): State<Intake>,
@@ -73,86 +68,6 @@ pub async fn create(
     .await
 }
 
-/// The checks every change meets before it is recorded, whichever route brought it (see
-/// [`check`]). Answers the record to store, `submitting`.
-pub(super) fn admit(
-    intake: &Intake,
-    caller: &Caller,
-    request: Requested<Action>,
-) -> Result<ChangeRecord, ApiError> {
-    check(intake, caller, &request)?;
-    let now = intake.clock.now();
-    Ok(match request.schedule.opening(now) {
-        Opening::At(opens_at) => ChangeRecord::scheduled(request, caller.name(), now, opens_at),
-        Opening::Now | Opening::Never => ChangeRecord::submitting(
-            request,
-            caller.name(),
-            now,
-            now + intake.settings.submit_lease(),
-        ),
-    })
-}
-
-/// What every change, and every dry run of one, must pass: the caller may ask for it, Graph
-/// offers it in this cloud, its window opens before its `notAfter`, and its callback may go
-/// where it says.
-pub(super) fn check<T: Target>(
-    intake: &Intake,
-    caller: &Caller,
-    request: &Requested<T>,
-) -> Result<(), ApiError> {
-    let now = intake.clock.now();
-    let schedule = &request.schedule;
-    if schedule.opening(now) == Opening::Never {
-        let (field, detail) = match schedule.not_after {
-            Some(last) if last <= now => ("notAfter", "has already passed"),
-            _ => ("window", "does not open before notAfter"),
-        };
-        return Err(ApiError::Validation(vec![FieldError {
-            field: field.into(),
-            detail: detail.into(),
-        }]));
-    }
-    let kind = request.target.kind();
-    if !caller.may(kind) {
-        return Err(ApiError::Forbidden {
-            caller: caller.name().to_owned(),
-            action: kind,
-        });
-    }
-    // Graph offers every device action in every cloud: a fleet's is not asked about.
-    let refused = request
-        .target
-        .single()
-        .and_then(|a| intake.graph.refuses(a));
-    if let Some(cloud) = refused {
-        return Err(ApiError::NotInCloud {
-            action: kind,
-            cloud: cloud.name(),
-        });
-    }
-    if let Some(callback) = &request.callback_url {
-        let refusal = match (
-            intake.callbacks.check_target(callback.url()),
-            caller.signing_secret(),
-        ) {
-            (Err(e), _) => Some(e.to_string()),
-            (Ok(()), None) => Some(
-                "callbacks are signed, and no signingSecret is registered for this caller"
-                    .to_owned(),
-            ),
-            (Ok(()), Some(_)) => None,
-        };
-        if let Some(detail) = refusal {
-            return Err(ApiError::Validation(vec![FieldError {
-                field: "callbackUrl".into(),
-                detail,
-            }]));
-        }
-    }
-    Ok(())
-}
-
 /// Records the change, sends it to Graph, and says what came of it; or, for a change whose
 /// window has not opened, records it for the sweeper to send then.
 async fn carry_out(
@@ -163,43 +78,10 @@ async fn carry_out(
     if record.status() == Status::Scheduled {
         intake.store.insert(&record).await?;
         tracing::info!(change_id = %record.id(), caller = record.caller(), action = %record.action().kind(), "scheduled change");
-        let body = json!({
-            "changeId": record.id(),
-            "status": record.status(),
-            "statusUrl": status_url(record.id()),
-            "opensAt": opens_at(&record),
-        });
-        return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
+        return Ok(Accepted::of(&record).into_response());
     }
-    Ok(submitted(&submit(intake, record, deadline).await?))
-}
-
-/// When a scheduled change's window opens, as RFC 3339.
-pub(super) fn opens_at(record: &ChangeRecord) -> Option<String> {
-    match record.due() {
-        Some(Due::Open(at)) => at.format(&Rfc3339).ok(),
-        _ => None,
-    }
-}
-
-fn submitted(record: &ChangeRecord) -> Response {
-    let mut body = json!({
-        "changeId": record.id(),
-        "status": record.status(),
-        "statusUrl": status_url(record.id()),
-    });
-    match record.location() {
-        Some(location) => {
-            body["location"] = json!(location);
-            (
-                StatusCode::ACCEPTED,
-                [(LOCATION, location.as_str().to_owned())],
-                Json(body),
-            )
-                .into_response()
-        }
-        None => (StatusCode::OK, Json(body)).into_response(),
-    }
+    let submitted = submit(intake, record, deadline).await?;
+    Ok(Accepted::of(&submitted).into_response())
 }
 
 pub async fn show(

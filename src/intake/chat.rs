@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::response::Response;
 use tokio::time::Instant;
 
-use super::changes::{admit, check};
+use super::admission::{admit, check};
 use super::idempotency;
 use super::problem::Refused;
 use super::rehearsal::rehearse;

@@ -1,77 +1,15 @@
-//! Fleet changes at the intake: the devices a fleet names, resolved (a filter is read from
-//! the inventory now, so the caller sees at once which devices the change takes), and the
-//! parent recorded. The sweeper sends the children.
+//! Fleet changes at the intake: the parent made for the devices the fleet names (resolved at
+//! admission: a filter is read from the inventory now, so the caller sees at once which
+//! devices the change takes), and recorded. The sweeper sends the children.
 
-use axum::Json;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 use tokio::time::Instant;
 
-use super::changes::check;
-use super::{ApiError, Intake, status_url};
+use super::accepted::Accepted;
+use super::admission::{check, resolve};
+use super::{ApiError, Intake};
 use crate::callers::Caller;
-use crate::change::{
-    ChangeRecord, DeviceId, FleetDevices, FleetRequest, GraphFailure, MAX_DEVICES, Requested,
-    Rollout, SoftwareHealth, Unjudged,
-};
-
-/// The devices a fleet takes, in order; those its filter could not judge; and, when the
-/// filter was read from the inventory, each device's software health as read then.
-pub(super) struct Resolved {
-    pub ids: Vec<DeviceId>,
-    pub unjudged: Vec<Unjudged>,
-    pub health: Option<Vec<Result<SoftwareHealth, GraphFailure>>>,
-}
-
-pub(super) async fn resolve(
-    intake: &Intake,
-    fleet: &FleetRequest,
-    deadline: Instant,
-) -> Result<Resolved, ApiError> {
-    let filter = match &fleet.devices {
-        FleetDevices::Ids(ids) => {
-            return Ok(Resolved {
-                ids: ids.clone(),
-                unjudged: Vec::new(),
-                health: None,
-            });
-        }
-        FleetDevices::Filter(filter) => filter,
-    };
-    let inventory = intake
-        .graph
-        .inventory(filter, deadline)
-        .await
-        .map_err(|source| ApiError::GraphRead {
-            what: "the device inventory",
-            source,
-        })?;
-    let found = inventory.devices.len();
-    if found == 0 || found > MAX_DEVICES {
-        return Err(ApiError::FleetSize { found });
-    }
-    // A device Graph lists twice (pages that moved while being read) is one child.
-    let mut seen = std::collections::HashSet::new();
-    let (ids, health) = inventory
-        .devices
-        .into_iter()
-        .filter(|d| seen.insert(d.id.clone()))
-        .map(|d| {
-            let health = match (d.software, d.software_error) {
-                (Some(software), _) => Ok(software),
-                (None, Some(failure)) => Err(failure),
-                (None, None) => Ok(SoftwareHealth::default()),
-            };
-            (d.id, health)
-        })
-        .unzip();
-    Ok(Resolved {
-        ids,
-        unjudged: inventory.unjudged,
-        health: Some(health),
-    })
-}
+use crate::change::{ChangeRecord, DeviceId, FleetRequest, Requested, Rollout, Unjudged};
 
 /// A fleet change past the intake's checks: its parent record, and what the answer tells of
 /// it.
@@ -116,18 +54,7 @@ pub(super) async fn record(intake: &Intake, admitted: Admitted) -> Result<Respon
     } = admitted;
     intake.store.insert(&parent).await?;
     tracing::info!(change_id = %parent.id(), caller = parent.caller(), action = %parent.action().kind(), devices = devices.len(), "fleet change recorded");
-    let mut body = json!({
-        "changeId": parent.id(),
-        "status": parent.status(),
-        "statusUrl": status_url(parent.id()),
-        "devices": devices,
-        "rollout": rollout,
-    });
-    if let Some(opens_at) = super::changes::opens_at(&parent) {
-        body["opensAt"] = json!(opens_at);
-    }
-    if !unjudged.is_empty() {
-        body["unjudged"] = json!(unjudged);
-    }
-    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+    Ok(Accepted::of(&parent)
+        .fleet(devices, rollout, unjudged)
+        .into_response())
 }

@@ -1,6 +1,8 @@
 //! The HTTP API: one `axum::Router`, served by `axum::serve` locally and `lambda_http::run`
 //! in Lambda.
 
+mod accepted;
+mod admission;
 mod changes;
 mod chat;
 mod check;

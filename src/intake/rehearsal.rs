@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::fleet::resolve;
+use super::admission::resolve;
 use super::{ApiError, Intake};
 use crate::change::{Action, ActionKind, DeviceAction, FleetRequest, Opening, Requested, Schedule};
 use crate::graph::{GraphError, GraphRequest};

@@ -3,7 +3,7 @@
 use tokio::time::Instant;
 
 use super::Sweeper;
-use crate::change::{ChangeRecord, GraphFailure, InvalidTransition};
+use crate::change::{ChangeRecord, FailureReason, GraphFailure, InvalidTransition};
 use crate::graph::GraphError;
 use crate::telemetry::error_chain;
 
@@ -22,7 +22,7 @@ impl Sweeper {
         let Some(location) = record.location() else {
             return record.failed(
                 GraphFailure::graphgate(
-                    "lostLocation",
+                    FailureReason::LostLocation,
                     "a queued change has no operation to follow",
                 ),
                 now,
@@ -46,7 +46,7 @@ impl Sweeper {
                 tracing::warn!(change_id = %record.id(), error = %error_chain(&e), "cannot follow the stored Location");
                 record.failed(
                     GraphFailure::graphgate(
-                        "unusableLocation",
+                        FailureReason::UnusableLocation,
                         "Graph accepted the change, but the operation Location it gave is not one graphgate can follow; check the device before asking again",
                     ),
                     now,

@@ -7,8 +7,8 @@ use url::Url;
 
 use super::{Sweeper, VisitError};
 use crate::change::{
-    Action, ActionOutcome, ChangeRecord, DeviceOperation, GraphFailure, InvalidTransition,
-    OperationId,
+    Action, ActionOutcome, ChangeRecord, DeviceOperation, FailureReason, GraphFailure,
+    InvalidTransition, OperationId,
 };
 use crate::graph::{GraphError, operation_type};
 use crate::metrics::{self, Dimension, Metric};
@@ -171,7 +171,7 @@ impl Sweeper {
                 tracing::warn!(change_id = %record.id(), error = %error_chain(&e), "stopped reading the device's operation list");
                 record.failed(
                     GraphFailure::graphgate(
-                        "unusableOperationList",
+                        FailureReason::UnusableOperationList,
                         "Graph's list of the device's operations continued outside the Graph origin, so graphgate could not tell whether Graph started this change; check the device before asking again",
                     ),
                     now,

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use graphgate::change::{
-    ActionOutcome, ChangeId, ChangeRecord, GraphFailure, IdempotencyKey, KeptAnswer, KeyedDelivery,
-    OperationId, Pacing, Status,
+    ActionOutcome, ChangeId, ChangeRecord, FailureReason, GraphFailure, IdempotencyKey, KeptAnswer,
+    KeyedDelivery, OperationId, Pacing, Status,
 };
 use graphgate::store::{
     DUE_INDEX, DueShards, Durability, DynamoStore, SqliteStore, Store, StoreError,
@@ -176,7 +176,10 @@ async fn updates_only_over_the_version_read(backend: Backend) {
 
     // A writer still holding the first version loses, and changes nothing.
     let stale = record
-        .failed(GraphFailure::graphgate("x", "y"), now())
+        .failed(
+            GraphFailure::graphgate(FailureReason::OperationFailed, "y"),
+            now(),
+        )
         .unwrap();
     assert!(matches!(
         store.update(&stale).await,

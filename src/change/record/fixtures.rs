@@ -8,7 +8,7 @@ use url::Url;
 
 use super::ChangeRecord;
 use crate::change::action::Action;
-use crate::change::outcome::{ActionOutcome, DeviceOperation, OperationStatus};
+use crate::change::outcome::{ActionOutcome, DeviceOperation, GraphFailure, OperationStatus};
 use crate::change::request::{ChangeRequest, Requested};
 use crate::change::schedule::Pacing;
 
@@ -29,6 +29,16 @@ pub fn submitting(callback: bool) -> ChangeRecord {
         body["callbackUrl"] = json!("https://itsm.example.com/hook");
     }
     ChangeRecord::submitting(request(body), "itsm", T0, T0 + SECS(55))
+}
+
+/// Graph's refusal, with its own code.
+pub fn refusal(code: &str, message: &str) -> GraphFailure {
+    GraphFailure {
+        http_status: Some(409),
+        code: code.into(),
+        message: message.into(),
+        request_id: None,
+    }
 }
 
 pub fn accepted() -> ActionOutcome {

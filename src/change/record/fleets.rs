@@ -4,6 +4,7 @@
 use time::OffsetDateTime;
 
 use super::{ChangeRecord, InvalidTransition};
+use crate::change::failure_reason::FailureReason;
 use crate::change::fleet::{Fleet, Stop};
 use crate::change::ids::{ChangeId, DeviceId};
 use crate::change::outcome::GraphFailure;
@@ -83,7 +84,7 @@ impl ChangeRecord {
         quiet.ended(
             Status::Cancelled,
             GraphFailure::graphgate(
-                "notTaken",
+                FailureReason::NotTaken,
                 "Graph did not take the change (throttled or unreachable); its fleet sends the device again as a new change",
             ),
             now,
@@ -117,22 +118,22 @@ impl ChangeRecord {
             let ended = match (outcome, stopped) {
                 (Status::Succeeded, _) => None,
                 (Status::Cancelled, _) => Some((
-                    "cancelled",
+                    FailureReason::Cancelled,
                     "the caller cancelled the devices not yet sent".to_owned(),
                 )),
                 (Status::Expired, _) => Some((
-                    "expired",
+                    FailureReason::Expired,
                     "the window did not open again before notAfter for the devices not yet sent"
                         .to_owned(),
                 )),
                 (_, Some(Stop::FailureBudget)) => Some((
-                    "failureBudget",
+                    FailureReason::FailureBudget,
                     format!(
                         "{failures} of {total} devices failed, which spent the failure budget; the devices not yet sent were cancelled"
                     ),
                 )),
                 (_, _) => Some((
-                    "childrenFailed",
+                    FailureReason::ChildrenFailed,
                     format!("{failures} of {total} devices did not succeed"),
                 )),
             };

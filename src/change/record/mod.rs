@@ -28,6 +28,7 @@ use url::Url;
 use super::action::Action;
 use super::callback_url::CallbackUrl;
 use super::delivery::{CallbackDelivery, ChatReply, DeliveryStatus};
+use super::failure_reason::FailureReason;
 use super::fleet::Fleet;
 use super::ids::ChangeId;
 use super::outcome::{AppDefinition, GraphFailure, OperationReport};
@@ -221,7 +222,7 @@ impl ChangeRecord {
             && self
                 .failure
                 .as_ref()
-                .is_some_and(|f| f.http_status.is_none() && f.code == "notTaken")
+                .is_some_and(|f| f.reason() == Some(FailureReason::NotTaken))
     }
 
     /// Whether the change succeeded and its target is still to show it.

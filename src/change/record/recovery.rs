@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 use url::Url;
 
 use super::{ChangeRecord, InvalidTransition};
+use crate::change::failure_reason::FailureReason;
 use crate::change::outcome::{AppDefinition, DeviceOperation, GraphFailure};
 use crate::change::schedule::Pacing;
 use crate::change::status::Status;
@@ -96,7 +97,7 @@ impl ChangeRecord {
         self.ended(
             Status::Failed,
             GraphFailure::graphgate(
-                "lostSubmission",
+                FailureReason::LostSubmission,
                 "the change was resubmitted after its submitter stopped, and Graph shows no operation for it",
             ),
             now,

@@ -126,7 +126,7 @@ mod tests {
     use super::*;
     use crate::change::callback_url::CallbackUrl;
     use crate::change::delivery::ChatReply;
-    use crate::change::outcome::{ActionOutcome, GraphFailure};
+    use crate::change::outcome::ActionOutcome;
 
     #[test]
     fn callbacks_are_retried_on_schedule_then_given_up() {
@@ -135,7 +135,7 @@ mod tests {
             ..Pacing::default()
         };
         let mut record = submitting(true)
-            .rejected(GraphFailure::graphgate("Conflict", "busy"), T0)
+            .rejected(refusal("Conflict", "busy"), T0)
             .unwrap();
         let mut now = T0;
         let failing = AttemptOutcome::Answered(500);

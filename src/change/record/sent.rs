@@ -4,6 +4,7 @@
 use time::OffsetDateTime;
 
 use super::{ChangeRecord, InvalidTransition};
+use crate::change::failure_reason::FailureReason;
 use crate::change::outcome::{
     ActionOutcome, DeviceOperation, GraphFailure, OperationReport, OperationStatus,
 };
@@ -133,13 +134,13 @@ impl ChangeRecord {
         }
         let failure = if self.status == Status::Submitting {
             GraphFailure::graphgate(
-                "unconfirmed",
+                FailureReason::Unconfirmed,
                 "graphgate could not confirm with Graph whether the change was carried out",
             )
         } else {
             let hours = pacing.operation_timeout.as_secs_f64() / 3600.0;
             GraphFailure::graphgate(
-                "timedOut",
+                FailureReason::TimedOut,
                 format!("the operation had no final status after {hours:.1} h"),
             )
         };
@@ -173,7 +174,7 @@ impl ChangeRecord {
                 code: operation
                     .error_code
                     .clone()
-                    .unwrap_or_else(|| "operationFailed".into()),
+                    .unwrap_or_else(|| FailureReason::OperationFailed.as_str().into()),
                 message: operation.error_message.clone().unwrap_or_default(),
                 request_id: None,
             });
@@ -310,7 +311,7 @@ mod tests {
         let pacing = Pacing::default();
         let answer = GraphFailure {
             request_id: Some("req-409".into()),
-            ..GraphFailure::graphgate("Conflict", "busy")
+            ..refusal("Conflict", "busy")
         };
         let rejected = submitting(false).rejected(answer.clone(), T0).unwrap();
         assert_eq!(rejected.graph_request_id(), Some("req-409"));
@@ -333,14 +334,10 @@ mod tests {
             .observed(&operation("succeeded"), T0, &pacing)
             .unwrap();
         assert!(done.observed(&operation("failed"), T0, &pacing).is_err());
-        assert!(done.failed(GraphFailure::graphgate("x", "y"), T0).is_err());
+        assert!(done.failed(refusal("x", "y"), T0).is_err());
         assert!(done.timed_out(T0 + SECS(86_400), &pacing).is_err());
         assert!(done.retry_later(None, T0, &pacing).is_err());
-        assert!(
-            queued(&pacing)
-                .rejected(GraphFailure::graphgate("x", "y"), T0)
-                .is_err()
-        );
+        assert!(queued(&pacing).rejected(refusal("x", "y"), T0).is_err());
         assert!(queued(&pacing).submitted(&accepted(), T0, &pacing).is_err());
     }
 }

@@ -4,6 +4,7 @@
 use time::OffsetDateTime;
 
 use super::{ChangeRecord, InvalidTransition};
+use crate::change::failure_reason::FailureReason;
 use crate::change::fleet::Stop;
 use crate::change::outcome::GraphFailure;
 use crate::change::schedule::{Due, MAX_NOT_TAKEN};
@@ -70,7 +71,7 @@ impl ChangeRecord {
         self.ended(
             Status::Expired,
             GraphFailure::graphgate(
-                "expired",
+                FailureReason::Expired,
                 "the change's window did not open before its notAfter, so it was not sent to Graph",
             ),
             now,
@@ -94,7 +95,7 @@ impl ChangeRecord {
         self.ended(
             Status::Cancelled,
             GraphFailure::graphgate(
-                "cancelled",
+                FailureReason::Cancelled,
                 "the caller cancelled the change before it reached Graph",
             ),
             now,

@@ -97,25 +97,25 @@ impl<'a> Fields<'a> {
         }
     }
 
-    pub(super) fn optional<T>(
+    pub(super) fn optional<T, E: std::fmt::Display>(
         &mut self,
         name: &str,
-        parse: impl FnOnce(&str) -> Result<T, String>,
+        parse: impl FnOnce(&str) -> Result<T, E>,
     ) -> Option<T> {
         let raw = self.string(name)?;
         match parse(raw) {
             Ok(v) => Some(v),
             Err(detail) => {
-                self.error(name, &detail);
+                self.error(name, &detail.to_string());
                 None
             }
         }
     }
 
-    pub(super) fn required<T>(
+    pub(super) fn required<T, E: std::fmt::Display>(
         &mut self,
         name: &str,
-        parse: impl FnOnce(&str) -> Result<T, String>,
+        parse: impl FnOnce(&str) -> Result<T, E>,
     ) -> Option<T> {
         if !self.is_present(name) {
             self.take(name);

@@ -250,7 +250,7 @@ fn schedule(r: &mut Fields<'_>) -> Option<Schedule> {
         let zone = w.required("timeZone", |z| check_zone(z).map(|()| z.to_owned()));
         w.reject_unseen(None);
         let made = DailyWindow::new(start?, end?, &zone?);
-        made.map_err(|detail| w.error("end", &detail)).ok()
+        made.map_err(|e| w.error("end", &e.to_string())).ok()
     });
     if let (Some(first), Some(last)) = (not_before, not_after)
         && last <= first

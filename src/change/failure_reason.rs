@@ -1,0 +1,149 @@
+//! graphgate's own reasons for a change's failure, where Graph gave none: an enum, stored
+//! and shown as the same strings a change's `failure.code` has always held. Graph's own
+//! error codes stay free text beside them (see [`super::GraphFailure`]).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Why graphgate ended a change, or failed a call, without Graph's own error behind it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FailureReason {
+    NotTaken,
+    Expired,
+    Cancelled,
+    FailureBudget,
+    ChildrenFailed,
+    LostSubmission,
+    Unconfirmed,
+    TimedOut,
+    OperationFailed,
+    LostLocation,
+    UnusableLocation,
+    UnusableOperationList,
+    GraphUnavailable,
+    GraphTimeout,
+    BadLocation,
+    GraphUnreachable,
+    GraphSignInRefused,
+    GraphApiRetired,
+}
+
+impl FailureReason {
+    pub const ALL: [FailureReason; 18] = [
+        FailureReason::NotTaken,
+        FailureReason::Expired,
+        FailureReason::Cancelled,
+        FailureReason::FailureBudget,
+        FailureReason::ChildrenFailed,
+        FailureReason::LostSubmission,
+        FailureReason::Unconfirmed,
+        FailureReason::TimedOut,
+        FailureReason::OperationFailed,
+        FailureReason::LostLocation,
+        FailureReason::UnusableLocation,
+        FailureReason::UnusableOperationList,
+        FailureReason::GraphUnavailable,
+        FailureReason::GraphTimeout,
+        FailureReason::BadLocation,
+        FailureReason::GraphUnreachable,
+        FailureReason::GraphSignInRefused,
+        FailureReason::GraphApiRetired,
+    ];
+
+    /// The code as stored and shown: `failure.code`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureReason::NotTaken => "notTaken",
+            FailureReason::Expired => "expired",
+            FailureReason::Cancelled => "cancelled",
+            FailureReason::FailureBudget => "failureBudget",
+            FailureReason::ChildrenFailed => "childrenFailed",
+            FailureReason::LostSubmission => "lostSubmission",
+            FailureReason::Unconfirmed => "unconfirmed",
+            FailureReason::TimedOut => "timedOut",
+            FailureReason::OperationFailed => "operationFailed",
+            FailureReason::LostLocation => "lostLocation",
+            FailureReason::UnusableLocation => "unusableLocation",
+            FailureReason::UnusableOperationList => "unusableOperationList",
+            FailureReason::GraphUnavailable => "graphUnavailable",
+            FailureReason::GraphTimeout => "graphTimeout",
+            FailureReason::BadLocation => "badLocation",
+            FailureReason::GraphUnreachable => "graphUnreachable",
+            FailureReason::GraphSignInRefused => "graphSignInRefused",
+            FailureReason::GraphApiRetired => "graphApiRetired",
+        }
+    }
+
+    /// What the reason means, in one line, as the docs say it.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            FailureReason::NotTaken => {
+                "Graph did not take a fleet's child (throttled or unreachable); its device is sent again"
+            }
+            FailureReason::Expired => "the window did not open before notAfter; nothing was sent",
+            FailureReason::Cancelled => "the caller cancelled the change before it reached Graph",
+            FailureReason::FailureBudget => {
+                "a fleet's failures spent its failure budget; the devices not yet sent were cancelled"
+            }
+            FailureReason::ChildrenFailed => "some of a fleet's devices did not succeed",
+            FailureReason::LostSubmission => {
+                "resubmitted after its submitter stopped, and Graph still shows no operation for it"
+            }
+            FailureReason::Unconfirmed => {
+                "graphgate could not confirm with Graph whether the change was carried out"
+            }
+            FailureReason::TimedOut => "the operation had no final status within the timeout",
+            FailureReason::OperationFailed => "Graph's operation failed without an error code",
+            FailureReason::LostLocation => "a queued change has no operation to follow",
+            FailureReason::UnusableLocation => {
+                "the operation Location Graph gave is not one graphgate can follow"
+            }
+            FailureReason::UnusableOperationList => {
+                "Graph's list of the device's operations left the Graph origin"
+            }
+            FailureReason::GraphUnavailable => {
+                "Graph stayed throttled or unreachable until the deadline"
+            }
+            FailureReason::GraphTimeout => "Graph did not answer before the deadline",
+            FailureReason::BadLocation => "Graph accepted the action but its Location is unusable",
+            FailureReason::GraphUnreachable => {
+                "graphgate could not talk to Graph, or could not read its answer"
+            }
+            FailureReason::GraphSignInRefused => {
+                "the token endpoint refused graphgate's credentials"
+            }
+            FailureReason::GraphApiRetired => {
+                "Graph no longer serves this API at the configured version"
+            }
+        }
+    }
+
+    /// The reason a stored code names, if it is one of graphgate's.
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == code)
+    }
+}
+
+impl fmt::Display for FailureReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_reason_is_stored_as_its_code() {
+        for reason in FailureReason::ALL {
+            let json = serde_json::to_value(reason).unwrap();
+            assert_eq!(json, serde_json::Value::from(reason.as_str()));
+            assert_eq!(FailureReason::parse(reason.as_str()), Some(reason));
+            assert!(!reason.meaning().is_empty());
+        }
+        assert_eq!(FailureReason::parse("DeviceOffline"), None);
+    }
+}

@@ -1,7 +1,7 @@
 //! Why a caller list cannot be used, entry by entry. No error holds a token or a secret.
 
 use super::schemes::SchemeError;
-use crate::change::ActionKind;
+use crate::change::{ActionKind, BadCallbackUrl};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -52,5 +52,5 @@ pub enum EntryError {
     #[error("chat applies only to slack and teams-outgoing-webhook callers")]
     ChatNotForScheme,
     #[error("chat.resultWebhookUrl {0}")]
-    ResultWebhookUrl(String),
+    ResultWebhookUrl(BadCallbackUrl),
 }

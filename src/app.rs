@@ -11,7 +11,7 @@ use crate::change::Pacing;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::graph::GraphClient;
-use crate::intake::{self, Intake, IntakeSettings};
+use crate::intake::{self, InFlight, Intake, IntakeSettings};
 use crate::store::{self, Store, StoreError};
 use crate::sweeper::{SweepSettings, Sweeper};
 
@@ -64,6 +64,7 @@ impl App {
             settings: self.intake,
             pacing: self.pacing,
             clock: self.clock.clone(),
+            deliveries: InFlight::default(),
         })
     }
 

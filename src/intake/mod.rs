@@ -8,6 +8,7 @@ mod devices;
 mod extract;
 mod fleet;
 mod idempotency;
+mod in_flight;
 mod problem;
 mod rehearsal;
 mod slack;
@@ -15,6 +16,7 @@ mod strict_json;
 mod submit;
 mod teams;
 
+pub use in_flight::InFlight;
 use problem::{ApiError, Refused};
 
 use std::sync::Arc;
@@ -50,6 +52,8 @@ pub struct Intake {
     pub settings: IntakeSettings,
     pub pacing: Pacing,
     pub clock: Arc<dyn Clock>,
+    /// The keyed deliveries this process is handling now.
+    pub deliveries: InFlight,
 }
 
 impl Intake {

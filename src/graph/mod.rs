@@ -5,6 +5,7 @@ mod client;
 mod credential;
 mod endpoints;
 mod error;
+mod http;
 mod inventory;
 mod notices;
 mod operation;

@@ -13,6 +13,7 @@ use url::Url;
 
 use super::credential::{Credential, CredentialSource};
 use super::error::GraphError;
+use super::http::LazyHttp;
 use super::retry::{self, RetryPolicy};
 
 /// graphgate's app registration, as the token endpoint knows it.
@@ -64,18 +65,14 @@ struct Cache {
 /// Hands out tokens, asking the token endpoint only when the cached one is due for refresh.
 /// The lock is held across the fetch, so a burst of requests on a cold cache makes one call.
 pub struct TokenSource {
-    http: super::client::LazyHttp,
+    http: LazyHttp,
     credentials: ClientCredentials,
     retry: RetryPolicy,
     cache: Mutex<Cache>,
 }
 
 impl TokenSource {
-    pub fn new(
-        http: super::client::LazyHttp,
-        credentials: ClientCredentials,
-        retry: RetryPolicy,
-    ) -> Self {
+    pub fn new(http: LazyHttp, credentials: ClientCredentials, retry: RetryPolicy) -> Self {
         Self {
             http,
             credentials,

@@ -14,6 +14,7 @@ use secrecy::SecretString;
 use crate::callback::TargetPolicy;
 use crate::callers::{CallerRegistry, CallerSource, FixedCallers};
 use crate::change::{Pacing, TenantId};
+use crate::clock::{Clock, SystemClock};
 use crate::graph::{
     ApiVersion, ClientCertificate, ClientCredentials, Cloud, Credential, CredentialSource,
     FixedCredential, GraphBase, GraphClient, RetryPolicy, check_endpoint,
@@ -60,6 +61,8 @@ pub struct Settings {
     pub connections: ConnectionLimits,
     /// The CloudWatch namespace of the metrics the Lambda functions write.
     pub metrics_namespace: String,
+    /// Where every time rule of the process takes `now` from.
+    pub clock: Arc<dyn Clock>,
 }
 
 /// What `graphgate serve` allows a connection, so that slow or idle clients cannot hold it.
@@ -87,6 +90,8 @@ pub struct GraphSettings {
     pub cloud: Cloud,
     pub credentials: ClientCredentials,
     pub retry: RetryPolicy,
+    /// What the token cache and a secret read by ARN keep time by.
+    pub clock: Arc<dyn Clock>,
 }
 
 /// Reads one variable; tests and `serve --simulate` pass their own instead of the process's.
@@ -121,16 +126,16 @@ impl Settings {
     /// Settings from the process's environment, with the secrets it names by ARN read from
     /// Secrets Manager.
     pub async fn load() -> Result<Self, ConfigError> {
-        Self::load_from(&process_env).await
+        Self::load_from(&process_env, Arc::new(SystemClock)).await
     }
 
-    /// As [`Settings::load`], from `env` instead of the process's environment.
-    pub async fn load_from(env: Env<'_>) -> Result<Self, ConfigError> {
+    /// As [`Settings::load`], from `env` instead of the process's environment, on `clock`.
+    pub async fn load_from(env: Env<'_>, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
         let secrets = secrets_by_arn(env).await?;
-        Self::from_lookup(&with_secrets(&secrets, env))
+        Self::from_lookup(&with_secrets(&secrets, env), clock)
     }
 
-    pub fn from_lookup(env: Env<'_>) -> Result<Self, ConfigError> {
+    pub fn from_lookup(env: Env<'_>, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
         let sweep = sweep(env)?;
         let pacing = pacing(env)?;
         let sweep_interval = seconds(env, "GRAPHGATE_SWEEP_INTERVAL_SECS", 3600.0)?
@@ -142,8 +147,8 @@ impl Settings {
             idempotency_window: idempotency_window(env)?.unwrap_or(defaults.idempotency_window),
         };
         Ok(Settings {
-            graph: graph(env)?,
-            callers: callers(env)?,
+            graph: graph(env, &clock)?,
+            callers: callers(env, &clock)?,
             store: store(env)?,
             intake,
             sweep,
@@ -152,6 +157,7 @@ impl Settings {
             callback_policy: TargetPolicy::PublicHttpsOnly,
             connections: connections(env)?,
             metrics_namespace: metrics_namespace(env)?,
+            clock,
         })
     }
 }
@@ -160,12 +166,19 @@ impl GraphSettings {
     /// Only the Graph settings, from the process's environment: all `graphgate check` needs.
     pub async fn load() -> Result<Self, ConfigError> {
         let secrets = read_by_arn(&process_env, &GRAPH_BY_ARN).await?;
-        graph(&with_secrets(&secrets, &process_env))
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        graph(&with_secrets(&secrets, &process_env), &clock)
     }
 
     /// The process's one Graph client.
     pub fn client(self) -> GraphClient {
-        GraphClient::new(self.base, self.cloud, self.credentials, self.retry)
+        GraphClient::new(
+            self.base,
+            self.cloud,
+            self.credentials,
+            self.retry,
+            self.clock,
+        )
     }
 }
 
@@ -243,7 +256,7 @@ fn metrics_namespace(env: Env<'_>) -> Result<String, ConfigError> {
 
 /// `GRAPHGATE_CALLERS`: a JSON array inline, or the path of a file holding one; or, with
 /// `GRAPHGATE_CALLERS_SECRET_ARN`, the array in that secret, read again after the TTL.
-fn callers(env: Env<'_>) -> Result<Arc<dyn CallerSource>, ConfigError> {
+fn callers(env: Env<'_>, clock: &Arc<dyn Clock>) -> Result<Arc<dyn CallerSource>, ConfigError> {
     if let Some(arn) = env("GRAPHGATE_CALLERS_SECRET_ARN") {
         let text = env(CALLERS).ok_or(ConfigError::Missing {
             name: CALLERS,
@@ -255,6 +268,7 @@ fn callers(env: Env<'_>) -> Result<Arc<dyn CallerSource>, ConfigError> {
             secret_ttl(env)?,
             CallerRegistry::parse,
             &text,
+            clock.clone(),
         )
         .map(|source| Arc::new(source) as Arc<dyn CallerSource>)
         .map_err(|detail| ConfigError::invalid("GRAPHGATE_CALLERS_SECRET_ARN", detail));
@@ -390,7 +404,7 @@ fn pacing(env: Env<'_>) -> Result<Pacing, ConfigError> {
     })
 }
 
-fn graph(env: Env<'_>) -> Result<GraphSettings, ConfigError> {
+fn graph(env: Env<'_>, clock: &Arc<dyn Clock>) -> Result<GraphSettings, ConfigError> {
     let cloud = match env("GRAPH_CLOUD") {
         None => Cloud::Global,
         Some(name) => Cloud::parse(&name).ok_or_else(|| {
@@ -430,19 +444,23 @@ fn graph(env: Env<'_>) -> Result<GraphSettings, ConfigError> {
         credentials: ClientCredentials {
             token_url,
             client_id,
-            credential: credential(env)?,
+            credential: credential(env, clock)?,
             scope: base.scope(),
         },
         base,
         cloud,
         retry: RetryPolicy::default(),
+        clock: clock.clone(),
     })
 }
 
 /// The credential of graphgate's app registration: a client secret or a certificate, each
 /// given in the environment or by the ARN of a secret. One given by ARN is read again after
 /// `GRAPHGATE_SECRET_TTL_SECS`, and at once when Entra refuses it.
-fn credential(env: Env<'_>) -> Result<Arc<dyn CredentialSource>, ConfigError> {
+fn credential(
+    env: Env<'_>,
+    clock: &Arc<dyn Clock>,
+) -> Result<Arc<dyn CredentialSource>, ConfigError> {
     let secret = env("GRAPH_CLIENT_SECRET");
     let certificate = env("GRAPH_CLIENT_CERTIFICATE");
     let (name, arn_name, text, parse): (_, _, _, Parse<Credential>) = match (secret, certificate) {
@@ -478,9 +496,11 @@ fn credential(env: Env<'_>) -> Result<Arc<dyn CredentialSource>, ConfigError> {
         }
     };
     match env(arn_name) {
-        Some(arn) => RotatingSecret::new(arn_name, arn, secret_ttl(env)?, parse, &text)
-            .map(|source| Arc::new(source) as Arc<dyn CredentialSource>)
-            .map_err(|detail| ConfigError::invalid(arn_name, detail)),
+        Some(arn) => {
+            RotatingSecret::new(arn_name, arn, secret_ttl(env)?, parse, &text, clock.clone())
+                .map(|source| Arc::new(source) as Arc<dyn CredentialSource>)
+                .map_err(|detail| ConfigError::invalid(arn_name, detail))
+        }
         None => parse(&text)
             .map(|c| Arc::new(FixedCredential::new(c)) as Arc<dyn CredentialSource>)
             .map_err(|detail| ConfigError::invalid(name, detail)),
@@ -592,7 +612,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Settings::from_lookup(&move |k: &str| map.get(k).cloned())
+        Settings::from_lookup(&move |k: &str| map.get(k).cloned(), Arc::new(SystemClock))
     }
 
     /// A lookup of `vars` alone, for the parts of the settings read one at a time.

@@ -1,5 +1,7 @@
 //! The Graph calls graphgate makes.
 
+use std::sync::Arc;
+
 use reqwest::header::{CONTENT_LENGTH, LOCATION};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::Value;
@@ -20,6 +22,7 @@ use super::token::{ClientCredentials, TokenSource};
 use crate::change::{
     Action, ActionOutcome, AppDefinition, AppScope, DeviceId, DeviceOperation, InstallationId,
 };
+use crate::clock::Clock;
 use crate::metrics::{self, Dimension, Metric};
 
 /// One Graph client per process: a connection pool, a token cache and a retry policy.
@@ -40,9 +43,10 @@ impl GraphClient {
         cloud: Cloud,
         credentials: ClientCredentials,
         retry: RetryPolicy,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         let http = http::lazy();
-        let tokens = TokenSource::new(http.clone(), credentials, retry.clone());
+        let tokens = TokenSource::new(http.clone(), credentials, retry.clone(), clock);
         let single = RetryPolicy {
             max_attempts: 1,
             ..retry.clone()

@@ -212,7 +212,7 @@ async fn a_certificate_signs_in_with_a_client_assertion_that_entra_verifies() {
 
     assert_eq!(app.post_change(restart("d1")).await.status(), 202);
     // The token lasts 1 s, so the second change signs in again with a new assertion.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    app.advance(Duration::from_millis(1100));
     assert_eq!(app.post_change(restart("d1")).await.status(), 202);
 
     let token_url = format!("{}{TOKEN_PATH}", app.login.uri());
@@ -328,7 +328,7 @@ async fn a_rotated_secret_is_read_again_when_entra_refuses_the_old_one() {
     // Rotation: the new secret is stored, and Entra stops taking the old one at once.
     rotate_secret(&arn, "secret-v2").await;
     *valid.lock().unwrap() = vec!["secret-v2".to_owned()];
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    app.advance(Duration::from_millis(1100));
     assert_eq!(app.post_change(restart("d1")).await.status(), 202);
 
     let secrets = secrets_sent(&app).await;
@@ -357,7 +357,7 @@ async fn a_secret_by_arn_is_read_again_when_its_time_to_live_runs_out() {
     accept_restarts(&app.graph).await;
     assert_eq!(app.post_change(restart("d1")).await.status(), 202);
     rotate_secret(&arn, "secret-v2").await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    app.advance(Duration::from_millis(1100));
     assert_eq!(app.post_change(restart("d1")).await.status(), 202);
 
     let secrets = secrets_sent(&app).await;
@@ -407,7 +407,7 @@ async fn callers_by_arn_are_read_again_so_a_new_token_works_without_a_redeploy()
     let second =
         json!([{"name": "itsm", "auth": {"scheme": "bearer", "token": rotated}, "allow": ["*"]}]);
     rotate_secret(&arn, &second.to_string()).await;
-    tokio::time::sleep(Duration::from_millis(5100)).await;
+    app.advance(Duration::from_millis(5100));
     assert_eq!(
         app.post_change_as(rotated, restart("d1")).await.status(),
         202

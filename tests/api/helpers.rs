@@ -313,16 +313,17 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(Options::default()).await
 }
 
-/// Settings as the environment would give them, pointing at the fakes; secrets named by ARN
-/// are read from moto.
+/// Settings as the environment would give them, pointing at the fakes, on `clock`; secrets
+/// named by ARN are read from moto.
 pub async fn settings_for(
     graph: &MockServer,
     login: &MockServer,
     db: &std::path::Path,
     options: &Options,
+    clock: Arc<ManualClock>,
 ) -> Settings {
     let vars: HashMap<&str, String> = env_for(graph, login, db, options).into_iter().collect();
-    let mut settings = Settings::load_from(&|k: &str| vars.get(k).cloned())
+    let mut settings = Settings::load_from(&|k: &str| vars.get(k).cloned(), clock)
         .await
         .expect("test settings are valid");
     settings.graph.retry = options.retry.clone();
@@ -392,11 +393,11 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     }
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("graphgate.db");
-    let settings = settings_for(&graph, &login, &db, &options).await;
     let clock = Arc::new(ManualClock::starting_at(
         options.clock_start.unwrap_or_else(OffsetDateTime::now_utc),
     ));
-    let app = App::with_clock(settings, clock.clone()).await.unwrap();
+    let settings = settings_for(&graph, &login, &db, &options, clock.clone()).await;
+    let app = App::from_settings(settings).await.unwrap();
     let application = Application::bind(
         app.router(),
         "127.0.0.1:0".parse().unwrap(),

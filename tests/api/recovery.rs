@@ -105,8 +105,8 @@ async fn a_change_whose_intake_died_after_graphs_202_is_found_and_tracked(backen
 
     // A fresh process on the same storage: the sweeper's.
     let clock = Arc::new(ManualClock::starting_at(OffsetDateTime::now_utc()));
-    let settings = settings_for(&graph, &login, &db, &options).await;
-    let state = App::with_clock(settings, clock.clone()).await.unwrap();
+    let settings = settings_for(&graph, &login, &db, &options, clock.clone()).await;
+    let state = App::from_settings(settings).await.unwrap();
     let store = state.store.clone();
     let later = OffsetDateTime::now_utc() + time::Duration::hours(1);
     let pending = store.due(later, 10).await.unwrap();

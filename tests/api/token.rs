@@ -91,7 +91,7 @@ async fn a_token_is_refreshed_before_it_expires() {
     assert_eq!(app.post_change(restart("d1")).await.status(), 202);
     assert_eq!(app.post_change(restart("d2")).await.status(), 202);
     assert_eq!(app.token_requests().await.len(), 1, "cached while fresh");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    app.advance(Duration::from_millis(1100));
     assert_eq!(app.post_change(restart("d3")).await.status(), 202);
     assert_eq!(
         app.token_requests().await.len(),

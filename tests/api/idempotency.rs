@@ -195,7 +195,8 @@ async fn a_delivery_whose_client_went_away_is_answered_for_its_repeats() {
         .send()
         .await;
     assert!(gave_up.is_err());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The repeat waits for the cut-off delivery to be settled, however soon the server sees
+    // that the connection closed.
     // The repeat learns of the recorded change instead of waiting on 409 for a day, and
     // does not act again.
     let p = problem(post_keyed(&app, "k-gone", &body).await, 504).await;

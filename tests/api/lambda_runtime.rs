@@ -126,13 +126,10 @@ impl Function {
 
     /// Waits until a line with `metric` has been read from stdout.
     async fn wait_for(&self, metric: &str) {
-        for _ in 0..100 {
-            if !self.samples(metric).is_empty() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("no {metric} was written");
+        eventually(metric, Duration::from_secs(5), || async {
+            (!self.samples(metric).is_empty()).then_some(())
+        })
+        .await;
     }
 
     /// The values written for `metric`, with the dimension each carried (if any).

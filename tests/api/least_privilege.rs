@@ -153,7 +153,18 @@ async fn intake_methods(app: &TestApp, store: Arc<Noted>) -> BTreeSet<&'static s
     assert_eq!(post("first", "d1").await.unwrap().status(), 202);
     // A repeat that comes while the first is with Graph waits for its answer.
     let (first, repeat) = tokio::join!(post("slow", "d-slow"), async {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        eventually(
+            "Graph gets the first",
+            std::time::Duration::from_secs(5),
+            || async {
+                let requests = app.graph_requests().await;
+                requests
+                    .iter()
+                    .any(|r| r.url.path().ends_with("/d-slow/restart"))
+                    .then_some(())
+            },
+        )
+        .await;
         post("slow", "d-slow").await
     });
     assert_eq!(first.unwrap().status(), 202);

@@ -8,7 +8,6 @@ use graphgate::app::App;
 use graphgate::change::{AppDefinition, ChangeRecord, Pacing, Status};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use tokio::time::Instant;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -88,15 +87,12 @@ async fn a_change_whose_intake_died_after_graphs_202_is_found_and_tracked(backen
             .send()
             .await
     });
-    let waiting = Instant::now();
-    while graph.received_requests().await.unwrap().is_empty() {
-        assert!(
-            waiting.elapsed() < Duration::from_secs(10),
-            "Graph never got the action"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    // The intake dies between Graph's 202 and its own bookkeeping.
+    eventually("Graph gets the action", Duration::from_secs(10), || async {
+        (!graph.received_requests().await.unwrap().is_empty()).then_some(())
+    })
+    .await;
+    // The intake dies between Graph's 202 and its own bookkeeping: time for the real process
+    // to read the answer, which it keeps to itself.
     tokio::time::sleep(Duration::from_millis(300)).await;
     serve.0.kill().unwrap();
     serve.0.wait().unwrap();
@@ -527,19 +523,19 @@ async fn the_intake_never_overwrites_a_sweeper_that_took_over(backend: Backend) 
     };
     // While Graph holds the intake's call, a sweeper takes the change over (as it would once
     // the lease ran out) and records what it found.
-    let waiting = Instant::now();
-    let pending = loop {
-        let due = app
-            .store
-            .due(OffsetDateTime::now_utc() + time::Duration::hours(1), 10)
-            .await
-            .unwrap();
-        if let Some(record) = due.into_iter().next() {
-            break record;
-        }
-        assert!(waiting.elapsed() < Duration::from_secs(5));
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    let pending = eventually(
+        "the intake records the change",
+        Duration::from_secs(5),
+        || async {
+            let due = app
+                .store
+                .due(OffsetDateTime::now_utc() + time::Duration::hours(1), 10)
+                .await
+                .unwrap();
+            due.into_iter().next()
+        },
+    )
+    .await;
     let taken = pending.claim(app.now() + time::Duration::hours(1)).unwrap();
     let taken = app.store.update(&taken).await.unwrap();
 

@@ -82,10 +82,7 @@ async fn actions_outside_the_allow_list_get_403() {
 #[tokio::test]
 async fn a_change_is_visible_only_to_the_caller_that_made_it() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("d1"))
-        .mount(&app.graph)
-        .await;
+    graph_accepts(&app.graph, "d1").await;
     let body: Value = app
         .post_change(json!({"action": "restartDevice", "deviceId": "d1"}))
         .await

@@ -189,10 +189,7 @@ async fn upgrade_app_forwards_the_consented_permission_set() {
 #[tokio::test]
 async fn the_caller_reads_its_change_back() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("dev-3"))
-        .mount(&app.graph)
-        .await;
+    graph_accepts(&app.graph, "dev-3").await;
     let created: Value = app
         .post_change(
             json!({"action": "restartDevice", "deviceId": "dev-3", "reference": "CHG1",

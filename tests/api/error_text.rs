@@ -92,10 +92,7 @@ async fn odd_graph_answers_leave_no_text_of_theirs_in_the_response() {
 #[tokio::test]
 async fn an_operation_that_does_not_parse_leaves_no_parser_text_in_the_change() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("d1"))
-        .mount(&app.graph)
-        .await;
+    graph_accepts(&app.graph, "d1").await;
     Mock::given(method("GET"))
         .respond_with(
             ResponseTemplate::new(200).set_body_raw(format!("{{{MARKER}"), "application/json"),

@@ -104,10 +104,7 @@ async fn throttled_then_accepted_honours_a_fractional_retry_after() {
         .up_to_n_times(1)
         .mount(&app.graph)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("d1"))
-        .mount(&app.graph)
-        .await;
+    graph_accepts(&app.graph, "d1").await;
     let started = Instant::now();
     let response = app.post_change(restart("d1")).await;
     assert_eq!(response.status(), 202);
@@ -139,10 +136,7 @@ async fn retry_after_as_an_http_date_and_backoff_without_one() {
         .up_to_n_times(1)
         .mount(&app.graph)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("d1"))
-        .mount(&app.graph)
-        .await;
+    graph_accepts(&app.graph, "d1").await;
     let started = Instant::now();
     assert_eq!(app.post_change(restart("d1")).await.status(), 202);
     // The HTTP-date has one-second resolution, so the wait is between 0 and 1 s.

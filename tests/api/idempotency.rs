@@ -70,10 +70,7 @@ async fn a_repeat_gets_the_first_answer_even_after_the_change_finished(backend: 
 
 async fn two_hundred_identical_deliveries_at_once_make_one_graph_call(backend: Backend) {
     let app = spawn_app_with(backend.options().await).await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("d1").set_delay(Duration::from_millis(300)))
-        .mount(&app.graph)
-        .await;
+    graph_accepts_after(&app.graph, "d1", Duration::from_millis(300)).await;
     let body = restart("d1");
     let responses = futures::future::join_all(
         (0..200).map(|_| post_keyed(&app, "a3f1c2d4-retry-storm", &body)),
@@ -103,10 +100,7 @@ async fn a_delivery_graph_could_not_take_may_be_sent_again(backend: Backend) {
     let p = problem(post_keyed(&app, "k-503", &body).await, 503).await;
     assert_eq!(p["type"], "urn:graphgate:problem:graph-unavailable");
     drop(unavailable);
-    Mock::given(method("POST"))
-        .respond_with(accepted("d1"))
-        .mount(&app.graph)
-        .await;
+    graph_accepts(&app.graph, "d1").await;
     let retried = post_keyed(&app, "k-503", &body).await;
     assert_eq!(retried.status(), 202);
     assert!(retried.headers().get("idempotent-replayed").is_none());
@@ -121,10 +115,7 @@ crate::on_every_store!(
 #[tokio::test]
 async fn keys_belong_to_their_caller_and_sender_delivery_ids_count() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("d1"))
-        .mount(&app.graph)
-        .await;
+    graph_accepts(&app.graph, "d1").await;
     let body = restart("d1");
     assert_eq!(post_keyed(&app, "shared-key", &body).await.status(), 202);
     // Another caller's key of the same name is its own.
@@ -176,10 +167,7 @@ async fn a_delivery_whose_client_went_away_is_answered_for_its_repeats() {
         ..Options::default()
     })
     .await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("d1").set_delay(Duration::from_secs(2)))
-        .mount(&app.graph)
-        .await;
+    graph_accepts_after(&app.graph, "d1", Duration::from_secs(2)).await;
     let body = restart("d1");
     // The sender gives up after 300 ms and closes the connection; the server drops the
     // request while Graph is still being asked.
@@ -208,25 +196,11 @@ async fn a_delivery_whose_client_went_away_is_answered_for_its_repeats() {
 
 #[tokio::test]
 async fn a_signed_delivery_keeps_the_key_its_signature_covers() {
-    use base64::Engine;
-    use hmac::{Hmac, KeyInit, Mac};
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("d1"))
-        .mount(&app.graph)
-        .await;
+    graph_accepts(&app.graph, "d1").await;
     let body = serde_json::to_vec(&restart("d1")).unwrap();
     let now = app.now().unix_timestamp();
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(WEBHOOK_SECRET.trim_start_matches("whsec_"))
-        .unwrap();
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
-    mac.update(format!("msg_signed_1.{now}.").as_bytes());
-    mac.update(&body);
-    let signature = format!(
-        "v1,{}",
-        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-    );
+    let signature = standard_webhooks_signature("msg_signed_1", now, &body);
     // A captured delivery sent again under a fresh, unsigned Idempotency-Key is still the
     // same delivery: its webhook-id is the key.
     for fresh in ["k-1", "k-2"] {

@@ -363,10 +363,7 @@ async fn the_intake_binary_serves_api_gateway_events(backend: Backend) {
 #[tokio::test]
 async fn the_sweeper_binary_runs_a_pass_for_either_schedule_payload() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("d1"))
-        .mount(&app.graph)
-        .await;
+    graph_accepts(&app.graph, "d1").await;
     Mock::given(method("GET"))
         .respond_with(operation("Successful"))
         .expect(1)
@@ -476,10 +473,7 @@ async fn both_functions_write_their_metrics_as_embedded_metric_format() {
         .up_to_n_times(1)
         .mount(&app.graph)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("0f3ce432-e432-0f3c-32e4-3c0f32e43c0f"))
-        .mount(&app.graph)
-        .await;
+    graph_accepts(&app.graph, "0f3ce432-e432-0f3c-32e4-3c0f32e43c0f").await;
     Mock::given(method("GET"))
         .respond_with(operation("succeeded"))
         .mount(&app.graph)

@@ -506,10 +506,7 @@ async fn a_throttled_resubmission_is_tried_again(backend: Backend) {
 
 async fn the_intake_never_overwrites_a_sweeper_that_took_over(backend: Backend) {
     let app = spawn_app_with(backend.options().await).await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("dev-10").set_delay(Duration::from_millis(800)))
-        .mount(&app.graph)
-        .await;
+    graph_accepts_after(&app.graph, "dev-10", Duration::from_millis(800)).await;
     let submit = {
         let (http, address) = (app.http.clone(), app.address.clone());
         tokio::spawn(async move {

@@ -54,10 +54,7 @@ async fn a_hundred_concurrent_requests_on_a_cold_cache_make_one_token_request() 
 #[tokio::test]
 async fn the_token_request_is_a_client_credentials_grant_for_the_graph_scope() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("d1"))
-        .mount(&app.graph)
-        .await;
+    graph_accepts(&app.graph, "d1").await;
     assert_eq!(app.post_change(restart("d1")).await.status(), 202);
     let requests = app.token_requests().await;
     assert_eq!(requests.len(), 1);
@@ -84,10 +81,7 @@ async fn a_token_is_refreshed_before_it_expires() {
         ..Options::default()
     })
     .await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("d"))
-        .mount(&app.graph)
-        .await;
+    graph_accepts(&app.graph, "d").await;
     assert_eq!(app.post_change(restart("d1")).await.status(), 202);
     assert_eq!(app.post_change(restart("d2")).await.status(), 202);
     assert_eq!(app.token_requests().await.len(), 1, "cached while fresh");
@@ -111,10 +105,7 @@ async fn a_token_graph_refuses_is_replaced_once() {
         .up_to_n_times(1)
         .mount(&app.graph)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("d1"))
-        .mount(&app.graph)
-        .await;
+    graph_accepts(&app.graph, "d1").await;
     assert_eq!(app.post_change(restart("d1")).await.status(), 202);
     assert_eq!(app.token_requests().await.len(), 2);
     let bearers: Vec<String> = app.graph_requests().await.iter().map(bearer).collect();
@@ -192,10 +183,7 @@ async fn a_throttled_token_endpoint_is_retried() {
         .mount(&app.login)
         .await;
     mount_token(&app.login, 3599).await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("d1"))
-        .mount(&app.graph)
-        .await;
+    graph_accepts(&app.graph, "d1").await;
     assert_eq!(app.post_change(restart("d1")).await.status(), 202);
     assert_eq!(app.token_requests().await.len(), 2);
 }

@@ -65,7 +65,7 @@ async fn slack_text(response: reqwest::Response) -> String {
 #[tokio::test]
 async fn a_slash_command_restarts_a_device_and_says_so() {
     let app = spawn_app().await;
-    graph_accepts(&app.graph, "rally-1").await;
+    every_post(accepted("rally-1")).mount(&app.graph).await;
     let now = app.now().unix_timestamp();
     let body = slack_form(
         "restart rally-1 CHG0060001",
@@ -137,7 +137,7 @@ async fn a_dry_run_command_says_what_it_would_send_and_sends_nothing() {
             .all(|r| r.method.as_str() == "GET")
     );
     // The delivery was not kept: the same trigger without --dry-run is carried out.
-    graph_accepts(&app.graph, "rally-1").await;
+    every_post(accepted("rally-1")).mount(&app.graph).await;
     let real = slack_form("restart rally-1", "U1ALICE", SLACK_TEAM, "1.2.dry");
     let done = slack_text(slack(&app, &real, now, SLACK_SECRET).await).await;
     assert!(done.starts_with("accepted: change "), "{done}");
@@ -150,7 +150,9 @@ async fn slack_gets_accepted_within_3_seconds_when_graph_is_slow() {
         ..Options::default()
     })
     .await;
-    graph_accepts_after(&app.graph, "rally-1", Duration::from_secs(4)).await;
+    every_post(accepted("rally-1").set_delay(Duration::from_secs(4)))
+        .mount(&app.graph)
+        .await;
     let started = Instant::now();
     let body = slack_form("restart rally-1", "U1ALICE", SLACK_TEAM, "1.2.slow");
     let reply =
@@ -178,7 +180,9 @@ async fn a_command_whose_delivery_was_cut_off_is_not_carried_out_twice() {
         ..Options::default()
     })
     .await;
-    graph_accepts_after(&app.graph, "rally-1", Duration::from_secs(2)).await;
+    every_post(accepted("rally-1").set_delay(Duration::from_secs(2)))
+        .mount(&app.graph)
+        .await;
     let now = app.now().unix_timestamp();
     let body = slack_form("restart rally-1", "U1ALICE", SLACK_TEAM, "1.2.cut");
     let impatient = reqwest::Client::builder()
@@ -212,7 +216,7 @@ async fn a_command_whose_delivery_was_cut_off_is_not_carried_out_twice() {
 #[tokio::test]
 async fn slack_requests_that_are_not_slacks_or_not_allowed_do_nothing() {
     let app = spawn_app().await;
-    graph_accepts(&app.graph, "rally-1").await;
+    every_post(accepted("rally-1")).mount(&app.graph).await;
     let now = app.now().unix_timestamp();
     let body = slack_form("restart rally-1", "U1ALICE", SLACK_TEAM, "t1");
     for response in [
@@ -268,7 +272,7 @@ async fn teams(app: &TestApp, body: Vec<u8>, token: &str) -> reqwest::Response {
 #[tokio::test]
 async fn a_teams_mention_restarts_a_device_and_refuses_what_it_may_not_do() {
     let app = spawn_app().await;
-    graph_accepts(&app.graph, "rally-1").await;
+    every_post(accepted("rally-1")).mount(&app.graph).await;
     let response = teams(
         &app,
         teams_activity("<at>graphgate</at>&nbsp;restart rally-1", "1700000000001"),
@@ -315,12 +319,11 @@ async fn finish_the_restart(app: &TestApp) {
 #[tokio::test]
 async fn the_final_result_goes_back_to_slacks_response_url_while_it_is_valid() {
     let slack_api = wiremock::MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+    every_post(ResponseTemplate::new(200).set_body_string("ok"))
         .mount(&slack_api)
         .await;
     let app = spawn_app().await;
-    graph_accepts(&app.graph, "rally-1").await;
+    every_post(accepted("rally-1")).mount(&app.graph).await;
     let form = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("team_id", SLACK_TEAM)
         .append_pair("user_id", "U1ALICE")
@@ -360,8 +363,7 @@ async fn the_final_result_goes_back_to_slacks_response_url_while_it_is_valid() {
 #[tokio::test]
 async fn past_30_minutes_the_result_goes_to_the_callers_webhook_or_is_recorded_as_undeliverable() {
     let workflows = wiremock::MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(202))
+    every_post(ResponseTemplate::new(202))
         .mount(&workflows)
         .await;
     let app = spawn_app_with(Options {
@@ -374,7 +376,7 @@ async fn past_30_minutes_the_result_goes_to_the_callers_webhook_or_is_recorded_a
         ..Options::default()
     })
     .await;
-    graph_accepts(&app.graph, "rally-1").await;
+    every_post(accepted("rally-1")).mount(&app.graph).await;
     let reply: Value = teams(
         &app,
         teams_activity("<at>graphgate</at> restart rally-1", "1700000000010"),

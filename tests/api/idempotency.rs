@@ -4,8 +4,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wiremock::matchers::method;
-use wiremock::{Mock, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
 use crate::helpers::*;
 
@@ -70,7 +69,9 @@ async fn a_repeat_gets_the_first_answer_even_after_the_change_finished(backend: 
 
 async fn two_hundred_identical_deliveries_at_once_make_one_graph_call(backend: Backend) {
     let app = spawn_app_with(backend.options().await).await;
-    graph_accepts_after(&app.graph, "d1", Duration::from_millis(300)).await;
+    every_post(accepted("d1").set_delay(Duration::from_millis(300)))
+        .mount(&app.graph)
+        .await;
     let body = restart("d1");
     let responses = futures::future::join_all(
         (0..200).map(|_| post_keyed(&app, "a3f1c2d4-retry-storm", &body)),
@@ -92,15 +93,14 @@ async fn two_hundred_identical_deliveries_at_once_make_one_graph_call(backend: B
 
 async fn a_delivery_graph_could_not_take_may_be_sent_again(backend: Backend) {
     let app = spawn_app_with(backend.options().await).await;
-    let unavailable = Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
+    let unavailable = every_post(ResponseTemplate::new(503))
         .mount_as_scoped(&app.graph)
         .await;
     let body = restart("d1");
     let p = problem(post_keyed(&app, "k-503", &body).await, 503).await;
     assert_eq!(p["type"], "urn:graphgate:problem:graph-unavailable");
     drop(unavailable);
-    graph_accepts(&app.graph, "d1").await;
+    every_post(accepted("d1")).mount(&app.graph).await;
     let retried = post_keyed(&app, "k-503", &body).await;
     assert_eq!(retried.status(), 202);
     assert!(retried.headers().get("idempotent-replayed").is_none());
@@ -115,7 +115,7 @@ crate::on_every_store!(
 #[tokio::test]
 async fn keys_belong_to_their_caller_and_sender_delivery_ids_count() {
     let app = spawn_app().await;
-    graph_accepts(&app.graph, "d1").await;
+    every_post(accepted("d1")).mount(&app.graph).await;
     let body = restart("d1");
     assert_eq!(post_keyed(&app, "shared-key", &body).await.status(), 202);
     // Another caller's key of the same name is its own.
@@ -167,7 +167,9 @@ async fn a_delivery_whose_client_went_away_is_answered_for_its_repeats() {
         ..Options::default()
     })
     .await;
-    graph_accepts_after(&app.graph, "d1", Duration::from_secs(2)).await;
+    every_post(accepted("d1").set_delay(Duration::from_secs(2)))
+        .mount(&app.graph)
+        .await;
     let body = restart("d1");
     // The sender gives up after 300 ms and closes the connection; the server drops the
     // request while Graph is still being asked.
@@ -197,7 +199,7 @@ async fn a_delivery_whose_client_went_away_is_answered_for_its_repeats() {
 #[tokio::test]
 async fn a_signed_delivery_keeps_the_key_its_signature_covers() {
     let app = spawn_app().await;
-    graph_accepts(&app.graph, "d1").await;
+    every_post(accepted("d1")).mount(&app.graph).await;
     let body = serde_json::to_vec(&restart("d1")).unwrap();
     let now = app.now().unix_timestamp();
     let signature = standard_webhooks_signature("msg_signed_1", now, &body);

@@ -131,7 +131,7 @@ async fn intake_methods(app: &TestApp, store: Arc<Noted>) -> BTreeSet<&'static s
         .respond_with(accepted("d-slow").set_delay(std::time::Duration::from_millis(300)))
         .mount(&app.graph)
         .await;
-    graph_accepts(&app.graph, "d1").await;
+    every_post(accepted("d1")).mount(&app.graph).await;
     let post = |key: &'static str, device: &str| {
         app.http
             .post(format!("{address}/v1/changes"))

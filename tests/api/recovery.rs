@@ -203,8 +203,7 @@ async fn a_resubmission_graph_answers_409_adopts_the_queued_operation(backend: B
             {"id": "op-u", "operationType": "softwareUpdate", "status": "queued"}])))
         .mount(&app.graph)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(graph_error(409, "Conflict", "req-409"))
+    every_post(graph_error(409, "Conflict", "req-409"))
         .expect(1)
         .mount(&app.graph)
         .await;
@@ -233,8 +232,7 @@ async fn a_change_already_resubmitted_and_still_not_listed_fails_with_the_reason
         .respond_with(listed(json!([])))
         .mount(&app.graph)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("dev-3"))
+    every_post(accepted("dev-3"))
         .expect(0)
         .mount(&app.graph)
         .await;
@@ -344,8 +342,7 @@ async fn a_lost_upgrade_that_took_effect_succeeds_without_a_second_call(backend:
     let app = spawn_app_with(backend.options().await).await;
     let record = stuck_upgrade(&app).await;
     installation_runs(&app, "def-2", "1.0.2").await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(204))
+    every_post(ResponseTemplate::new(204))
         .expect(0)
         .mount(&app.graph)
         .await;
@@ -385,8 +382,7 @@ async fn a_lost_upgrade_is_looked_at_again_while_graph_is_unavailable(backend: B
         .respond_with(ResponseTemplate::new(503))
         .mount(&app.graph)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(204))
+    every_post(ResponseTemplate::new(204))
         .expect(0)
         .mount(&app.graph)
         .await;
@@ -407,8 +403,7 @@ async fn two_sweepers_resubmit_a_stuck_change_once(backend: Backend) {
         .respond_with(listed(json!([])).set_delay(Duration::from_millis(50)))
         .mount(&app.graph)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("dev-6"))
+    every_post(accepted("dev-6"))
         .expect(1)
         .mount(&app.graph)
         .await;
@@ -451,8 +446,7 @@ async fn a_refused_operation_list_fails_the_change(backend: Backend) {
         .respond_with(graph_error(403, "Forbidden", "req-403"))
         .mount(&app.graph)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("dev-8"))
+    every_post(accepted("dev-8"))
         .expect(0)
         .mount(&app.graph)
         .await;
@@ -479,13 +473,11 @@ async fn a_throttled_resubmission_is_tried_again(backend: Backend) {
         .respond_with(listed(json!([])))
         .mount(&app.graph)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "0.1"))
+    every_post(ResponseTemplate::new(429).insert_header("Retry-After", "0.1"))
         .up_to_n_times(1)
         .mount(&app.graph)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("dev-9"))
+    every_post(accepted("dev-9"))
         .expect(1)
         .mount(&app.graph)
         .await;
@@ -506,7 +498,9 @@ async fn a_throttled_resubmission_is_tried_again(backend: Backend) {
 
 async fn the_intake_never_overwrites_a_sweeper_that_took_over(backend: Backend) {
     let app = spawn_app_with(backend.options().await).await;
-    graph_accepts_after(&app.graph, "dev-10", Duration::from_millis(800)).await;
+    every_post(accepted("dev-10").set_delay(Duration::from_millis(800)))
+        .mount(&app.graph)
+        .await;
     let submit = {
         let (http, address) = (app.http.clone(), app.address.clone());
         tokio::spawn(async move {

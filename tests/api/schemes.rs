@@ -4,8 +4,7 @@
 //! graphgate's own code, from each scheme's specification.
 
 use serde_json::{Value, json};
-use wiremock::matchers::method;
-use wiremock::{Mock, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
 use crate::helpers::*;
 
@@ -30,7 +29,7 @@ async fn send_standard(
 #[tokio::test]
 async fn a_standard_webhooks_delivery_is_verified_over_the_raw_body() {
     let app = spawn_app().await;
-    graph_accepts(&app.graph, "d1").await;
+    every_post(accepted("d1")).mount(&app.graph).await;
     let now = app.now().unix_timestamp();
     let body = br#"{"action": "restartDevice", "deviceId": "d1", "reference": "CHG0040001"}"#;
 
@@ -101,7 +100,7 @@ async fn a_standard_webhooks_delivery_is_verified_over_the_raw_body() {
 #[tokio::test]
 async fn an_hmac_sha256_delivery_is_verified_in_the_configured_header() {
     let app = spawn_app().await;
-    graph_accepts(&app.graph, "d1").await;
+    every_post(accepted("d1")).mount(&app.graph).await;
     let body = serde_json::to_vec(&json!({"action": "restartDevice", "deviceId": "d1"})).unwrap();
     let signature = hmac_sha256_signature(HMAC_SECRET, &body);
     let send = |header: &'static str, value: String, body: Vec<u8>| {
@@ -187,8 +186,7 @@ async fn an_hmac_sha256_delivery_is_verified_in_the_configured_header() {
 #[tokio::test]
 async fn a_slack_or_teams_caller_cannot_use_the_changes_route() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500))
+    every_post(ResponseTemplate::new(500))
         .mount(&app.graph)
         .await;
     // A body signed as Slack signs: the right route for it is /v1/slack/commands.

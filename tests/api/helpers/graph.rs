@@ -1,8 +1,6 @@
 //! Fakes of Microsoft Graph and its token endpoint: what they answer, and how a test reads
 //! what they were sent.
 
-use std::time::Duration;
-
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -44,7 +42,7 @@ pub async fn mount_token(login: &MockServer, lifetime_secs: u64) {
 
 /// Graph accepts every action and reports every operation with `status`.
 pub async fn graph_finishing_with(app: &TestApp, status: &str) {
-    graph_accepts(&app.graph, "d1").await;
+    every_post(accepted("d1")).mount(&app.graph).await;
     Mock::given(method("GET"))
         .respond_with(operation(status))
         .mount(&app.graph)
@@ -96,15 +94,9 @@ pub fn bearer(request: &Request) -> String {
         .to_owned()
 }
 
-/// Graph accepts every device action it is sent, as an action on `device`.
-pub async fn graph_accepts(graph: &MockServer, device: &str) {
-    graph_accepts_after(graph, device, Duration::ZERO).await;
-}
-
-/// As [`graph_accepts`], answering each action after `delay`.
-pub async fn graph_accepts_after(graph: &MockServer, device: &str, delay: Duration) {
-    Mock::given(method("POST"))
-        .respond_with(accepted(device).set_delay(delay))
-        .mount(graph)
-        .await;
+/// A fake (Graph, a callback receiver, …) answering every POST it gets with `answer`: mount
+/// it, or say first how many calls it must get (`.expect(n)`). `every_post(accepted("d1"))`
+/// is Graph accepting a device action.
+pub fn every_post(answer: ResponseTemplate) -> Mock {
+    Mock::given(method("POST")).respond_with(answer)
 }

@@ -28,7 +28,7 @@ async fn submit(app: &TestApp, callback: &str) -> String {
 
 async fn a_finished_change_is_reported_with_a_standard_webhooks_signature(backend: Backend) {
     let app = spawn_app_with(backend.options().await).await;
-    graph_finishing_with(&app, "succeeded").await;
+    graph_finishing_with(&app.graph, "succeeded").await;
     let hook = receiver().await;
     Mock::given(method("POST"))
         .and(path("/hooks/graphgate"))
@@ -79,7 +79,7 @@ async fn a_finished_change_is_reported_with_a_standard_webhooks_signature(backen
 
 async fn a_failed_callback_is_retried_and_every_attempt_recorded(backend: Backend) {
     let app = spawn_app_with(backend.options().await).await;
-    graph_finishing_with(&app, "failed").await;
+    graph_finishing_with(&app.graph, "failed").await;
     let hook = receiver().await;
     every_post(ResponseTemplate::new(500))
         .up_to_n_times(1)
@@ -132,7 +132,7 @@ async fn a_callback_is_given_up_after_the_last_attempt(backend: Backend) {
         ..backend.options().await
     })
     .await;
-    graph_finishing_with(&app, "succeeded").await;
+    graph_finishing_with(&app.graph, "succeeded").await;
     let hook = receiver().await;
     every_post(ResponseTemplate::new(503))
         .expect(3)
@@ -177,7 +177,7 @@ async fn a_hanging_receiver_does_not_hold_up_the_sweep(backend: Backend) {
         ..backend.options().await
     })
     .await;
-    graph_finishing_with(&app, "succeeded").await;
+    graph_finishing_with(&app.graph, "succeeded").await;
     let hook = receiver().await;
     every_post(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
         .mount(&hook)
@@ -220,7 +220,7 @@ async fn in_lambda_callbacks_to_non_public_addresses_are_refused(backend: Backen
         ..backend.options().await
     })
     .await;
-    graph_finishing_with(&app, "succeeded").await;
+    graph_finishing_with(&app.graph, "succeeded").await;
     let hook = receiver().await;
     every_post(ResponseTemplate::new(200))
         .expect(0)
@@ -281,7 +281,7 @@ async fn a_callback_needs_a_signing_secret() {
 
 async fn two_sweepers_send_one_callback(backend: Backend) {
     let app = spawn_app_with(backend.options().await).await;
-    graph_finishing_with(&app, "succeeded").await;
+    graph_finishing_with(&app.graph, "succeeded").await;
     let hook = receiver().await;
     every_post(ResponseTemplate::new(200).set_delay(Duration::from_millis(100)))
         .expect(5)
@@ -314,7 +314,7 @@ async fn two_sweepers_send_one_callback(backend: Backend) {
 
 async fn redirects_are_not_followed(backend: Backend) {
     let app = spawn_app_with(backend.options().await).await;
-    graph_finishing_with(&app, "succeeded").await;
+    graph_finishing_with(&app.graph, "succeeded").await;
     let elsewhere = receiver().await;
     every_post(ResponseTemplate::new(200))
         .expect(0)

@@ -28,7 +28,7 @@ fn graph_posts(requests: &[wiremock::Request]) -> usize {
 
 async fn a_repeat_gets_the_first_answer_even_after_the_change_finished(backend: Backend) {
     let app = spawn_app_with(backend.options().await).await;
-    graph_finishing_with(&app, "succeeded").await;
+    graph_finishing_with(&app.graph, "succeeded").await;
     let body = restart("d1");
     let first = post_keyed(&app, "CHG0050001-approved", &body).await;
     assert_eq!(first.status(), 202);

@@ -18,7 +18,10 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use wiremock::{MockServer, Request};
 
-use super::*;
+use super::{
+    CLIENT_SECRET, ManualClock, TOKEN, TOKEN_PATH, callers_json, dynamo_client, fresh_table,
+    graph_fake, json_of, mount_token, soon,
+};
 
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     if std::env::var_os("TEST_LOG").is_some() {

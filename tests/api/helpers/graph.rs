@@ -5,7 +5,7 @@ use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use super::*;
+use super::{TOKEN_PATH, json_of};
 
 /// A fake Graph that, like Graph's front end, answers 411 Length Required to a POST with
 /// neither `Content-Length` nor chunked encoding, whatever else is mounted. graphgate reaches
@@ -41,11 +41,11 @@ pub async fn mount_token(login: &MockServer, lifetime_secs: u64) {
 }
 
 /// Graph accepts every action and reports every operation with `status`.
-pub async fn graph_finishing_with(app: &TestApp, status: &str) {
-    every_post(accepted("d1")).mount(&app.graph).await;
+pub async fn graph_finishing_with(graph: &MockServer, status: &str) {
+    every_post(accepted("d1")).mount(graph).await;
     Mock::given(method("GET"))
         .respond_with(operation(status))
-        .mount(&app.graph)
+        .mount(graph)
         .await;
 }
 

@@ -5,7 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use super::*;
+use super::CLIENT_SECRET;
 
 /// Kills the child when the test ends, however it ends.
 pub struct Running(pub Child);

@@ -8,10 +8,10 @@ use axum::Router;
 use crate::callback::CallbackSender;
 use crate::callers::CallerSource;
 use crate::change::Pacing;
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::graph::GraphClient;
-use crate::intake::{self, Intake, IntakeSettings};
+use crate::intake::{self, InFlight, Intake, IntakeSettings};
 use crate::store::{self, Store, StoreError};
 use crate::sweeper::{SweepSettings, Sweeper};
 
@@ -28,26 +28,21 @@ pub struct App {
 }
 
 impl App {
-    /// Builds the clients, on the system clock. Nothing here calls a service: the first Graph
-    /// token is fetched by the first request that needs it, keeping cold starts short.
+    /// Builds the clients, on the settings' clock. Nothing here calls a service: the first
+    /// Graph token is fetched by the first request that needs it, keeping cold starts short.
     pub async fn from_settings(settings: Settings) -> Result<Self, StoreError> {
-        Self::with_clock(settings, Arc::new(SystemClock)).await
-    }
-
-    /// As [`App::from_settings`], with time from `clock`: tests move it on by hand.
-    pub async fn with_clock(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
         let store = store::open(&settings.store).await?;
-        Ok(Self::with_store(settings, store, clock))
+        Ok(Self::with_store(settings, store))
     }
 
-    /// As [`App::with_clock`], over a store already opened from `settings.store`.
-    pub fn with_store(settings: Settings, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+    /// As [`App::from_settings`], over a store already opened from `settings.store`.
+    pub fn with_store(settings: Settings, store: Arc<dyn Store>) -> Self {
         App {
             store,
             graph: Arc::new(settings.graph.client()),
             callers: settings.callers,
             callbacks: Arc::new(CallbackSender::new(settings.callback_policy)),
-            clock,
+            clock: settings.clock,
             intake: settings.intake,
             sweep: settings.sweep,
             pacing: settings.pacing,
@@ -64,6 +59,7 @@ impl App {
             settings: self.intake,
             pacing: self.pacing,
             clock: self.clock.clone(),
+            deliveries: InFlight::default(),
         })
     }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use time::OffsetDateTime;
 
 /// Where `now` comes from.
-pub trait Clock: Send + Sync {
+pub trait Clock: Send + Sync + std::fmt::Debug {
     fn now(&self) -> OffsetDateTime;
 }
 

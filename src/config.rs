@@ -18,6 +18,7 @@ use std::time::Duration;
 use crate::callback::TargetPolicy;
 use crate::callers::CallerSource;
 use crate::change::Pacing;
+use crate::clock::{Clock, SystemClock};
 use crate::intake::IntakeSettings;
 use crate::store::StoreSettings;
 use crate::sweeper::SweepSettings;
@@ -44,29 +45,31 @@ pub struct Settings {
     pub connections: ConnectionLimits,
     /// The CloudWatch namespace of the metrics the Lambda functions write.
     pub metrics_namespace: String,
+    /// Where every time rule of the process takes `now` from.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Settings {
     /// Settings from the process's environment, with the secrets it names by ARN read from
     /// Secrets Manager.
     pub async fn load() -> Result<Self, ConfigError> {
-        Self::load_from(&process_env).await
+        Self::load_from(&process_env, Arc::new(SystemClock)).await
     }
 
-    /// As [`Settings::load`], from `env` instead of the process's environment.
-    pub async fn load_from(env: Env<'_>) -> Result<Self, ConfigError> {
+    /// As [`Settings::load`], from `env` instead of the process's environment, on `clock`.
+    pub async fn load_from(env: Env<'_>, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
         let secrets = secrets_by_arn(env).await?;
-        Self::from_lookup(&by_arn::with_secrets(&secrets, env))
+        Self::from_lookup(&by_arn::with_secrets(&secrets, env), clock)
     }
 
-    pub fn from_lookup(env: Env<'_>) -> Result<Self, ConfigError> {
+    pub fn from_lookup(env: Env<'_>, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
         let sweep = service::sweep(env)?;
         let pacing = service::pacing(env)?;
         let sweep_interval = service::sweep_interval(env)?;
         let intake = service::intake(env)?;
         Ok(Settings {
-            graph: graph::graph(env)?,
-            callers: callers::callers(env)?,
+            graph: graph::graph(env, &clock)?,
+            callers: callers::callers(env, &clock)?,
             store: store::store(env)?,
             intake,
             sweep,
@@ -75,6 +78,7 @@ impl Settings {
             callback_policy: TargetPolicy::PublicHttpsOnly,
             connections: service::connections(env)?,
             metrics_namespace: service::metrics_namespace(env)?,
+            clock,
         })
     }
 }
@@ -86,7 +90,7 @@ mod tests {
     use super::*;
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        Settings::from_lookup(&lookup(vars))
+        Settings::from_lookup(&lookup(vars), Arc::new(SystemClock))
     }
 
     #[test]

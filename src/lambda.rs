@@ -16,7 +16,7 @@ use futures::future::{BoxFuture, Shared};
 use tokio::time::Instant;
 
 use crate::app::App;
-use crate::clock::{SystemClock, invocation_time_left};
+use crate::clock::invocation_time_left;
 use crate::config::Settings;
 use crate::metrics;
 use crate::store::{self, Store, StoreError, StoreSettings};
@@ -82,7 +82,7 @@ async fn start() -> Option<App> {
             .inspect_err(|e| tracing::error!(error = %error_chain(e), "cannot open the store"))
             .ok()?,
     };
-    Some(App::with_store(settings, store, Arc::new(SystemClock)))
+    Some(App::with_store(settings, store))
 }
 
 /// The store, if it is a DynamoDB table, made while Secrets Manager answers: a table's client

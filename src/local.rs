@@ -7,6 +7,7 @@ pub use server::Application;
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -15,6 +16,7 @@ use tokio::time::Instant;
 use crate::app::App;
 use crate::callback::TargetPolicy;
 use crate::change::DeviceFilter;
+use crate::clock::SystemClock;
 use crate::config::{CREDENTIAL_VARS, GraphSettings, Settings, process_env};
 use crate::intake::IntakeSettings;
 use crate::simulator::{self, SimulatorState};
@@ -133,7 +135,11 @@ pub async fn serve(listen: SocketAddr, simulate: bool) -> Result<(), Box<dyn std
             "GRAPHGATE_CALLERS" => process_env(name).or(demo_callers.clone()),
             _ => process_env(name),
         };
-        (Settings::load_from(&overlay).await?, demo_token, Some(addr))
+        (
+            Settings::load_from(&overlay, Arc::new(SystemClock)).await?,
+            demo_token,
+            Some(addr),
+        )
     } else {
         (Settings::load().await?, None, None)
     };

@@ -99,7 +99,7 @@ impl std::fmt::Display for Counts {
 }
 
 /// The system's time plus what the harness has moved it on by.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct MovedClock(Mutex<time::Duration>);
 
 impl Clock for MovedClock {
@@ -139,11 +139,11 @@ impl Counted {
         env.push(("GRAPHGATE_TABLE", table.clone()));
         env.push(("GRAPHGATE_DUE_SHARDS", shards.to_string()));
         let lookup = |name: &str| env.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
-        let mut settings = Settings::from_lookup(&lookup)?;
+        let clock = Arc::new(MovedClock::default());
+        let mut settings = Settings::from_lookup(&lookup, clock.clone())?;
         // The receiver is the harness, on loopback.
         settings.callback_policy = TargetPolicy::AllowLoopbackHttp;
-        let clock = Arc::new(MovedClock::default());
-        let mut app = App::with_clock(settings, clock.clone()).await?;
+        let mut app = App::from_settings(settings).await?;
         let requests = Requests::default();
         let counting = aws_sdk_dynamodb::Client::from_conf(
             plain

@@ -8,10 +8,12 @@
 //! `GRAPHGATE_SWEEP_BATCH`). So the time measured is the pass's alone, not a process start.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use graphgate::app::App;
+use graphgate::clock::SystemClock;
 use graphgate::config::Settings;
 use tokio::time::Instant;
 
@@ -56,7 +58,7 @@ pub async fn rows(
         env.push(("GRAPHGATE_SWEEP_CONCURRENCY", concurrency.to_string()));
         env.push(("GRAPHGATE_SWEEP_BATCH", pending.to_string()));
         let lookup = |name: &str| env.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
-        let sweeper = App::from_settings(Settings::from_lookup(&lookup)?)
+        let sweeper = App::from_settings(Settings::from_lookup(&lookup, Arc::new(SystemClock))?)
             .await?
             .sweeper();
         tokio::time::sleep_until(all_due).await;

@@ -7,13 +7,17 @@ use super::by_arn::{CALLERS_BY_ARN, secret_ttl};
 use super::env::{ConfigError, Env};
 use super::rotation::RotatingSecret;
 use crate::callers::{CallerRegistry, CallerSource, FixedCallers};
+use crate::clock::Clock;
 
 const ARN: &str = CALLERS_BY_ARN.0;
 const CALLERS: &str = CALLERS_BY_ARN.1;
 
 /// `GRAPHGATE_CALLERS`: a JSON array inline, or the path of a file holding one; or, with
 /// `GRAPHGATE_CALLERS_SECRET_ARN`, the array in that secret, read again after the TTL.
-pub(super) fn callers(env: Env<'_>) -> Result<Arc<dyn CallerSource>, ConfigError> {
+pub(super) fn callers(
+    env: Env<'_>,
+    clock: &Arc<dyn Clock>,
+) -> Result<Arc<dyn CallerSource>, ConfigError> {
     if let Some(arn) = env(ARN) {
         let text = env(CALLERS).ok_or(ConfigError::Missing {
             name: CALLERS,
@@ -21,7 +25,7 @@ pub(super) fn callers(env: Env<'_>) -> Result<Arc<dyn CallerSource>, ConfigError
         })?;
         // The rotation keeps only the reason's text.
         let parse = |json: &str| CallerRegistry::parse(json).map_err(|e| e.to_string());
-        return RotatingSecret::new(ARN, arn, secret_ttl(env)?, parse, &text)
+        return RotatingSecret::new(ARN, arn, secret_ttl(env)?, parse, &text, clock.clone())
             .map(|source| Arc::new(source) as Arc<dyn CallerSource>)
             .map_err(|detail| ConfigError::invalid(ARN, detail));
     }
@@ -58,6 +62,12 @@ fn registry(env: Env<'_>) -> Result<CallerRegistry, ConfigError> {
 pub(super) mod tests {
     use super::super::env::lookup;
     use super::*;
+    use crate::clock::SystemClock;
+
+    /// The callers `env` names, on the system clock: no rule tested here reads it.
+    fn callers(env: Env<'_>) -> Result<Arc<dyn CallerSource>, ConfigError> {
+        super::callers(env, &(Arc::new(SystemClock) as Arc<dyn Clock>))
+    }
 
     /// A registry of one caller, for tests of settings that need one.
     pub(in crate::config) const CALLERS_JSON: &str = r#"[{"name":"itsm","auth":{"scheme":"bearer","token":"0123456789abcdef0123456789abcdef"},"allow":["*"]}]"#;

@@ -9,9 +9,13 @@ use secrecy::SecretString;
 use super::by_arn::secret_ttl;
 use super::env::{ConfigError, Env};
 use super::rotation::{Parse, RotatingSecret};
+use crate::clock::Clock;
 use crate::graph::{ClientCertificate, Credential, CredentialSource, FixedCredential};
 
-pub(super) fn credential(env: Env<'_>) -> Result<Arc<dyn CredentialSource>, ConfigError> {
+pub(super) fn credential(
+    env: Env<'_>,
+    clock: &Arc<dyn Clock>,
+) -> Result<Arc<dyn CredentialSource>, ConfigError> {
     let secret = env("GRAPH_CLIENT_SECRET");
     let certificate = env("GRAPH_CLIENT_CERTIFICATE");
     let (name, arn_name, text, parse): (_, _, _, Parse<Credential>) = match (secret, certificate) {
@@ -47,9 +51,11 @@ pub(super) fn credential(env: Env<'_>) -> Result<Arc<dyn CredentialSource>, Conf
         }
     };
     match env(arn_name) {
-        Some(arn) => RotatingSecret::new(arn_name, arn, secret_ttl(env)?, parse, &text)
-            .map(|source| Arc::new(source) as Arc<dyn CredentialSource>)
-            .map_err(|detail| ConfigError::invalid(arn_name, detail)),
+        Some(arn) => {
+            RotatingSecret::new(arn_name, arn, secret_ttl(env)?, parse, &text, clock.clone())
+                .map(|source| Arc::new(source) as Arc<dyn CredentialSource>)
+                .map_err(|detail| ConfigError::invalid(arn_name, detail))
+        }
         None => parse(&text)
             .map(|c| Arc::new(FixedCredential::new(c)) as Arc<dyn CredentialSource>)
             .map_err(|detail| ConfigError::invalid(name, detail)),
@@ -88,6 +94,12 @@ fn inline_or_file(name: &'static str, value: String) -> Result<String, ConfigErr
 mod tests {
     use super::super::env::lookup;
     use super::*;
+    use crate::clock::SystemClock;
+
+    /// The credential `env` names, on the system clock: no rule tested here reads it.
+    fn credential(env: Env<'_>) -> Result<Arc<dyn CredentialSource>, ConfigError> {
+        super::credential(env, &(Arc::new(SystemClock) as Arc<dyn Clock>))
+    }
 
     #[test]
     fn exactly_one_credential_is_given_and_a_bad_certificate_is_named() {

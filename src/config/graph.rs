@@ -1,10 +1,13 @@
 //! Where Graph and its token endpoint are, which API version each family of calls uses, and
 //! who graphgate signs in as.
 
+use std::sync::Arc;
+
 use super::by_arn::{GRAPH_BY_ARN, read_by_arn, with_secrets};
 use super::credential::credential;
 use super::env::{ConfigError, Env, process_env};
 use crate::change::TenantId;
+use crate::clock::{Clock, SystemClock};
 use crate::graph::{
     ApiVersion, ClientCredentials, Cloud, GraphBase, GraphClient, RetryPolicy, check_endpoint,
 };
@@ -15,22 +18,31 @@ pub struct GraphSettings {
     pub cloud: Cloud,
     pub credentials: ClientCredentials,
     pub retry: RetryPolicy,
+    /// What the token cache and a secret read by ARN keep time by.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl GraphSettings {
     /// Only the Graph settings, from the process's environment: all `graphgate check` needs.
     pub async fn load() -> Result<Self, ConfigError> {
         let secrets = read_by_arn(&process_env, &GRAPH_BY_ARN).await?;
-        graph(&with_secrets(&secrets, &process_env))
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        graph(&with_secrets(&secrets, &process_env), &clock)
     }
 
     /// The process's one Graph client.
     pub fn client(self) -> GraphClient {
-        GraphClient::new(self.base, self.cloud, self.credentials, self.retry)
+        GraphClient::new(
+            self.base,
+            self.cloud,
+            self.credentials,
+            self.retry,
+            self.clock,
+        )
     }
 }
 
-pub(super) fn graph(env: Env<'_>) -> Result<GraphSettings, ConfigError> {
+pub(super) fn graph(env: Env<'_>, clock: &Arc<dyn Clock>) -> Result<GraphSettings, ConfigError> {
     let cloud = match env("GRAPH_CLOUD") {
         None => Cloud::Global,
         Some(name) => Cloud::parse(&name).ok_or_else(|| {
@@ -70,12 +82,13 @@ pub(super) fn graph(env: Env<'_>) -> Result<GraphSettings, ConfigError> {
         credentials: ClientCredentials {
             token_url,
             client_id,
-            credential: credential(env)?,
+            credential: credential(env, clock)?,
             scope: base.scope(),
         },
         base,
         cloud,
         retry: RetryPolicy::default(),
+        clock: clock.clone(),
     })
 }
 
@@ -97,6 +110,11 @@ mod tests {
     use super::super::env::lookup;
     use super::*;
     use crate::graph::ApiFamily;
+
+    /// The Graph settings `env` names, on the system clock: no rule tested here reads it.
+    fn graph(env: Env<'_>) -> Result<GraphSettings, ConfigError> {
+        super::graph(env, &(Arc::new(SystemClock) as Arc<dyn Clock>))
+    }
 
     #[test]
     fn national_clouds_pick_graph_and_authority() {

@@ -1,6 +1,7 @@
 //! Secrets named by ARN that graphgate reads again while it runs, so that rotating one in
 //! Secrets Manager needs no redeploy: after a time to live, and at once when the service that
-//! checks the secret refuses the value graphgate holds.
+//! checks the secret refuses the value graphgate holds. The time to live goes by the
+//! process's clock, so a test moves it on instead of waiting it out.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -8,9 +9,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
-use tokio::time::Instant;
+use time::OffsetDateTime;
 
 use crate::callers::{CallerRegistry, CallerSource};
+use crate::clock::Clock;
 use crate::graph::{Credential, CredentialSource};
 
 /// How soon a read that failed, or found an unusable value, is tried again, when the time to
@@ -21,7 +23,8 @@ const RETRY_FAILED_READ: Duration = Duration::from_secs(60);
 /// simply wrong must not turn every sign-in into a Secrets Manager call.
 const FORCED_READ_SPACING: Duration = Duration::from_secs(5);
 
-/// The longest a read may take before the value held is kept.
+/// The longest a read may take before the value held is kept: real time, as it measures
+/// waiting on Secrets Manager.
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Makes a value of a secret's text, or says why it cannot.
@@ -39,6 +42,8 @@ pub struct RotatingSecret<T> {
     state: Mutex<State<T>>,
     /// Held for the length of a read: one read at a time.
     reading: tokio::sync::Mutex<()>,
+    /// What the time to live and the spacing of forced reads go by.
+    clock: Arc<dyn Clock>,
 }
 
 struct State<T> {
@@ -46,8 +51,8 @@ struct State<T> {
     /// SHA-256 of the text `value` was parsed from: a read that finds the same text keeps
     /// the same value, without parsing or keeping the secret's text.
     digest: [u8; 32],
-    next_read: Instant,
-    last_forced: Option<Instant>,
+    next_read: OffsetDateTime,
+    last_forced: Option<OffsetDateTime>,
 }
 
 impl<T> fmt::Debug for RotatingSecret<T> {
@@ -67,6 +72,7 @@ impl<T: Send + Sync> RotatingSecret<T> {
         ttl: Duration,
         parse: Parse<T>,
         text: &str,
+        clock: Arc<dyn Clock>,
     ) -> Result<Self, String> {
         Ok(Self {
             variable,
@@ -75,11 +81,12 @@ impl<T: Send + Sync> RotatingSecret<T> {
             state: Mutex::new(State {
                 value: Arc::new(parse(text)?),
                 digest: Sha256::digest(text).into(),
-                next_read: Instant::now() + ttl,
+                next_read: clock.now() + ttl,
                 last_forced: None,
             }),
             reading: tokio::sync::Mutex::new(()),
             parse,
+            clock,
         })
     }
 
@@ -90,7 +97,7 @@ impl<T: Send + Sync> RotatingSecret<T> {
     pub async fn current(&self) -> Arc<T> {
         let held = {
             let state = self.state();
-            if Instant::now() < state.next_read {
+            if self.clock.now() < state.next_read {
                 return state.value.clone();
             }
             state.value.clone()
@@ -99,7 +106,7 @@ impl<T: Send + Sync> RotatingSecret<T> {
             return held;
         };
         // Another request may have finished a read between the two looks.
-        if Instant::now() >= self.state().next_read {
+        if self.clock.now() >= self.state().next_read {
             self.read().await;
         }
         self.state().value.clone()
@@ -113,7 +120,7 @@ impl<T: Send + Sync> RotatingSecret<T> {
             if !Arc::ptr_eq(&state.value, refused) {
                 return true;
             }
-            let now = Instant::now();
+            let now = self.clock.now();
             if state
                 .last_forced
                 .is_some_and(|at| now < at + FORCED_READ_SPACING)
@@ -133,7 +140,7 @@ impl<T: Send + Sync> RotatingSecret<T> {
     /// use; the log names the variable, never the secret's text.
     async fn read(&self) {
         let variable = self.variable;
-        let retry_soon = Instant::now() + self.ttl.min(RETRY_FAILED_READ);
+        let retry_soon = self.clock.now() + self.ttl.min(RETRY_FAILED_READ);
         let text = match tokio::time::timeout(READ_TIMEOUT, crate::secrets::read(&self.arn)).await {
             Ok(Ok(text)) => text,
             Ok(Err(e)) => {
@@ -152,7 +159,7 @@ impl<T: Send + Sync> RotatingSecret<T> {
         };
         let digest: [u8; 32] = Sha256::digest(&text).into();
         if digest == self.state().digest {
-            self.state().next_read = Instant::now() + self.ttl;
+            self.state().next_read = self.clock.now() + self.ttl;
             return;
         }
         match (self.parse)(&text) {
@@ -161,7 +168,7 @@ impl<T: Send + Sync> RotatingSecret<T> {
                 let mut state = self.state();
                 state.value = Arc::new(value);
                 state.digest = digest;
-                state.next_read = Instant::now() + self.ttl;
+                state.next_read = self.clock.now() + self.ttl;
             }
             Err(detail) => {
                 tracing::error!(

@@ -1,7 +1,6 @@
 //! The Graph calls graphgate makes.
 
-use std::sync::{Arc, LazyLock};
-use std::time::Duration;
+use std::sync::Arc;
 
 use reqwest::header::{CONTENT_LENGTH, LOCATION};
 use reqwest::{Method, Response, StatusCode};
@@ -14,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::base::GraphBase;
 use super::cloud::Cloud;
 use super::error::{GraphError, request_id};
+use super::http::{self, LazyHttp};
 use super::location::LocationError;
 use super::notices::{Notices, RetirementNotice};
 use super::operation;
@@ -24,22 +24,8 @@ use super::token::{ClientCredentials, TokenSource};
 use crate::change::{
     Action, ActionOutcome, AppDefinition, AppScope, DeviceId, DeviceOperation, InstallationId,
 };
+use crate::clock::Clock;
 use crate::metrics::{self, Dimension, Metric};
-
-/// The HTTP client of Graph and its token endpoint, built on first use: a cold start that
-/// answers a read or a health check never needs it.
-pub(super) type LazyHttp = Arc<LazyLock<reqwest::Client, fn() -> reqwest::Client>>;
-
-fn http_client() -> reqwest::Client {
-    crate::tls::build(
-        crate::tls::public_client()
-            .user_agent(concat!("graphgate/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
-            // A redirect could carry the bearer token to another host.
-            .redirect(reqwest::redirect::Policy::none()),
-    )
-}
 
 /// One Graph client per process: a connection pool, a token cache and a retry policy.
 pub struct GraphClient {
@@ -59,9 +45,10 @@ impl GraphClient {
         cloud: Cloud,
         credentials: ClientCredentials,
         retry: RetryPolicy,
+        clock: Arc<dyn Clock>,
     ) -> Self {
-        let http: LazyHttp = Arc::new(LazyLock::new(http_client));
-        let tokens = TokenSource::new(http.clone(), credentials, retry.clone());
+        let http = http::lazy();
+        let tokens = TokenSource::new(http.clone(), credentials, retry.clone(), clock);
         let single = RetryPolicy {
             max_attempts: 1,
             ..retry.clone()

@@ -7,6 +7,7 @@ mod cloud;
 mod credential;
 mod endpoints;
 mod error;
+mod http;
 mod inventory;
 mod location;
 mod notices;

@@ -1,19 +1,23 @@
 //! Access tokens by the client-credentials grant, cached and refreshed before they expire.
 //! When Entra refuses the credential as invalid or expired, the credential source is asked
-//! for a newer one (a rotated secret) and the request is made once more.
+//! for a newer one (a rotated secret) and the request is made once more. When a token is due
+//! goes by the process's clock; how long a request may take, by real time.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use time::OffsetDateTime;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 use url::Url;
 
 use super::credential::{Credential, CredentialSource};
 use super::error::GraphError;
+use super::http::LazyHttp;
 use super::retry::{self, RetryPolicy};
+use crate::clock::Clock;
 
 /// graphgate's app registration, as the token endpoint knows it.
 #[derive(Debug, Clone)]
@@ -41,14 +45,14 @@ impl AccessToken {
 
 struct Cached {
     token: AccessToken,
-    refresh_at: Instant,
-    expires_at: Instant,
+    refresh_at: OffsetDateTime,
+    expires_at: OffsetDateTime,
 }
 
 /// A failed fetch, remembered briefly so requests queued behind it fail at once instead of
 /// each asking the token endpoint again.
 struct RecentFailure {
-    at: Instant,
+    at: OffsetDateTime,
     refusal: Option<(u16, String)>,
 }
 
@@ -64,29 +68,32 @@ struct Cache {
 /// Hands out tokens, asking the token endpoint only when the cached one is due for refresh.
 /// The lock is held across the fetch, so a burst of requests on a cold cache makes one call.
 pub struct TokenSource {
-    http: super::client::LazyHttp,
+    http: LazyHttp,
     credentials: ClientCredentials,
     retry: RetryPolicy,
     cache: Mutex<Cache>,
+    clock: Arc<dyn Clock>,
 }
 
 impl TokenSource {
     pub fn new(
-        http: super::client::LazyHttp,
+        http: LazyHttp,
         credentials: ClientCredentials,
         retry: RetryPolicy,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             http,
             credentials,
             retry,
             cache: Mutex::new(Cache::default()),
+            clock,
         }
     }
 
     pub async fn token(&self, deadline: Instant) -> Result<AccessToken, GraphError> {
         let mut cache = self.cache.lock().await;
-        let now = Instant::now();
+        let now = self.clock.now();
         if let Some(cached) = cache.token.as_ref().filter(|c| now < c.refresh_at) {
             return Ok(cached.token.clone());
         }
@@ -116,7 +123,7 @@ impl TokenSource {
             }
             Err(e) => {
                 cache.failure = Some(RecentFailure {
-                    at: Instant::now(),
+                    at: self.clock.now(),
                     refusal: match &e {
                         GraphError::TokenRefused { http_status, error } => {
                             Some((*http_status, error.clone()))
@@ -192,7 +199,7 @@ impl TokenSource {
             }));
             form
         };
-        let started = Instant::now();
+        let started = self.clock.now();
         let response = retry::send(&self.retry, deadline, None, || {
             self.http.post(c.token_url.clone()).form(&form())
         })

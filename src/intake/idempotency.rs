@@ -8,13 +8,16 @@ use axum::body::Body;
 use axum::http::header::{CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use sha2::{Digest, Sha256};
 
+use super::in_flight::Turn;
 use super::{ApiError, Intake};
 use crate::callers::{Caller, Scheme};
 use crate::change::{ChangeId, FieldError, IdempotencyKey, KeptAnswer, KeyedDelivery};
+use crate::graph::RetryPolicy;
 use crate::telemetry::error_chain;
 
 /// Where a bearer caller's delivery key comes from, first found first: its own
@@ -26,8 +29,18 @@ const KEY_HEADERS: [&str; 4] = [
     "x-atlassian-webhook-identifier",
 ];
 
-/// How often a repeat that arrived while the first delivery is in flight looks again.
-const WAIT_STEP: Duration = Duration::from_millis(50);
+/// How a repeat waits between looks at the store while another process (another Lambda
+/// instance) carries out the first delivery: full jitter under a cap that doubles from
+/// 25 ms to 500 ms. At a fixed 50 ms, a storm of 200 read one item about 4,000 times a
+/// second, more than one DynamoDB partition serves, and the first delivery's own writes
+/// queued behind those reads. Repeats within one process wait in memory instead (see
+/// `in_flight`). The deadline of each request still bounds its waiting.
+const WAITING: RetryPolicy = RetryPolicy {
+    max_attempts: u32::MAX,
+    base_delay: Duration::from_millis(25),
+    max_delay: Duration::from_millis(500),
+    min_attempt_time: Duration::ZERO,
+};
 
 /// The delivery's key, if it has one; a key that is not usable is a 400 naming its header.
 /// A signed delivery's key comes only from what its signature covers, or anyone holding a
@@ -99,16 +112,33 @@ pub async fn once(
         intake.clock.now(),
         time::Duration::try_from(intake.settings.idempotency_window).unwrap_or(time::Duration::DAY),
     );
+    let leading = loop {
+        match intake.deliveries.join(&delivery) {
+            Turn::Lead(leading) => break leading,
+            Turn::Follow(news) => {
+                if let Some(answer) = follow(news, deadline).await? {
+                    return Ok(answer);
+                }
+            }
+        }
+    };
+    let learned = |first: &KeyedDelivery| {
+        if let Some(leading) = &leading {
+            leading.learned(first);
+        }
+    };
     let mut held = intake
         .store
         .keep_delivery(&delivery, intake.clock.now())
         .await?;
+    let mut looks = 0;
     while let Some(first) = held {
         if !first.same_body(&delivery) {
             return Err(ApiError::IdempotencyKeyReused {
                 key: first.key.as_str().to_owned(),
             });
         }
+        learned(&first);
         if let Some(answer) = first.answer {
             tracing::info!(
                 key = first.key.as_str(),
@@ -116,12 +146,16 @@ pub async fn once(
             );
             return Ok(replay(answer));
         }
-        if Instant::now() + WAIT_STEP > deadline {
+        let now = Instant::now();
+        if now >= deadline {
             return Err(ApiError::DeliveryInFlight {
                 change_id: first.change_id,
             });
         }
-        tokio::time::sleep(WAIT_STEP).await;
+        // The last wait ends at the deadline, and one last look follows it: a repeat gives
+        // up only once its whole time is spent, not a wait's length before.
+        looks += 1;
+        tokio::time::sleep_until((now + WAITING.backoff(looks)).min(deadline)).await;
         // Waiting only reads; the key is taken again only once it is free (forgotten, or
         // expired).
         held = match intake.store.kept_delivery(&delivery).await? {
@@ -146,15 +180,35 @@ pub async fn once(
     let stored = if answer.status == StatusCode::SERVICE_UNAVAILABLE.as_u16() {
         intake.store.forget_delivery(&delivery).await
     } else {
-        intake
-            .store
-            .answer_delivery(&delivery.answered(answer))
-            .await
+        let answered = delivery.answered(answer);
+        learned(&answered);
+        intake.store.answer_delivery(&answered).await
     };
     if let Err(e) = stored {
         tracing::error!(key = delivery.key.as_str(), error = %error_chain(&e), "could not keep the answer to a keyed delivery");
     }
     Ok(response)
+}
+
+/// Waits, until `deadline`, for the answer the request of this process that handles the
+/// key learns; `None` when it went without one (it freed the key, or its own deadline came
+/// first), and the store is to be asked.
+async fn follow(
+    mut news: watch::Receiver<KeyedDelivery>,
+    deadline: Instant,
+) -> Result<Option<Response>, ApiError> {
+    let waited = tokio::time::timeout_at(deadline, async {
+        let first = news.wait_for(|first| first.answer.is_some()).await.ok()?;
+        first.answer.clone()
+    })
+    .await;
+    match waited {
+        Ok(Some(answer)) => Ok(Some(replay(answer))),
+        Ok(None) => Ok(None),
+        Err(_) => Err(ApiError::DeliveryInFlight {
+            change_id: news.borrow().change_id.clone(),
+        }),
+    }
 }
 
 /// The kept answer to a repeat of a delivery already answered, read without taking the

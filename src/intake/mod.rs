@@ -10,6 +10,7 @@ mod devices;
 mod extract;
 mod fleet;
 mod idempotency;
+mod in_flight;
 mod problem;
 mod rehearsal;
 mod slack;
@@ -17,6 +18,7 @@ mod strict_json;
 mod submit;
 mod teams;
 
+pub use in_flight::InFlight;
 use problem::{ApiError, Refused};
 
 use std::sync::Arc;
@@ -52,6 +54,8 @@ pub struct Intake {
     pub settings: IntakeSettings,
     pub pacing: Pacing,
     pub clock: Arc<dyn Clock>,
+    /// The keyed deliveries this process is handling now.
+    pub deliveries: InFlight,
 }
 
 impl Intake {

@@ -30,8 +30,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use time::OffsetDateTime;
 
 use super::due_index::{DUE, DUE_INDEX, DueShards};
@@ -418,22 +419,25 @@ impl Store for DynamoStore {
                 ":now",
                 AttributeValue::N(now.unix_timestamp().to_string()),
             )
+            // The write that loses brings back what holds the key: a retry storm's repeats
+            // make one request each, not a write and then a read.
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
             Ok(_) => Ok(None),
-            Err(e) if is_condition_failure(&e) => {
-                let json = self
-                    .held_attribute(
-                        delivery_key(delivery),
-                        "delivery",
-                        "a kept delivery has no body",
-                    )
-                    .await?;
-                serde_json::from_str(&json)
-                    .map(Some)
-                    .map_err(StoreError::Corrupt)
-            }
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                PutItemError::ConditionalCheckFailedException(held) => held
+                    .item()
+                    .and_then(|item| item.get("delivery"))
+                    .and_then(|v| v.as_s().ok())
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(serde::de::Error::custom("a kept delivery has no body"))
+                    })
+                    .and_then(|json| serde_json::from_str(json).map_err(StoreError::Corrupt))
+                    .map(Some),
+                other => Err(backend(other)),
+            },
             Err(e) => Err(backend(e)),
         }
     }

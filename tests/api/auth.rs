@@ -2,8 +2,6 @@
 
 use graphgate::change::Status;
 use serde_json::{Value, json};
-use wiremock::Mock;
-use wiremock::matchers::method;
 
 use crate::helpers::*;
 
@@ -61,11 +59,7 @@ async fn actions_outside_the_allow_list_get_403() {
     assert_eq!(p["action"], "updateSoftware");
     assert!(app.graph_requests().await.is_empty());
 
-    Mock::given(method("POST"))
-        .respond_with(accepted("d1"))
-        .expect(1)
-        .mount(&app.graph)
-        .await;
+    every_post(accepted("d1")).expect(1).mount(&app.graph).await;
     let response = app
         .post_change_as(
             RESTART_ONLY_TOKEN,
@@ -82,10 +76,7 @@ async fn actions_outside_the_allow_list_get_403() {
 #[tokio::test]
 async fn a_change_is_visible_only_to_the_caller_that_made_it() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("d1"))
-        .mount(&app.graph)
-        .await;
+    every_post(accepted("d1")).mount(&app.graph).await;
     let body: Value = app
         .post_change(json!({"action": "restartDevice", "deviceId": "d1"}))
         .await

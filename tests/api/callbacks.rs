@@ -28,7 +28,7 @@ async fn submit(app: &TestApp, callback: &str) -> String {
 
 async fn a_finished_change_is_reported_with_a_standard_webhooks_signature(backend: Backend) {
     let app = spawn_app_with(backend.options().await).await;
-    graph_finishing_with(&app, "succeeded").await;
+    graph_finishing_with(&app.graph, "succeeded").await;
     let hook = receiver().await;
     Mock::given(method("POST"))
         .and(path("/hooks/graphgate"))
@@ -79,17 +79,13 @@ async fn a_finished_change_is_reported_with_a_standard_webhooks_signature(backen
 
 async fn a_failed_callback_is_retried_and_every_attempt_recorded(backend: Backend) {
     let app = spawn_app_with(backend.options().await).await;
-    graph_finishing_with(&app, "failed").await;
+    graph_finishing_with(&app.graph, "failed").await;
     let hook = receiver().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500))
+    every_post(ResponseTemplate::new(500))
         .up_to_n_times(1)
         .mount(&hook)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&hook)
-        .await;
+    every_post(ResponseTemplate::new(200)).mount(&hook).await;
     let id = submit(&app, &format!("{}/hook", hook.uri())).await;
     app.sweep().await;
     let record = app.record(&id).await;
@@ -136,10 +132,9 @@ async fn a_callback_is_given_up_after_the_last_attempt(backend: Backend) {
         ..backend.options().await
     })
     .await;
-    graph_finishing_with(&app, "succeeded").await;
+    graph_finishing_with(&app.graph, "succeeded").await;
     let hook = receiver().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
+    every_post(ResponseTemplate::new(503))
         .expect(3)
         .mount(&hook)
         .await;
@@ -182,10 +177,9 @@ async fn a_hanging_receiver_does_not_hold_up_the_sweep(backend: Backend) {
         ..backend.options().await
     })
     .await;
-    graph_finishing_with(&app, "succeeded").await;
+    graph_finishing_with(&app.graph, "succeeded").await;
     let hook = receiver().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
+    every_post(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
         .mount(&hook)
         .await;
     let slow = submit(&app, &format!("{}/hook", hook.uri())).await;
@@ -226,10 +220,9 @@ async fn in_lambda_callbacks_to_non_public_addresses_are_refused(backend: Backen
         ..backend.options().await
     })
     .await;
-    graph_finishing_with(&app, "succeeded").await;
+    graph_finishing_with(&app.graph, "succeeded").await;
     let hook = receiver().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
+    every_post(ResponseTemplate::new(200))
         .expect(0)
         .mount(&hook)
         .await;
@@ -288,10 +281,9 @@ async fn a_callback_needs_a_signing_secret() {
 
 async fn two_sweepers_send_one_callback(backend: Backend) {
     let app = spawn_app_with(backend.options().await).await;
-    graph_finishing_with(&app, "succeeded").await;
+    graph_finishing_with(&app.graph, "succeeded").await;
     let hook = receiver().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(100)))
+    every_post(ResponseTemplate::new(200).set_delay(Duration::from_millis(100)))
         .expect(5)
         .mount(&hook)
         .await;
@@ -322,10 +314,9 @@ async fn two_sweepers_send_one_callback(backend: Backend) {
 
 async fn redirects_are_not_followed(backend: Backend) {
     let app = spawn_app_with(backend.options().await).await;
-    graph_finishing_with(&app, "succeeded").await;
+    graph_finishing_with(&app.graph, "succeeded").await;
     let elsewhere = receiver().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
+    every_post(ResponseTemplate::new(200))
         .expect(0)
         .mount(&elsewhere)
         .await;

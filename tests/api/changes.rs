@@ -189,10 +189,7 @@ async fn upgrade_app_forwards_the_consented_permission_set() {
 #[tokio::test]
 async fn the_caller_reads_its_change_back() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("dev-3"))
-        .mount(&app.graph)
-        .await;
+    every_post(accepted("dev-3")).mount(&app.graph).await;
     let created: Value = app
         .post_change(
             json!({"action": "restartDevice", "deviceId": "dev-3", "reference": "CHG1",
@@ -230,8 +227,7 @@ async fn the_caller_reads_its_change_back() {
 async fn an_absolute_location_on_the_graph_host_is_kept() {
     let app = spawn_app().await;
     let absolute = app.graph_url("/teamwork/devices/dev-4/operations/op-9");
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(202).insert_header("Location", absolute.as_str()))
+    every_post(ResponseTemplate::new(202).insert_header("Location", absolute.as_str()))
         .mount(&app.graph)
         .await;
     let response = app
@@ -399,8 +395,7 @@ async fn a_location_that_is_no_device_operation_goes_the_recovery_path_not_the_p
         ("dev-m", "/me/messages"),
     ] {
         let app = spawn_app().await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(202).insert_header("Location", location))
+        every_post(ResponseTemplate::new(202).insert_header("Location", location))
             .mount(&app.graph)
             .await;
         let body = problem(app.post_change(restart(device)).await, 504).await;

@@ -6,20 +6,12 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
-use sha2::Sha256;
 use tokio::time::Instant;
 use wiremock::matchers::method;
 use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::*;
-
-fn hmac(key: &[u8], message: &[u8]) -> Vec<u8> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
-    mac.update(message);
-    mac.finalize().into_bytes().to_vec()
-}
 
 fn slack_form(text: &str, user: &str, team: &str, trigger: &str) -> String {
     url::form_urlencoded::Serializer::new(String::new())
@@ -53,16 +45,12 @@ fn slack_request(
     timestamp: i64,
     secret: &str,
 ) -> reqwest::RequestBuilder {
-    let base = format!("v0:{timestamp}:{body}");
     http.post(format!("{}/v1/slack/commands", app.address))
         .header("content-type", "application/x-www-form-urlencoded")
         .header("x-slack-request-timestamp", timestamp.to_string())
         .header(
             "x-slack-signature",
-            format!(
-                "v0={}",
-                hex::encode(hmac(secret.as_bytes(), base.as_bytes()))
-            ),
+            slack_signature(secret.as_bytes(), timestamp, body.as_bytes()),
         )
         .body(body.to_owned())
 }
@@ -74,17 +62,10 @@ async fn slack_text(response: reqwest::Response) -> String {
     body["text"].as_str().unwrap().to_owned()
 }
 
-async fn accept_restarts(app: &TestApp, delay: Duration) {
-    Mock::given(method("POST"))
-        .respond_with(accepted("rally-1").set_delay(delay))
-        .mount(&app.graph)
-        .await;
-}
-
 #[tokio::test]
 async fn a_slash_command_restarts_a_device_and_says_so() {
     let app = spawn_app().await;
-    accept_restarts(&app, Duration::ZERO).await;
+    every_post(accepted("rally-1")).mount(&app.graph).await;
     let now = app.now().unix_timestamp();
     let body = slack_form(
         "restart rally-1 CHG0060001",
@@ -156,7 +137,7 @@ async fn a_dry_run_command_says_what_it_would_send_and_sends_nothing() {
             .all(|r| r.method.as_str() == "GET")
     );
     // The delivery was not kept: the same trigger without --dry-run is carried out.
-    accept_restarts(&app, Duration::ZERO).await;
+    every_post(accepted("rally-1")).mount(&app.graph).await;
     let real = slack_form("restart rally-1", "U1ALICE", SLACK_TEAM, "1.2.dry");
     let done = slack_text(slack(&app, &real, now, SLACK_SECRET).await).await;
     assert!(done.starts_with("accepted: change "), "{done}");
@@ -169,7 +150,9 @@ async fn slack_gets_accepted_within_3_seconds_when_graph_is_slow() {
         ..Options::default()
     })
     .await;
-    accept_restarts(&app, Duration::from_secs(4)).await;
+    every_post(accepted("rally-1").set_delay(Duration::from_secs(4)))
+        .mount(&app.graph)
+        .await;
     let started = Instant::now();
     let body = slack_form("restart rally-1", "U1ALICE", SLACK_TEAM, "1.2.slow");
     let reply =
@@ -197,7 +180,9 @@ async fn a_command_whose_delivery_was_cut_off_is_not_carried_out_twice() {
         ..Options::default()
     })
     .await;
-    accept_restarts(&app, Duration::from_secs(2)).await;
+    every_post(accepted("rally-1").set_delay(Duration::from_secs(2)))
+        .mount(&app.graph)
+        .await;
     let now = app.now().unix_timestamp();
     let body = slack_form("restart rally-1", "U1ALICE", SLACK_TEAM, "1.2.cut");
     let impatient = reqwest::Client::builder()
@@ -208,8 +193,9 @@ async fn a_command_whose_delivery_was_cut_off_is_not_carried_out_twice() {
         .send()
         .await;
     assert!(gave_up.is_err());
-    tokio::time::sleep(Duration::from_millis(300)).await;
 
+    // The repeat waits for the cut-off delivery to be settled, however soon the server sees
+    // that the connection closed.
     let again = slack(&app, &body, now, SLACK_SECRET).await;
     assert_eq!(again.status(), 504);
     let p: Value = again.json().await.unwrap();
@@ -217,7 +203,12 @@ async fn a_command_whose_delivery_was_cut_off_is_not_carried_out_twice() {
     let id = p["changeId"].as_str().unwrap();
     assert_eq!(app.record(id).await.caller(), "slack");
     // The first delivery's submission goes on, once.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    eventually(
+        "the first submission ends",
+        Duration::from_secs(10),
+        || async { (app.record(id).await.status().as_str() == "queued").then_some(()) },
+    )
+    .await;
     assert_eq!(app.graph_requests().await.len(), 1);
     assert_eq!(app.record(id).await.status().as_str(), "queued");
 }
@@ -225,7 +216,7 @@ async fn a_command_whose_delivery_was_cut_off_is_not_carried_out_twice() {
 #[tokio::test]
 async fn slack_requests_that_are_not_slacks_or_not_allowed_do_nothing() {
     let app = spawn_app().await;
-    accept_restarts(&app, Duration::ZERO).await;
+    every_post(accepted("rally-1")).mount(&app.graph).await;
     let now = app.now().unix_timestamp();
     let body = slack_form("restart rally-1", "U1ALICE", SLACK_TEAM, "t1");
     for response in [
@@ -271,10 +262,7 @@ async fn teams(app: &TestApp, body: Vec<u8>, token: &str) -> reqwest::Response {
     app.http
         .post(format!("{}/v1/teams/messages", app.address))
         .header("content-type", "application/json")
-        .header(
-            "authorization",
-            format!("HMAC {}", BASE64.encode(hmac(&key, &body))),
-        )
+        .header("authorization", teams_authorization(&key, &body))
         .body(body)
         .send()
         .await
@@ -284,7 +272,7 @@ async fn teams(app: &TestApp, body: Vec<u8>, token: &str) -> reqwest::Response {
 #[tokio::test]
 async fn a_teams_mention_restarts_a_device_and_refuses_what_it_may_not_do() {
     let app = spawn_app().await;
-    accept_restarts(&app, Duration::ZERO).await;
+    every_post(accepted("rally-1")).mount(&app.graph).await;
     let response = teams(
         &app,
         teams_activity("<at>graphgate</at>&nbsp;restart rally-1", "1700000000001"),
@@ -331,12 +319,11 @@ async fn finish_the_restart(app: &TestApp) {
 #[tokio::test]
 async fn the_final_result_goes_back_to_slacks_response_url_while_it_is_valid() {
     let slack_api = wiremock::MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+    every_post(ResponseTemplate::new(200).set_body_string("ok"))
         .mount(&slack_api)
         .await;
     let app = spawn_app().await;
-    accept_restarts(&app, Duration::ZERO).await;
+    every_post(accepted("rally-1")).mount(&app.graph).await;
     let form = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("team_id", SLACK_TEAM)
         .append_pair("user_id", "U1ALICE")
@@ -376,8 +363,7 @@ async fn the_final_result_goes_back_to_slacks_response_url_while_it_is_valid() {
 #[tokio::test]
 async fn past_30_minutes_the_result_goes_to_the_callers_webhook_or_is_recorded_as_undeliverable() {
     let workflows = wiremock::MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(202))
+    every_post(ResponseTemplate::new(202))
         .mount(&workflows)
         .await;
     let app = spawn_app_with(Options {
@@ -390,7 +376,7 @@ async fn past_30_minutes_the_result_goes_to_the_callers_webhook_or_is_recorded_a
         ..Options::default()
     })
     .await;
-    accept_restarts(&app, Duration::ZERO).await;
+    every_post(accepted("rally-1")).mount(&app.graph).await;
     let reply: Value = teams(
         &app,
         teams_activity("<at>graphgate</at> restart rally-1", "1700000000010"),

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Running, after, json_of, sim_token, start};
+use crate::helpers::{Running, after, eventually, json_of, sim_token, start};
 
 /// `graphgate serve --simulate` in `dir` with `env`, as the quick start runs it, and the
 /// address and demo caller token its banner prints.
@@ -142,19 +142,16 @@ async fn serve_sweeps_in_the_background_until_the_change_is_done() {
     .await;
     let status_url = format!("{address}{}", created["statusUrl"].as_str().unwrap());
     // The simulator's operation succeeds on its third poll: about 0.2 + 0.2 + 0.4 s.
-    let started = std::time::Instant::now();
-    loop {
-        let view = json_of(http.get(&status_url).bearer_auth(token)).await;
-        if view["status"] == "succeeded" {
-            assert_eq!(view["operationStatus"], "succeeded");
-            break;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(15),
-            "still {view}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let view = eventually(
+        "the change succeeds",
+        std::time::Duration::from_secs(15),
+        || async {
+            let view = json_of(http.get(&status_url).bearer_auth(token)).await;
+            (view["status"] == "succeeded").then_some(view)
+        },
+    )
+    .await;
+    assert_eq!(view["operationStatus"], "succeeded");
 }
 
 #[tokio::test]
@@ -202,6 +199,8 @@ async fn serve_keeps_serving_when_its_stdout_is_closed() {
         .strip_prefix("graphgate listening on ")
         .unwrap()
         .to_owned();
+    // Time for the real process to meet its closed stdout as it runs; it gives no sign of
+    // having done so to wait on.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let health = reqwest::get(format!("{address}/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);

@@ -150,13 +150,6 @@ async fn secrets_sent(app: &TestApp) -> Vec<String> {
         .collect()
 }
 
-async fn accept_restarts(graph: &MockServer) {
-    Mock::given(method("POST"))
-        .respond_with(accepted("d1"))
-        .mount(graph)
-        .await;
-}
-
 fn signed(claims: &AssertionClaims, pem_text: &str) -> String {
     let mut header = Header::new(Algorithm::PS256);
     header.x5t_s256 = Some(thumbprint(pem_text));
@@ -208,11 +201,11 @@ async fn a_certificate_signs_in_with_a_client_assertion_that_entra_verifies() {
     })
     .await;
     mount_certificate_entra(&app.login).await;
-    accept_restarts(&app.graph).await;
+    every_post(accepted("d1")).mount(&app.graph).await;
 
     assert_eq!(app.post_change(restart("d1")).await.status(), 202);
     // The token lasts 1 s, so the second change signs in again with a new assertion.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    app.advance(Duration::from_millis(1100));
     assert_eq!(app.post_change(restart("d1")).await.status(), 202);
 
     let token_url = format!("{}{TOKEN_PATH}", app.login.uri());
@@ -244,7 +237,7 @@ async fn a_certificate_entra_does_not_know_is_refused_before_any_graph_call() {
     })
     .await;
     mount_certificate_entra(&app.login).await;
-    accept_restarts(&app.graph).await;
+    every_post(accepted("d1")).mount(&app.graph).await;
     let body = problem(app.post_change(restart("d1")).await, 502).await;
     assert_eq!(body["type"], "urn:graphgate:problem:graph-sign-in");
     assert!(app.graph_requests().await.is_empty());
@@ -262,7 +255,7 @@ async fn a_certificate_read_by_arn_signs_in() {
     })
     .await;
     mount_certificate_entra(&app.login).await;
-    accept_restarts(&app.graph).await;
+    every_post(accepted("d1")).mount(&app.graph).await;
     assert_eq!(app.post_change(restart("d1")).await.status(), 202);
     assert_eq!(app.graph_requests().await.len(), 1);
 }
@@ -322,13 +315,13 @@ async fn a_rotated_secret_is_read_again_when_entra_refuses_the_old_one() {
     })
     .await;
     mount_secret_entra(&app.login, valid.clone()).await;
-    accept_restarts(&app.graph).await;
+    every_post(accepted("d1")).mount(&app.graph).await;
     assert_eq!(app.post_change(restart("d1")).await.status(), 202);
 
     // Rotation: the new secret is stored, and Entra stops taking the old one at once.
     rotate_secret(&arn, "secret-v2").await;
     *valid.lock().unwrap() = vec!["secret-v2".to_owned()];
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    app.advance(Duration::from_millis(1100));
     assert_eq!(app.post_change(restart("d1")).await.status(), 202);
 
     let secrets = secrets_sent(&app).await;
@@ -354,10 +347,10 @@ async fn a_secret_by_arn_is_read_again_when_its_time_to_live_runs_out() {
     })
     .await;
     mount_secret_entra(&app.login, valid).await;
-    accept_restarts(&app.graph).await;
+    every_post(accepted("d1")).mount(&app.graph).await;
     assert_eq!(app.post_change(restart("d1")).await.status(), 202);
     rotate_secret(&arn, "secret-v2").await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    app.advance(Duration::from_millis(1100));
     assert_eq!(app.post_change(restart("d1")).await.status(), 202);
 
     let secrets = secrets_sent(&app).await;
@@ -395,7 +388,7 @@ async fn callers_by_arn_are_read_again_so_a_new_token_works_without_a_redeploy()
         ..Options::default()
     })
     .await;
-    accept_restarts(&app.graph).await;
+    every_post(accepted("d1")).mount(&app.graph).await;
     let rotated = "rotated-itsm-token-0123456789abcdef01234";
     assert_eq!(
         app.post_change_as(rotated, restart("d1")).await.status(),
@@ -407,7 +400,7 @@ async fn callers_by_arn_are_read_again_so_a_new_token_works_without_a_redeploy()
     let second =
         json!([{"name": "itsm", "auth": {"scheme": "bearer", "token": rotated}, "allow": ["*"]}]);
     rotate_secret(&arn, &second.to_string()).await;
-    tokio::time::sleep(Duration::from_millis(5100)).await;
+    app.advance(Duration::from_millis(5100));
     assert_eq!(
         app.post_change_as(rotated, restart("d1")).await.status(),
         202

@@ -71,10 +71,7 @@ async fn a_dry_run_shows_the_exact_request_and_the_devices_version_and_does_noth
     nothing_recorded(&app).await;
 
     // The key was not kept: the real change under it is made, and sends what the dry run said.
-    Mock::given(method("POST"))
-        .respond_with(accepted("room-1"))
-        .mount(&app.graph)
-        .await;
+    every_post(accepted("room-1")).mount(&app.graph).await;
     let mut real = body.clone();
     real["dryRun"] = json!(false);
     let made = app

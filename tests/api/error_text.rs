@@ -79,10 +79,7 @@ async fn odd_graph_answers_leave_no_text_of_theirs_in_the_response() {
     ];
     for (what, answer, status) in cases {
         let app = spawn_app().await;
-        Mock::given(method("POST"))
-            .respond_with(answer)
-            .mount(&app.graph)
-            .await;
+        every_post(answer).mount(&app.graph).await;
         let body = problem(app.post_change(restart("d1")).await, status).await;
         assert_clean(&app, &body).await;
         assert!(body["changeId"].is_string(), "{what}: {body}");
@@ -92,10 +89,7 @@ async fn odd_graph_answers_leave_no_text_of_theirs_in_the_response() {
 #[tokio::test]
 async fn an_operation_that_does_not_parse_leaves_no_parser_text_in_the_change() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("d1"))
-        .mount(&app.graph)
-        .await;
+    every_post(accepted("d1")).mount(&app.graph).await;
     Mock::given(method("GET"))
         .respond_with(
             ResponseTemplate::new(200).set_body_raw(format!("{{{MARKER}"), "application/json"),

@@ -489,10 +489,7 @@ on_every_store!(
 async fn the_parent_reports_once_and_children_too_only_when_asked() {
     let app = fleet_app(Backend::Sqlite).await;
     let hook = wiremock::MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&hook)
-        .await;
+    every_post(ResponseTemplate::new(204)).mount(&hook).await;
     let devices = vec!["room-1".to_owned(), "room-2".to_owned()];
     let mut ids = Vec::new();
     for child_callbacks in [false, true] {

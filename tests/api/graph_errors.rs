@@ -13,8 +13,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn graph_409_is_a_409_naming_the_device() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .respond_with(graph_error(409, "Conflict", "req-409"))
+    every_post(graph_error(409, "Conflict", "req-409"))
         .expect(1)
         .mount(&app.graph)
         .await;
@@ -63,8 +62,7 @@ async fn graph_404_on_an_action_says_graph_refused_it_for_the_device() {
 #[tokio::test]
 async fn other_graph_4xx_carry_graphs_code_and_request_id() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .respond_with(graph_error(400, "BadRequest", "req-400"))
+    every_post(graph_error(400, "BadRequest", "req-400"))
         .mount(&app.graph)
         .await;
     let p = problem(app.post_change(restart("d1")).await, 422).await;
@@ -74,8 +72,7 @@ async fn other_graph_4xx_carry_graphs_code_and_request_id() {
     );
 
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .respond_with(graph_error(403, "Authorization_RequestDenied", "req-403"))
+    every_post(graph_error(403, "Authorization_RequestDenied", "req-403"))
         .mount(&app.graph)
         .await;
     let p = problem(app.post_change(restart("d1")).await, 502).await;
@@ -83,8 +80,7 @@ async fn other_graph_4xx_carry_graphs_code_and_request_id() {
     assert_eq!(p["graphRequestId"], "req-403");
 
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .respond_with(graph_error(500, "InternalServerError", "req-500"))
+    every_post(graph_error(500, "InternalServerError", "req-500"))
         .expect(1)
         .mount(&app.graph)
         .await;
@@ -104,10 +100,7 @@ async fn throttled_then_accepted_honours_a_fractional_retry_after() {
         .up_to_n_times(1)
         .mount(&app.graph)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("d1"))
-        .mount(&app.graph)
-        .await;
+    every_post(accepted("d1")).mount(&app.graph).await;
     let started = Instant::now();
     let response = app.post_change(restart("d1")).await;
     assert_eq!(response.status(), 202);
@@ -129,20 +122,15 @@ async fn retry_after_as_an_http_date_and_backoff_without_one() {
     let app = spawn_app().await;
     let in_a_second =
         httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(1));
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", in_a_second.as_str()))
+    every_post(ResponseTemplate::new(503).insert_header("Retry-After", in_a_second.as_str()))
         .up_to_n_times(1)
         .mount(&app.graph)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(504))
+    every_post(ResponseTemplate::new(504))
         .up_to_n_times(1)
         .mount(&app.graph)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("d1"))
-        .mount(&app.graph)
-        .await;
+    every_post(accepted("d1")).mount(&app.graph).await;
     let started = Instant::now();
     assert_eq!(app.post_change(restart("d1")).await.status(), 202);
     // The HTTP-date has one-second resolution, so the wait is between 0 and 1 s.
@@ -163,8 +151,7 @@ async fn unavailable_until_the_deadline_is_a_503_with_retry_after() {
         ..Options::default()
     })
     .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
+    every_post(ResponseTemplate::new(503))
         .mount(&app.graph)
         .await;
     let started = Instant::now();
@@ -198,8 +185,7 @@ async fn a_retry_after_past_the_deadline_is_not_waited_for() {
         ..Options::default()
     })
     .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "30"))
+    every_post(ResponseTemplate::new(429).insert_header("Retry-After", "30"))
         .expect(1)
         .mount(&app.graph)
         .await;
@@ -222,8 +208,7 @@ async fn retries_stop_at_the_attempt_limit() {
         ..Options::default()
     })
     .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(429))
+    every_post(ResponseTemplate::new(429))
         .expect(3)
         .mount(&app.graph)
         .await;
@@ -260,8 +245,7 @@ async fn no_answer_before_the_deadline_is_a_504_and_the_change_awaits_reconcilia
         ..Options::default()
     })
     .await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("d1").set_delay(Duration::from_secs(3)))
+    every_post(accepted("d1").set_delay(Duration::from_secs(3)))
         .expect(1)
         .mount(&app.graph)
         .await;
@@ -275,13 +259,11 @@ async fn no_answer_before_the_deadline_is_a_504_and_the_change_awaits_reconcilia
 #[tokio::test]
 async fn a_409_after_a_gateway_timeout_is_left_for_reconciliation() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(504))
+    every_post(ResponseTemplate::new(504))
         .up_to_n_times(1)
         .mount(&app.graph)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(graph_error(409, "Conflict", "req-409"))
+    every_post(graph_error(409, "Conflict", "req-409"))
         .mount(&app.graph)
         .await;
     // The first attempt may have queued the restart; the 409 may be about that very operation.
@@ -329,8 +311,7 @@ async fn no_retry_starts_without_time_left_for_an_answer() {
 #[tokio::test]
 async fn graph_410_gone_means_the_api_is_retired() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .respond_with(graph_error(410, "Gone", "req-gone"))
+    every_post(graph_error(410, "Gone", "req-gone"))
         .mount(&app.graph)
         .await;
     let p = problem(app.post_change(restart("dev-g")).await, 502).await;

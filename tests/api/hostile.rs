@@ -4,10 +4,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use hmac::{Hmac, KeyInit, Mac};
 use reqwest::Method;
 use serde_json::{Value, json};
-use sha2::Sha256;
 
 use crate::helpers::*;
 
@@ -20,12 +18,6 @@ struct Case {
     body: Vec<u8>,
     /// A chat route answers a bad command in the chat's own words, with 200.
     chat_reply: bool,
-}
-
-fn hmac(key: &[u8], message: &[u8]) -> Vec<u8> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
-    mac.update(message);
-    mac.finalize().into_bytes().to_vec()
 }
 
 fn json_case(name: impl Into<String>, body: Vec<u8>) -> Case {
@@ -333,14 +325,7 @@ fn corpus(now: i64) -> Vec<Case> {
         }
         cases.push(case);
     }
-    let webhook_key = BASE64
-        .decode(WEBHOOK_SECRET.trim_start_matches("whsec_"))
-        .unwrap();
-    let signed = |id: &str, ts: i64, body: &[u8]| {
-        let mut message = format!("{id}.{ts}.").into_bytes();
-        message.extend_from_slice(body);
-        format!("v1,{}", BASE64.encode(hmac(&webhook_key, &message)))
-    };
+    let signed = standard_webhooks_signature;
     for (name, id, ts, signature) in [
         (
             "standard webhooks: expired",
@@ -404,20 +389,17 @@ fn corpus(now: i64) -> Vec<Case> {
         (
             "hmac: wrong header",
             "X-Hub-Signature-256",
-            format!(
-                "sha256={}",
-                hex::encode(hmac(HMAC_SECRET.as_bytes(), &good))
-            ),
+            hmac_sha256_signature(HMAC_SECRET, &good),
         ),
         (
             "hmac: sha1",
             HMAC_HEADER,
-            format!("sha1={}", hex::encode(hmac(HMAC_SECRET.as_bytes(), &good))),
+            hmac_sha256_signature(HMAC_SECRET, &good).replace("sha256=", "sha1="),
         ),
         (
             "hmac: other body",
             HMAC_HEADER,
-            format!("sha256={}", hex::encode(hmac(HMAC_SECRET.as_bytes(), b"x"))),
+            hmac_sha256_signature(HMAC_SECRET, b"x"),
         ),
         ("hmac: not hex", HMAC_HEADER, "sha256=zz".to_owned()),
     ] {
@@ -490,13 +472,8 @@ fn corpus(now: i64) -> Vec<Case> {
     }
 
     // Slack: signatures that do not hold, and commands graphgate will not carry out.
-    let slack_signed = |ts: i64, body: &str, secret: &str| {
-        let base = format!("v0:{ts}:{body}");
-        format!(
-            "v0={}",
-            hex::encode(hmac(secret.as_bytes(), base.as_bytes()))
-        )
-    };
+    let slack_signed =
+        |ts: i64, body: &str, secret: &str| slack_signature(secret.as_bytes(), ts, body.as_bytes());
     let slack_case =
         |name: &str, body: String, ts: i64, signature: String, chat_reply: bool| Case {
             name: format!("slack: {name}"),
@@ -595,10 +572,7 @@ fn corpus(now: i64) -> Vec<Case> {
         path: "/v1/teams/messages".into(),
         headers: vec![
             ("content-type".into(), "application/json".into()),
-            (
-                "authorization".into(),
-                format!("HMAC {}", BASE64.encode(hmac(key, &body))),
-            ),
+            ("authorization".into(), teams_authorization(key, &body)),
         ],
         body,
         chat_reply,

@@ -116,8 +116,7 @@ async fn the_lambda_deadline_bounds_graph_retries() {
         ..Options::default()
     })
     .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
+    every_post(ResponseTemplate::new(503))
         .mount(&app.graph)
         .await;
     let mut request = event("create-change-restart-device.json");
@@ -140,10 +139,7 @@ async fn the_lambda_deadline_bounds_graph_retries() {
 #[tokio::test]
 async fn the_scheduler_events_run_a_sweep_pass() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("d1"))
-        .mount(&app.graph)
-        .await;
+    every_post(accepted("d1")).mount(&app.graph).await;
     Mock::given(method("GET"))
         .respond_with(operation("succeeded"))
         .expect(2)
@@ -173,10 +169,7 @@ async fn the_scheduler_events_run_a_sweep_pass() {
 #[tokio::test]
 async fn a_sweep_invoked_with_too_little_time_left_starts_nothing() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("d1"))
-        .mount(&app.graph)
-        .await;
+    every_post(accepted("d1")).mount(&app.graph).await;
     Mock::given(method("GET"))
         .respond_with(ResponseTemplate::new(200))
         .expect(0)

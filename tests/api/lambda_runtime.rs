@@ -126,13 +126,10 @@ impl Function {
 
     /// Waits until a line with `metric` has been read from stdout.
     async fn wait_for(&self, metric: &str) {
-        for _ in 0..100 {
-            if !self.samples(metric).is_empty() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("no {metric} was written");
+        eventually(metric, Duration::from_secs(5), || async {
+            (!self.samples(metric).is_empty()).then_some(())
+        })
+        .await;
     }
 
     /// The values written for `metric`, with the dimension each carried (if any).
@@ -307,8 +304,7 @@ crate::on_every_store!(the_intake_binary_serves_api_gateway_events);
 /// On both stores, since the function opens a table while it reads its secrets, and SQLite after.
 async fn the_intake_binary_serves_api_gateway_events(backend: Backend) {
     let app = spawn_app_with(backend.options().await).await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("0f3ce432-e432-0f3c-32e4-3c0f32e43c0f"))
+    every_post(accepted("0f3ce432-e432-0f3c-32e4-3c0f32e43c0f"))
         .expect(1)
         .mount(&app.graph)
         .await;
@@ -366,10 +362,7 @@ async fn the_intake_binary_serves_api_gateway_events(backend: Backend) {
 #[tokio::test]
 async fn the_sweeper_binary_runs_a_pass_for_either_schedule_payload() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("d1"))
-        .mount(&app.graph)
-        .await;
+    every_post(accepted("d1")).mount(&app.graph).await;
     Mock::given(method("GET"))
         .respond_with(operation("Successful"))
         .expect(1)
@@ -436,8 +429,7 @@ async fn a_misconfigured_function_fails_its_init_without_leaking_secrets() {
 #[tokio::test]
 async fn both_functions_work_under_cargo_lambdas_deadline_header() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("0f3ce432-e432-0f3c-32e4-3c0f32e43c0f"))
+    every_post(accepted("0f3ce432-e432-0f3c-32e4-3c0f32e43c0f"))
         .expect(1)
         .mount(&app.graph)
         .await;
@@ -474,13 +466,11 @@ async fn both_functions_work_under_cargo_lambdas_deadline_header() {
 async fn both_functions_write_their_metrics_as_embedded_metric_format() {
     let app = spawn_app().await;
     // Throttled once, then accepted.
-    Mock::given(method("POST"))
-        .respond_with(wiremock::ResponseTemplate::new(429).insert_header("Retry-After", "0.05"))
+    every_post(wiremock::ResponseTemplate::new(429).insert_header("Retry-After", "0.05"))
         .up_to_n_times(1)
         .mount(&app.graph)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("0f3ce432-e432-0f3c-32e4-3c0f32e43c0f"))
+    every_post(accepted("0f3ce432-e432-0f3c-32e4-3c0f32e43c0f"))
         .mount(&app.graph)
         .await;
     Mock::given(method("GET"))

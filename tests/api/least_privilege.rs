@@ -131,10 +131,7 @@ async fn intake_methods(app: &TestApp, store: Arc<Noted>) -> BTreeSet<&'static s
         .respond_with(accepted("d-slow").set_delay(std::time::Duration::from_millis(300)))
         .mount(&app.graph)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("d1"))
-        .mount(&app.graph)
-        .await;
+    every_post(accepted("d1")).mount(&app.graph).await;
     let post = |key: &'static str, device: &str| {
         app.http
             .post(format!("{address}/v1/changes"))
@@ -153,7 +150,18 @@ async fn intake_methods(app: &TestApp, store: Arc<Noted>) -> BTreeSet<&'static s
     assert_eq!(post("first", "d1").await.unwrap().status(), 202);
     // A repeat that comes while the first is with Graph waits for its answer.
     let (first, repeat) = tokio::join!(post("slow", "d-slow"), async {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        eventually(
+            "Graph gets the first",
+            std::time::Duration::from_secs(5),
+            || async {
+                let requests = app.graph_requests().await;
+                requests
+                    .iter()
+                    .any(|r| r.url.path().ends_with("/d-slow/restart"))
+                    .then_some(())
+            },
+        )
+        .await;
         post("slow", "d-slow").await
     });
     assert_eq!(first.unwrap().status(), 202);

@@ -21,7 +21,6 @@ mod hostile;
 mod idempotency;
 mod lambda_events;
 mod lambda_runtime;
-mod layers;
 mod least_privilege;
 mod recovery;
 mod schemes;

@@ -8,7 +8,6 @@ use graphgate::app::App;
 use graphgate::change::{AppDefinition, ChangeRecord, Pacing, Status};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use tokio::time::Instant;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -88,15 +87,12 @@ async fn a_change_whose_intake_died_after_graphs_202_is_found_and_tracked(backen
             .send()
             .await
     });
-    let waiting = Instant::now();
-    while graph.received_requests().await.unwrap().is_empty() {
-        assert!(
-            waiting.elapsed() < Duration::from_secs(10),
-            "Graph never got the action"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    // The intake dies between Graph's 202 and its own bookkeeping.
+    eventually("Graph gets the action", Duration::from_secs(10), || async {
+        (!graph.received_requests().await.unwrap().is_empty()).then_some(())
+    })
+    .await;
+    // The intake dies between Graph's 202 and its own bookkeeping: time for the real process
+    // to read the answer, which it keeps to itself.
     tokio::time::sleep(Duration::from_millis(300)).await;
     serve.0.kill().unwrap();
     serve.0.wait().unwrap();
@@ -105,8 +101,8 @@ async fn a_change_whose_intake_died_after_graphs_202_is_found_and_tracked(backen
 
     // A fresh process on the same storage: the sweeper's.
     let clock = Arc::new(ManualClock::starting_at(OffsetDateTime::now_utc()));
-    let settings = settings_for(&graph, &login, &db, &options).await;
-    let state = App::with_clock(settings, clock.clone()).await.unwrap();
+    let settings = settings_for(&graph, &login, &db, &options, clock.clone()).await;
+    let state = App::from_settings(settings).await.unwrap();
     let store = state.store.clone();
     let later = OffsetDateTime::now_utc() + time::Duration::hours(1);
     let pending = store.due(later, 10).await.unwrap();
@@ -207,8 +203,7 @@ async fn a_resubmission_graph_answers_409_adopts_the_queued_operation(backend: B
             {"id": "op-u", "operationType": "softwareUpdate", "status": "queued"}])))
         .mount(&app.graph)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(graph_error(409, "Conflict", "req-409"))
+    every_post(graph_error(409, "Conflict", "req-409"))
         .expect(1)
         .mount(&app.graph)
         .await;
@@ -237,8 +232,7 @@ async fn a_change_already_resubmitted_and_still_not_listed_fails_with_the_reason
         .respond_with(listed(json!([])))
         .mount(&app.graph)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("dev-3"))
+    every_post(accepted("dev-3"))
         .expect(0)
         .mount(&app.graph)
         .await;
@@ -348,8 +342,7 @@ async fn a_lost_upgrade_that_took_effect_succeeds_without_a_second_call(backend:
     let app = spawn_app_with(backend.options().await).await;
     let record = stuck_upgrade(&app).await;
     installation_runs(&app, "def-2", "1.0.2").await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(204))
+    every_post(ResponseTemplate::new(204))
         .expect(0)
         .mount(&app.graph)
         .await;
@@ -389,8 +382,7 @@ async fn a_lost_upgrade_is_looked_at_again_while_graph_is_unavailable(backend: B
         .respond_with(ResponseTemplate::new(503))
         .mount(&app.graph)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(204))
+    every_post(ResponseTemplate::new(204))
         .expect(0)
         .mount(&app.graph)
         .await;
@@ -411,8 +403,7 @@ async fn two_sweepers_resubmit_a_stuck_change_once(backend: Backend) {
         .respond_with(listed(json!([])).set_delay(Duration::from_millis(50)))
         .mount(&app.graph)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("dev-6"))
+    every_post(accepted("dev-6"))
         .expect(1)
         .mount(&app.graph)
         .await;
@@ -455,8 +446,7 @@ async fn a_refused_operation_list_fails_the_change(backend: Backend) {
         .respond_with(graph_error(403, "Forbidden", "req-403"))
         .mount(&app.graph)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("dev-8"))
+    every_post(accepted("dev-8"))
         .expect(0)
         .mount(&app.graph)
         .await;
@@ -483,13 +473,11 @@ async fn a_throttled_resubmission_is_tried_again(backend: Backend) {
         .respond_with(listed(json!([])))
         .mount(&app.graph)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "0.1"))
+    every_post(ResponseTemplate::new(429).insert_header("Retry-After", "0.1"))
         .up_to_n_times(1)
         .mount(&app.graph)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("dev-9"))
+    every_post(accepted("dev-9"))
         .expect(1)
         .mount(&app.graph)
         .await;
@@ -510,8 +498,7 @@ async fn a_throttled_resubmission_is_tried_again(backend: Backend) {
 
 async fn the_intake_never_overwrites_a_sweeper_that_took_over(backend: Backend) {
     let app = spawn_app_with(backend.options().await).await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("dev-10").set_delay(Duration::from_millis(800)))
+    every_post(accepted("dev-10").set_delay(Duration::from_millis(800)))
         .mount(&app.graph)
         .await;
     let submit = {
@@ -527,19 +514,19 @@ async fn the_intake_never_overwrites_a_sweeper_that_took_over(backend: Backend) 
     };
     // While Graph holds the intake's call, a sweeper takes the change over (as it would once
     // the lease ran out) and records what it found.
-    let waiting = Instant::now();
-    let pending = loop {
-        let due = app
-            .store
-            .due(OffsetDateTime::now_utc() + time::Duration::hours(1), 10)
-            .await
-            .unwrap();
-        if let Some(record) = due.into_iter().next() {
-            break record;
-        }
-        assert!(waiting.elapsed() < Duration::from_secs(5));
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    let pending = eventually(
+        "the intake records the change",
+        Duration::from_secs(5),
+        || async {
+            let due = app
+                .store
+                .due(OffsetDateTime::now_utc() + time::Duration::hours(1), 10)
+                .await
+                .unwrap();
+            due.into_iter().next()
+        },
+    )
+    .await;
     let taken = pending.claim(app.now() + time::Duration::hours(1)).unwrap();
     let taken = app.store.update(&taken).await.unwrap();
 

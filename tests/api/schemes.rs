@@ -3,31 +3,10 @@
 //! wrong, missing, stale or made for another body. Signatures here are made independently of
 //! graphgate's own code, from each scheme's specification.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
-use sha2::Sha256;
-use wiremock::matchers::method;
-use wiremock::{Mock, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
 use crate::helpers::*;
-
-fn hmac(key: &[u8], message: &[u8]) -> Vec<u8> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
-    mac.update(message);
-    mac.finalize().into_bytes().to_vec()
-}
-
-/// `webhook-signature` for `body`, per the Standard Webhooks specification.
-fn standard_signature(id: &str, timestamp: i64, body: &[u8]) -> String {
-    let key = BASE64
-        .decode(WEBHOOK_SECRET.trim_start_matches("whsec_"))
-        .unwrap();
-    let mut signed = format!("{id}.{timestamp}.").into_bytes();
-    signed.extend_from_slice(body);
-    format!("v1,{}", BASE64.encode(hmac(&key, &signed)))
-}
 
 async fn send_standard(
     app: &TestApp,
@@ -47,21 +26,14 @@ async fn send_standard(
         .unwrap()
 }
 
-async fn accept_all(app: &TestApp) {
-    Mock::given(method("POST"))
-        .respond_with(accepted("d1"))
-        .mount(&app.graph)
-        .await;
-}
-
 #[tokio::test]
 async fn a_standard_webhooks_delivery_is_verified_over_the_raw_body() {
     let app = spawn_app().await;
-    accept_all(&app).await;
+    every_post(accepted("d1")).mount(&app.graph).await;
     let now = app.now().unix_timestamp();
     let body = br#"{"action": "restartDevice", "deviceId": "d1", "reference": "CHG0040001"}"#;
 
-    let good = standard_signature("msg_2mFbQ6hXkRzq", now, body);
+    let good = standard_webhooks_signature("msg_2mFbQ6hXkRzq", now, body);
     let response = send_standard(&app, body, now, &good).await;
     assert_eq!(response.status(), 202);
     let change: Value = response.json().await.unwrap();
@@ -78,11 +50,11 @@ async fn a_standard_webhooks_delivery_is_verified_over_the_raw_body() {
     let refused = [
         (
             "a signature made for another body",
-            standard_signature("msg_2mFbQ6hXkRzq", now, b"{}"),
+            standard_webhooks_signature("msg_2mFbQ6hXkRzq", now, b"{}"),
         ),
         (
             "a stale timestamp",
-            standard_signature("msg_2mFbQ6hXkRzq", now - 301, body),
+            standard_webhooks_signature("msg_2mFbQ6hXkRzq", now - 301, body),
         ),
         ("no signature", String::new()),
         ("a bearer token instead", format!("v1,{TOKEN}")),
@@ -117,7 +89,7 @@ async fn a_standard_webhooks_delivery_is_verified_over_the_raw_body() {
         .header("webhook-timestamp", now.to_string())
         .header(
             "webhook-signature",
-            standard_signature("msg_read_1", now, b""),
+            standard_webhooks_signature("msg_read_1", now, b""),
         )
         .send()
         .await
@@ -128,12 +100,9 @@ async fn a_standard_webhooks_delivery_is_verified_over_the_raw_body() {
 #[tokio::test]
 async fn an_hmac_sha256_delivery_is_verified_in_the_configured_header() {
     let app = spawn_app().await;
-    accept_all(&app).await;
+    every_post(accepted("d1")).mount(&app.graph).await;
     let body = serde_json::to_vec(&json!({"action": "restartDevice", "deviceId": "d1"})).unwrap();
-    let signature = format!(
-        "sha256={}",
-        hex::encode(hmac(HMAC_SECRET.as_bytes(), &body))
-    );
+    let signature = hmac_sha256_signature(HMAC_SECRET, &body);
     let send = |header: &'static str, value: String, body: Vec<u8>| {
         app.http
             .post(format!("{}/v1/changes", app.address))
@@ -177,7 +146,7 @@ async fn an_hmac_sha256_delivery_is_verified_in_the_configured_header() {
 
     // Reading back would need a signature over an empty body, the same value forever: an
     // hmac-sha256 caller cannot read, so such a signature is worth nothing.
-    let fixed = format!("sha256={}", hex::encode(hmac(HMAC_SECRET.as_bytes(), b"")));
+    let fixed = hmac_sha256_signature(HMAC_SECRET, b"");
     let read = app
         .http
         .get(format!(
@@ -198,13 +167,7 @@ async fn an_hmac_sha256_delivery_is_verified_in_the_configured_header() {
             HMAC_HEADER,
             signature.trim_start_matches("sha256=").to_owned(),
         ),
-        (
-            HMAC_HEADER,
-            format!(
-                "sha256={}",
-                hex::encode(hmac(HMAC_SECRET.as_bytes(), b"{}"))
-            ),
-        ),
+        (HMAC_HEADER, hmac_sha256_signature(HMAC_SECRET, b"{}")),
     ] {
         let p = problem(send(header, value, body.clone()).await.unwrap(), 401).await;
         assert_eq!(p["type"], "urn:graphgate:problem:unauthorized");
@@ -212,10 +175,7 @@ async fn an_hmac_sha256_delivery_is_verified_in_the_configured_header() {
     // jira may only restart: a proven caller asking for more is 403, not 401.
     let upgrade =
         serde_json::to_vec(&json!({"action": "runDiagnostics", "deviceId": "d1"})).unwrap();
-    let signed = format!(
-        "sha256={}",
-        hex::encode(hmac(HMAC_SECRET.as_bytes(), &upgrade))
-    );
+    let signed = hmac_sha256_signature(HMAC_SECRET, &upgrade);
     assert_eq!(
         send(HMAC_HEADER, signed, upgrade).await.unwrap().status(),
         403
@@ -226,15 +186,13 @@ async fn an_hmac_sha256_delivery_is_verified_in_the_configured_header() {
 #[tokio::test]
 async fn a_slack_or_teams_caller_cannot_use_the_changes_route() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500))
+    every_post(ResponseTemplate::new(500))
         .mount(&app.graph)
         .await;
     // A body signed as Slack signs: the right route for it is /v1/slack/commands.
-    let timestamp = app.now().unix_timestamp().to_string();
+    let now = app.now().unix_timestamp();
+    let timestamp = now.to_string();
     let body = br#"{"action":"restartDevice","deviceId":"d1"}"#;
-    let mut base = format!("v0:{timestamp}:").into_bytes();
-    base.extend_from_slice(body);
     let response = app
         .http
         .post(format!("{}/v1/changes", app.address))
@@ -242,7 +200,7 @@ async fn a_slack_or_teams_caller_cannot_use_the_changes_route() {
         .header("x-slack-request-timestamp", &timestamp)
         .header(
             "x-slack-signature",
-            format!("v0={}", hex::encode(hmac(b"anything-at-all-16b", &base))),
+            slack_signature(b"anything-at-all-16b", now, body),
         )
         .body(body.to_vec())
         .send()

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use graphgate::config::Settings;
 use graphgate::metrics::Metric;
@@ -233,10 +233,13 @@ impl<'a> Deployment<'a> {
 /// Loads graphgate's settings from exactly `env`, and answers the variables it asked for.
 async fn settings_read(env: &BTreeMap<String, String>) -> (Result<Settings, String>, Vec<String>) {
     let asked = Mutex::new(Vec::new());
-    let settings = Settings::load_from(&|name: &str| {
-        asked.lock().unwrap().push(name.to_owned());
-        env.get(name).cloned()
-    })
+    let settings = Settings::load_from(
+        &|name: &str| {
+            asked.lock().unwrap().push(name.to_owned());
+            env.get(name).cloned()
+        },
+        Arc::new(graphgate::clock::SystemClock),
+    )
     .await
     .map_err(|e| e.to_string());
     (settings, asked.into_inner().unwrap())

@@ -28,8 +28,7 @@ async fn a_hundred_concurrent_requests_on_a_cold_cache_make_one_token_request() 
         .expect(1)
         .mount(&app.login)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("d"))
+    every_post(accepted("d"))
         .expect(100)
         .mount(&app.graph)
         .await;
@@ -54,10 +53,7 @@ async fn a_hundred_concurrent_requests_on_a_cold_cache_make_one_token_request() 
 #[tokio::test]
 async fn the_token_request_is_a_client_credentials_grant_for_the_graph_scope() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("d1"))
-        .mount(&app.graph)
-        .await;
+    every_post(accepted("d1")).mount(&app.graph).await;
     assert_eq!(app.post_change(restart("d1")).await.status(), 202);
     let requests = app.token_requests().await;
     assert_eq!(requests.len(), 1);
@@ -84,14 +80,11 @@ async fn a_token_is_refreshed_before_it_expires() {
         ..Options::default()
     })
     .await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("d"))
-        .mount(&app.graph)
-        .await;
+    every_post(accepted("d")).mount(&app.graph).await;
     assert_eq!(app.post_change(restart("d1")).await.status(), 202);
     assert_eq!(app.post_change(restart("d2")).await.status(), 202);
     assert_eq!(app.token_requests().await.len(), 1, "cached while fresh");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    app.advance(Duration::from_millis(1100));
     assert_eq!(app.post_change(restart("d3")).await.status(), 202);
     assert_eq!(
         app.token_requests().await.len(),
@@ -106,15 +99,11 @@ async fn a_token_is_refreshed_before_it_expires() {
 #[tokio::test]
 async fn a_token_graph_refuses_is_replaced_once() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .respond_with(graph_error(401, "InvalidAuthenticationToken", "req-401"))
+    every_post(graph_error(401, "InvalidAuthenticationToken", "req-401"))
         .up_to_n_times(1)
         .mount(&app.graph)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("d1"))
-        .mount(&app.graph)
-        .await;
+    every_post(accepted("d1")).mount(&app.graph).await;
     assert_eq!(app.post_change(restart("d1")).await.status(), 202);
     assert_eq!(app.token_requests().await.len(), 2);
     let bearers: Vec<String> = app.graph_requests().await.iter().map(bearer).collect();
@@ -123,8 +112,7 @@ async fn a_token_graph_refuses_is_replaced_once() {
 
     // A second 401 in a row is Graph's answer, not a stale token: no loop.
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .respond_with(graph_error(401, "InvalidAuthenticationToken", "req-401"))
+    every_post(graph_error(401, "InvalidAuthenticationToken", "req-401"))
         .expect(2)
         .mount(&app.graph)
         .await;
@@ -192,10 +180,7 @@ async fn a_throttled_token_endpoint_is_retried() {
         .mount(&app.login)
         .await;
     mount_token(&app.login, 3599).await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("d1"))
-        .mount(&app.graph)
-        .await;
+    every_post(accepted("d1")).mount(&app.graph).await;
     assert_eq!(app.post_change(restart("d1")).await.status(), 202);
     assert_eq!(app.token_requests().await.len(), 2);
 }

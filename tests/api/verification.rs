@@ -174,7 +174,7 @@ async fn a_device_whose_health_graph_refuses_ends_its_verification_at_once() {
         .with_priority(1)
         .mount(&app.graph)
         .await;
-    graph_finishing_with(&app, "succeeded").await;
+    graph_finishing_with(&app.graph, "succeeded").await;
     let made: Value = app.post_change(update("d1")).await.json().await.unwrap();
     let id = made["changeId"].as_str().unwrap().to_owned();
     app.sweep().await;

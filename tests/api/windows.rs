@@ -24,7 +24,7 @@ async fn app_at_noon(backend: Backend) -> TestApp {
         ..backend.options().await
     })
     .await;
-    graph_finishing_with(&app, "succeeded").await;
+    graph_finishing_with(&app.graph, "succeeded").await;
     app
 }
 
@@ -213,7 +213,7 @@ async fn a_scheduled_change_graph_does_not_take_waits_for_the_window_again() {
         .with_priority(1)
         .mount(&app.graph)
         .await;
-    graph_finishing_with(&app, "succeeded").await;
+    graph_finishing_with(&app.graph, "succeeded").await;
     let made: Value = app
         .post_change(nightly(
             json!({"window": {"start": "22:00", "end": "23:00", "timeZone": "UTC"}}),

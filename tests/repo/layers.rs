@@ -79,7 +79,7 @@ fn violations(module: &str, source: &str) -> Vec<String> {
         "crate::"
     };
     let Some(own) = layer(module) else {
-        return vec![format!("{module} has no layer in tests/api/layers.rs")];
+        return vec![format!("{module} has no layer in tests/repo/layers.rs")];
     };
     uses(source, prefix)
         .into_iter()

@@ -36,7 +36,7 @@ fn registry(env: Env<'_>) -> Result<CallerRegistry, ConfigError> {
     let raw = env(CALLERS).ok_or(ConfigError::Missing {
         name: CALLERS,
         why: "graphgate never serves an open endpoint; register at least one caller \
-              (see the README's Callers section)",
+              (see docs/src/operating/callers.md)",
     })?;
     // The value holds tokens: no error below repeats any of it.
     let trimmed = raw.trim_start();

@@ -11,7 +11,7 @@ use std::process::Command;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use graphgate::callers::CallerRegistry;
-use graphgate::change::ChangeRequest;
+use graphgate::change::{ChangeRequest, FailureReason};
 use graphgate::metrics::Metric;
 use serde_json::Value;
 
@@ -148,11 +148,6 @@ fn problem_types(source: &str) -> BTreeSet<String> {
 fn every_environment_variable_the_code_reads_is_on_the_configuration_page() {
     let mut read_by_code = BTreeSet::new();
     for file in files_under("src", "rs") {
-        // The benchmark harness and its baselines set a Lambda environment of their own:
-        // those are not graphgate's settings.
-        if file.starts_with("src/bin/bench/") || file.starts_with("src/bin/hello_") {
-            continue;
-        }
         read_by_code.extend(env_vars_read(&read(&file)));
     }
     assert!(
@@ -163,6 +158,34 @@ fn every_environment_variable_the_code_reads_is_on_the_configuration_page() {
         CONFIGURATION,
         "environment variables",
         read_by_code.iter().map(String::as_str),
+    );
+}
+
+/// The codes in the first column of the table under `## Failure codes`.
+fn failure_codes_table(markdown: &str) -> BTreeSet<String> {
+    let section = markdown
+        .split("\n## Failure codes")
+        .nth(1)
+        .expect("a Failure codes section");
+    let section = section.split("\n## ").next().unwrap();
+    section
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|rest| rest.split_once('`').map(|(code, _)| code.to_owned()))
+        .collect()
+}
+
+#[test]
+fn the_failure_codes_table_lists_exactly_graphgates_own_reasons() {
+    let page = "docs/src/calling/changes.md";
+    let documented = failure_codes_table(&read(page));
+    let reasons: BTreeSet<String> = FailureReason::ALL
+        .iter()
+        .map(|r| r.as_str().to_owned())
+        .collect();
+    assert_eq!(
+        documented, reasons,
+        "{page}'s failure codes table and graphgate::change::FailureReason differ"
     );
 }
 

@@ -1,6 +1,8 @@
 //! Keyed deliveries this process is handling now, so that repeats of one that arrive here
 //! together (a retry storm) wait for it in memory instead of each asking the store: one
-//! request per key goes to the store, and the others follow what it learns.
+//! request per key goes to the store, and the others follow what it learns. This serves
+//! `graphgate serve`, which takes many requests at once; a Lambda instance takes one at a
+//! time, so there every repeat is another process's and waits on the store, backing off.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -424,22 +424,34 @@ impl Store for DynamoStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(None),
+        let held = match result {
+            Ok(_) => return Ok(None),
             Err(SdkError::ServiceError(e)) => match e.into_err() {
                 PutItemError::ConditionalCheckFailedException(held) => held
                     .item()
                     .and_then(|item| item.get("delivery"))
                     .and_then(|v| v.as_s().ok())
-                    .ok_or_else(|| {
-                        StoreError::Corrupt(serde::de::Error::custom("a kept delivery has no body"))
-                    })
-                    .and_then(|json| serde_json::from_str(json).map_err(StoreError::Corrupt))
-                    .map(Some),
-                other => Err(backend(other)),
+                    .cloned(),
+                other => return Err(backend(other)),
             },
-            Err(e) => Err(backend(e)),
-        }
+            Err(e) => return Err(backend(e)),
+        };
+        // A DynamoDB-compatible server that ignores `ReturnValuesOnConditionCheckFailure`
+        // sends nothing back: then the holder is read, as before the flag was used.
+        let json = match held {
+            Some(json) => json,
+            None => {
+                self.held_attribute(
+                    delivery_key(delivery),
+                    "delivery",
+                    "a kept delivery has no body",
+                )
+                .await?
+            }
+        };
+        serde_json::from_str(&json)
+            .map(Some)
+            .map_err(StoreError::Corrupt)
     }
 
     async fn kept_delivery(

@@ -1,6 +1,7 @@
 //! The AWS SDK's requests through graphgate's transport (src/aws/transport.rs), against a
 //! DynamoDB endpoint on loopback that misbehaves on purpose: what the SDK retries, over which
-//! connection, what it gives up on, and that it sees a redirect rather than follows it. moto
+//! connection, what it gives up on, and that it sees a redirect rather than follows it; and a
+//! store that reads back a lost delivery key where a server sends no old item. moto
 //! serves every other DynamoDB and Secrets Manager test through the same transport.
 
 use std::collections::VecDeque;
@@ -255,5 +256,54 @@ async fn a_redirect_is_answered_to_the_sdk_not_followed() {
     assert!(
         followed.lock().unwrap().is_empty(),
         "the redirect was followed"
+    );
+}
+
+/// A DynamoDB-compatible server that ignores `ReturnValuesOnConditionCheckFailure` answers a
+/// lost conditional write without the item: the store then reads who holds the key, as it did
+/// before it asked for the item back, rather than calling the kept delivery bodiless.
+#[tokio::test]
+async fn a_lost_delivery_key_without_the_old_item_is_read_back() {
+    use graphgate::change::{IdempotencyKey, KeyedDelivery};
+    use graphgate::store::{DynamoStore, Store};
+
+    let now = time::OffsetDateTime::now_utc();
+    let key = IdempotencyKey::parse("delivery-1").unwrap();
+    let held = KeyedDelivery::new("itsm", key.clone(), b"{}", None, now, time::Duration::HOUR);
+    let item = serde_json::json!({"Item": {
+        "id": {"S": "ignored"},
+        "delivery": {"S": serde_json::to_string(&held).unwrap()},
+    }});
+    let (url, seen) = endpoint(vec![
+        Answer::Respond(dynamo_answer(
+            "400 Bad Request",
+            "",
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed"}"#,
+        )),
+        Answer::Respond(dynamo_answer("200 OK", "", &item.to_string())),
+    ])
+    .await;
+    let store = DynamoStore::new(
+        client(&url, 1, Duration::from_secs(5)).await,
+        "graphgate",
+        Duration::from_secs(3600),
+    );
+    let repeat = KeyedDelivery::new("itsm", key, b"{}", None, now, time::Duration::HOUR);
+    assert_eq!(store.keep_delivery(&repeat, now).await.unwrap(), Some(held));
+    let targets: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|(_, head)| {
+            head.lines().find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("x-amz-target: ")
+                    .map(str::to_owned)
+            })
+        })
+        .collect();
+    assert_eq!(
+        targets,
+        ["dynamodb_20120810.putitem", "dynamodb_20120810.getitem"]
     );
 }

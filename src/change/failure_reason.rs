@@ -76,38 +76,45 @@ impl FailureReason {
         }
     }
 
-    /// What the reason means, in one line, as the docs say it.
+    /// Why a change ends with this reason, in one line: the failure codes table of
+    /// `docs/src/calling/changes.md` says exactly this (`tests/api/docs.rs` holds it to it).
     pub fn meaning(self) -> &'static str {
         match self {
             FailureReason::NotTaken => {
-                "Graph did not take a fleet's child (throttled or unreachable); its device is sent again"
+                "a fleet's child Graph clearly did not take (throttled past the retries, unreachable); its device is sent again as a new child (see Fleet changes)"
             }
-            FailureReason::Expired => "the window did not open before notAfter; nothing was sent",
-            FailureReason::Cancelled => "the caller cancelled the change before it reached Graph",
-            FailureReason::FailureBudget => {
-                "a fleet's failures spent its failure budget; the devices not yet sent were cancelled"
+            FailureReason::Expired => {
+                "its window did not open before its `notAfter` (see Maintenance windows)"
             }
-            FailureReason::ChildrenFailed => "some of a fleet's devices did not succeed",
+            FailureReason::Cancelled => "its caller cancelled it before it reached Graph",
+            FailureReason::FailureBudget => "a fleet's parent: its failure budget was spent",
+            FailureReason::ChildrenFailed => {
+                "a fleet's parent: some of its children did not succeed"
+            }
             FailureReason::LostSubmission => {
-                "resubmitted after its submitter stopped, and Graph still shows no operation for it"
+                "it was resubmitted after its submitter stopped, and Graph shows no operation for it (see Recovery)"
             }
             FailureReason::Unconfirmed => {
-                "graphgate could not confirm with Graph whether the change was carried out"
+                "it was still `submitting` that long: graphgate could not confirm with Graph whether it was carried out"
             }
-            FailureReason::TimedOut => "the operation had no final status within the timeout",
-            FailureReason::OperationFailed => "Graph's operation failed without an error code",
-            FailureReason::LostLocation => "a queued change has no operation to follow",
+            FailureReason::TimedOut => {
+                "its operation had no final status `GRAPHGATE_OPERATION_TIMEOUT_SECS` after it went to Graph"
+            }
+            FailureReason::OperationFailed => {
+                "Graph's operation ended `failed` without an error code of its own"
+            }
+            FailureReason::LostLocation => "a queued change had no operation to follow",
             FailureReason::UnusableLocation => {
-                "the operation Location Graph gave is not one graphgate can follow"
+                "Graph accepted it, but the operation Location it gave is not one graphgate can follow"
             }
             FailureReason::UnusableOperationList => {
-                "Graph's list of the device's operations left the Graph origin"
+                "Graph's list of the device's operations continued outside the Graph origin, so graphgate could not tell whether Graph started it"
             }
             FailureReason::GraphUnavailable => {
                 "Graph stayed throttled or unreachable until the deadline"
             }
             FailureReason::GraphTimeout => "Graph did not answer before the deadline",
-            FailureReason::BadLocation => "Graph accepted the action but its Location is unusable",
+            FailureReason::BadLocation => "Graph accepted the action, but its Location is unusable",
             FailureReason::GraphUnreachable => {
                 "graphgate could not talk to Graph, or could not read its answer"
             }
@@ -115,7 +122,7 @@ impl FailureReason {
                 "the token endpoint refused graphgate's credentials"
             }
             FailureReason::GraphApiRetired => {
-                "Graph no longer serves this API at the configured version"
+                "Graph no longer serves the action's API (see the retirement)"
             }
         }
     }

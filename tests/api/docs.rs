@@ -161,8 +161,9 @@ fn every_environment_variable_the_code_reads_is_on_the_configuration_page() {
     );
 }
 
-/// The codes in the first column of the table under `## Failure codes`.
-fn failure_codes_table(markdown: &str) -> BTreeSet<String> {
+/// The rows of the table under `## Failure codes`: each code, and what it says of it with
+/// links read as their text.
+fn failure_codes_table(markdown: &str) -> BTreeMap<String, String> {
     let section = markdown
         .split("\n## Failure codes")
         .nth(1)
@@ -170,22 +171,40 @@ fn failure_codes_table(markdown: &str) -> BTreeSet<String> {
     let section = section.split("\n## ").next().unwrap();
     section
         .lines()
-        .filter_map(|line| line.strip_prefix("| `"))
-        .filter_map(|rest| rest.split_once('`').map(|(code, _)| code.to_owned()))
+        .filter_map(|line| line.strip_prefix("| `")?.strip_suffix(" |"))
+        .filter_map(|row| row.split_once("` | "))
+        .map(|(code, meaning)| (code.to_owned(), link_text(meaning)))
         .collect()
 }
 
+/// `text` with each Markdown link `[words](target)` read as its words.
+fn link_text(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('[') {
+        let Some((words, after)) = rest[open + 1..].split_once("](") else {
+            break;
+        };
+        let Some(close) = after.find(')') else { break };
+        out.push_str(&rest[..open]);
+        out.push_str(words);
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[test]
-fn the_failure_codes_table_lists_exactly_graphgates_own_reasons() {
+fn the_failure_codes_table_is_graphgates_own_reasons_and_their_meanings() {
     let page = "docs/src/calling/changes.md";
     let documented = failure_codes_table(&read(page));
-    let reasons: BTreeSet<String> = FailureReason::ALL
+    let reasons: BTreeMap<String, String> = FailureReason::ALL
         .iter()
-        .map(|r| r.as_str().to_owned())
+        .map(|r| (r.as_str().to_owned(), r.meaning().to_owned()))
         .collect();
     assert_eq!(
         documented, reasons,
-        "{page}'s failure codes table and graphgate::change::FailureReason differ"
+        "{page}'s failure codes table and graphgate::change::FailureReason (codes and meanings) differ"
     );
 }
 
@@ -752,6 +771,11 @@ fn every_checked_example_parses_as_graphgate_reads_it() {
 
 #[test]
 fn the_checks_catch_what_they_are_for() {
+    // A table row's links read as their words, whatever their target.
+    assert_eq!(
+        link_text("sent again (see [Fleet changes](fleets.md#a)) and [b](c)"),
+        "sent again (see Fleet changes) and b"
+    );
     // A name missing from a page, or only inside a longer one.
     assert_eq!(
         unmentioned(

@@ -321,14 +321,13 @@ async fn redirects_are_not_followed(backend: Backend) {
         .mount(&elsewhere)
         .await;
     let hook = receiver().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(307)
-                .insert_header("Location", format!("{}/steal", elsewhere.uri()).as_str()),
-        )
-        .expect(1)
-        .mount(&hook)
-        .await;
+    every_post(
+        ResponseTemplate::new(307)
+            .insert_header("Location", format!("{}/steal", elsewhere.uri()).as_str()),
+    )
+    .expect(1)
+    .mount(&hook)
+    .await;
     let id = submit(&app, &format!("{}/hook", hook.uri())).await;
     app.sweep().await;
     let delivery = app.record(&id).await.callback().cloned().unwrap();

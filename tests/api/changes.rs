@@ -241,19 +241,18 @@ async fn an_absolute_location_on_the_graph_host_is_kept() {
 async fn a_location_off_the_graph_host_is_refused_and_the_change_kept_for_reconciliation() {
     let app = spawn_app().await;
     let elsewhere = wiremock::MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(202).insert_header(
-                "Location",
-                format!(
-                    "{}/beta/teamwork/devices/dev-5/operations/op-1",
-                    elsewhere.uri()
-                )
-                .as_str(),
-            ),
-        )
-        .mount(&app.graph)
-        .await;
+    every_post(
+        ResponseTemplate::new(202).insert_header(
+            "Location",
+            format!(
+                "{}/beta/teamwork/devices/dev-5/operations/op-1",
+                elsewhere.uri()
+            )
+            .as_str(),
+        ),
+    )
+    .mount(&app.graph)
+    .await;
     let response = app
         .post_change(json!({"action": "restartDevice", "deviceId": "dev-5"}))
         .await;
@@ -273,23 +272,22 @@ async fn the_change_is_recorded_before_graph_is_called() {
     let app = spawn_app().await;
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let (db, seen_by_graph) = (app.db.clone(), seen.clone());
-    Mock::given(method("POST"))
-        .respond_with(move |_: &wiremock::Request| {
-            // What the store holds at the moment Graph receives the action.
-            let conn = rusqlite::Connection::open(&db).unwrap();
-            let statuses: Vec<String> = conn
-                .prepare("SELECT status FROM changes")
-                .unwrap()
-                .query_map([], |r| r.get(0))
-                .unwrap()
-                .map(Result::unwrap)
-                .collect();
-            seen_by_graph.lock().unwrap().extend(statuses);
-            accepted("dev-7")
-        })
-        .expect(1)
-        .mount(&app.graph)
-        .await;
+    every_post(move |_: &wiremock::Request| {
+        // What the store holds at the moment Graph receives the action.
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let statuses: Vec<String> = conn
+            .prepare("SELECT status FROM changes")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        seen_by_graph.lock().unwrap().extend(statuses);
+        accepted("dev-7")
+    })
+    .expect(1)
+    .mount(&app.graph)
+    .await;
     let response = app
         .post_change(json!({"action": "restartDevice", "deviceId": "dev-7"}))
         .await;

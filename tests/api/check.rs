@@ -271,8 +271,7 @@ async fn a_refused_sign_in_is_reported_without_the_secret() {
         ..Options::default()
     })
     .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+    every_post(ResponseTemplate::new(401).set_body_json(json!({
             "error": "invalid_client",
             "error_description": format!("AADSTS7000215: Invalid client secret provided: {CLIENT_SECRET}"),
         })))

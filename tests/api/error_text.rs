@@ -109,13 +109,11 @@ async fn a_token_endpoint_answer_that_does_not_parse_is_a_plain_502() {
         ..Options::default()
     })
     .await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw(format!("not json {MARKER}"), "application/json"),
-        )
-        .mount(&app.login)
-        .await;
+    every_post(
+        ResponseTemplate::new(200).set_body_raw(format!("not json {MARKER}"), "application/json"),
+    )
+    .mount(&app.login)
+    .await;
     let body = problem(app.post_change(restart("d1")).await, 502).await;
     assert_eq!(body["type"], "urn:graphgate:problem:graph-error");
     assert_clean(&app, &body).await;
@@ -129,12 +127,11 @@ async fn a_refused_sign_in_keeps_the_endpoints_words_out_of_the_response() {
         ..Options::default()
     })
     .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(
-            json!({"error": MARKER, "error_description": format!("AADSTS7000215 {MARKER}")}),
-        ))
-        .mount(&app.login)
-        .await;
+    every_post(ResponseTemplate::new(401).set_body_json(
+        json!({"error": MARKER, "error_description": format!("AADSTS7000215 {MARKER}")}),
+    ))
+    .mount(&app.login)
+    .await;
     let body = problem(app.post_change(restart("d1")).await, 502).await;
     assert_eq!(body["type"], "urn:graphgate:problem:graph-sign-in");
     assert_clean(&app, &body).await;
@@ -145,11 +142,10 @@ async fn a_refused_sign_in_keeps_the_endpoints_words_out_of_the_response() {
 #[tokio::test]
 async fn graphs_own_code_and_message_arrive_as_named_fields() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {
+    every_post(ResponseTemplate::new(400).set_body_json(json!({"error": {
             "code": "BadRequest", "message": "The device is not registered for this action."}})))
-        .mount(&app.graph)
-        .await;
+    .mount(&app.graph)
+    .await;
     let body = problem(app.post_change(restart("d1")).await, 422).await;
     assert_eq!(body["graphCode"], "BadRequest");
     assert_eq!(

@@ -21,13 +21,7 @@ async fn mount_fleet_graph(app: &TestApp) {
         .and(path_regex(
             "^/beta/teamwork/devices/[^/]+/(updateSoftware|restart)$",
         ))
-        .respond_with(|request: &Request| {
-            let device = request.url.path().split('/').nth(4).unwrap().to_owned();
-            ResponseTemplate::new(202).insert_header(
-                "Location",
-                format!("/teamwork/devices/{device}/operations/op-{device}").as_str(),
-            )
-        })
+        .respond_with(accepted_for_its_device)
         .mount(&app.graph)
         .await;
     Mock::given(method("GET"))

@@ -93,10 +93,7 @@ async fn other_graph_4xx_carry_graphs_code_and_request_id() {
 #[tokio::test]
 async fn throttled_then_accepted_honours_a_fractional_retry_after() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            graph_error(429, "TooManyRequests", "req-429").insert_header("Retry-After", "0.3"),
-        )
+    every_post(graph_error(429, "TooManyRequests", "req-429").insert_header("Retry-After", "0.3"))
         .up_to_n_times(1)
         .mount(&app.graph)
         .await;
@@ -292,14 +289,13 @@ async fn no_retry_starts_without_time_left_for_an_answer() {
         ..Options::default()
     })
     .await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(503)
-                .insert_header("Retry-After", "0.3")
-                .set_delay(Duration::from_millis(100)),
-        )
-        .mount(&app.graph)
-        .await;
+    every_post(
+        ResponseTemplate::new(503)
+            .insert_header("Retry-After", "0.3")
+            .set_delay(Duration::from_millis(100)),
+    )
+    .mount(&app.graph)
+    .await;
     let response = app.post_change(restart("d1")).await;
     let p = problem(response, 503).await;
     assert_eq!(p["type"], "urn:graphgate:problem:graph-unavailable");

@@ -22,19 +22,7 @@ async fn submit_restart(app: &TestApp, device: String) -> String {
 async fn mount_accepting(app: &TestApp) {
     Mock::given(method("POST"))
         .and(path_regex("^/beta/teamwork/devices/([^/]+)/restart$"))
-        .respond_with(|request: &wiremock::Request| {
-            let device = request
-                .url
-                .path_segments()
-                .unwrap()
-                .nth(3)
-                .unwrap()
-                .to_owned();
-            ResponseTemplate::new(202).insert_header(
-                "Location",
-                format!("/teamwork/devices/{device}/operations/op-{device}").as_str(),
-            )
-        })
+        .respond_with(accepted_for_its_device)
         .mount(&app.graph)
         .await;
 }

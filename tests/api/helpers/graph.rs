@@ -3,7 +3,7 @@
 
 use serde_json::json;
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use super::{TOKEN_PATH, json_of};
 
@@ -94,9 +94,23 @@ pub fn bearer(request: &Request) -> String {
         .to_owned()
 }
 
-/// A fake (Graph, a callback receiver, …) answering every POST it gets with `answer`: mount
-/// it, or say first how many calls it must get (`.expect(n)`). `every_post(accepted("d1"))`
-/// is Graph accepting a device action.
-pub fn every_post(answer: ResponseTemplate) -> Mock {
+/// Graph accepting a device action on whichever device the request's path names, with an
+/// operation of that device's own (`op-{device}`), for fakes that take many devices.
+pub fn accepted_for_its_device(request: &Request) -> ResponseTemplate {
+    let device = request
+        .url
+        .path_segments()
+        .and_then(|mut segments| segments.nth(3))
+        .expect("a device action's path: /beta/teamwork/devices/{id}/…");
+    ResponseTemplate::new(202).insert_header(
+        "Location",
+        format!("/teamwork/devices/{device}/operations/op-{device}").as_str(),
+    )
+}
+
+/// A fake (Graph, a callback receiver, …) answering every POST it gets with `answer`, a fixed
+/// answer or one computed from the request: mount it, or say first how many calls it must
+/// get (`.expect(n)`). `every_post(accepted("d1"))` is Graph accepting a device action.
+pub fn every_post(answer: impl Respond + 'static) -> Mock {
     Mock::given(method("POST")).respond_with(answer)
 }

@@ -47,21 +47,21 @@ impl Accepted {
             status: record.status(),
             status_url: status_url(record.id()),
             location: record.location().cloned(),
-            devices: None,
-            rollout: None,
+            // A fleet's parent: the devices it takes, in order, and how.
+            devices: record
+                .fleet()
+                .map(|fleet| fleet.children.iter().map(|c| c.device_id.clone()).collect()),
+            rollout: record.fleet().map(|fleet| fleet.rollout),
             opens_at,
             unjudged: Vec::new(),
         }
     }
 
-    /// A fleet change's answer: the devices it takes, its rollout, and the devices its
-    /// filter could not judge.
-    pub fn fleet(self, devices: Vec<DeviceId>, rollout: Rollout, unjudged: Vec<Unjudged>) -> Self {
+    /// A fleet change's answer: its parent's, with the devices its filter could not judge.
+    pub fn fleet(parent: &ChangeRecord, unjudged: Vec<Unjudged>) -> Self {
         Accepted {
-            devices: Some(devices),
-            rollout: Some(rollout),
             unjudged,
-            ..self
+            ..Self::of(parent)
         }
     }
 }

@@ -9,14 +9,12 @@ use super::accepted::Accepted;
 use super::admission::{check, resolve};
 use super::{ApiError, Intake};
 use crate::callers::Caller;
-use crate::change::{ChangeRecord, DeviceId, FleetRequest, Requested, Rollout, Unjudged};
+use crate::change::{ChangeRecord, FleetRequest, Requested, Unjudged};
 
-/// A fleet change past the intake's checks: its parent record, and what the answer tells of
-/// it.
+/// A fleet change past the intake's checks: its parent record, and the devices its filter
+/// could not judge, which the answer names.
 pub(super) struct Admitted {
     pub parent: ChangeRecord,
-    devices: Vec<DeviceId>,
-    rollout: Rollout,
     unjudged: Vec<Unjudged>,
 }
 
@@ -32,29 +30,19 @@ pub(super) async fn admit(
     let resolved = resolve(intake, &request.target, deadline).await?;
     let now = intake.clock.now();
     let opening = request.schedule.opening(now);
-    let rollout = request.target.rollout;
-    let devices = resolved.ids.clone();
     let parent = ChangeRecord::fleet_parent(request, caller.name(), now, resolved.ids, opening)
         .ok_or(ApiError::FleetSize { found: 0 })?;
     Ok(Admitted {
         parent,
-        devices,
-        rollout,
         unjudged: resolved.unjudged,
     })
 }
 
 /// Records the parent; its children go as the sweeper sends them.
 pub(super) async fn record(intake: &Intake, admitted: Admitted) -> Result<Response, ApiError> {
-    let Admitted {
-        parent,
-        devices,
-        rollout,
-        unjudged,
-    } = admitted;
+    let Admitted { parent, unjudged } = admitted;
     intake.store.insert(&parent).await?;
-    tracing::info!(change_id = %parent.id(), caller = parent.caller(), action = %parent.action().kind(), devices = devices.len(), "fleet change recorded");
-    Ok(Accepted::of(&parent)
-        .fleet(devices, rollout, unjudged)
-        .into_response())
+    let devices = parent.fleet().map_or(0, |fleet| fleet.children.len());
+    tracing::info!(change_id = %parent.id(), caller = parent.caller(), action = %parent.action().kind(), devices, "fleet change recorded");
+    Ok(Accepted::fleet(&parent, unjudged).into_response())
 }

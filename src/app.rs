@@ -25,6 +25,9 @@ pub struct App {
     pub intake: IntakeSettings,
     pub sweep: SweepSettings,
     pub pacing: Pacing,
+    /// The keyed deliveries this process is handling now: one map for every router made
+    /// here, so repeats wait on each other whichever router took them.
+    pub deliveries: InFlight,
 }
 
 impl App {
@@ -46,6 +49,7 @@ impl App {
             intake: settings.intake,
             sweep: settings.sweep,
             pacing: settings.pacing,
+            deliveries: InFlight::default(),
         }
     }
 
@@ -59,7 +63,7 @@ impl App {
             settings: self.intake,
             pacing: self.pacing,
             clock: self.clock.clone(),
-            deliveries: InFlight::default(),
+            deliveries: self.deliveries.clone(),
         })
     }
 

@@ -8,8 +8,8 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::{
-    ActionKind, CallbackDelivery, CallbackUrl, ChangeId, ChangeRecord, Child, DeviceFilter, Due,
-    Fleet, GraphFailure, OperationReport, Rollout, Schedule, Status, Stop, Verification,
+    CallbackDelivery, CallbackUrl, ChangeId, ChangeRecord, Child, DeviceFilter, Due, Fleet,
+    GraphFailure, OperationReport, Rollout, Schedule, Status, Stop, Verification,
     VerificationState,
 };
 
@@ -18,8 +18,6 @@ use super::{
 pub struct ChangeView {
     change_id: ChangeId,
     status: Status,
-    #[serde(skip)]
-    kind: ActionKind,
     /// The action and its target; a fleet parent names its devices under `fleet` instead.
     #[serde(flatten)]
     action: Map<String, Value>,
@@ -70,27 +68,28 @@ impl ChangeView {
         &self.change_id
     }
 
-    /// A one-line account of the change, for a chat: what it is, where it stands, and what
-    /// Graph said.
-    pub fn summary(&self) -> String {
+    /// A one-line account of `record`, for a chat: what it is, where it stands, and what
+    /// Graph said. Read from the record itself: a line needs no view of the whole change.
+    pub fn summary(record: &ChangeRecord) -> String {
+        let status = record.status();
         let mut line = format!(
             "{}: change {} ({}) is {}",
-            if self.status.is_terminal() {
+            if status.is_terminal() {
                 "done"
             } else {
                 "accepted"
             },
-            self.change_id,
-            self.kind,
-            self.status.as_str()
+            record.id(),
+            record.action().kind(),
+            status.as_str()
         );
-        if let Some(reference) = &self.reference {
+        if let Some(reference) = record.reference() {
             line += &format!(" for {reference}");
         }
-        if let Some(location) = &self.location {
+        if let Some(location) = record.location() {
             line += &format!("; Graph operation {location}");
         }
-        if let Some(failure) = &self.failure {
+        if let Some(failure) = record.failure() {
             line += &format!("; {}: {}", failure.code, failure.message);
         }
         line
@@ -170,7 +169,6 @@ impl From<ChangeRecord> for ChangeView {
         ChangeView {
             change_id: r.id,
             status: r.status,
-            kind: r.action.kind(),
             action,
             reference: r.reference,
             requested_by: r.requested_by,

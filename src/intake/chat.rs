@@ -72,7 +72,7 @@ pub async fn run(
         Ok(Command::Status(id)) => {
             let words = match intake.store.get(&id).await {
                 Ok(Some(record)) if record.caller() == caller.name() => {
-                    ChangeView::from(record).summary()
+                    ChangeView::summary(&record)
                 }
                 Ok(_) => format!("no change {id} was made here"),
                 Err(e) => ApiError::Store(e).sentence(),
@@ -129,7 +129,7 @@ async fn carry_out(
         tokio::spawn(async move { submit(&intake, record, deadline).await })
     };
     match tokio::time::timeout(reply_within, submitting).await {
-        Ok(Ok(submitted)) => Ok(ChangeView::from(submitted?).summary()),
+        Ok(Ok(submitted)) => Ok(ChangeView::summary(&submitted?)),
         // Slower than the chat tool waits, or the task failed: the change is recorded.
         Ok(Err(_)) | Err(_) => Ok(format!(
             "accepted: change {id} is recorded and on its way to Graph; `status {id}` tells how it goes"

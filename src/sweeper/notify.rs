@@ -80,7 +80,7 @@ impl Sweeper {
                         .send_chat(
                             target.url(),
                             reply.tool,
-                            &ChangeView::from(record.clone()).summary(),
+                            &ChangeView::summary(record),
                             timeout,
                         )
                         .await

@@ -46,7 +46,7 @@ pub use outcome::{
     OperationTimes,
 };
 pub use record::{ChangeRecord, InvalidTransition};
-pub use request::{ChangeRequest, Requested, Target};
+pub use request::{ChangeRequest, Requested};
 pub use rollout::{FleetDevices, FleetRequest, MAX_DEVICES, Rollout};
 pub use schedule::{Due, Pacing};
 pub use status::Status;

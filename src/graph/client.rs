@@ -74,8 +74,8 @@ impl GraphClient {
     }
 
     /// The cloud graphgate's tenant is in, when Graph there does not offer `action`.
-    pub fn refuses(&self, action: &Action) -> Option<Cloud> {
-        (!self.cloud.offers(Capability::of(action))).then_some(self.cloud)
+    pub fn refuses(&self, needs: Capability) -> Option<Cloud> {
+        (!self.cloud.offers(needs)).then_some(self.cloud)
     }
 
     /// Asks Graph to carry out `action`, and counts it among the changes accepted if Graph

@@ -6,9 +6,38 @@ use tokio::time::Instant;
 use super::{ApiError, Intake};
 use crate::callers::Caller;
 use crate::change::{
-    Action, ChangeRecord, DeviceId, FieldError, FleetDevices, FleetRequest, GraphFailure,
-    MAX_DEVICES, Opening, Requested, SoftwareHealth, Target, Unjudged,
+    Action, ActionKind, ChangeRecord, DeviceId, FieldError, FleetDevices, FleetRequest,
+    GraphFailure, MAX_DEVICES, Opening, Requested, SoftwareHealth, Unjudged,
 };
+use crate::graph::Capability;
+
+/// What a change can be for, one action or a fleet's, as the checks see it: the action's
+/// kind, and what Graph must offer for it.
+pub(super) trait Target {
+    fn kind(&self) -> ActionKind;
+    fn needs(&self) -> Capability;
+}
+
+impl Target for Action {
+    fn kind(&self) -> ActionKind {
+        Action::kind(self)
+    }
+
+    fn needs(&self) -> Capability {
+        Capability::of(self)
+    }
+}
+
+impl Target for FleetRequest {
+    fn kind(&self) -> ActionKind {
+        self.action.kind()
+    }
+
+    /// Each child is the same device action, on one device.
+    fn needs(&self) -> Capability {
+        Capability::DeviceAction(self.action.kind())
+    }
+}
 
 /// The checks every change meets before it is recorded, whichever route brought it (see
 /// [`check`]). Answers the record to store, `submitting`.
@@ -57,12 +86,7 @@ pub(super) fn check<T: Target>(
             action: kind,
         });
     }
-    // Graph offers every device action in every cloud: a fleet's is not asked about.
-    let refused = request
-        .target
-        .single()
-        .and_then(|a| intake.graph.refuses(a));
-    if let Some(cloud) = refused {
+    if let Some(cloud) = intake.graph.refuses(request.target.needs()) {
         return Err(ApiError::NotInCloud {
             action: kind,
             cloud: cloud.name(),

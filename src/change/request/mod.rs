@@ -59,35 +59,6 @@ impl<T> Requested<T> {
     }
 }
 
-/// What a change request can be for: one action, or a fleet's.
-pub trait Target {
-    fn kind(&self) -> ActionKind;
-
-    /// The action itself, for a change to one target. A fleet's device action names no
-    /// device until each child is sent.
-    fn single(&self) -> Option<&Action>;
-}
-
-impl Target for Action {
-    fn kind(&self) -> ActionKind {
-        Action::kind(self)
-    }
-
-    fn single(&self) -> Option<&Action> {
-        Some(self)
-    }
-}
-
-impl Target for FleetRequest {
-    fn kind(&self) -> ActionKind {
-        self.action.kind()
-    }
-
-    fn single(&self) -> Option<&Action> {
-        None
-    }
-}
-
 pub(super) const TARGET_FIELDS: [&str; 11] = [
     "deviceId",
     "deviceIds",

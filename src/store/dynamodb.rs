@@ -58,15 +58,40 @@ fn is_condition_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool 
         .is_some_and(|code| code == "ConditionalCheckFailedException")
 }
 
+/// The string attribute `name` of `item`.
+fn string_attribute(item: Option<&HashMap<String, AttributeValue>>, name: &str) -> Option<String> {
+    item?.get(name)?.as_s().ok().cloned()
+}
+
 impl DynamoStore {
-    /// The string attribute `name` of the item at `key`, read consistently: what the write
-    /// that just lost a conditional race found there.
-    async fn held_attribute(
+    /// Sends a conditional `put` that keeps an item at `key` unless another holds it: `None`
+    /// when it wrote, else the holder's string attribute `name`. The write that loses brings
+    /// the holder back (`ReturnValuesOnConditionCheckFailure`), so a race lost costs one
+    /// request; from a DynamoDB-compatible server that sends nothing back, it is read.
+    async fn put_unless_held(
         &self,
+        put: PutItemFluentBuilder,
         key: AttributeValue,
         name: &str,
         missing: &'static str,
-    ) -> Result<String, StoreError> {
+    ) -> Result<Option<String>, StoreError> {
+        let result = put
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let sent_back = match result {
+            Ok(_) => return Ok(None),
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                PutItemError::ConditionalCheckFailedException(held) => {
+                    string_attribute(held.item(), name)
+                }
+                other => return Err(backend(other)),
+            },
+            Err(e) => return Err(backend(e)),
+        };
+        if sent_back.is_some() {
+            return Ok(sent_back);
+        }
         let held = self
             .client
             .get_item()
@@ -76,10 +101,8 @@ impl DynamoStore {
             .send()
             .await
             .map_err(backend)?;
-        held.item()
-            .and_then(|item| item.get(name))
-            .and_then(|v| v.as_s().ok())
-            .cloned()
+        string_attribute(held.item(), name)
+            .map(Some)
             .ok_or_else(|| StoreError::Corrupt(serde::de::Error::custom(missing)))
     }
 
@@ -379,7 +402,7 @@ impl Store for DynamoStore {
         let key = AttributeValue::S(format!("{OPERATION_PREFIX}{operation}"));
         // Outlives the change: its longest run (the largest operation timeout) and retention.
         let expires = change.created_at() + Pacing::MAX_OPERATION_TIMEOUT + self.retention;
-        let result = self
+        let put = self
             .client
             .put_item()
             .table_name(&self.table)
@@ -391,18 +414,13 @@ impl Store for DynamoStore {
             )
             .condition_expression("attribute_not_exists(id) OR #owner = :owner")
             .expression_attribute_names("#owner", "owner")
-            .expression_attribute_values(":owner", AttributeValue::S(change.id().to_string()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(change.id().clone()),
-            Err(e) if is_condition_failure(&e) => {
-                let owner = self
-                    .held_attribute(key, "owner", "an operation claim has no owner")
-                    .await?;
-                ChangeId::parse(owner).map_err(backend)
-            }
-            Err(e) => Err(backend(e)),
+            .expression_attribute_values(":owner", AttributeValue::S(change.id().to_string()));
+        match self
+            .put_unless_held(put, key, "owner", "an operation claim has no owner")
+            .await?
+        {
+            None => Ok(change.id().clone()),
+            Some(owner) => ChangeId::parse(owner).map_err(backend),
         }
     }
 
@@ -411,47 +429,23 @@ impl Store for DynamoStore {
         delivery: &KeyedDelivery,
         now: OffsetDateTime,
     ) -> Result<Option<KeyedDelivery>, StoreError> {
-        let result = self
+        let put = self
             .put_delivery(delivery)?
             // TTL deletes expired items late, so an expired one is taken over here.
             .condition_expression("attribute_not_exists(id) OR expires_at <= :now")
             .expression_attribute_values(
                 ":now",
                 AttributeValue::N(now.unix_timestamp().to_string()),
-            )
-            // The write that loses brings back what holds the key: a retry storm's repeats
-            // make one request each, not a write and then a read.
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let held = match result {
-            Ok(_) => return Ok(None),
-            Err(SdkError::ServiceError(e)) => match e.into_err() {
-                PutItemError::ConditionalCheckFailedException(held) => held
-                    .item()
-                    .and_then(|item| item.get("delivery"))
-                    .and_then(|v| v.as_s().ok())
-                    .cloned(),
-                other => return Err(backend(other)),
-            },
-            Err(e) => return Err(backend(e)),
-        };
-        // A DynamoDB-compatible server that ignores `ReturnValuesOnConditionCheckFailure`
-        // sends nothing back: then the holder is read, as before the flag was used.
-        let json = match held {
-            Some(json) => json,
-            None => {
-                self.held_attribute(
-                    delivery_key(delivery),
-                    "delivery",
-                    "a kept delivery has no body",
-                )
-                .await?
-            }
-        };
-        serde_json::from_str(&json)
-            .map(Some)
-            .map_err(StoreError::Corrupt)
+            );
+        self.put_unless_held(
+            put,
+            delivery_key(delivery),
+            "delivery",
+            "a kept delivery has no body",
+        )
+        .await?
+        .map(|json| serde_json::from_str(&json).map_err(StoreError::Corrupt))
+        .transpose()
     }
 
     async fn kept_delivery(
@@ -467,10 +461,8 @@ impl Store for DynamoStore {
             .send()
             .await
             .map_err(backend)?;
-        held.item()
-            .and_then(|item| item.get("delivery"))
-            .and_then(|v| v.as_s().ok())
-            .map(|json| serde_json::from_str(json).map_err(StoreError::Corrupt))
+        string_attribute(held.item(), "delivery")
+            .map(|json| serde_json::from_str(&json).map_err(StoreError::Corrupt))
             .transpose()
     }
 

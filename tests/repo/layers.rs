@@ -30,60 +30,22 @@ fn module_of(relative: &Path) -> String {
     first.to_str().unwrap().trim_end_matches(".rs").to_owned()
 }
 
-/// The graphgate modules `source` names: `crate::x` inside the library, `graphgate::x` in a
-/// binary, and each first name in a group such as `crate::{x, y::z}`.
-fn uses(source: &str, prefix: &str) -> BTreeSet<String> {
-    let ident = |text: &str| -> String {
-        text.trim_start()
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .collect()
-    };
-    let mut names = BTreeSet::new();
-    for (at, _) in source.match_indices(prefix) {
-        // `graphgate::` inside a longer path, such as `xgraphgate::`, is not ours.
-        let before = source[..at].chars().next_back();
-        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
-            continue;
-        }
-        let rest = &source[at + prefix.len()..];
-        let Some(group) = rest.strip_prefix('{') else {
-            names.insert(ident(rest));
-            continue;
-        };
-        // The first name of each item at the group's own depth.
-        let mut depth = 1;
-        names.insert(ident(group));
-        for (i, c) in group.char_indices() {
-            match c {
-                '{' => depth += 1,
-                '}' => depth -= 1,
-                ',' if depth == 1 => {
-                    names.insert(ident(&group[i + 1..]));
-                }
-                _ => {}
-            }
-            if depth == 0 {
-                break;
-            }
-        }
-    }
-    names.retain(|name| !name.is_empty());
-    names
-}
-
 /// Every use in `source`, a file of `module`, that goes up or sideways.
 fn violations(module: &str, source: &str) -> Vec<String> {
-    let prefix = if module == "bin" {
-        "graphgate::"
+    // A binary names the library `graphgate`; the library names itself `crate`.
+    let root = if module == "bin" {
+        "graphgate"
     } else {
-        "crate::"
+        "crate"
     };
     let Some(own) = layer(module) else {
         return vec![format!("{module} has no layer in tests/repo/layers.rs")];
     };
-    uses(source, prefix)
+    let used: BTreeSet<String> = absolute_paths(source, &[], &[root])
         .into_iter()
+        .filter_map(|path| path.into_iter().next())
+        .collect();
+    used.into_iter()
         .filter(|used| used != module)
         .filter_map(|used| match layer(&used) {
             Some(theirs) if theirs > own => None,
@@ -253,12 +215,12 @@ fn expand(tree: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// The paths `source`, the file of module `at`, names through `crate::`, `super::` and
-/// `self::`, made absolute (from the crate's root).
-fn absolute_paths(source: &str, at: &[String]) -> Vec<Vec<String>> {
+/// The paths `source`, the file of module `at`, names through each of `starts` (`crate`,
+/// `graphgate` in a binary, `super`, `self`), made absolute (from the crate's root).
+fn absolute_paths(source: &str, at: &[String], starts: &[&str]) -> Vec<Vec<String>> {
     let mut found = Vec::new();
-    for start in ["crate::", "super::", "self::"] {
-        for (i, _) in source.match_indices(start) {
+    for start in starts {
+        for (i, _) in source.match_indices(&format!("{start}::")) {
             let before = source[..i].chars().next_back();
             if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
                 continue;
@@ -291,7 +253,7 @@ fn absolute_paths(source: &str, at: &[String]) -> Vec<Vec<String>> {
             for path in expand(&rest[..end]) {
                 // `super` from `a/b.rs` and from `a/b/mod.rs` (both module a::b) is `a`.
                 let mut base: Vec<String> = match path.first().map(String::as_str) {
-                    Some("crate") => Vec::new(),
+                    Some("crate" | "graphgate") => Vec::new(),
                     Some("self") => at.to_vec(),
                     Some("super") => at[..at.len().saturating_sub(1)].to_vec(),
                     _ => continue,
@@ -355,7 +317,7 @@ fn circles_in(src: &Path) -> Vec<Vec<String>> {
     // Edges between siblings: (folder, from, to).
     let mut edges: BTreeSet<(Vec<String>, String, String)> = BTreeSet::new();
     for (module, code) in &parsed {
-        for path in absolute_paths(code, module) {
+        for path in absolute_paths(code, module, &["crate", "super", "self"]) {
             // The deepest folder both share, and the siblings under it each lies in.
             let shared = module.iter().zip(&path).take_while(|(a, b)| a == b).count();
             if shared >= module.len() || shared >= path.len() {

@@ -4,8 +4,6 @@
 
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 use wiremock::matchers::method;
@@ -258,11 +256,10 @@ fn teams_activity(text: &str, id: &str) -> Vec<u8> {
 }
 
 async fn teams(app: &TestApp, body: Vec<u8>, token: &str) -> reqwest::Response {
-    let key = BASE64.decode(token).unwrap();
     app.http
         .post(format!("{}/v1/teams/messages", app.address))
         .header("content-type", "application/json")
-        .header("authorization", teams_authorization(&key, &body))
+        .header("authorization", teams_authorization(token, &body))
         .body(body)
         .send()
         .await

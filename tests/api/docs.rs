@@ -15,6 +15,8 @@ use graphgate::change::{ChangeRequest, FailureReason};
 use graphgate::metrics::Metric;
 use serde_json::Value;
 
+use super::template::repo;
+
 const CONFIGURATION: &str = "docs/src/operating/configuration.md";
 const ERRORS: &str = "docs/src/calling/errors.md";
 const MONITORING: &str = "docs/src/operating/monitoring.md";
@@ -50,10 +52,6 @@ const PLACEHOLDERS: &[(&str, &str)] = &[
     ),
     ("<a device id>", "room-lisbon"),
 ];
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn read(relative: &str) -> String {
     std::fs::read_to_string(repo().join(relative))

@@ -565,14 +565,13 @@ fn corpus(now: i64) -> Vec<Case> {
     ));
 
     // Teams: forged, malformed, or commands graphgate will not carry out.
-    let teams_key = BASE64.decode(TEAMS_TOKEN).unwrap();
-    let teams_case = |name: &str, body: Vec<u8>, key: &[u8], chat_reply: bool| Case {
+    let teams_case = |name: &str, body: Vec<u8>, token: &str, chat_reply: bool| Case {
         name: format!("teams: {name}"),
         method: Method::POST,
         path: "/v1/teams/messages".into(),
         headers: vec![
             ("content-type".into(), "application/json".into()),
-            ("authorization".into(), teams_authorization(key, &body)),
+            ("authorization".into(), teams_authorization(token, &body)),
         ],
         body,
         chat_reply,
@@ -586,25 +585,26 @@ fn corpus(now: i64) -> Vec<Case> {
     cases.push(teams_case(
         "forged",
         activity("<at>g</at> restart d1"),
-        b"another key of thirty-two bytes!",
+        // Base64 of another key of 32 bytes.
+        "YW5vdGhlciBrZXkgb2YgdGhpcnR5LXR3byBieXRlcyE=",
         false,
     ));
     cases.push(teams_case(
         "no text",
         serde_json::to_vec(&json!({"type": "message"})).unwrap(),
-        &teams_key,
+        TEAMS_TOKEN,
         false,
     ));
     cases.push(teams_case(
         "not JSON",
         b"restart d1".to_vec(),
-        &teams_key,
+        TEAMS_TOKEN,
         false,
     ));
     cases.push(teams_case(
         "duplicate text",
         br#"{"type":"message","text":"x","text":"<at>g</at> restart d1"}"#.to_vec(),
-        &teams_key,
+        TEAMS_TOKEN,
         false,
     ));
     for text in [
@@ -616,7 +616,7 @@ fn corpus(now: i64) -> Vec<Case> {
         cases.push(teams_case(
             &format!("command {text:?}"),
             activity(text),
-            &teams_key,
+            TEAMS_TOKEN,
             true,
         ));
     }

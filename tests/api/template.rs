@@ -18,7 +18,8 @@ use crate::helpers::*;
 
 const STACK: &str = "graphgate-test";
 
-fn repo() -> &'static Path {
+/// The repository, where the template, the docs and the scripts are.
+pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 

@@ -8,7 +8,7 @@ use sha2::Sha256;
 
 use super::WEBHOOK_SECRET;
 
-pub fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
+fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
     mac.update(message);
     mac.finalize().into_bytes().to_vec()
@@ -41,8 +41,9 @@ pub fn slack_signature(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
     format!("v0={}", hex::encode(hmac_sha256(secret, &base)))
 }
 
-/// A Teams outgoing webhook: the `Authorization` header for `body`, with the security token's
-/// key (the token, base64-decoded).
-pub fn teams_authorization(key: &[u8], body: &[u8]) -> String {
-    format!("HMAC {}", BASE64.encode(hmac_sha256(key, body)))
+/// A Teams outgoing webhook: the `Authorization` header for `body`, with the security token
+/// Teams shows (base64 of the key).
+pub fn teams_authorization(token: &str, body: &[u8]) -> String {
+    let key = BASE64.decode(token).unwrap();
+    format!("HMAC {}", BASE64.encode(hmac_sha256(&key, body)))
 }

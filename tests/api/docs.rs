@@ -561,6 +561,29 @@ fn parse_change(json: &str) -> Result<ChangeRequest, String> {
     ChangeRequest::parse(&body).map_err(|errors| format!("{errors:?}"))
 }
 
+/// A sender's template variables (`${number}`, `{{issue.key}}`) in an inline example, each
+/// given a value such as the sender would put there.
+fn with_sender_values(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    loop {
+        let next = [("${", "}"), ("{{", "}}")]
+            .into_iter()
+            .filter_map(|(open, close)| {
+                let at = rest.find(open)?;
+                let end = rest[at..].find(close)? + at + close.len();
+                Some((at, end))
+            })
+            .min();
+        let Some((at, end)) = next else { break };
+        out.push_str(&rest[..at]);
+        out.push_str("CHG0001");
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A reader's shell, as far as the docs' recipes go: words in single and double quotes,
 /// `$NAME` and `$(command)`, `\` line continuations, `#` comments and `NAME=value`
 /// assignments (also after `export`). Of the commands in `$(…)`, `openssl rand -hex N` and
@@ -767,8 +790,40 @@ fn every_checked_example_parses_as_graphgate_reads_it() {
     );
 }
 
+/// A request body shown inline in prose (a sender's body built from its record), with the
+/// sender's variables filled in, parses as graphgate reads it.
+#[test]
+fn every_inline_request_body_parses() {
+    let (mut found, mut refused) = (0, Vec::new());
+    for file in markdown_files() {
+        let text = read(&file);
+        for (line, words) in prose(&text) {
+            // Code spans are the odd pieces between backticks.
+            for span in words.split('`').skip(1).step_by(2) {
+                if !span.starts_with("{\"action\"") {
+                    continue;
+                }
+                found += 1;
+                if let Err(e) = parse_change(&with_sender_values(span)) {
+                    refused.push(format!("{file}:{line}: {span}: {e}"));
+                }
+            }
+        }
+    }
+    assert!(
+        found > 0,
+        "no inline request body found: the scan no longer sees them"
+    );
+    assert!(refused.is_empty(), "{refused:#?}");
+}
+
 #[test]
 fn the_checks_catch_what_they_are_for() {
+    // A sender's variables are filled, whichever template syntax it has.
+    assert_eq!(
+        with_sender_values(r#"{"deviceId": "${u_device_id}", "reference": "{{issue.key}}"}"#),
+        r#"{"deviceId": "CHG0001", "reference": "CHG0001"}"#
+    );
     // A table row's links read as their words, whatever their target.
     assert_eq!(
         link_text("sent again (see [Fleet changes](fleets.md#a)) and [b](c)"),

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::{
-    CallbackDelivery, CallbackUrl, ChangeId, ChangeRecord, Child, DeviceFilter, Due, Fleet,
+    CallbackDelivery, CallbackUrl, ChangeId, ChangeRecord, Child, DeviceFilter, Fleet,
     GraphFailure, OperationReport, Rollout, Schedule, Status, Stop, Verification,
     VerificationState,
 };
@@ -162,10 +162,7 @@ impl From<ChangeRecord> for ChangeView {
         if r.fleet.is_some() {
             action.remove("deviceId");
         }
-        let opens_at = match r.due() {
-            Some(Due::Open(at)) => Some(at),
-            _ => None,
-        };
+        let opens_at = r.opens_at();
         ChangeView {
             change_id: r.id,
             status: r.status,

@@ -10,7 +10,7 @@ use time::format_description::well_known::Rfc3339;
 use url::Url;
 
 use super::status_url;
-use crate::change::{ChangeId, ChangeRecord, DeviceId, Due, Rollout, Status, Unjudged};
+use crate::change::{ChangeId, ChangeRecord, DeviceId, Rollout, Status, Unjudged};
 
 /// `202 Accepted` for a change under way (with Graph's operation as `Location`, once there is
 /// one), or `200 OK` for one already done.
@@ -38,10 +38,7 @@ pub(super) struct Accepted {
 
 impl Accepted {
     pub fn of(record: &ChangeRecord) -> Self {
-        let opens_at = match record.due() {
-            Some(Due::Open(at)) => at.format(&Rfc3339).ok(),
-            _ => None,
-        };
+        let opens_at = record.opens_at().and_then(|at| at.format(&Rfc3339).ok());
         Accepted {
             change_id: record.id().clone(),
             status: record.status(),

@@ -200,6 +200,14 @@ impl ChangeRecord {
         self.due
     }
 
+    /// While `scheduled`: when its window next opens and it goes to Graph.
+    pub fn opens_at(&self) -> Option<OffsetDateTime> {
+        match self.due {
+            Some(Due::Open(at)) => Some(at),
+            _ => None,
+        }
+    }
+
     pub fn schedule(&self) -> &Schedule {
         &self.schedule
     }

@@ -9,7 +9,7 @@ use super::accepted::Accepted;
 use super::admission::{admit, check};
 use super::extract::{Authenticated, Deadline, SignedJson};
 use super::fleet;
-use super::idempotency;
+use super::idempotency::{self, Place};
 use super::rehearsal;
 use super::submit::submit;
 use super::{ApiError, Intake};
@@ -42,14 +42,22 @@ pub async fn create(
             return Ok(Json(rehearsal.to_json()).into_response());
         }
         ChangeRequest::Fleet(request) => {
-            if let Some(first) =
-                idempotency::answered(&intake, &caller, key.as_ref(), &bytes).await?
-            {
-                return Ok(first);
-            }
-            let admitted = fleet::admit(&intake, &caller, request, deadline).await?;
-            let change_id = admitted.parent.id().clone();
-            return idempotency::once(&intake, &caller, key, &bytes, change_id, deadline, async {
+            // The parent's ID comes first, so that repeats of this delivery in this process
+            // wait behind it before any of them reads the store or resolves the devices.
+            let change_id = ChangeId::new();
+            let place =
+                idempotency::wait_turn(&intake, &caller, key, &bytes, change_id.clone(), deadline)
+                    .await?;
+            let place = match place {
+                Place::Answered(answer) => return Ok(answer),
+                Place::Keyed(keyed) => match idempotency::answered(&intake, &keyed).await? {
+                    Some(first) => return Ok(first),
+                    None => Place::Keyed(keyed),
+                },
+                Place::Unkeyed => Place::Unkeyed,
+            };
+            let admitted = fleet::admit(&intake, &caller, request, change_id, deadline).await?;
+            return idempotency::once_at(&intake, place, deadline, async {
                 fleet::record(&intake, admitted)
                     .await
                     .unwrap_or_else(IntoResponse::into_response)

@@ -9,7 +9,7 @@ use super::accepted::Accepted;
 use super::admission::{check, resolve};
 use super::{ApiError, Intake};
 use crate::callers::Caller;
-use crate::change::{ChangeRecord, FleetRequest, Requested, Unjudged};
+use crate::change::{ChangeId, ChangeRecord, FleetRequest, Requested, Unjudged};
 
 /// A fleet change past the intake's checks: its parent record, and the devices its filter
 /// could not judge, which the answer names.
@@ -19,18 +19,19 @@ pub(super) struct Admitted {
 }
 
 /// Checks a fleet change as any change is checked, resolves its devices and makes its
-/// parent record.
+/// parent record, `id`.
 pub(super) async fn admit(
     intake: &Intake,
     caller: &Caller,
     request: Requested<FleetRequest>,
+    id: ChangeId,
     deadline: Instant,
 ) -> Result<Admitted, ApiError> {
     check(intake, caller, &request)?;
     let resolved = resolve(intake, &request.target, deadline).await?;
     let now = intake.clock.now();
     let opening = request.schedule.opening(now);
-    let parent = ChangeRecord::fleet_parent(request, caller.name(), now, resolved.ids, opening)
+    let parent = ChangeRecord::fleet_parent(id, request, caller.name(), now, resolved.ids, opening)
         .ok_or(ApiError::FleetSize { found: 0 })?;
     Ok(Admitted {
         parent,

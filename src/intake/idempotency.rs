@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use sha2::{Digest, Sha256};
 
-use super::in_flight::Turn;
+use super::in_flight::{Leading, Turn};
 use super::{ApiError, Intake};
 use crate::callers::{Caller, Scheme};
 use crate::change::{ChangeId, FieldError, IdempotencyKey, KeptAnswer, KeyedDelivery};
@@ -101,8 +101,42 @@ pub async fn once(
     deadline: Instant,
     work: impl Future<Output = Response>,
 ) -> Result<Response, ApiError> {
+    let place = wait_turn(intake, caller, key, body, change_id, deadline).await?;
+    once_at(intake, place, deadline, work).await
+}
+
+/// A delivery once it has waited its turn among this process's requests.
+pub enum Place {
+    /// It has no key: its work simply runs.
+    Unkeyed,
+    /// A request of this process handled the same delivery, and this is its answer.
+    Answered(Response),
+    /// Its turn at the key.
+    Keyed(Keyed),
+}
+
+/// A keyed delivery's turn. While `leading` lives, repeats of the same body in this process
+/// follow this request instead of each asking the store.
+pub struct Keyed {
+    delivery: KeyedDelivery,
+    /// The change the work records.
+    change_id: ChangeId,
+    leading: Option<Leading>,
+}
+
+/// Waits behind the request of this process that handles the same delivery, if one does,
+/// for its answer until `deadline` (then 409); the first part of [`once`], for work that
+/// must read before it can be carried out once (a fleet resolving its devices).
+pub async fn wait_turn(
+    intake: &Intake,
+    caller: &Caller,
+    key: Option<IdempotencyKey>,
+    body: &[u8],
+    change_id: ChangeId,
+    deadline: Instant,
+) -> Result<Place, ApiError> {
     let Some(key) = key else {
-        return Ok(work.await);
+        return Ok(Place::Unkeyed);
     };
     let delivery = KeyedDelivery::new(
         caller.name(),
@@ -112,15 +146,39 @@ pub async fn once(
         intake.clock.now(),
         time::Duration::try_from(intake.settings.idempotency_window).unwrap_or(time::Duration::DAY),
     );
-    let leading = loop {
+    loop {
         match intake.deliveries.join(&delivery) {
-            Turn::Lead(leading) => break leading,
+            Turn::Lead(leading) => {
+                return Ok(Place::Keyed(Keyed {
+                    delivery,
+                    change_id,
+                    leading,
+                }));
+            }
             Turn::Follow(news) => {
                 if let Some(answer) = follow(news, deadline).await? {
-                    return Ok(answer);
+                    return Ok(Place::Answered(answer));
                 }
             }
         }
+    }
+}
+
+/// [`once`] for a delivery at its `place`: the store decides whether `work` runs.
+pub async fn once_at(
+    intake: &Intake,
+    place: Place,
+    deadline: Instant,
+    work: impl Future<Output = Response>,
+) -> Result<Response, ApiError> {
+    let Keyed {
+        delivery,
+        change_id,
+        leading,
+    } = match place {
+        Place::Unkeyed => return Ok(work.await),
+        Place::Answered(answer) => return Ok(answer),
+        Place::Keyed(keyed) => keyed,
     };
     let learned = |first: &KeyedDelivery| {
         if let Some(leading) = &leading {
@@ -213,33 +271,26 @@ async fn follow(
 
 /// The kept answer to a repeat of a delivery already answered, read without taking the
 /// key: for work that reads Graph before it can be carried out once (a fleet's filter), so
-/// a repeat gets the first answer rather than what Graph says now.
-pub async fn answered(
-    intake: &Intake,
-    caller: &Caller,
-    key: Option<&IdempotencyKey>,
-    body: &[u8],
-) -> Result<Option<Response>, ApiError> {
-    let Some(key) = key else {
-        return Ok(None);
-    };
-    let now = intake.clock.now();
-    let probe = KeyedDelivery::new(
-        caller.name(),
-        key.clone(),
-        body,
-        None,
-        now,
-        time::Duration::ZERO,
-    );
-    match intake.store.kept_delivery(&probe).await? {
-        Some(first) if first.expires_at > now => {
-            if !first.same_body(&probe) {
+/// a repeat gets the first answer rather than what Graph says now. The repeats of this
+/// process waiting behind this one hear it too.
+pub async fn answered(intake: &Intake, keyed: &Keyed) -> Result<Option<Response>, ApiError> {
+    let Keyed {
+        delivery, leading, ..
+    } = keyed;
+    match intake.store.kept_delivery(delivery).await? {
+        Some(first) if first.expires_at > intake.clock.now() => {
+            if !first.same_body(delivery) {
                 return Err(ApiError::IdempotencyKeyReused {
                     key: first.key.as_str().to_owned(),
                 });
             }
-            Ok(first.answer.map(replay))
+            let Some(answer) = &first.answer else {
+                return Ok(None);
+            };
+            if let Some(leading) = leading {
+                leading.learned(&first);
+            }
+            Ok(Some(replay(answer.clone())))
         }
         _ => Ok(None),
     }

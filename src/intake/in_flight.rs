@@ -3,8 +3,9 @@
 //! request per key goes to the store, and the others follow what it learns. This serves
 //! `graphgate serve`, which takes many requests at once; a Lambda instance takes one at a
 //! time, so there every repeat is another process's and waits on the store, backing off.
-//! A fleet change's repeats join only once each has read the store for a kept answer and
-//! resolved its devices, since the parent's ID is made then (`intake::changes::create`).
+//! Every change, a fleet's too, takes its turn here before it reads the store or Graph's
+//! inventory: its ID is made first (`intake::changes::create`), so a storm of one fleet
+//! delivery resolves its devices once.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wiremock::ResponseTemplate;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, Request, ResponseTemplate};
 
 use crate::helpers::*;
 
@@ -106,7 +107,66 @@ async fn a_delivery_graph_could_not_take_may_be_sent_again(backend: Backend) {
     assert!(retried.headers().get("idempotent-replayed").is_none());
 }
 
+/// A fleet delivery sent again and again while its filter is read (a sender retrying on a
+/// slow answer): the repeats in this process wait for the first, so Graph's inventory is
+/// read once and one parent is recorded, and every repeat gets its answer.
+async fn a_storm_of_one_fleet_delivery_reads_the_inventory_once(backend: Backend) {
+    let app = spawn_app_with(backend.options().await).await;
+    let rooms = ["room-1", "room-2"].map(|id| {
+        json!({"id": id, "deviceType": "teamsRoom", "healthStatus": "healthy",
+            "activityState": "idle", "hardwareDetail": {"manufacturer": "Contoso", "model": "R1"}})
+    });
+    Mock::given(method("GET"))
+        .and(path("/beta/teamwork/devices"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "value": rooms }))
+                .set_delay(Duration::from_millis(300)),
+        )
+        .expect(1)
+        .mount(&app.graph)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/beta/$batch"))
+        .respond_with(|request: &Request| {
+            let asked: Value = serde_json::from_slice(&request.body).unwrap();
+            let answers: Vec<Value> = asked["requests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|item| {
+                    json!({"id": item["id"], "status": 200,
+                    "headers": {"Content-Type": "application/json"},
+                    "body": {"id": "h", "softwareUpdateHealth": {}}})
+                })
+                .collect();
+            ResponseTemplate::new(200).set_body_json(json!({ "responses": answers }))
+        })
+        .expect(1)
+        .mount(&app.graph)
+        .await;
+    let body = json!({"action": "restartDevice", "devices": {"deviceType": "teamsRoom"}});
+    let responses = futures::future::join_all(
+        (0..50).map(|_| post_keyed(&app, "CHG0078-restart-rooms", &body)),
+    )
+    .await;
+    let mut answers = std::collections::HashSet::new();
+    for response in responses {
+        assert_eq!(response.status(), 202);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["devices"], json!(["room-1", "room-2"]), "{body}");
+        answers.insert(body["changeId"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        answers.len(),
+        1,
+        "every delivery answered with the one parent"
+    );
+    app.graph.verify().await;
+}
+
 crate::on_every_store!(
+    a_storm_of_one_fleet_delivery_reads_the_inventory_once,
     a_repeat_gets_the_first_answer_even_after_the_change_finished,
     two_hundred_identical_deliveries_at_once_make_one_graph_call,
     a_delivery_graph_could_not_take_may_be_sent_again,

@@ -16,10 +16,11 @@ use crate::change::window::Opening;
 
 /// Constructors and transitions of a change to many devices.
 impl ChangeRecord {
-    /// A new change to the fleet `devices` (in order), its rollout as the request asks; it
-    /// starts at once, or when its window opens at `opening`. `None` for no devices: a
+    /// A new change `id` to the fleet `devices` (in order), its rollout as the request asks;
+    /// it starts at once, or when its window opens at `opening`. `None` for no devices: a
     /// fleet has at least one. The parent's own action names its first device.
     pub fn fleet_parent(
+        id: ChangeId,
         request: Requested<FleetRequest>,
         caller: &str,
         now: OffsetDateTime,
@@ -38,6 +39,7 @@ impl ChangeRecord {
             Opening::Now | Opening::Never => (Status::Running, Due::Poll(now)),
         };
         Some(ChangeRecord {
+            id,
             status,
             due: Some(due),
             fleet: Some(Fleet::new(devices, rollout, filter)),
@@ -181,7 +183,8 @@ mod tests {
         else {
             panic!("a fleet change");
         };
-        ChangeRecord::fleet_parent(request, "itsm", T0, devices, Opening::Now).unwrap()
+        ChangeRecord::fleet_parent(ChangeId::new(), request, "itsm", T0, devices, Opening::Now)
+            .unwrap()
     }
 
     #[test]

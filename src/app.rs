@@ -14,6 +14,7 @@ use crate::graph::GraphClient;
 use crate::intake::{self, InFlight, Intake, IntakeSettings};
 use crate::store::{self, Store, StoreError};
 use crate::sweeper::{SweepSettings, Sweeper};
+use crate::tickets::TicketClient;
 
 #[derive(Clone)]
 pub struct App {
@@ -21,6 +22,8 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub callers: Arc<dyn CallerSource>,
     pub callbacks: Arc<CallbackSender>,
+    /// Ticket systems are called through the callbacks' client, under the same rules.
+    pub tickets: Arc<TicketClient>,
     pub clock: Arc<dyn Clock>,
     pub intake: IntakeSettings,
     pub sweep: SweepSettings,
@@ -40,11 +43,13 @@ impl App {
 
     /// As [`App::from_settings`], over a store already opened from `settings.store`.
     pub fn with_store(settings: Settings, store: Arc<dyn Store>) -> Self {
+        let callbacks = Arc::new(CallbackSender::new(settings.callback_policy));
         App {
             store,
             graph: Arc::new(settings.graph.client()),
             callers: settings.callers,
-            callbacks: Arc::new(CallbackSender::new(settings.callback_policy)),
+            tickets: Arc::new(TicketClient::new(callbacks.clone())),
+            callbacks,
             clock: settings.clock,
             intake: settings.intake,
             sweep: settings.sweep,
@@ -60,6 +65,7 @@ impl App {
             store: self.store.clone(),
             callers: self.callers.clone(),
             callbacks: self.callbacks.clone(),
+            tickets: self.tickets.clone(),
             settings: self.intake,
             pacing: self.pacing,
             clock: self.clock.clone(),

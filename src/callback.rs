@@ -185,7 +185,7 @@ impl CallbackSender {
         }
     }
 
-    fn http(&self) -> &reqwest::Client {
+    pub(crate) fn http(&self) -> &reqwest::Client {
         self.http.get_or_init(|| self.client())
     }
 

@@ -18,4 +18,5 @@ pub mod store;
 pub mod submission;
 pub mod sweeper;
 pub mod telemetry;
+pub mod tickets;
 pub mod tls;

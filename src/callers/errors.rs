@@ -2,6 +2,7 @@
 
 use super::schemes::SchemeError;
 use crate::change::{ActionKind, BadCallbackUrl};
+use crate::tickets::ConnectionError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -53,4 +54,8 @@ pub enum EntryError {
     ChatNotForScheme,
     #[error("chat.resultWebhookUrl {0}")]
     ResultWebhookUrl(BadCallbackUrl),
+    #[error(transparent)]
+    Ticket(#[from] ConnectionError),
+    #[error("ticket.writeBack is not available in this version of graphgate yet; use gate alone")]
+    WriteBackNotYet,
 }

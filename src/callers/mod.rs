@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::callback::SigningSecret;
 use crate::change::{ActionKind, CallbackUrl};
+use crate::tickets::{Connection, TicketEntry};
 
 mod errors;
 mod schemes;
@@ -29,6 +30,7 @@ pub struct Caller {
     chat_users: Option<HashSet<String>>,
     chat_teams: Option<HashSet<String>>,
     chat_results: Option<CallbackUrl>,
+    ticket: Option<Connection>,
 }
 
 impl fmt::Debug for Caller {
@@ -58,6 +60,12 @@ impl Caller {
     /// Where a chat command's final result goes when the chat's own reply URL cannot take it.
     pub fn chat_results(&self) -> Option<&CallbackUrl> {
         self.chat_results.as_ref()
+    }
+
+    /// Where the caller's tickets are, if graphgate gates its changes on them or writes
+    /// their results back.
+    pub fn ticket(&self) -> Option<&Connection> {
+        self.ticket.as_ref()
     }
 
     /// Whether a chat user, of a workspace or tenant, may use this caller.
@@ -103,6 +111,8 @@ struct Entry {
     signing_secret: Option<String>,
     /// For a chat caller: who in the chat tool may use it.
     chat: Option<ChatEntry>,
+    /// The ticket system its changes are gated on, or written back to.
+    ticket: Option<TicketEntry>,
 }
 
 #[derive(Deserialize)]
@@ -262,6 +272,14 @@ impl CallerRegistry {
                     .transpose()?,
             ),
         };
+        let ticket = entry
+            .ticket
+            .map(Connection::try_from)
+            .transpose()
+            .map_err(|e| fail(e.into()))?;
+        if ticket.as_ref().is_some_and(|t| t.write_back) {
+            return Err(fail(EntryError::WriteBackNotYet));
+        }
         Ok(Caller {
             name,
             scheme,
@@ -270,6 +288,7 @@ impl CallerRegistry {
             chat_users,
             chat_teams,
             chat_results,
+            ticket,
         })
     }
 
@@ -445,6 +464,20 @@ pub(crate) mod tests {
                 r#"[{"name":"a","auth":{"scheme":"slack","secret":"8f742231b10e8888abcd99b1f2e4c5a7"},"allow":["*"]},
                     {"name":"b","auth":{"scheme":"slack","secret":"8f742231b10e8888abcd99b1f2e4c5a7"},"allow":["restartDevice"]}]"#,
                 "shares its token",
+            ),
+            (
+                &format!(
+                    r#"[{{"name":"a","auth":{{"scheme":"bearer","token":"{TOKEN}"}},"allow":["*"],
+                        "ticket":{{"system":"jira","url":"https://x","user":"u","apiToken":"{TOKEN}"}}}}]"#
+                ),
+                "gate changes, write back",
+            ),
+            (
+                &format!(
+                    r#"[{{"name":"a","auth":{{"scheme":"bearer","token":"{TOKEN}"}},"allow":["*"],
+                        "ticket":{{"system":"jira","url":"https://x","user":"u","apiToken":"{TOKEN}","writeBack":true}}}}]"#
+                ),
+                "not available in this version",
             ),
         ];
         for (json, expected) in cases {

@@ -9,6 +9,7 @@ use super::accepted::Accepted;
 use super::admission::{admit, check};
 use super::extract::{Authenticated, Deadline, SignedJson};
 use super::fleet;
+use super::gate::gate;
 use super::idempotency::{self, Place};
 use super::rehearsal;
 use super::submit::submit;
@@ -33,12 +34,12 @@ pub async fn create(
     let request = match request {
         ChangeRequest::One(request) if request.dry_run => {
             check(&intake, &caller, &request)?;
-            let rehearsal = rehearsal::rehearse(&intake, &request, deadline).await?;
+            let rehearsal = rehearsal::rehearse(&intake, &caller, &request, deadline).await?;
             return Ok(Json(rehearsal.to_json()).into_response());
         }
         ChangeRequest::Fleet(request) if request.dry_run => {
             check(&intake, &caller, &request)?;
-            let rehearsal = rehearsal::rehearse_fleet(&intake, &request, deadline).await?;
+            let rehearsal = rehearsal::rehearse_fleet(&intake, &caller, &request, deadline).await?;
             return Ok(Json(rehearsal.to_json()).into_response());
         }
         ChangeRequest::Fleet(request) => {
@@ -69,20 +70,30 @@ pub async fn create(
     let record = admit(&intake, &caller, request)?;
     let change_id = record.id().clone();
     idempotency::once(&intake, &caller, key, &bytes, change_id, deadline, async {
-        carry_out(&intake, record, deadline)
+        carry_out(&intake, &caller, record, deadline)
             .await
             .unwrap_or_else(IntoResponse::into_response)
     })
     .await
 }
 
-/// Records the change, sends it to Graph, and says what came of it; or, for a change whose
-/// window has not opened, records it for the sweeper to send then.
+/// Once its ticket lets it go ahead, records the change, sends it to Graph, and says what
+/// came of it; or, for a change whose window has not opened, records it for the sweeper to
+/// send then.
 async fn carry_out(
     intake: &Intake,
+    caller: &Caller,
     record: ChangeRecord,
     deadline: tokio::time::Instant,
 ) -> Result<Response, ApiError> {
+    gate(
+        intake,
+        caller,
+        record.reference(),
+        record.schedule(),
+        deadline,
+    )
+    .await?;
     if record.status() == Status::Scheduled {
         intake.store.insert(&record).await?;
         tracing::info!(change_id = %record.id(), caller = record.caller(), action = %record.action().kind(), "scheduled change");

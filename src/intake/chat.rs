@@ -12,8 +12,9 @@ use axum::response::Response;
 use tokio::time::Instant;
 
 use super::admission::{admit, check};
+use super::gate::gate;
 use super::idempotency;
-use super::problem::Refused;
+use super::problem::{NothingDone, Refused};
 use super::rehearsal::rehearse;
 use super::submit::submit;
 use super::{ApiError, Intake};
@@ -63,9 +64,15 @@ pub async fn run(
         response.extensions_mut().insert(Refused(reason));
         response
     };
-    let failed = |e: ApiError| match e.refusal() {
-        Some(reason) => refused(e.sentence(), reason),
-        None => render(&e.sentence()),
+    let failed = |e: ApiError| {
+        let mut response = match e.refusal() {
+            Some(reason) => refused(e.sentence(), reason),
+            None => render(&e.sentence()),
+        };
+        if e.did_nothing() {
+            response.extensions_mut().insert(NothingDone);
+        }
+        response
     };
     let request = match Command::parse(text, origin.requested_by) {
         Ok(Command::Help) => return Ok(render(USAGE)),
@@ -84,7 +91,7 @@ pub async fn run(
     };
     if request.dry_run {
         let rehearsed = match check(intake, caller, &request) {
-            Ok(()) => rehearse(intake, &request, deadline).await,
+            Ok(()) => rehearse(intake, caller, &request, deadline).await,
             Err(e) => Err(e),
         };
         return Ok(match rehearsed {
@@ -98,7 +105,7 @@ pub async fn run(
     };
     let change_id = record.id().clone();
     let work = async {
-        match carry_out(intake, record, delivery.reply_within, deadline).await {
+        match carry_out(intake, caller, record, delivery.reply_within, deadline).await {
             Ok(words) => render(&words),
             Err(e) => failed(e),
         }
@@ -115,14 +122,24 @@ pub async fn run(
     .await
 }
 
-/// Records the change and sends it to Graph, answering within `reply_within`: Graph's
-/// answer, or "accepted" when Graph is slower (the submission goes on).
+/// Once its ticket lets it go ahead, records the change and sends it to Graph, answering
+/// within `reply_within`: Graph's answer, or "accepted" when Graph is slower (the
+/// submission goes on).
 async fn carry_out(
     intake: &Intake,
+    caller: &Caller,
     record: ChangeRecord,
     reply_within: Duration,
     deadline: Instant,
 ) -> Result<String, ApiError> {
+    gate(
+        intake,
+        caller,
+        record.reference(),
+        record.schedule(),
+        deadline,
+    )
+    .await?;
     let id = record.id().clone();
     let submitting = {
         let intake = intake.clone();

@@ -7,6 +7,7 @@ use tokio::time::Instant;
 
 use super::accepted::Accepted;
 use super::admission::{check, resolve};
+use super::gate::gate;
 use super::{ApiError, Intake};
 use crate::callers::Caller;
 use crate::change::{ChangeId, ChangeRecord, FleetRequest, Requested, Unjudged};
@@ -28,6 +29,14 @@ pub(super) async fn admit(
     deadline: Instant,
 ) -> Result<Admitted, ApiError> {
     check(intake, caller, &request)?;
+    gate(
+        intake,
+        caller,
+        request.reference.as_deref(),
+        &request.schedule,
+        deadline,
+    )
+    .await?;
     let resolved = resolve(intake, &request.target, deadline).await?;
     let now = intake.clock.now();
     let opening = request.schedule.opening(now);

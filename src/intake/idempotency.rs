@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use sha2::{Digest, Sha256};
 
 use super::in_flight::{Leading, Turn};
-use super::{ApiError, Intake};
+use super::{ApiError, Intake, NothingDone};
 use crate::callers::{Caller, Scheme};
 use crate::change::{ChangeId, FieldError, IdempotencyKey, KeptAnswer, KeyedDelivery};
 use crate::graph::RetryPolicy;
@@ -233,9 +233,9 @@ pub async fn once_at(
     };
     let response = work.await;
     unanswered.delivery = None;
+    let nothing_done = response.extensions().get::<NothingDone>().is_some();
     let (answer, response) = kept(response).await;
-    // 503 means nothing was done: a repeat may try again.
-    let stored = if answer.status == StatusCode::SERVICE_UNAVAILABLE.as_u16() {
+    let stored = if nothing_done {
         intake.store.forget_delivery(&delivery).await
     } else {
         let answered = delivery.answered(answer);

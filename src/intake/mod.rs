@@ -9,6 +9,7 @@ mod check;
 mod devices;
 mod extract;
 mod fleet;
+mod gate;
 mod idempotency;
 mod in_flight;
 mod problem;
@@ -19,7 +20,7 @@ mod submit;
 mod teams;
 
 pub use in_flight::InFlight;
-use problem::{ApiError, Refused};
+use problem::{ApiError, NothingDone, Refused};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +43,7 @@ use crate::graph::GraphClient;
 use crate::metrics::{self, Dimension, Metric};
 use crate::store::Store;
 use crate::submission::Submission;
+use crate::tickets::TicketClient;
 
 /// What the HTTP API works with: the clients, built once per process, and its settings.
 #[derive(Clone)]
@@ -51,6 +53,8 @@ pub struct Intake {
     pub callers: Arc<dyn CallerSource>,
     /// Used here only to check a `callbackUrl` before accepting it.
     pub callbacks: Arc<CallbackSender>,
+    /// Reads the tickets gated callers' changes name.
+    pub tickets: Arc<TicketClient>,
     pub settings: IntakeSettings,
     pub pacing: Pacing,
     pub clock: Arc<dyn Clock>,

@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::admission::resolve;
+use super::gate;
 use super::{ApiError, Intake};
+use crate::callers::Caller;
 use crate::change::{Action, ActionKind, DeviceAction, FleetRequest, Opening, Requested, Schedule};
 use crate::graph::{GraphError, GraphRequest};
 
@@ -31,6 +33,9 @@ pub struct Rehearsal {
         with = "time::serde::rfc3339::option"
     )]
     opens_at: Option<time::OffsetDateTime>,
+    /// For a caller gated on its tickets: whether the ticket lets the change go ahead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ticket: Option<Value>,
 }
 
 impl Rehearsal {
@@ -59,6 +64,13 @@ impl Rehearsal {
         if let Some(version) = &self.current_version {
             line += &format!("; the device reports {version} now");
         }
+        if let Some(ticket) = &self.ticket {
+            let reference = ticket["reference"].as_str().unwrap_or_default();
+            line += &match ticket["problem"]["detail"].as_str() {
+                None => format!("; ticket {reference} lets it go ahead"),
+                Some(why) => format!("; the gate would stop it: {why}"),
+            };
+        }
         line + "; nothing was done"
     }
 }
@@ -66,9 +78,11 @@ impl Rehearsal {
 /// Looks up the target of `request` and says what would be sent for it.
 pub(super) async fn rehearse(
     intake: &Intake,
+    caller: &Caller,
     request: &Requested<Action>,
     deadline: Instant,
 ) -> Result<Rehearsal, ApiError> {
+    let ticket = verdict(intake, caller, request, deadline).await?;
     let graph = &intake.graph;
     let action = &request.target;
     let (target, current_version) = match action {
@@ -111,6 +125,7 @@ pub(super) async fn rehearse(
         current_version,
         requests: vec![graph.action_request(action)],
         opens_at: opens_at(intake, &request.schedule),
+        ticket,
     })
 }
 
@@ -118,9 +133,11 @@ pub(super) async fn rehearse(
 /// (a device Graph does not know shows Graph's 404), and the request for each.
 pub(super) async fn rehearse_fleet(
     intake: &Intake,
+    caller: &Caller,
     request: &Requested<FleetRequest>,
     deadline: Instant,
 ) -> Result<Rehearsal, ApiError> {
+    let ticket = verdict(intake, caller, request, deadline).await?;
     let fleet = &request.target;
     let resolved = resolve(intake, fleet, deadline).await?;
     let devices = resolved.ids;
@@ -177,7 +194,19 @@ pub(super) async fn rehearse_fleet(
         current_version: None,
         requests,
         opens_at: opens_at(intake, &request.schedule),
+        ticket,
     })
+}
+
+/// The gate's verdict on `request`'s ticket, for a gated caller.
+async fn verdict<T>(
+    intake: &Intake,
+    caller: &Caller,
+    request: &Requested<T>,
+    deadline: Instant,
+) -> Result<Option<Value>, ApiError> {
+    let reference = request.reference.as_deref();
+    gate::verdict(intake, caller, reference, &request.schedule, deadline).await
 }
 
 fn opens_at(intake: &Intake, schedule: &Schedule) -> Option<time::OffsetDateTime> {

@@ -51,6 +51,11 @@ const PLACEHOLDERS: &[(&str, &str)] = &[
         "wBEnSqKyHbw1ZLIKNNMUPjZwbXRXU3t1Zc6nIX+7ba0=",
     ),
     ("<a device id>", "room-lisbon"),
+    // Ticket systems' credentials, as their admin pages give them.
+    ("<password>", "correct horse battery staple"),
+    ("<OAuth client ID>", "ac0dd8bdcbe2d4c8eb6e1e5c5e9b4b3a"),
+    ("<OAuth client secret>", "R3ZGhTt6Yw"),
+    ("<API token>", "ATATT3xFfGF0T1pLm2rXYZ"),
 ];
 
 fn read(relative: &str) -> String {

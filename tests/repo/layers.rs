@@ -14,6 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["config"],
     &["intake", "sweeper"],
     &["callers", "simulator", "submission"],
+    &["tickets"],
     &["graph", "store", "callback", "secrets"],
     &["change", "clock"],
     &["telemetry", "metrics", "aws"],

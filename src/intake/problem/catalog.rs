@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use super::body::Problem;
 use super::error::ApiError;
 use super::graph::{graph_problem, read_problem};
+use super::ticket::gate_problem;
 use crate::change::FieldError;
 use crate::intake::status_url;
 
@@ -175,6 +176,7 @@ impl ApiError {
                 action,
                 source,
             } => graph_problem(change_id, action, source),
+            Gate(error) => gate_problem(error),
             Store(_) => {
                 let mut p = Problem::new(
                     StatusCode::SERVICE_UNAVAILABLE,

@@ -4,6 +4,7 @@
 use crate::change::{Action, ActionKind, ChangeId, FieldError, GraphFailure, Status};
 use crate::graph::GraphError;
 use crate::store::StoreError;
+use crate::tickets::GateError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -70,6 +71,8 @@ pub enum ApiError {
         #[source]
         source: GraphError,
     },
+    #[error(transparent)]
+    Gate(#[from] GateError),
     #[error("the change store is unavailable")]
     Store(#[from] StoreError),
     #[error("internal error")]

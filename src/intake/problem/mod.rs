@@ -8,6 +8,7 @@ mod catalog;
 mod error;
 mod graph;
 mod response;
+mod ticket;
 
 pub use error::ApiError;
-pub use response::Refused;
+pub use response::{NothingDone, Refused};

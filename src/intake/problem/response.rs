@@ -16,6 +16,28 @@ impl ApiError {
         format!("{}: {}", problem.title, problem.detail)
     }
 
+    /// The problem as its `application/problem+json` body.
+    pub fn to_json(&self) -> Value {
+        let problem = self.problem();
+        let mut body = json!({
+            "type": format!("urn:graphgate:problem:{}", problem.slug),
+            "title": problem.title,
+            "status": problem.status.as_u16(),
+            "detail": problem.detail,
+        });
+        if let Value::Object(map) = &mut body {
+            map.extend(problem.extensions);
+        }
+        body
+    }
+
+    /// Whether the request did nothing a repeat of its delivery must not do again: a 503
+    /// (nothing was sent), or the gate's stop (the ticket may let a repeat through later).
+    pub fn did_nothing(&self) -> bool {
+        matches!(self, ApiError::Gate(_))
+            || self.problem().status == StatusCode::SERVICE_UNAVAILABLE
+    }
+
     /// The problem's name, when it refuses the request (a 4xx) rather than failing it.
     pub fn refusal(&self) -> Option<&'static str> {
         let problem = self.problem();
@@ -29,6 +51,11 @@ impl ApiError {
 #[derive(Debug, Clone, Copy)]
 pub struct Refused(pub &'static str);
 
+/// Marks an answer to a request that did nothing (see [`ApiError::did_nothing`]): its
+/// delivery's key is not kept, so a repeat is carried out afresh.
+#[derive(Debug, Clone, Copy)]
+pub struct NothingDone;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let problem = self.problem();
@@ -37,18 +64,13 @@ impl IntoResponse for ApiError {
         } else {
             tracing::info!(status = problem.status.as_u16(), error = %error_chain(&self), "request refused");
         }
-        let mut body = json!({
-            "type": format!("urn:graphgate:problem:{}", problem.slug),
-            "title": problem.title,
-            "status": problem.status.as_u16(),
-            "detail": problem.detail,
-        });
-        if let Value::Object(map) = &mut body {
-            map.extend(problem.extensions);
-        }
+        let body = self.to_json();
         let mut response = (problem.status, body.to_string()).into_response();
         if problem.status.is_client_error() {
             response.extensions_mut().insert(Refused(problem.slug));
+        }
+        if self.did_nothing() {
+            response.extensions_mut().insert(NothingDone);
         }
         let headers = response.headers_mut();
         headers.insert(

@@ -10,6 +10,7 @@ mod graph;
 mod process;
 mod responses;
 mod signing;
+mod tickets;
 mod waiting;
 
 pub use app::*;
@@ -20,4 +21,5 @@ pub use graph::*;
 pub use process::*;
 pub use responses::*;
 pub use signing::*;
+pub use tickets::*;
 pub use waiting::*;

@@ -1,0 +1,106 @@
+//! Ticket systems: ServiceNow, Jira and PagerDuty, where a caller's changes are approved and
+//! where their results are written. A caller's `ticket` connection (`connection.rs`) says
+//! which system holds its tickets; the gate reads the change's ticket (`servicenow.rs`,
+//! `jira.rs`) and judges it (`verdict.rs`) before graphgate acts.
+
+mod client;
+mod connection;
+mod jira;
+mod reference;
+mod servicenow;
+mod verdict;
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use time::OffsetDateTime;
+
+pub use client::TicketClient;
+pub use connection::{Connection, ConnectionError, System, TicketEntry};
+pub use reference::TicketRef;
+pub use verdict::{Refusal, Ticket};
+
+/// Why a ticket system's answer is not known. No variant holds a credential or the
+/// system's own words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TicketError {
+    /// It did not answer in time, or answered that it cannot now (5xx, 429).
+    #[error("the ticket system is unavailable")]
+    Unavailable { retry_after: Option<Duration> },
+    /// It refused graphgate's sign-in, or the account's access (401, 403).
+    #[error("the ticket system refused graphgate's sign-in ({0})")]
+    SignIn(StatusCode),
+    /// It refused the request for another reason.
+    #[error("the ticket system answered {0}")]
+    Status(StatusCode),
+    #[error("the ticket system's answer is not what its API documents")]
+    Unreadable,
+    /// The deployment may not call the connection's URL.
+    #[error("{0}")]
+    NotAllowed(String),
+}
+
+/// Why the gate stops a change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GateError {
+    #[error("the ticket does not let the change go ahead")]
+    Refused {
+        system: &'static str,
+        reference: TicketRef,
+        refusal: Refusal,
+    },
+    #[error("the ticket could not be read")]
+    Unread {
+        system: &'static str,
+        #[source]
+        error: TicketError,
+    },
+}
+
+/// The longest one read of a ticket may take.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl TicketClient {
+    /// The ticket `reference` names in the connection's system, if there is one.
+    pub async fn read(
+        &self,
+        connection: &Connection,
+        reference: &TicketRef,
+        timeout: Duration,
+    ) -> Result<Option<Ticket>, TicketError> {
+        let timeout = timeout.min(READ_TIMEOUT);
+        match &connection.system {
+            System::ServiceNow { base, auth, .. } => {
+                servicenow::read(self, base, auth, reference, timeout).await
+            }
+            System::Jira {
+                base,
+                user,
+                api_token,
+                ..
+            } => jira::read(self, base, user, api_token, reference, timeout).await,
+            // PagerDuty has no approvals; the connection refuses `gate` for it.
+            System::PagerDuty { .. } => Err(TicketError::Status(StatusCode::NOT_IMPLEMENTED)),
+        }
+    }
+
+    /// Whether the ticket lets a change run at `at`: read, then judged.
+    pub async fn gate(
+        &self,
+        connection: &Connection,
+        reference: &TicketRef,
+        at: OffsetDateTime,
+        timeout: Duration,
+    ) -> Result<(), GateError> {
+        let system = connection.system.name();
+        let ticket = self
+            .read(connection, reference, timeout)
+            .await
+            .map_err(|error| GateError::Unread { system, error })?;
+        verdict::judge(connection, ticket.as_ref(), at).map_err(|refusal| GateError::Refused {
+            system,
+            reference: reference.clone(),
+            refusal,
+        })
+    }
+}

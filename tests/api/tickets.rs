@@ -1,0 +1,405 @@
+//! The gate: a caller whose ticket connection has `gate: true` acts only on an approved
+//! ticket, read from fakes of ServiceNow and Jira that answer as their APIs document. A
+//! refusal names what the ticket said, and Graph is never called.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::macros::format_description;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::helpers::*;
+
+/// An app with a caller gated on `ticket`, as `name` with `token`.
+async fn gated_app(backend: Backend, name: &str, token: &str, ticket: Value) -> TestApp {
+    let mut options = backend.options().await;
+    options.more_callers = vec![gated_caller(name, token, ticket)];
+    spawn_app_with(options).await
+}
+
+/// A ServiceNow planned date, `offset` from `now`.
+fn planned(now: OffsetDateTime, offset: time::Duration) -> String {
+    (now + offset)
+        .format(format_description!(
+            "[year]-[month]-[day] [hour]:[minute]:[second]"
+        ))
+        .unwrap()
+}
+
+fn restart_for(ticket: &str) -> Value {
+    json!({"action": "restartDevice", "deviceId": "room-1", "reference": ticket})
+}
+
+async fn graph_posts(app: &TestApp) -> usize {
+    app.graph_requests()
+        .await
+        .iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .count()
+}
+
+/// Approved and within its window, a change goes ahead; each other verdict refuses it,
+/// naming what the ticket said, and Graph hears nothing of it.
+async fn a_servicenow_change_goes_ahead_only_when_approved_in_its_window(backend: Backend) {
+    let snow = ServiceNow::start().await;
+    let app = gated_app(backend, "snow", SNOW_CALLER_TOKEN, snow.connection()).await;
+    let now = app.now();
+    let hour = time::Duration::HOUR;
+    let open = (planned(now, -hour), planned(now, hour));
+    snow.change("CHG0030001", "approved", "-1", (&open.0, &open.1))
+        .await;
+    snow.change("CHG0030002", "requested", "-3", (&open.0, &open.1))
+        .await;
+    snow.change(
+        "CHG0030003",
+        "approved",
+        "-2",
+        (&planned(now, hour), &planned(now, time::Duration::hours(2))),
+    )
+    .await;
+    snow.change("CHG0030004", "approved", "3", ("", "")).await;
+
+    let p = problem(
+        app.post_change_as(SNOW_CALLER_TOKEN, restart_for("CHG0030002"))
+            .await,
+        409,
+    )
+    .await;
+    assert_eq!(p["type"], "urn:graphgate:problem:ticket-not-approved");
+    assert_eq!(p["approval"], "requested");
+    assert_eq!(p["state"], "authorize");
+    assert_eq!(p["reference"], "CHG0030002");
+    assert_eq!(p["ticketSystem"], "servicenow");
+    assert!(
+        p["detail"].as_str().unwrap().contains("\"requested\""),
+        "{p}"
+    );
+
+    let p = problem(
+        app.post_change_as(SNOW_CALLER_TOKEN, restart_for("CHG0030003"))
+            .await,
+        409,
+    )
+    .await;
+    assert_eq!(p["type"], "urn:graphgate:problem:ticket-outside-window");
+    let start = OffsetDateTime::parse(
+        p["window"]["start"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!(start.unix_timestamp(), (now + hour).unix_timestamp());
+
+    let p = problem(
+        app.post_change_as(SNOW_CALLER_TOKEN, restart_for("CHG0030004"))
+            .await,
+        409,
+    )
+    .await;
+    assert_eq!(p["state"], "closed", "{p}");
+
+    let p = problem(
+        app.post_change_as(SNOW_CALLER_TOKEN, restart_for("CHG0039999"))
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(p["type"], "urn:graphgate:problem:ticket-not-found");
+
+    for (body, detail) in [
+        (
+            json!({"action": "restartDevice", "deviceId": "room-1"}),
+            "is required",
+        ),
+        (
+            restart_for("CHG1^ORnumber=CHG0030001"),
+            "ServiceNow change number",
+        ),
+    ] {
+        let p = problem(app.post_change_as(SNOW_CALLER_TOKEN, body).await, 400).await;
+        assert_eq!(p["errors"][0]["field"], "reference");
+        assert!(p["detail"].as_str().unwrap().contains(detail), "{p}");
+    }
+    assert_eq!(
+        graph_posts(&app).await,
+        0,
+        "no refused change reaches Graph"
+    );
+    assert_eq!(
+        snow.reads().await.len(),
+        4,
+        "a malformed or missing reference reads nothing"
+    );
+
+    every_post(accepted("room-1")).mount(&app.graph).await;
+    let response = app
+        .post_change_as(SNOW_CALLER_TOKEN, restart_for("CHG0030001"))
+        .await;
+    assert_eq!(response.status(), 202);
+    assert_eq!(graph_posts(&app).await, 1);
+    let read = snow.reads().await.pop().unwrap();
+    let query: Vec<(String, String)> = read.url.query_pairs().into_owned().collect();
+    for (name, value) in [
+        ("sysparm_query", "number=CHG0030001"),
+        (
+            "sysparm_fields",
+            "sys_id,number,approval,state,start_date,end_date",
+        ),
+        ("sysparm_limit", "1"),
+    ] {
+        assert!(query.contains(&(name.into(), value.into())), "{query:?}");
+    }
+}
+
+/// The ticket system down, slow or failing is a 503 with `Retry-After`: graphgate fails
+/// closed. Nothing is kept for the delivery, so its repeat goes ahead once the ticket can
+/// be read. A refused sign-in is a 502 that names no credential.
+async fn an_unreadable_ticket_stops_the_change(backend: Backend) {
+    let snow = ServiceNow::start().await;
+    let mut options = backend.options().await;
+    options.request_timeout = Duration::from_secs(2);
+    options.more_callers = vec![gated_caller("snow", SNOW_CALLER_TOKEN, snow.connection())];
+    let app = spawn_app_with(options).await;
+    every_post(accepted("room-1")).mount(&app.graph).await;
+    let post = |key: &'static str| {
+        app.http
+            .post(format!("{}/v1/changes", app.address))
+            .bearer_auth(SNOW_CALLER_TOKEN)
+            .header("Idempotency-Key", key)
+            .json(&restart_for("CHG0030001"))
+            .send()
+    };
+
+    for answer in [
+        ResponseTemplate::new(503).insert_header("retry-after", "7"),
+        ResponseTemplate::new(200).set_delay(Duration::from_secs(4)),
+    ] {
+        // Not scoped: wiremock 0.6 sorts its mocks by priority and then ends the scope
+        // of whichever mock took the scoped one's place.
+        Mock::given(method("GET"))
+            .respond_with(answer)
+            .with_priority(1)
+            .up_to_n_times(1)
+            .mount(&snow.server)
+            .await;
+        let response = post("k-unavailable").await.unwrap();
+        let retry_after = response.headers().get("retry-after").cloned();
+        let p = problem(response, 503).await;
+        assert_eq!(p["type"], "urn:graphgate:problem:ticket-unavailable");
+        assert!(retry_after.is_some());
+    }
+
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "error": {"message": "User Not Authenticated", "detail": "Required to provide Auth information"},
+            "status": "failure"})))
+        .with_priority(1)
+        .up_to_n_times(1)
+        .mount(&snow.server)
+        .await;
+    let response = post("k-sign-in").await.unwrap();
+    let text = response.text().await.unwrap();
+    assert!(text.contains("ticket-sign-in-refused"), "{text}");
+    assert!(
+        !text.contains(SNOW_PASSWORD) && !text.contains("User Not Authenticated"),
+        "{text}"
+    );
+    assert_eq!(graph_posts(&app).await, 0);
+
+    let now = app.now();
+    let hour = time::Duration::HOUR;
+    snow.change(
+        "CHG0030001",
+        "approved",
+        "-1",
+        (&planned(now, -hour), &planned(now, hour)),
+    )
+    .await;
+    let response = post("k-unavailable").await.unwrap();
+    assert_eq!(response.status(), 202);
+    assert!(response.headers().get("idempotent-replayed").is_none());
+    assert_eq!(graph_posts(&app).await, 1);
+}
+
+/// Jira: the issue's status must be one of `approvedStatuses`, compared without case; an
+/// issue Jira does not show is not found.
+async fn a_jira_issue_must_be_in_an_approved_status(backend: Backend) {
+    let jira = Jira::start().await;
+    let app = gated_app(backend, "jira-gated", JIRA_CALLER_TOKEN, jira.connection()).await;
+    jira.issue("CHG-1", "APPROVED").await;
+    jira.issue("CHG-2", "Waiting for approval").await;
+    jira.missing().await;
+    every_post(accepted("room-1")).mount(&app.graph).await;
+
+    let p = problem(
+        app.post_change_as(JIRA_CALLER_TOKEN, restart_for("CHG-2"))
+            .await,
+        409,
+    )
+    .await;
+    assert_eq!(p["type"], "urn:graphgate:problem:ticket-not-approved");
+    assert_eq!(p["state"], "Waiting for approval");
+    assert!(p.get("approval").is_none());
+    let p = problem(
+        app.post_change_as(JIRA_CALLER_TOKEN, restart_for("CHG-404"))
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(p["ticketSystem"], "jira");
+    assert_eq!(graph_posts(&app).await, 0);
+
+    let response = app
+        .post_change_as(JIRA_CALLER_TOKEN, restart_for("CHG-1"))
+        .await;
+    assert_eq!(response.status(), 202);
+    assert_eq!(graph_posts(&app).await, 1);
+}
+
+/// A dry run says what the gate would do, and writes nothing; a fleet's gate runs before
+/// its devices are read.
+async fn a_dry_run_reports_the_verdict_and_a_fleet_is_gated(backend: Backend) {
+    let snow = ServiceNow::start().await;
+    let app = gated_app(backend, "snow", SNOW_CALLER_TOKEN, snow.connection()).await;
+    let now = app.now();
+    let hour = time::Duration::HOUR;
+    let open = (planned(now, -hour), planned(now, hour));
+    snow.change("CHG0030001", "approved", "-1", (&open.0, &open.1))
+        .await;
+    snow.change("CHG0030002", "requested", "-3", (&open.0, &open.1))
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/beta/teamwork/devices/room-1"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": "room-1", "deviceType": "teamsRoom"})),
+        )
+        .mount(&app.graph)
+        .await;
+
+    let mut dry = restart_for("CHG0030002");
+    dry["dryRun"] = json!(true);
+    let answer = json_of(
+        app.http
+            .post(format!("{}/v1/changes", app.address))
+            .bearer_auth(SNOW_CALLER_TOKEN)
+            .json(&dry),
+    )
+    .await;
+    assert_eq!(answer["dryRun"], true);
+    assert_eq!(answer["ticket"]["goesAhead"], false, "{answer}");
+    assert_eq!(
+        answer["ticket"]["problem"]["type"],
+        "urn:graphgate:problem:ticket-not-approved"
+    );
+    dry["reference"] = json!("CHG0030001");
+    let answer = json_of(
+        app.http
+            .post(format!("{}/v1/changes", app.address))
+            .bearer_auth(SNOW_CALLER_TOKEN)
+            .json(&dry),
+    )
+    .await;
+    assert_eq!(
+        answer["ticket"],
+        json!({"system": "servicenow", "reference": "CHG0030001", "goesAhead": true})
+    );
+
+    let fleet = json!({"action": "restartDevice", "devices": {"deviceType": "teamsRoom"},
+        "reference": "CHG0030002"});
+    let p = problem(app.post_change_as(SNOW_CALLER_TOKEN, fleet).await, 409).await;
+    assert_eq!(p["type"], "urn:graphgate:problem:ticket-not-approved");
+    let inventory_reads = app
+        .graph_requests()
+        .await
+        .iter()
+        .filter(|r| r.url.path() == "/beta/teamwork/devices")
+        .count();
+    assert_eq!(inventory_reads, 0);
+    assert_eq!(graph_posts(&app).await, 0);
+    let far = app.now() + Duration::from_secs(400 * 86_400);
+    assert!(
+        app.store.due(far, 10).await.unwrap().is_empty(),
+        "nothing recorded"
+    );
+}
+
+/// A scheduled change is judged at the time its window opens: a ticket planned for then
+/// lets it be scheduled now.
+async fn a_scheduled_change_is_judged_when_it_would_run(backend: Backend) {
+    let snow = ServiceNow::start().await;
+    let app = gated_app(backend, "snow", SNOW_CALLER_TOKEN, snow.connection()).await;
+    let now = app.now();
+    let hour = time::Duration::HOUR;
+    snow.change(
+        "CHG0030003",
+        "approved",
+        "-2",
+        (&planned(now, hour), &planned(now, time::Duration::hours(3))),
+    )
+    .await;
+    let mut body = restart_for("CHG0030003");
+    body["notBefore"] = json!(
+        (now + time::Duration::hours(2))
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    );
+    let response = app.post_change_as(SNOW_CALLER_TOKEN, body).await;
+    assert_eq!(response.status(), 202);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["status"], "scheduled", "{answer}");
+}
+
+/// ServiceNow with OAuth client credentials: one token from `oauth_token.do`, used until
+/// it nears its end.
+#[tokio::test]
+async fn servicenow_oauth_signs_in_once_for_many_changes() {
+    let snow = ServiceNow::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth_token.do"))
+        .and(wiremock::matchers::body_string_contains(
+            "grant_type=client_credentials",
+        ))
+        .and(wiremock::matchers::body_string_contains(
+            "client_id=graphgate-client",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "snow-access-token", "scope": "useraccount",
+            "token_type": "Bearer", "expires_in": 1799})))
+        .expect(1)
+        .mount(&snow.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/now/table/change_request"))
+        .and(wiremock::matchers::header(
+            "authorization",
+            "Bearer snow-access-token",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"result": [
+            {"sys_id": "s1", "number": "CHG0030001", "approval": "approved", "state": "-1",
+             "start_date": "", "end_date": ""}]})))
+        .expect(2)
+        .with_priority(1)
+        .mount(&snow.server)
+        .await;
+    let ticket = json!({"system": "servicenow", "url": snow.server.uri(),
+        "clientId": "graphgate-client", "clientSecret": "snow-client-secret", "gate": true});
+    let app = gated_app(Backend::Sqlite, "snow", SNOW_CALLER_TOKEN, ticket).await;
+    every_post(accepted("room-1")).mount(&app.graph).await;
+    for _ in 0..2 {
+        let response = app
+            .post_change_as(SNOW_CALLER_TOKEN, restart_for("CHG0030001"))
+            .await;
+        assert_eq!(response.status(), 202);
+    }
+    snow.server.verify().await;
+}
+
+crate::on_every_store!(
+    a_servicenow_change_goes_ahead_only_when_approved_in_its_window,
+    an_unreadable_ticket_stops_the_change,
+    a_jira_issue_must_be_in_an_approved_status,
+    a_dry_run_reports_the_verdict_and_a_fleet_is_gated,
+    a_scheduled_change_is_judged_when_it_would_run,
+);

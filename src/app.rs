@@ -80,6 +80,7 @@ impl App {
             graph: self.graph.clone(),
             callbacks: self.callbacks.clone(),
             callers: self.callers.clone(),
+            tickets: self.tickets.clone(),
             settings: self.sweep,
             pacing: self.pacing,
             clock: self.clock.clone(),

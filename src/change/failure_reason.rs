@@ -28,10 +28,11 @@ pub enum FailureReason {
     GraphUnreachable,
     GraphSignInRefused,
     GraphApiRetired,
+    TicketWithdrawn,
 }
 
 impl FailureReason {
-    pub const ALL: [FailureReason; 18] = [
+    pub const ALL: [FailureReason; 19] = [
         FailureReason::NotTaken,
         FailureReason::Expired,
         FailureReason::Cancelled,
@@ -50,6 +51,7 @@ impl FailureReason {
         FailureReason::GraphUnreachable,
         FailureReason::GraphSignInRefused,
         FailureReason::GraphApiRetired,
+        FailureReason::TicketWithdrawn,
     ];
 
     /// The code as stored and shown: `failure.code`.
@@ -73,6 +75,7 @@ impl FailureReason {
             FailureReason::GraphUnreachable => "graphUnreachable",
             FailureReason::GraphSignInRefused => "graphSignInRefused",
             FailureReason::GraphApiRetired => "graphApiRetired",
+            FailureReason::TicketWithdrawn => "ticketWithdrawn",
         }
     }
 
@@ -123,6 +126,9 @@ impl FailureReason {
             }
             FailureReason::GraphApiRetired => {
                 "Graph no longer serves the action's API (see the retirement)"
+            }
+            FailureReason::TicketWithdrawn => {
+                "its ticket stopped letting it go ahead (no longer approved, cancelled or closed) before it reached Graph: a scheduled change when its window opened, a fleet's devices not yet sent (see Ticket systems)"
             }
         }
     }

@@ -32,6 +32,18 @@ pub enum Stop {
     Cancelled,
     /// The window did not open again before `notAfter`.
     Expired,
+    /// The change's ticket stopped letting it go ahead.
+    TicketWithdrawn,
+}
+
+impl Stop {
+    /// How the devices not yet sent end.
+    fn ends(self) -> Status {
+        match self {
+            Stop::Expired => Status::Expired,
+            Stop::FailureBudget | Stop::Cancelled | Stop::TicketWithdrawn => Status::Cancelled,
+        }
+    }
 }
 
 /// One device of a fleet, as the parent last saw it.
@@ -107,6 +119,14 @@ pub struct Fleet {
     paused_until: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped: Option<Stop>,
+    /// When the change's ticket last let the fleet go ahead, for a caller gated on its
+    /// tickets: read again at least once a minute while children are being sent.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    ticket_read: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,6 +154,7 @@ impl Fleet {
             sent: Vec::new(),
             paused_until: None,
             stopped: None,
+            ticket_read: None,
         }
     }
 
@@ -180,7 +201,9 @@ impl Fleet {
     pub fn outcome(&self) -> Status {
         if self.children.iter().all(|c| c.status == Status::Succeeded) {
             Status::Succeeded
-        } else if self.stopped == Some(Stop::Cancelled) && self.failures() == 0 {
+        } else if matches!(self.stopped, Some(Stop::Cancelled | Stop::TicketWithdrawn))
+            && self.failures() == 0
+        {
             Status::Cancelled
         } else if self.stopped == Some(Stop::Expired) && self.failures() == 0 {
             Status::Expired
@@ -218,11 +241,7 @@ impl Fleet {
     /// device waits again, to be sent as a new child, or ends as the fleet has stopped. A
     /// device Graph declined [`MAX_NOT_TAKEN`] times is `failed`.
     pub fn requeue(&mut self, id: &ChangeId) {
-        let stopped = match self.stopped {
-            None => None,
-            Some(Stop::Expired) => Some(Status::Expired),
-            Some(Stop::FailureBudget | Stop::Cancelled) => Some(Status::Cancelled),
-        };
+        let stopped = self.stopped.map(Stop::ends);
         if let Some(child) = self
             .children
             .iter_mut()
@@ -261,13 +280,23 @@ impl Fleet {
         if self.stopped.is_none() {
             self.stopped = Some(why);
         }
-        let status = match why {
-            Stop::Expired => Status::Expired,
-            Stop::FailureBudget | Stop::Cancelled => Status::Cancelled,
-        };
+        let status = why.ends();
         for child in self.children.iter_mut().filter(|c| c.waiting()) {
             child.status = status;
         }
+    }
+
+    /// Whether a gated caller's ticket is to be read again before children are sent at
+    /// `now`: some are waiting, and it was last read a minute or more ago.
+    pub fn ticket_due(&self, now: OffsetDateTime) -> bool {
+        self.stopped.is_none()
+            && self.children.iter().any(Child::waiting)
+            && self.ticket_read.is_none_or(|read| now - read >= MINUTE)
+    }
+
+    /// The ticket let the fleet go ahead at `now`.
+    pub fn ticket_allowed(&mut self, now: OffsetDateTime) {
+        self.ticket_read = Some(now);
     }
 
     /// Graph throttled a child: send no more until `until`.
@@ -339,6 +368,19 @@ mod tests {
             .map(|i| DeviceId::parse(format!("d{i}")).unwrap())
             .collect();
         Fleet::new(devices, rollout, None)
+    }
+
+    #[test]
+    fn a_gated_fleets_ticket_is_read_once_a_minute_while_devices_wait() {
+        let mut f = fleet(2, Rollout::default());
+        assert!(f.ticket_due(T0), "never read");
+        f.ticket_allowed(T0);
+        assert!(!f.ticket_due(T0 + Duration::from_secs(59)));
+        assert!(f.ticket_due(T0 + MINUTE));
+        f.stop(Stop::TicketWithdrawn);
+        assert!(!f.ticket_due(T0 + MINUTE), "stopped: nothing left to send");
+        assert!(f.children.iter().all(|c| c.status == Status::Cancelled));
+        assert_eq!(f.outcome(), Status::Cancelled);
     }
 
     #[test]

@@ -8,8 +8,8 @@ use tokio::time::Instant;
 
 use super::{ApiError, Intake};
 use crate::callers::Caller;
-use crate::change::{FieldError, Opening, Schedule};
-use crate::tickets::{Connection, GateError, TicketRef};
+use crate::change::{Opening, Schedule};
+use crate::tickets::{Connection, GateError};
 
 /// Whether the caller's ticket lets a change with `reference` and `schedule` go ahead.
 pub(super) async fn gate(
@@ -22,7 +22,6 @@ pub(super) async fn gate(
     let Some(connection) = gated(caller) else {
         return Ok(());
     };
-    let reference = ticket_ref(caller, connection, reference)?;
     let now = intake.clock.now();
     let at = match schedule.opening(now) {
         Opening::At(at) => at,
@@ -31,7 +30,7 @@ pub(super) async fn gate(
     let timeout = deadline.saturating_duration_since(Instant::now());
     intake
         .tickets
-        .gate(connection, &reference, at, timeout)
+        .gate(connection, reference, at, timeout)
         .await
         .map_err(ApiError::Gate)
 }
@@ -69,25 +68,4 @@ pub(super) async fn verdict(
 /// The caller's connection, if it gates changes.
 fn gated(caller: &Caller) -> Option<&Connection> {
     caller.ticket().filter(|connection| connection.gate)
-}
-
-fn ticket_ref(
-    caller: &Caller,
-    connection: &Connection,
-    reference: Option<&str>,
-) -> Result<TicketRef, ApiError> {
-    let refused = |detail: String| {
-        ApiError::Validation(vec![FieldError {
-            field: "reference".into(),
-            detail,
-        }])
-    };
-    let Some(reference) = reference else {
-        return Err(refused(format!(
-            "is required: caller {:?} acts only on an approved ticket; name it, a {}",
-            caller.name(),
-            TicketRef::what(&connection.system)
-        )));
-    };
-    TicketRef::parse(&connection.system, reference).map_err(refused)
 }

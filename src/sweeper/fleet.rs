@@ -6,6 +6,7 @@
 use futures::StreamExt;
 use tokio::time::Instant;
 
+use super::ticket::Verdict;
 use super::{Sweeper, VisitError};
 use crate::change::{
     ChangeId, ChangeRecord, DeviceId, Fleet, Opening, Status, Stop, VerificationState,
@@ -33,7 +34,19 @@ impl Sweeper {
                 Vec::new()
             }
             Opening::At(_) => Vec::new(),
-            Opening::Now => fleet.assign(now),
+            Opening::Now => {
+                if fleet.ticket_due(now) {
+                    match self.ticket(parent, deadline).await {
+                        Verdict::GoesAhead => fleet.ticket_allowed(now),
+                        Verdict::Withdrawn(why) => {
+                            tracing::warn!(change_id = %parent.id(), why, "the fleet's ticket no longer lets it go ahead; the devices not yet sent are cancelled");
+                            fleet.stop(Stop::TicketWithdrawn);
+                        }
+                        Verdict::Unknown(wait) => fleet.pause(now + wait),
+                    }
+                }
+                fleet.assign(now)
+            }
         };
         let follow = self.pacing.poll_base;
         let planned = parent.fleet_advanced(fleet.clone(), now, follow)?;

@@ -9,7 +9,8 @@
 //! outlive the lease. Work that fails is rescheduled, never dropped.
 //!
 //! What to do with a change is the domain's business (`crate::change`); this module does the
-//! I/O around it: `open.rs` sends scheduled changes when their window opens, `poll.rs`
+//! I/O around it: `open.rs` sends scheduled changes when their window opens (once
+//! `ticket.rs` finds their ticket still lets them), `poll.rs`
 //! follows operations, `recover.rs` reconciles changes whose submitter died, `notify.rs`
 //! sends callbacks. Callbacks run in a stream of their own beside
 //! the polls, so a slow receiver never takes a poll's place; a change that finishes is stored
@@ -20,6 +21,7 @@ mod notify;
 mod open;
 mod poll;
 mod recover;
+mod ticket;
 mod verify;
 
 use std::sync::Arc;
@@ -40,6 +42,7 @@ use crate::metrics::{self, Metric};
 use crate::store::{Store, StoreError};
 use crate::submission::{Submission, count_end};
 use crate::telemetry::error_chain;
+use crate::tickets::TicketClient;
 use notify::Notify;
 
 /// Runs sweep passes: the clients it calls, and how it paces them.
@@ -50,6 +53,8 @@ pub struct Sweeper {
     pub callbacks: Arc<CallbackSender>,
     /// Whose signing secret each callback is signed with.
     pub callers: Arc<dyn CallerSource>,
+    /// Reads gated callers' tickets again before what they allowed is sent.
+    pub tickets: Arc<TicketClient>,
     pub settings: SweepSettings,
     pub pacing: Pacing,
     pub clock: Arc<dyn Clock>,

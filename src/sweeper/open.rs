@@ -1,9 +1,11 @@
 //! A scheduled change whose window comes: sent to Graph as the intake sends a change made
 //! now (`crate::submission`), or left to wait for the next opening, or, past its `notAfter`,
-//! ended `expired`.
+//! ended `expired`; for a caller gated on its tickets, ended `cancelled` when its ticket no
+//! longer lets it go ahead.
 
 use tokio::time::Instant;
 
+use super::ticket::Verdict;
 use super::{Sweeper, VisitError};
 use crate::change::{ChangeRecord, Opening};
 use crate::graph::GraphError;
@@ -19,6 +21,14 @@ impl Sweeper {
             Opening::Never => return Ok(record.expired(now)?),
             Opening::At(at) => return Ok(record.waiting(at)?),
             Opening::Now => {}
+        }
+        match self.ticket(record, deadline).await {
+            Verdict::GoesAhead => {}
+            Verdict::Withdrawn(why) => {
+                tracing::warn!(change_id = %record.id(), why, "the change's ticket no longer lets it go ahead");
+                return Ok(record.ticket_withdrawn(now, &why)?);
+            }
+            Verdict::Unknown(wait) => return Ok(record.waiting(now + wait)?),
         }
         let submission = self.submission();
         let noted = submission.note_installed(record.clone(), deadline).await;

@@ -43,6 +43,10 @@ pub enum TicketError {
 /// Why the gate stops a change.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GateError {
+    /// The change names no ticket, or nothing that can name one in the caller's system: the
+    /// words complete a sentence that begins with `reference`.
+    #[error("reference {0}")]
+    Reference(String),
     #[error("the ticket does not let the change go ahead")]
     Refused {
         system: &'static str,
@@ -84,17 +88,26 @@ impl TicketClient {
         }
     }
 
-    /// Whether the ticket lets a change run at `at`: read, then judged.
+    /// Whether the ticket `reference` names lets a change run at `at`: read, then judged.
     pub async fn gate(
         &self,
         connection: &Connection,
-        reference: &TicketRef,
+        reference: Option<&str>,
         at: OffsetDateTime,
         timeout: Duration,
     ) -> Result<(), GateError> {
         let system = connection.system.name();
+        let reference = match reference {
+            None => {
+                return Err(GateError::Reference(format!(
+                    "is required: this caller acts only on an approved ticket; name it, a {}",
+                    TicketRef::what(&connection.system)
+                )));
+            }
+            Some(raw) => TicketRef::parse(&connection.system, raw).map_err(GateError::Reference)?,
+        };
         let ticket = self
-            .read(connection, reference, timeout)
+            .read(connection, &reference, timeout)
             .await
             .map_err(|error| GateError::Unread { system, error })?;
         verdict::judge(connection, ticket.as_ref(), at).map_err(|refusal| GateError::Refused {

@@ -43,6 +43,27 @@ pub enum Refusal {
     },
 }
 
+impl Refusal {
+    /// What the ticket said, in words: `ticket CHG1 is not approved (approval requested,
+    /// state authorize)`.
+    pub fn words(&self, reference: &str) -> String {
+        match self {
+            Refusal::NotFound => format!("ticket {reference} was not found"),
+            Refusal::NotApproved {
+                approval: Some(approval),
+                state,
+            } => format!("ticket {reference} is not approved (approval {approval}, state {state})"),
+            Refusal::NotApproved {
+                approval: None,
+                state,
+            } => format!("ticket {reference} is not approved (status {state})"),
+            Refusal::OutsideWindow { .. } => {
+                format!("ticket {reference}'s planned window does not include now")
+            }
+        }
+    }
+}
+
 /// Whether `ticket` lets a change of `connection`'s caller run at `at`.
 pub fn judge(
     connection: &Connection,

@@ -32,6 +32,15 @@ fn restart_for(ticket: &str) -> Value {
     json!({"action": "restartDevice", "deviceId": "room-1", "reference": ticket})
 }
 
+/// The change as its gated caller reads it back.
+async fn view(app: &TestApp, id: &str) -> Value {
+    app.get_change(SNOW_CALLER_TOKEN, id)
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn graph_posts(app: &TestApp) -> usize {
     app.graph_requests()
         .await
@@ -396,7 +405,121 @@ async fn servicenow_oauth_signs_in_once_for_many_changes() {
     snow.server.verify().await;
 }
 
+/// The gate runs again when a scheduled change's window opens: a ticket that cannot be read
+/// holds the change back, and one withdrawn meanwhile ends it `cancelled`, never sent.
+async fn a_scheduled_change_whose_ticket_is_withdrawn_is_never_sent(backend: Backend) {
+    let snow = ServiceNow::start().await;
+    let app = gated_app(backend, "snow", SNOW_CALLER_TOKEN, snow.connection()).await;
+    every_post(accepted("room-1")).mount(&app.graph).await;
+    let now = app.now();
+    let hour = time::Duration::HOUR;
+    let window = (planned(now, -hour), planned(now, time::Duration::hours(3)));
+    let window = (window.0.as_str(), window.1.as_str());
+    let rfc3339 = &time::format_description::well_known::Rfc3339;
+    let mut ids = Vec::new();
+    for number in ["CHG0030001", "CHG0030002"] {
+        snow.change(number, "approved", "-2", window).await;
+        let mut body = restart_for(number);
+        body["notBefore"] = json!((now + hour).format(rfc3339).unwrap());
+        let answer: Value = app
+            .post_change_as(SNOW_CALLER_TOKEN, body)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(answer["status"], "scheduled", "{answer}");
+        ids.push(answer["changeId"].as_str().unwrap().to_owned());
+    }
+
+    snow.unavailable().await;
+    app.advance(Duration::from_secs(3601));
+    app.sweep().await;
+    for id in &ids {
+        assert_eq!(
+            view(&app, id).await["status"],
+            "scheduled",
+            "held back, not sent"
+        );
+    }
+    assert_eq!(graph_posts(&app).await, 0);
+
+    snow.now_reads("CHG0030001", "approved", "-1", window).await;
+    snow.change("CHG0030002", "rejected", "4", window).await;
+    app.advance(Duration::from_secs(61));
+    app.sweep().await;
+    let sent = view(&app, &ids[0]).await;
+    assert_eq!(sent["status"], "queued", "{sent}");
+    let withdrawn = view(&app, &ids[1]).await;
+    assert_eq!(withdrawn["status"], "cancelled", "{withdrawn}");
+    assert_eq!(withdrawn["failure"]["code"], "ticketWithdrawn");
+    let message = withdrawn["failure"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("CHG0030002") && message.contains("rejected"),
+        "{message}"
+    );
+    assert_eq!(
+        graph_posts(&app).await,
+        1,
+        "only the approved change reached Graph"
+    );
+}
+
+/// While a fleet's children are sent, its ticket is read again at least once a minute;
+/// withdrawn, it cancels the devices not yet sent, and the parent says why.
+async fn a_fleet_stops_when_its_ticket_is_withdrawn(backend: Backend) {
+    let snow = ServiceNow::start().await;
+    let app = gated_app(backend, "snow", SNOW_CALLER_TOKEN, snow.connection()).await;
+    every_post(accepted_for_its_device).mount(&app.graph).await;
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::path_regex(
+            "^/beta/teamwork/devices/[^/]+/operations/[^/]+$",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "op",
+            "operationType": "deviceRestart", "status": "succeeded",
+            "createdDateTime": "2026-11-24T12:00:00Z"})))
+        .mount(&app.graph)
+        .await;
+    let now = app.now();
+    let window = (
+        planned(now, -time::Duration::HOUR),
+        planned(now, time::Duration::DAY),
+    );
+    let window = (window.0.as_str(), window.1.as_str());
+    snow.change("CHG0030001", "approved", "-1", window).await;
+    let body = json!({"action": "restartDevice", "deviceIds": ["room-1", "room-2", "room-3"],
+        "reference": "CHG0030001", "rollout": {"maxConcurrent": 1, "perMinute": 1}});
+    let response = app.post_change_as(SNOW_CALLER_TOKEN, body).await;
+    assert_eq!(response.status(), 202);
+    let id = response.json::<Value>().await.unwrap()["changeId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.sweep().await;
+    assert_eq!(graph_posts(&app).await, 1, "the first device is sent");
+
+    snow.now_reads("CHG0030001", "approved", "3", window).await;
+    for _ in 0..4 {
+        app.advance(Duration::from_secs(61));
+        app.sweep().await;
+    }
+    let parent = view(&app, &id).await;
+    assert_eq!(parent["status"], "cancelled", "{parent}");
+    assert_eq!(parent["failure"]["code"], "ticketWithdrawn");
+    assert_eq!(parent["fleet"]["stopped"], "ticketWithdrawn", "{parent}");
+    assert_eq!(
+        graph_posts(&app).await,
+        1,
+        "no device was sent after the withdrawal"
+    );
+    assert!(
+        !snow.reads().await.is_empty(),
+        "the ticket was read again after the first batch"
+    );
+}
+
 crate::on_every_store!(
+    a_scheduled_change_whose_ticket_is_withdrawn_is_never_sent,
+    a_fleet_stops_when_its_ticket_is_withdrawn,
     a_servicenow_change_goes_ahead_only_when_approved_in_its_window,
     an_unreadable_ticket_stops_the_change,
     a_jira_issue_must_be_in_an_approved_status,

@@ -119,6 +119,11 @@ impl ChangeRecord {
             let mut done = next.moved_to(outcome, now)?;
             let ended = match (outcome, stopped) {
                 (Status::Succeeded, _) => None,
+                (_, Some(Stop::TicketWithdrawn)) => Some((
+                    FailureReason::TicketWithdrawn,
+                    "the change's ticket stopped letting it go ahead; the devices not yet sent were cancelled"
+                        .to_owned(),
+                )),
                 (Status::Cancelled, _) => Some((
                     FailureReason::Cancelled,
                     "the caller cancelled the devices not yet sent".to_owned(),

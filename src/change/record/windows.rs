@@ -78,6 +78,24 @@ impl ChangeRecord {
         )
     }
 
+    /// A scheduled change whose ticket no longer lets it go ahead when its window opens
+    /// (`why`, in words) ends `cancelled`, never sent.
+    pub fn ticket_withdrawn(
+        &self,
+        now: OffsetDateTime,
+        why: &str,
+    ) -> Result<Self, InvalidTransition> {
+        self.only_from(&[Status::Scheduled], "cancelled")?;
+        self.ended(
+            Status::Cancelled,
+            GraphFailure::graphgate(
+                FailureReason::TicketWithdrawn,
+                format!("{why}, so the change was not sent to Graph"),
+            ),
+            now,
+        )
+    }
+
     /// The caller cancelled a change that had not reached Graph; for a fleet, the children
     /// not yet sent (those sent go on, and the parent ends when they have).
     pub fn cancelled(&self, now: OffsetDateTime) -> Result<Self, InvalidTransition> {

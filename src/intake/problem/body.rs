@@ -6,7 +6,10 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use serde_json::{Map, Value};
 
-use crate::change::GraphFailure;
+use crate::change::{FieldError, GraphFailure};
+
+/// How many invalid fields a validation problem lists; `errorCount` says how many there were.
+const MAX_LISTED_ERRORS: usize = 20;
 
 pub(super) struct Problem {
     pub(super) status: StatusCode,
@@ -51,5 +54,25 @@ impl Problem {
             self = self.with("graphRequestId", request_id.as_str());
         }
         self
+    }
+
+    /// A 400 that names each bad field (or parameter) of a request.
+    pub(super) fn invalid(title: &'static str, errors: &[FieldError]) -> Problem {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "validation",
+            title,
+            match errors {
+                [one] => format!("{}: {}", one.field, one.detail),
+                many => format!("{} fields are invalid; see errors", many.len()),
+            },
+        )
+        // A body of thousands of unknown keys must not get an answer many times its size.
+        .with(
+            "errors",
+            serde_json::to_value(&errors[..errors.len().min(MAX_LISTED_ERRORS)])
+                .unwrap_or_default(),
+        )
+        .with("errorCount", errors.len())
     }
 }

@@ -9,11 +9,7 @@ use super::body::Problem;
 use super::error::ApiError;
 use super::graph::{graph_problem, read_problem};
 use super::ticket::gate_problem;
-use crate::change::FieldError;
 use crate::intake::status_url;
-
-/// How many invalid fields a validation problem lists; `errorCount` says how many there were.
-const MAX_LISTED_ERRORS: usize = 20;
 
 /// How much of a duplicate key the problem repeats back.
 const MAX_ECHOED_KEY: usize = 100;
@@ -22,8 +18,8 @@ impl ApiError {
     pub(super) fn problem(&self) -> Problem {
         use ApiError::*;
         match self {
-            Validation(errors) => invalid("The change request is invalid", errors),
-            InvalidQuery(errors) => invalid("The query is invalid", errors),
+            Validation(errors) => Problem::invalid("The change request is invalid", errors),
+            InvalidQuery(errors) => Problem::invalid("The query is invalid", errors),
             // The parser's own words stay in the log; where it stopped helps the caller.
             MalformedJson(e) => Problem::new(
                 StatusCode::BAD_REQUEST,
@@ -195,23 +191,4 @@ impl ApiError {
             ),
         }
     }
-}
-
-/// A 400 that names each bad field (or parameter) of a request.
-fn invalid(title: &'static str, errors: &[FieldError]) -> Problem {
-    Problem::new(
-        StatusCode::BAD_REQUEST,
-        "validation",
-        title,
-        match errors {
-            [one] => format!("{}: {}", one.field, one.detail),
-            many => format!("{} fields are invalid; see errors", many.len()),
-        },
-    )
-    // A body of thousands of unknown keys must not get an answer many times its size.
-    .with(
-        "errors",
-        serde_json::to_value(&errors[..errors.len().min(MAX_LISTED_ERRORS)]).unwrap_or_default(),
-    )
-    .with("errorCount", errors.len())
 }

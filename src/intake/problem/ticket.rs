@@ -8,6 +8,7 @@ use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 
 use super::body::Problem;
+use crate::change::FieldError;
 use crate::tickets::{GateError, Refusal, TicketError};
 
 /// How long a caller is asked to wait when the ticket system gave no `Retry-After`.
@@ -23,6 +24,13 @@ pub(super) fn gate_problem(error: &GateError) -> Problem {
             .with("ticketSystem", *system)
             .with("reference", reference.as_str()),
         GateError::Unread { system, error } => unread(error).with("ticketSystem", *system),
+        GateError::Reference(detail) => Problem::invalid(
+            "The change request is invalid",
+            &[FieldError {
+                field: "reference".into(),
+                detail: detail.clone(),
+            }],
+        ),
     }
 }
 

@@ -40,13 +40,17 @@ pub struct ServiceNow {
 impl ServiceNow {
     pub async fn start() -> Self {
         let server = MockServer::start().await;
+        Self::start_on(&server).await;
+        Self { server }
+    }
+
+    async fn start_on(server: &MockServer) {
         Mock::given(method("GET"))
             .and(path(CHANGE_REQUESTS))
             .respond_with(ResponseTemplate::new(200).set_body_json(json!({"result": []})))
             .with_priority(10)
-            .mount(&server)
+            .mount(server)
             .await;
-        Self { server }
     }
 
     /// The registry's `ticket` object for this instance, signing in as the integration user.
@@ -72,6 +76,22 @@ impl ServiceNow {
                     .set_body_json(json!({"result": [only_fields(&record, request)]}))
             })
             .with_priority(1)
+            .mount(&self.server)
+            .await;
+    }
+
+    /// Change request `number` changes: what the instance answered for it before is gone.
+    pub async fn now_reads(&self, number: &str, approval: &str, state: &str, window: (&str, &str)) {
+        self.server.reset().await;
+        Self::start_on(&self.server).await;
+        self.change(number, approval, state, window).await;
+    }
+
+    /// The instance answers 503 to every read, as ServiceNow does under maintenance.
+    pub async fn unavailable(&self) {
+        self.server.reset().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(503))
             .mount(&self.server)
             .await;
     }

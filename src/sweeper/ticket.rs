@@ -1,0 +1,61 @@
+//! The gate, again, where the sweeper is about to send what the intake accepted: a
+//! scheduled change when its window opens, a fleet's next children. A ticket withdrawn
+//! meanwhile stops them; one that cannot be read holds them back, never lets them through.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::Sweeper;
+use crate::change::ChangeRecord;
+use crate::tickets::GateError;
+
+/// What the caller's ticket says of a change now.
+pub(super) enum Verdict {
+    /// It may go ahead, or its caller is not gated.
+    GoesAhead,
+    /// It may not, in words.
+    Withdrawn(String),
+    /// The ticket could not be read: ask again after this long.
+    Unknown(Duration),
+}
+
+/// How long a change waits for a ticket system that did not answer, unless it said.
+const UNREAD_WAIT: Duration = Duration::from_secs(60);
+
+impl Sweeper {
+    pub(super) async fn ticket(&self, record: &ChangeRecord, deadline: Instant) -> Verdict {
+        let registry = self.callers.current().await;
+        let Some(connection) = registry
+            .get(record.caller())
+            .and_then(|caller| caller.ticket())
+            .filter(|connection| connection.gate)
+        else {
+            return Verdict::GoesAhead;
+        };
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        let now = self.clock.now();
+        match self
+            .tickets
+            .gate(connection, record.reference(), now, timeout)
+            .await
+        {
+            Ok(()) => Verdict::GoesAhead,
+            Err(GateError::Refused {
+                reference, refusal, ..
+            }) => Verdict::Withdrawn(refusal.words(reference.as_str())),
+            Err(GateError::Reference(detail)) => {
+                Verdict::Withdrawn(format!("the change's reference {detail}"))
+            }
+            Err(GateError::Unread { error, .. }) => {
+                tracing::warn!(change_id = %record.id(), error = %error, "the change's ticket could not be read; it waits");
+                Verdict::Unknown(match error {
+                    crate::tickets::TicketError::Unavailable {
+                        retry_after: Some(wait),
+                    } => wait,
+                    _ => UNREAD_WAIT,
+                })
+            }
+        }
+    }
+}

@@ -292,6 +292,11 @@ impl CallerRegistry {
         })
     }
 
+    /// Every caller, in the registry's order.
+    pub fn callers(&self) -> impl Iterator<Item = &Caller> {
+        self.callers.iter().map(AsRef::as_ref)
+    }
+
     pub fn get(&self, name: &str) -> Option<&Caller> {
         self.callers
             .iter()

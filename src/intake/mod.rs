@@ -19,6 +19,7 @@ mod strict_json;
 mod submit;
 mod teams;
 
+pub use check::Readiness;
 pub use in_flight::InFlight;
 use problem::{ApiError, NothingDone, Refused};
 

@@ -14,15 +14,16 @@ use tokio::net::TcpListener;
 use tokio::time::Instant;
 
 use crate::app::App;
-use crate::callback::TargetPolicy;
+use crate::callback::{CallbackSender, TargetPolicy};
 use crate::change::DeviceFilter;
 use crate::clock::SystemClock;
 use crate::config::{CREDENTIAL_VARS, GraphSettings, Settings, process_env};
-use crate::intake::IntakeSettings;
+use crate::intake::{IntakeSettings, Readiness};
 use crate::simulator::{self, SimulatorState};
 use crate::store::StoreSettings;
 use crate::sweeper::Sweeper;
 use crate::telemetry::{error_chain, show};
+use crate::tickets::TicketClient;
 
 /// Settings for a process on one machine, where a local receiver (a script, a test
 /// listener) may take callbacks over plain http on loopback. Against a DynamoDB table the
@@ -34,19 +35,38 @@ fn local(mut settings: Settings) -> Settings {
     settings
 }
 
-/// Runs `graphgate check`: the preflight check, as text or JSON. Returns whether this
-/// registration can do anything at all.
+/// Runs `graphgate check`: the preflight check, as text or JSON; with callers configured,
+/// of their ticket systems too. Returns whether this registration can do anything at all.
 pub async fn check(json: bool) -> Result<bool, Box<dyn std::error::Error>> {
-    let graph = GraphSettings::load().await?.client();
     let deadline = Instant::now() + IntakeSettings::default().request_timeout;
-    let preflight = graph.preflight(deadline).await;
-    let text = if json {
-        serde_json::to_string_pretty(&preflight)?
+    let callers_set = ["GRAPHGATE_CALLERS", "GRAPHGATE_CALLERS_SECRET_ARN"]
+        .iter()
+        .any(|name| process_env(name).is_some());
+    // Ticket systems are reached under the rules `serve` or the deployment would use.
+    let (graph, policy, registry) = if callers_set {
+        let settings = local(Settings::load().await?);
+        let registry = settings.callers.current().await;
+        (
+            settings.graph.client(),
+            settings.callback_policy,
+            Some(registry),
+        )
     } else {
-        preflight.to_text()
+        (
+            GraphSettings::load().await?.client(),
+            TargetPolicy::PublicHttpsOnly,
+            None,
+        )
+    };
+    let tickets = TicketClient::new(Arc::new(CallbackSender::new(policy)));
+    let readiness = Readiness::check(&graph, &tickets, registry.as_deref(), deadline).await;
+    let text = if json {
+        serde_json::to_string_pretty(&readiness)?
+    } else {
+        readiness.to_text()
     };
     writeln!(std::io::stdout(), "{}", text.trim_end())?;
-    Ok(preflight.ready)
+    Ok(readiness.graph.ready)
 }
 
 /// Runs `graphgate devices`: the inventory `filter` takes, as text or JSON, read straight

@@ -29,6 +29,24 @@ struct Status {
     name: String,
 }
 
+/// Signs in as the account (`GET /rest/api/3/myself`): what reading issues needs.
+pub(super) async fn probe(
+    client: &TicketClient,
+    base: &BaseUrl,
+    user: &str,
+    api_token: &Secret,
+    timeout: Duration,
+) -> Result<(), TicketError> {
+    let url = base.join("/rest/api/3/myself");
+    let request = client
+        .http(&url)?
+        .get(url)
+        .timeout(timeout)
+        .basic_auth(user, Some(api_token.0.expose_secret()))
+        .header("accept", "application/json");
+    answer(request).await.map(drop)
+}
+
 /// The issue `key` names, if there is one the account may see: Jira answers 404 alike for
 /// an issue that does not exist and one the account may not browse.
 pub(super) async fn read(

@@ -13,6 +13,7 @@ mod verdict;
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use serde::Serialize;
 use time::OffsetDateTime;
 
 pub use client::TicketClient;
@@ -115,5 +116,67 @@ impl TicketClient {
             reference: reference.clone(),
             refusal,
         })
+    }
+}
+
+/// What the preflight check found of one caller's ticket connection. Holds no credential.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketCheck {
+    pub caller: String,
+    pub system: &'static str,
+    pub url: String,
+    /// Whether graphgate signed in and read what it reads (ServiceNow: one change request;
+    /// Jira: its own account).
+    pub reached: bool,
+    /// Why not, in graphgate's words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    /// Whether the gate is on, and so whether it can work.
+    pub gate: bool,
+}
+
+impl TicketClient {
+    /// Signs in to `connection`'s system and reads one record, as the preflight check does.
+    pub async fn probe(
+        &self,
+        connection: &Connection,
+        timeout: Duration,
+    ) -> Result<(), TicketError> {
+        let timeout = timeout.min(READ_TIMEOUT);
+        match &connection.system {
+            System::ServiceNow { base, auth, .. } => {
+                servicenow::probe(self, base, auth, timeout).await
+            }
+            System::Jira {
+                base,
+                user,
+                api_token,
+                ..
+            } => jira::probe(self, base, user, api_token, timeout).await,
+            System::PagerDuty { .. } => Err(TicketError::Status(StatusCode::NOT_IMPLEMENTED)),
+        }
+    }
+
+    /// The preflight check of each caller's ticket connection, in the registry's order.
+    pub async fn check<'a>(
+        &self,
+        connections: impl IntoIterator<Item = (&'a str, &'a Connection)>,
+        timeout: Duration,
+    ) -> Vec<TicketCheck> {
+        let checks = connections
+            .into_iter()
+            .map(|(caller, connection)| async move {
+                let probed = self.probe(connection, timeout).await;
+                TicketCheck {
+                    caller: caller.to_owned(),
+                    system: connection.system.name(),
+                    url: connection.system.base().url().to_string(),
+                    reached: probed.is_ok(),
+                    problem: probed.err().map(|e| e.to_string()),
+                    gate: connection.gate,
+                }
+            });
+        futures::future::join_all(checks).await
     }
 }

@@ -26,7 +26,10 @@ struct Found {
 
 #[derive(Deserialize)]
 struct Record {
+    #[serde(default)]
     sys_id: String,
+    #[serde(default)]
+    number: String,
     #[serde(default)]
     approval: String,
     #[serde(default)]
@@ -65,7 +68,13 @@ pub(super) async fn read(
         other => other?,
     };
     let found: Found = read_json(response).await?;
-    let Some(record) = found.result.into_iter().next() else {
+    // An instance that does not know a field of the query drops the condition and matches
+    // every record: only the record numbered as asked is the ticket.
+    let Some(record) = found
+        .result
+        .into_iter()
+        .find(|r| r.number.eq_ignore_ascii_case(reference.as_str()))
+    else {
         return Ok(None);
     };
     Ok(Some(Ticket::ServiceNow {
@@ -75,6 +84,23 @@ pub(super) async fn read(
         start: planned(&record.start_date)?,
         end: planned(&record.end_date)?,
     }))
+}
+
+/// Signs in and reads one change request, any: what the gate needs to work.
+pub(super) async fn probe(
+    client: &TicketClient,
+    base: &BaseUrl,
+    auth: &ServiceNowAuth,
+    timeout: Duration,
+) -> Result<(), TicketError> {
+    let mut url = base.join("/api/now/table/change_request");
+    url.query_pairs_mut()
+        .append_pair("sysparm_fields", "sys_id,number")
+        .append_pair("sysparm_limit", "1");
+    let request = client.http(&url)?.get(url).timeout(timeout);
+    let request = signed(client, base, auth, request, timeout).await?;
+    let response = answer(request.header("accept", "application/json")).await?;
+    read_json::<Found>(response).await.map(drop)
 }
 
 /// `request`, signed in as the connection says.

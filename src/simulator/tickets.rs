@@ -7,12 +7,11 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
 use super::adf;
-use super::change_request::{Approval, ChangeRequest, ChangeState, GlideDateTime};
+use super::change_request::{Approval, ChangeRequest, ChangeState, GlideDateTime, SeedChange};
 use super::jira_issue::{Issue, IssueStatus};
 use super::ticket_faults::TicketFaults;
 
@@ -60,23 +59,6 @@ pub(super) struct Tickets {
 pub struct TicketSeeds {
     pub servicenow: Vec<SeedChange>,
     pub jira: Vec<SeedIssue>,
-}
-
-/// A ServiceNow change request to seed; its `sysId` is made from its number when not given.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SeedChange {
-    pub number: String,
-    #[serde(default)]
-    pub sys_id: Option<String>,
-    #[serde(default)]
-    pub short_description: String,
-    pub approval: Approval,
-    pub state: ChangeState,
-    #[serde(default)]
-    pub start_date: Option<GlideDateTime>,
-    #[serde(default)]
-    pub end_date: Option<GlideDateTime>,
 }
 
 /// A Jira issue to seed, keyed `PROJECT-N`.
@@ -167,11 +149,6 @@ pub struct CommentView {
     pub body: Value,
 }
 
-/// A sys_id made from a change's number, so seeded changes keep theirs from run to run.
-fn sys_id_of(number: &str) -> String {
-    hex::encode(&Sha256::digest(number.as_bytes())[..16])
-}
-
 fn is_issue_key(key: &str) -> bool {
     key.split_once('-').is_some_and(|(project, n)| {
         project.starts_with(|c: char| c.is_ascii_uppercase())
@@ -201,22 +178,7 @@ impl Tickets {
         }
         let now = GlideDateTime::now();
         for seed in seeds.servicenow {
-            let change = ChangeRequest {
-                sys_id: seed.sys_id.unwrap_or_else(|| sys_id_of(&seed.number)),
-                number: seed.number,
-                short_description: seed.short_description,
-                approval: seed.approval,
-                state: seed.state,
-                start_date: seed.start_date,
-                end_date: seed.end_date,
-                close_code: None,
-                close_notes: String::new(),
-                work_notes: Vec::new(),
-                created_on: now,
-                updated_on: now,
-                updated_by: "admin".into(),
-                mod_count: 0,
-            };
+            let change = ChangeRequest::seeded(seed, now);
             match self.changes.iter_mut().find(|c| c.number == change.number) {
                 Some(old) => *old = change,
                 None => self.changes.push(change),
@@ -394,6 +356,7 @@ fn issue_view(issue: &Issue) -> IssueView {
 
 #[cfg(test)]
 mod tests {
+    use super::super::change_request::sys_id_of;
     use super::*;
 
     #[test]

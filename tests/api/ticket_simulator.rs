@@ -27,6 +27,11 @@ async fn body(response: Response, status: u16) -> Value {
     response.json().await.unwrap()
 }
 
+/// The JSON of a `200` answer to `request`.
+async fn ok(request: RequestBuilder) -> Value {
+    body(request.send().await.unwrap(), 200).await
+}
+
 fn servicenow(request: RequestBuilder) -> RequestBuilder {
     request.basic_auth(SERVICENOW_USER, Some(SERVICENOW_PASSWORD))
 }
@@ -44,15 +49,14 @@ fn by_number(origin: &str, number: &str) -> String {
 }
 
 async fn sys_id(http: &Client, origin: &str, number: &str) -> String {
-    let found = body(
-        servicenow(http.get(by_number(origin, number)))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let found = ok(servicenow(http.get(by_number(origin, number)))).await;
     found["result"][0]["sys_id"].as_str().unwrap().to_owned()
+}
+
+/// The status of a Jira issue, as graphgate's gate reads it.
+async fn jira_status(http: &Client, origin: &str, key: &str) -> Value {
+    let url = format!("{origin}/rest/api/3/issue/{key}?fields=status");
+    ok(jira(http.get(url))).await["fields"]["status"].clone()
 }
 
 fn adf(text: &str) -> Value {
@@ -160,33 +164,19 @@ async fn a_change_is_read_by_number_with_only_the_fields_asked_as_strings() {
 
     // The same record by its sys_id, in a query and by path, every field when none is asked.
     let url = format!("{origin}/api/now/table/change_request?sysparm_query=sys_id={sys_id}");
-    let by_query = body(servicenow(http.get(url)).send().await.unwrap(), 200).await;
+    let by_query = ok(servicenow(http.get(url))).await;
     assert_eq!(by_query["result"][0]["number"], "CHG0030001");
     assert_eq!(by_query["result"][0]["work_notes"], "");
     let url = format!("{origin}/api/now/table/change_request/{sys_id}?sysparm_display_value=true");
-    let shown = body(servicenow(http.get(url)).send().await.unwrap(), 200).await;
+    let shown = ok(servicenow(http.get(url))).await;
     assert_eq!(shown["result"]["state"], "Implement");
     assert_eq!(shown["result"]["approval"], "Approved");
 
-    let waiting = body(
-        servicenow(http.get(by_number(&origin, "CHG0030002")))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let waiting = ok(servicenow(http.get(by_number(&origin, "CHG0030002")))).await;
     assert_eq!(waiting["result"][0]["approval"], "requested");
     assert_eq!(waiting["result"][0]["state"], "-3");
 
-    let none = body(
-        servicenow(http.get(by_number(&origin, "CHG0099999")))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let none = ok(servicenow(http.get(by_number(&origin, "CHG0099999")))).await;
     assert_eq!(none, json!({"result": []}));
 
     let other_table = servicenow(http.get(format!("{origin}/api/now/table/incident")))
@@ -235,15 +225,9 @@ async fn work_notes_are_appended_in_order_and_closing_needs_a_close_code() {
         assert_eq!(patched["result"]["number"], "CHG0030001");
         assert_eq!(patched["result"]["sys_updated_by"], SERVICENOW_USER);
     }
-    let shown = body(
-        servicenow(http.get(format!(
-            "{url}?sysparm_fields=work_notes&sysparm_display_value=true"
-        )))
-        .send()
-        .await
-        .unwrap(),
-        200,
-    )
+    let shown = ok(servicenow(http.get(format!(
+        "{url}?sysparm_fields=work_notes&sysparm_display_value=true"
+    ))))
     .await;
     let journal = shown["result"]["work_notes"].as_str().unwrap();
     assert!(
@@ -273,14 +257,7 @@ async fn work_notes_are_appended_in_order_and_closing_needs_a_close_code() {
     assert_eq!(body(closed, 200).await["result"]["state"], "3");
 
     // What a person sees of the write-back.
-    let seen = body(
-        http.get(format!("{origin}/_simulator/tickets"))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let seen = ok(http.get(format!("{origin}/_simulator/tickets"))).await;
     let change = &seen["servicenow"][0];
     assert_eq!(change["number"], "CHG0030001");
     assert_eq!(
@@ -351,13 +328,9 @@ async fn jira_takes_its_users_api_token_and_refuses_the_rest() {
 #[tokio::test]
 async fn a_jira_issue_shows_its_status_and_an_unknown_one_is_404() {
     let (origin, _, http) = start().await;
-    let issue = body(
-        jira(http.get(format!("{origin}/rest/api/3/issue/CHG-1?fields=status")))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
+    let issue = ok(jira(
+        http.get(format!("{origin}/rest/api/3/issue/CHG-1?fields=status")),
+    ))
     .await;
     assert_eq!(issue["key"], "CHG-1");
     assert_eq!(issue["id"], "10001");
@@ -367,14 +340,7 @@ async fn a_jira_issue_shows_its_status_and_an_unknown_one_is_404() {
     assert_eq!(fields["status"]["name"], "Approved");
     assert_eq!(fields["status"]["statusCategory"]["key"], "indeterminate");
     // By its numeric ID too, and every field when none is asked.
-    let waiting = body(
-        jira(http.get(format!("{origin}/rest/api/3/issue/10002")))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let waiting = ok(jira(http.get(format!("{origin}/rest/api/3/issue/10002")))).await;
     assert_eq!(waiting["key"], "CHG-2");
     assert_eq!(waiting["fields"]["status"]["name"], "Waiting for approval");
     assert!(waiting["fields"]["summary"].is_string());
@@ -429,26 +395,15 @@ async fn a_jira_comment_takes_adf_and_shows_in_the_ticket() {
         .unwrap();
     assert_eq!(elsewhere.status(), 404);
 
-    let seen = body(
-        http.get(format!("{origin}/_simulator/tickets"))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let seen = ok(http.get(format!("{origin}/_simulator/tickets"))).await;
     let comments = seen["jira"][0]["comments"].as_array().unwrap();
     assert_eq!(comments.len(), 1, "only the valid comment was kept");
     assert_eq!(comments[0]["text"], "graphgate: 2 devices updated");
     assert_eq!(comments[0]["author"], JIRA_EMAIL);
     assert_eq!(comments[0]["id"], made["id"]);
-    let issue = body(
-        jira(http.get(format!("{origin}/rest/api/3/issue/CHG-1?fields=comment")))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
+    let issue = ok(jira(
+        http.get(format!("{origin}/rest/api/3/issue/CHG-1?fields=comment")),
+    ))
     .await;
     assert_eq!(issue["fields"]["comment"]["total"], 1);
 }
@@ -457,7 +412,7 @@ async fn a_jira_comment_takes_adf_and_shows_in_the_ticket() {
 async fn a_jira_transition_moves_the_issue_and_an_unknown_one_is_refused() {
     let (origin, _, http) = start().await;
     let url = format!("{origin}/rest/api/3/issue/CHG-1/transitions");
-    let listed = body(jira(http.get(&url)).send().await.unwrap(), 200).await;
+    let listed = ok(jira(http.get(&url))).await;
     let offered: Vec<(&str, &str)> = listed["transitions"]
         .as_array()
         .unwrap()
@@ -481,26 +436,12 @@ async fn a_jira_transition_moves_the_issue_and_an_unknown_one_is_refused() {
         .await
         .unwrap();
     assert_eq!(done.status(), 204);
-    let issue = body(
-        jira(http.get(format!("{origin}/rest/api/3/issue/CHG-1?fields=status")))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
-    assert_eq!(issue["fields"]["status"]["name"], "Done");
-    assert_eq!(issue["fields"]["status"]["statusCategory"]["key"], "done");
-    let after = body(jira(http.get(&url)).send().await.unwrap(), 200).await;
+    let status = jira_status(&http, &origin, "CHG-1").await;
+    assert_eq!(status["name"], "Done");
+    assert_eq!(status["statusCategory"]["key"], "done");
+    let after = ok(jira(http.get(&url))).await;
     assert_eq!(after["transitions"], json!([]));
-    let seen = body(
-        http.get(format!("{origin}/_simulator/tickets"))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let seen = ok(http.get(format!("{origin}/_simulator/tickets"))).await;
     assert_eq!(seen["jira"][0]["status"], "Done");
 }
 
@@ -515,14 +456,7 @@ async fn an_approval_withdrawn_behind_graphgates_back_shows_in_both_systems() {
         .unwrap();
     let withdrawn = body(withdrawn, 200).await;
     assert_eq!(withdrawn["approval"], "rejected");
-    let read = body(
-        servicenow(http.get(by_number(&origin, "CHG0030001")))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let read = ok(servicenow(http.get(by_number(&origin, "CHG0030001")))).await;
     assert_eq!(read["result"][0]["approval"], "rejected");
     assert_eq!(read["result"][0]["state"], "-3");
 
@@ -533,15 +467,10 @@ async fn an_approval_withdrawn_behind_graphgates_back_shows_in_both_systems() {
         .await
         .unwrap();
     assert_eq!(body(reopened, 200).await["status"], "Waiting for approval");
-    let issue = body(
-        jira(http.get(format!("{origin}/rest/api/3/issue/CHG-1?fields=status")))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
-    assert_eq!(issue["fields"]["status"]["name"], "Waiting for approval");
+    assert_eq!(
+        jira_status(&http, &origin, "CHG-1").await["name"],
+        "Waiting for approval"
+    );
 
     let unknown = http
         .patch(format!("{origin}/_simulator/tickets/jira/CHG-99"))
@@ -574,32 +503,14 @@ async fn tickets_are_seeded_over_http() {
         .await
         .unwrap();
     assert_eq!(put.status(), 204);
-    let found = body(
-        servicenow(http.get(by_number(&origin, "CHG0040001")))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let found = ok(servicenow(http.get(by_number(&origin, "CHG0040001")))).await;
     assert_eq!(found["result"][0]["start_date"], "2030-01-01 08:00:00");
     assert_eq!(found["result"][0]["state"], "-2");
-    let issue = jira(http.get(format!("{origin}/rest/api/3/issue/OPS-7?fields=status")))
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        body(issue, 200).await["fields"]["status"]["name"],
+        jira_status(&http, &origin, "OPS-7").await["name"],
         "Approved"
     );
-    let seen = body(
-        http.get(format!("{origin}/_simulator/tickets"))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let seen = ok(http.get(format!("{origin}/_simulator/tickets"))).await;
     assert_eq!(seen["servicenow"].as_array().unwrap().len(), 3);
     assert_eq!(seen["jira"].as_array().unwrap().len(), 3);
 
@@ -636,14 +547,7 @@ async fn a_ticket_system_can_be_made_unavailable_or_slow_on_its_own() {
         let down = servicenow(http.get(&url)).send().await.unwrap();
         assert_eq!(down.status(), 503);
     }
-    let left = body(
-        http.get(format!("{origin}/_simulator/tickets/faults"))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let left = ok(http.get(format!("{origin}/_simulator/tickets/faults"))).await;
     assert_eq!(left["servicenow"]["unavailable"], 0);
     assert_eq!(
         servicenow(http.get(&url)).send().await.unwrap().status(),

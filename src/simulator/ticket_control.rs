@@ -35,8 +35,7 @@ impl SimulatorState {
         self.lock().tickets.add(seeds)
     }
 
-    /// The tickets `serve --simulate` starts with (see [`Tickets::demo`]), their windows
-    /// around now.
+    /// The demo tickets (see [`Tickets::demo`]), their windows around now.
     pub fn seed_demo_tickets(&self) {
         let seeds = Tickets::demo(time::OffsetDateTime::now_utc());
         self.add_tickets(seeds)

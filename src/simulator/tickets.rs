@@ -207,9 +207,10 @@ impl Tickets {
         Ok(())
     }
 
-    /// The tickets `serve --simulate` starts with: in ServiceNow, `CHG0030001` approved and
-    /// in its window (opened an hour ago, closing in a day) and `CHG0030002` waiting for
-    /// approval; in Jira's `CHG` project, `CHG-1` approved and `CHG-2` waiting.
+    /// The demo tickets, for `simulate-graph` and `serve --simulate`: in ServiceNow,
+    /// `CHG0030001` approved and in its window (opened an hour ago, closing in a day) and
+    /// `CHG0030002` waiting for approval; in Jira's `CHG` project, `CHG-1` approved and
+    /// `CHG-2` waiting.
     pub(super) fn demo(now: OffsetDateTime) -> TicketSeeds {
         let change = |number: &str, approval, state, description: &str| SeedChange {
             number: number.into(),

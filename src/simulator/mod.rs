@@ -16,11 +16,20 @@
 //!
 //! Operations on devices whose ID starts with `failing` end `failed`.
 //!
+//! Beside Graph, it plays the ticket systems graphgate reads change tickets from and writes
+//! results into: a ServiceNow instance (OAuth token endpoint, Table API on `change_request`)
+//! and a Jira Cloud site (REST API v3 issues, comments, transitions), under their own paths.
+//!
 //! This file wires the routes. The checks before every Graph route are in `gate.rs`, the
 //! faults in `faults.rs`, the token endpoint in `login.rs`, device actions and their
 //! operations in `device_actions.rs`, app installations in `installations.rs`, Teams devices,
 //! their health and software versions in `fleet.rs` and `device.rs`, and `$batch` in
-//! `batch.rs`; what the simulator remembers is in `state.rs`.
+//! `batch.rs`; what the simulator remembers is in `state.rs`. ServiceNow is in `servicenow.rs`
+//! (its records in `change_request.rs`, its queries in `table_query.rs`), Jira in `jira.rs`
+//! (its issues in `jira_issue.rs`, comment bodies in `adf.rs`); both systems' tickets are in
+//! `tickets.rs`, their faults in `ticket_faults.rs` and `ticket_gate.rs`, what they read from
+//! a request alike in `ticket_http.rs`, and the `/_simulator/tickets` routes in
+//! `ticket_control.rs`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -32,7 +41,9 @@ use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use tokio::net::TcpListener;
 
+mod adf;
 mod batch;
+mod change_request;
 mod device;
 mod device_actions;
 mod faults;
@@ -40,13 +51,30 @@ mod fleet;
 mod gate;
 mod graph_errors;
 mod installations;
+mod jira;
+mod jira_issue;
 mod login;
 mod operation;
+mod servicenow;
 mod state;
+mod table_query;
+mod ticket_control;
+mod ticket_faults;
+mod ticket_gate;
+mod ticket_http;
+mod tickets;
 
+pub use change_request::{Approval, ChangeState, CloseCode, GlideDateTime, SeedChange};
 pub use device::{SeedDevice, Versions};
 pub use faults::Faults;
+pub use jira_issue::IssueStatus;
 pub use state::SimulatorState;
+pub use ticket_faults::{SystemFaults, TicketFaults};
+pub use tickets::{
+    ChangeUpdate, ChangeView, CommentView, IssueUpdate, IssueView, JIRA_API_TOKEN, JIRA_EMAIL,
+    NoteView, SERVICENOW_CLIENT_ID, SERVICENOW_CLIENT_SECRET, SERVICENOW_PASSWORD, SERVICENOW_USER,
+    SeedError, SeedIssue, TicketSeeds, TicketsView,
+};
 
 use graph_errors::no_such_segment;
 
@@ -55,6 +83,15 @@ pub fn router(state: SimulatorState) -> Router {
         .route("/{tenant}/oauth2/v2.0/token", post(login::token))
         .route("/_simulator/faults", get(get_faults).put(put_faults))
         .route("/_simulator/devices", axum::routing::put(fleet::seed))
+        .merge(ticket_control::routes())
+        .merge(servicenow::routes().layer(middleware::from_fn_with_state(
+            state.clone(),
+            ticket_gate::servicenow,
+        )))
+        .merge(jira::routes().layer(middleware::from_fn_with_state(
+            state.clone(),
+            ticket_gate::jira,
+        )))
         .nest_service("/beta", beta(state.clone()))
         .nest_service("/v1.0", v1(state.clone()))
         .with_state(state)
@@ -168,6 +205,7 @@ pub async fn run(
     ));
     let state = SimulatorState::new(token_lifetime, faults);
     state.seed_demo_fleet();
+    state.seed_demo_tickets();
     serve(listener, state).await
 }
 

@@ -1,5 +1,5 @@
 //! What the simulator remembers between calls: tokens issued, operations, app upgrades,
-//! devices, and the faults still to apply.
+//! devices, the faults still to apply, and the ticket systems' tickets.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use super::device::SimDevice;
 use super::faults::Faults;
 use super::operation::Operation;
+use super::tickets::Tickets;
 
 /// The simulator's memory behind its lock.
 pub(super) struct Inner {
@@ -21,6 +22,7 @@ pub(super) struct Inner {
     /// How many times each app installation (by path) has been upgraded.
     pub(super) upgrades: HashMap<String, u32>,
     pub(super) devices: BTreeMap<String, SimDevice>,
+    pub(super) tickets: Tickets,
 }
 
 /// The simulator's memory; clone it to look inside from a test.
@@ -36,6 +38,7 @@ impl SimulatorState {
             operations: BTreeMap::new(),
             upgrades: HashMap::new(),
             devices: BTreeMap::new(),
+            tickets: Tickets::default(),
         })))
     }
 

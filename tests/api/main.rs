@@ -30,6 +30,7 @@ mod store;
 mod sweep_cost;
 mod sweeper;
 mod template;
+mod ticket_simulator;
 mod tickets;
 mod token;
 mod validation;

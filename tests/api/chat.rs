@@ -219,12 +219,28 @@ async fn slack_requests_that_are_not_slacks_or_not_allowed_do_nothing() {
     every_post(accepted("rally-1")).mount(&app.graph).await;
     let now = app.now().unix_timestamp();
     let body = slack_form("restart rally-1", "U1ALICE", SLACK_TEAM, "t1");
+    let unsigned = app
+        .http
+        .post(format!("{}/v1/slack/commands", app.address))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("authorization", "Bearer some-token-of-a-webhook-caller")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
     for response in [
         slack(&app, &body, now, "some-other-signing-secret-123456").await,
         slack(&app, &body, now - 301, SLACK_SECRET).await,
+        unsigned,
     ] {
+        // What a Slack administrator reads is what Slack's route takes: no bearer token.
+        assert!(response.headers().get("www-authenticate").is_none());
         let p = problem(response, 401).await;
         assert_eq!(p["type"], "urn:graphgate:problem:unauthorized");
+        assert_eq!(
+            p["detail"],
+            "this route takes Slack's request signature: X-Slack-Signature and X-Slack-Request-Timestamp (within 5 minutes), signed with the Slack app's signing secret registered in GRAPHGATE_CALLERS"
+        );
     }
     let outsider = slack_form("restart rally-1", "U9EVE", "T0OTHER", "t2");
     let reply = slack_text(slack(&app, &outsider, now, SLACK_SECRET).await).await;
@@ -302,7 +318,29 @@ async fn a_teams_mention_restarts_a_device_and_refuses_what_it_may_not_do() {
         "c29tZSBvdGhlciB0b2tlbiBvZiAzMiBieXRlcyEhISE=",
     )
     .await;
-    assert_eq!(forged.status(), 401);
+    let unsigned = app
+        .http
+        .post(format!("{}/v1/teams/messages", app.address))
+        .header("content-type", "application/json")
+        .body(teams_activity(
+            "<at>graphgate</at> restart rally-2",
+            "1700000000004",
+        ))
+        .send()
+        .await
+        .unwrap();
+    for response in [forged, unsigned] {
+        assert_eq!(
+            response.headers()["www-authenticate"],
+            "HMAC realm=\"graphgate\""
+        );
+        let p = problem(response, 401).await;
+        assert_eq!(p["type"], "urn:graphgate:problem:unauthorized");
+        assert_eq!(
+            p["detail"],
+            "this route takes a Teams outgoing webhook's signature: Authorization: HMAC <signature>, made with the security token Teams showed when the webhook was created, registered in GRAPHGATE_CALLERS"
+        );
+    }
     assert_eq!(app.graph_requests().await.len(), 1);
 }
 

@@ -26,8 +26,9 @@ use url::Host;
 
 use crate::change::{ChangeView, ChatTool, WrittenUrl};
 
-/// Which targets graphgate may call: where callbacks go, and any other URL a caller or an
-/// operator names.
+/// Which targets graphgate may call. It judges a URL on its host as written (a
+/// [`WrittenUrl`]), so any URL graphgate is given to call can be held to it, not only a
+/// callback's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TargetPolicy {
     /// https to public addresses only: the Lambda deployment.

@@ -5,7 +5,9 @@
 //! In Lambda a callback may only go to a public https address. The address is checked after
 //! DNS resolution, by the resolver the HTTP client connects with, so a name that resolves to
 //! a private, link-local or metadata address is refused however it is spelled. `serve`
-//! additionally allows plain http to loopback, for local receivers.
+//! additionally allows `127.0.0.1`, `[::1]` and `localhost`, written just so, over http, for
+//! local receivers. A host written in a spelling the URL parser reads as another host
+//! (`127.1`, `2130706433`, a fullwidth `ｌｏｃａｌｈｏｓｔ`) is refused under either policy.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -20,18 +22,25 @@ use serde_json::json;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use time::format_description::well_known::Rfc3339;
-use url::{Host, Url};
+use url::Host;
 
-use crate::change::{ChangeView, ChatTool};
+use crate::change::{ChangeView, ChatTool, WrittenUrl};
 
-/// Which callback targets are allowed.
+/// Which targets graphgate may call. It judges a URL on its host as written (a
+/// [`WrittenUrl`]), so any URL graphgate is given to call can be held to it, not only a
+/// callback's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TargetPolicy {
     /// https to public addresses only: the Lambda deployment.
     PublicHttpsOnly,
-    /// Also plain http to loopback: `graphgate serve`.
+    /// Also `127.0.0.1`, `[::1]` and `localhost`, written just so, over http or https:
+    /// `graphgate serve`.
     AllowLoopbackHttp,
 }
+
+/// The hosts [`TargetPolicy::AllowLoopbackHttp`] allows whatever the scheme, as `Url` holds
+/// them: each is its own spelling, so a URL whose host is not respelled wrote it so.
+const LOCAL_HOSTS: [&str; 3] = ["127.0.0.1", "[::1]", "localhost"];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TargetError {
@@ -39,6 +48,48 @@ pub enum TargetError {
     NotHttps,
     #[error("callbacks may not go to {0}: it is not a public address")]
     NotPublic(IpAddr),
+    #[error("callbacks may not go to port 0")]
+    PortZero,
+    #[error(
+        "the host {written:?} is read as {read_as}: write the host as it is called (an IPv4 address in four decimal parts, an IPv6 address in its shortest form, a name in ASCII or its own script)"
+    )]
+    Respelled { written: String, read_as: String },
+}
+
+impl TargetPolicy {
+    /// The checks that need no DNS: how the host is written, the port, the scheme, and the
+    /// address when the host is an IP literal.
+    pub fn check(self, target: &WrittenUrl) -> Result<(), TargetError> {
+        let url = target.url();
+        if let Some(written) = target.respelled() {
+            return Err(TargetError::Respelled {
+                written: written.to_owned(),
+                read_as: url.host_str().unwrap_or_default().to_owned(),
+            });
+        }
+        if url.port() == Some(0) {
+            return Err(TargetError::PortZero);
+        }
+        // Loopback, written just so, is `serve`'s one relaxation: every other target
+        // follows the deployment's rules.
+        let local = url.host_str().is_some_and(|h| LOCAL_HOSTS.contains(&h));
+        if self == TargetPolicy::AllowLoopbackHttp && local {
+            return Ok(());
+        }
+        if url.scheme() != "https" {
+            return Err(TargetError::NotHttps);
+        }
+        let literal = match url.host() {
+            Some(Host::Ipv4(v4)) => IpAddr::V4(v4),
+            Some(Host::Ipv6(v6)) => IpAddr::V6(v6),
+            _ => return Ok(()),
+        };
+        if is_public(literal) {
+            Ok(())
+        } else {
+            Err(TargetError::NotPublic(literal))
+        }
+    }
 }
 
 /// A caller's Standard Webhooks secret, `whsec_` and base64. It never prints.
@@ -84,25 +135,39 @@ impl SigningSecret {
 }
 
 /// Whether `ip` is reachable on the public internet: not loopback, private, link-local
-/// (which holds the cloud metadata service), shared, documentation, multicast or reserved.
+/// (which holds the cloud metadata service), shared, documentation, multicast or reserved,
+/// nor any other of IANA's special-purpose ranges that are not globally reachable.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => is_public_v6(v6) && embedded_v4(v6).is_none_or(is_public_v4),
+        IpAddr::V6(v6) => match in_ipv4_space(v6) {
+            Some(v4) => is_public_v4(v4),
+            None => is_public_v6(v6) && isatap_v4(v6).is_none_or(is_public_v4),
+        },
     }
 }
 
-/// The IPv4 address an IPv6 address carries to IPv4 space, in the forms that do without a
-/// tunnel graphgate could refuse by prefix: IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible
-/// (`::a.b.c.d`), IPv4-translated (`::ffff:0:a.b.c.d`) and an ISATAP interface identifier
-/// (`…:0:5efe:a.b.c.d`, `…:200:5efe:a.b.c.d`). NAT64, 6to4 and Teredo are refused whole.
-fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+/// The IPv4 address an IPv6 address of IPv4 space stands for: IPv4-mapped
+/// (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`, which holds `::` and `::1` too) and
+/// IPv4-translated (`::ffff:0:a.b.c.d`).
+fn in_ipv4_space(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = ip.segments();
-    let last = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
     let translated = s[..4] == [0, 0, 0, 0] && s[4] == 0xffff && s[5] == 0;
-    let isatap = matches!(s[4], 0x0000 | 0x0200) && s[5] == 0x5efe;
     ip.to_ipv4()
-        .or_else(|| (translated || isatap).then_some(last))
+        .or_else(|| translated.then(|| last_32_bits(ip)))
+}
+
+/// The IPv4 address an ISATAP interface identifier (`…:0:5efe:a.b.c.d`,
+/// `…:200:5efe:a.b.c.d`) tunnels to, which does without a tunnel graphgate could refuse by
+/// prefix. NAT64, 6to4 and Teredo are refused whole.
+fn isatap_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    (matches!(s[4], 0x0000 | 0x0200) && s[5] == 0x5efe).then(|| last_32_bits(ip))
+}
+
+fn last_32_bits(ip: Ipv6Addr) -> Ipv4Addr {
+    let [.., a, b, c, d] = ip.octets();
+    Ipv4Addr::new(a, b, c, d)
 }
 
 fn is_public_v4(ip: Ipv4Addr) -> bool {
@@ -117,29 +182,32 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || a == 0
         || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
         || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast (deprecated): tunnels to IPv6
         || (a == 198 && (18..20).contains(&b)) // benchmarking
         || a >= 240) // reserved
 }
 
+/// Whether `ip`, not of IPv4 space, is a global unicast address: in 2000::/3, the only space
+/// IANA allocates for it, which leaves out loopback, unspecified, unique local (with
+/// fd00:ec2::254, EC2's metadata), link- and site-local, multicast, NAT64 (64:ff9b::/96,
+/// which reaches IPv4 space), discard-only (100::/64), SRv6 SIDs (5f00::/16, RFC 9602) and
+/// everything reserved; and not in one of 2000::/3's own special-purpose ranges.
 fn is_public_v6(ip: Ipv6Addr) -> bool {
     let [first, second, ..] = ip.segments();
-    !(ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_multicast()
-        || (first & 0xfe00) == 0xfc00 // unique local, incl. fd00:ec2::254 (EC2 metadata)
-        || (first & 0xffc0) == 0xfe80 // link-local
-        || (first & 0xffc0) == 0xfec0 // site-local (deprecated)
-        || (first == 0x2001 && second == 0x0db8) // documentation
-        || (first == 0x2001 && second == 0x0000) // Teredo: tunnels to IPv4
-        || first == 0x2002 // 6to4: tunnels to IPv4
-        || first == 0x0064 // NAT64 (64:ff9b::/96): reaches IPv4 space
-        || first == 0x0100) // discard-only
+    let special = match first {
+        // IETF protocol assignments (2001::/23, with Teredo), documentation (2001:db8::/32)
+        0x2001 => second < 0x0200 || second == 0x0db8,
+        0x2002 => true,            // 6to4: tunnels to IPv4
+        0x3fff => second < 0x1000, // documentation (3fff::/20, RFC 9637)
+        _ => false,
+    };
+    (first & 0xe000) == 0x2000 && !special
 }
 
-/// Resolves names like the system does, then keeps only public addresses, and loopback ones
-/// where the policy allows loopback.
+/// Resolves names like the system does, then keeps only public addresses, and the loopback
+/// ones of `localhost` where the policy allows it.
 struct PublicOnly {
-    allow_loopback: bool,
+    allow_localhost: bool,
 }
 
 /// What [`PublicOnly`] answers for a name with no public address; found again in the error
@@ -150,14 +218,15 @@ struct NoPublicAddress(String);
 
 impl Resolve for PublicOnly {
     fn resolve(&self, name: Name) -> Resolving {
-        let allow_loopback = self.allow_loopback;
+        let allow_localhost = self.allow_localhost;
         Box::pin(async move {
             let host = name.as_str().to_owned();
+            let local = allow_localhost && host == "localhost";
             let resolved: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let public: Vec<SocketAddr> = resolved
                 .into_iter()
-                .filter(|a| is_public(a.ip()) || (allow_loopback && a.ip().is_loopback()))
+                .filter(|a| is_public(a.ip()) || (local && a.ip().is_loopback()))
                 .collect();
             if public.is_empty() {
                 return Err(NoPublicAddress(host).into());
@@ -200,41 +269,21 @@ impl CallbackSender {
                 .redirect(reqwest::redirect::Policy::none())
                 .no_proxy()
                 .dns_resolver(PublicOnly {
-                    allow_loopback: policy == TargetPolicy::AllowLoopbackHttp,
+                    allow_localhost: policy == TargetPolicy::AllowLoopbackHttp,
                 }),
         )
     }
 
-    /// The checks that need no DNS: scheme, and the address when the host is an IP literal.
-    pub fn check_target(&self, url: &Url) -> Result<(), TargetError> {
-        let literal = match url.host() {
-            Some(Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
-            Some(Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
-            _ => None,
-        };
-        let loopback = literal.is_some_and(|ip| ip.is_loopback())
-            || url
-                .host_str()
-                .is_some_and(|h| h.eq_ignore_ascii_case("localhost"));
-        // Loopback, over http or https, is `serve`'s one relaxation: every other target
-        // follows the deployment's rules.
-        if self.policy == TargetPolicy::AllowLoopbackHttp && loopback {
-            return Ok(());
-        }
-        if url.scheme() != "https" {
-            return Err(TargetError::NotHttps);
-        }
-        match literal {
-            Some(ip) if !is_public(ip) => Err(TargetError::NotPublic(ip)),
-            _ => Ok(()),
-        }
+    /// The checks that need no DNS, by this sender's policy.
+    pub fn check_target(&self, url: &WrittenUrl) -> Result<(), TargetError> {
+        self.policy.check(url)
     }
 
     /// Reports a finished change to `url`: one signed attempt, stamped `now`. `Ok` holds
     /// the receiver's HTTP status, whatever it is.
     pub async fn send_finished(
         &self,
-        url: &Url,
+        url: &WrittenUrl,
         secret: &SigningSecret,
         change: ChangeView,
         now: time::OffsetDateTime,
@@ -251,7 +300,7 @@ impl CallbackSender {
         let signature = secret.sign(&message_id, now.unix_timestamp(), &body);
         let response = self
             .http()
-            .post(url.clone())
+            .post(url.url().clone())
             .timeout(timeout.min(ATTEMPT_TIMEOUT))
             .header("content-type", "application/json")
             .header("webhook-id", &message_id)
@@ -271,7 +320,7 @@ impl CallbackSender {
     /// Workflows webhook (an Adaptive Card). Unsigned: these URLs are their own secret.
     pub async fn send_chat(
         &self,
-        url: &Url,
+        url: &WrittenUrl,
         tool: ChatTool,
         text: &str,
         timeout: Duration,
@@ -298,7 +347,7 @@ impl CallbackSender {
         };
         let response = self
             .http()
-            .post(url.clone())
+            .post(url.url().clone())
             .timeout(timeout.min(ATTEMPT_TIMEOUT))
             .json(&body)
             .send()
@@ -419,35 +468,55 @@ mod tests {
     }
 
     #[test]
+    fn special_purpose_ranges_are_not_public() {
+        for reserved in [
+            "5f00::1",     // SRv6 SIDs, RFC 9602
+            "3fff::1",     // documentation, RFC 9637
+            "2001:2::1",   // benchmarking
+            "2001:1::1",   // protocol assignments
+            "100::1",      // discard-only
+            "4000::1",     // not allocated
+            "192.88.99.1", // 6to4 relay anycast
+        ] {
+            assert!(!is_public(reserved.parse().unwrap()), "{reserved}");
+        }
+        for public in ["2620:4f:8000::1", "3fff:1000::1", "2001:200::1"] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+    }
+
+    fn url(raw: &str) -> WrittenUrl {
+        WrittenUrl::parse(raw).unwrap()
+    }
+
+    const BOTH: [TargetPolicy; 2] = [
+        TargetPolicy::PublicHttpsOnly,
+        TargetPolicy::AllowLoopbackHttp,
+    ];
+
+    #[test]
     fn target_checks_by_policy() {
-        let strict = CallbackSender::new(TargetPolicy::PublicHttpsOnly);
-        let local = CallbackSender::new(TargetPolicy::AllowLoopbackHttp);
-        let url = |s: &str| Url::parse(s).unwrap();
+        let strict = TargetPolicy::PublicHttpsOnly;
+        let local = TargetPolicy::AllowLoopbackHttp;
         assert_eq!(
-            strict.check_target(&url("http://itsm.example.com/h")),
+            strict.check(&url("http://itsm.example.com/h")),
             Err(TargetError::NotHttps)
         );
         assert_eq!(
-            strict.check_target(&url("http://127.0.0.1:9/h")),
+            strict.check(&url("http://127.0.0.1:9/h")),
             Err(TargetError::NotHttps)
         );
         assert!(matches!(
-            strict.check_target(&url("https://169.254.169.254/latest")),
+            strict.check(&url("https://169.254.169.254/latest")),
             Err(TargetError::NotPublic(_))
         ));
         assert!(matches!(
-            strict.check_target(&url("https://[fd00:ec2::254]/")),
+            strict.check(&url("https://[fd00:ec2::254]/")),
             Err(TargetError::NotPublic(_))
         ));
-        assert!(
-            strict
-                .check_target(&url("https://itsm.example.com/h"))
-                .is_ok()
-        );
-        assert!(local.check_target(&url("http://127.0.0.1:9/h")).is_ok());
-        assert!(local.check_target(&url("http://localhost:9/h")).is_ok());
+        assert!(strict.check(&url("https://itsm.example.com/h")).is_ok());
         assert_eq!(
-            local.check_target(&url("http://10.0.0.5/h")),
+            local.check(&url("http://10.0.0.5/h")),
             Err(TargetError::NotHttps)
         );
         // Loopback is serve's one relaxation: private and metadata addresses stay refused,
@@ -455,29 +524,95 @@ mod tests {
         for private in [
             "https://10.0.0.5/h",
             "https://169.254.169.254/latest",
-            "https://[::ffff:0:a9fe:a9fe]/",
-            "https://[::ffff:169.254.169.254]/",
+            "https://[::ffff:a9fe:a9fe]/",
             "https://[fd00:ec2::254]/",
-            "https://2852039166/",
-            "https://0xa9.0xfe.0xa9.0xfe/",
-            "https://0251.0376.0251.0376/",
-            "https://169.254.43518/",
+            "https://[5f00::1]/",
+            "https://[3fff::1]/",
         ] {
-            assert!(
-                matches!(
-                    local.check_target(&url(private)),
-                    Err(TargetError::NotPublic(_))
-                ),
-                "{private}"
-            );
-            assert!(
-                matches!(
-                    strict.check_target(&url(private)),
-                    Err(TargetError::NotPublic(_))
-                ),
-                "{private}"
+            for policy in BOTH {
+                assert!(
+                    matches!(policy.check(&url(private)), Err(TargetError::NotPublic(_))),
+                    "{policy:?} {private}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn serve_allows_exactly_the_local_hosts_the_docs_name() {
+        let local = TargetPolicy::AllowLoopbackHttp;
+        for allowed in [
+            "http://127.0.0.1:9/h",
+            "http://[::1]:9/h",
+            "http://localhost:9/h",
+            "http://LOCALHOST/h",
+            "https://127.0.0.1:9/h",
+            "https://localhost/h",
+        ] {
+            assert_eq!(local.check(&url(allowed)), Ok(()), "{allowed}");
+        }
+        // Other loopback addresses, and the local names of other resolvers, follow the
+        // deployment's rules.
+        for other in [
+            "http://127.0.0.2/h",
+            "http://foo.localhost/h",
+            "http://localhost./h",
+        ] {
+            assert_eq!(
+                local.check(&url(other)),
+                Err(TargetError::NotHttps),
+                "{other}"
             );
         }
-        assert!(local.check_target(&url("https://127.0.0.1:9/h")).is_ok());
+        assert!(matches!(
+            local.check(&url("https://127.0.0.2/h")),
+            Err(TargetError::NotPublic(_))
+        ));
+    }
+
+    #[test]
+    fn a_host_the_parser_reads_as_another_is_refused_by_both_policies() {
+        for (raw, written, read_as) in [
+            ("http://127.1:9/h", "127.1", "127.0.0.1"),
+            ("http://2130706433:9/h", "2130706433", "127.0.0.1"),
+            ("http://0x7f000001:9/h", "0x7f000001", "127.0.0.1"),
+            ("https://0x7f.1/h", "0x7f.1", "127.0.0.1"),
+            (
+                "https://0251.0376.0251.0376/x",
+                "0251.0376.0251.0376",
+                "169.254.169.254",
+            ),
+            ("https://134744072/h", "134744072", "8.8.8.8"),
+            (
+                "http://\u{FF4C}\u{FF4F}\u{FF43}\u{FF41}\u{FF4C}\u{FF48}\u{FF4F}\u{FF53}\u{FF54}:9/h",
+                "\u{FF4C}\u{FF4F}\u{FF43}\u{FF41}\u{FF4C}\u{FF48}\u{FF4F}\u{FF53}\u{FF54}",
+                "localhost",
+            ),
+            ("http://[0::1]:9/h", "[0::1]", "[::1]"),
+        ] {
+            for policy in BOTH {
+                assert_eq!(
+                    policy.check(&url(raw)),
+                    Err(TargetError::Respelled {
+                        written: written.to_owned(),
+                        read_as: read_as.to_owned(),
+                    }),
+                    "{policy:?} {raw}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn port_0_is_refused_by_both_policies() {
+        for raw in [
+            "https://itsm.example.com:0/h",
+            "http://127.0.0.1:0/h",
+            "http://localhost:00/h",
+        ] {
+            for policy in BOTH {
+                assert_eq!(policy.check(&url(raw)), Err(TargetError::PortZero), "{raw}");
+            }
+        }
     }
 }

@@ -1,15 +1,24 @@
 //! The chat grammar Slack and Teams users type, shared by both:
 //!
 //! ```text
-//! update-software <deviceId> <softwareType> <version> [reference]
-//! restart <deviceId> [reference]
-//! diagnostics <deviceId> [reference]
-//! upgrade-app team|chat|user <id> <installationId> [reference]
+//! update-software <deviceId> <softwareType> <version> [--ticket <reference>] [--dry-run]
+//! restart <deviceId> [--ticket <reference>] [--dry-run]
+//! diagnostics <deviceId> [--ticket <reference>] [--dry-run]
+//! upgrade-app team|chat|user <id> <installationId> [--ticket <reference>] [--dry-run]
 //! status <changeId>
 //! help
 //! ```
 //!
-//! `--dry-run`, anywhere after the command's name, makes a change a dry run.
+//! Every word has one reading, so that a typo is refused rather than carried out:
+//!
+//! - A word that starts with a dash of any kind (`-`, or any Unicode dash or minus) is a flag,
+//!   anywhere in the command. The flags are `--dry-run`, which makes a change a dry run, and
+//!   `--ticket <reference>` (or `--ticket=<reference>`), which names the change's ticket.
+//!   Their dashes are `--`, or the one em or en dash that phones and macOS make of `--`; their
+//!   names are matched exactly, ASCII case aside. Any other word that looks like a flag
+//!   (`-dry-run`, `--dryrun`, `−−dry-run`, `--force`) is refused.
+//! - Every other word is an argument in its place, and a word left over is refused: the
+//!   ticket is only ever what `--ticket` names.
 //!
 //! A command becomes the same change request a webhook sends, so it meets the same checks.
 
@@ -31,12 +40,13 @@ pub enum Command {
 
 /// The reply for `help`, and the tail of every reply to a command that does not parse.
 pub const USAGE: &str = "commands:\n\
-    update-software <deviceId> <softwareType> <version> [reference]\n\
-    restart <deviceId> [reference]\n\
-    diagnostics <deviceId> [reference]\n\
-    upgrade-app team|chat|user <id> <installationId> [reference]\n\
+    update-software <deviceId> <softwareType> <version> [--ticket <reference>]\n\
+    restart <deviceId> [--ticket <reference>]\n\
+    diagnostics <deviceId> [--ticket <reference>]\n\
+    upgrade-app team|chat|user <id> <installationId> [--ticket <reference>]\n\
     status <changeId>\n\
     help\n\
+    --ticket <reference> names the change's ticket, such as CHG0030001\n\
     add --dry-run to a change to see what it would send, without doing it";
 
 /// Why a command was refused, as a sentence for the chat user.
@@ -44,10 +54,20 @@ pub const USAGE: &str = "commands:\n\
 pub enum CommandError {
     #[error("that command is longer than {MAX_LEN} characters")]
     TooLong,
-    #[error("too many words for {0}")]
-    TooManyWords(String),
-    #[error("{0} takes no --dry-run")]
-    NoDryRun(String),
+    #[error(
+        "{0:?} looks like a flag but is not one: the flags are --dry-run and --ticket <reference>"
+    )]
+    NotAFlag(String),
+    #[error("--ticket needs a reference after it, such as --ticket CHG0030001")]
+    NoTicket,
+    #[error("name one ticket: --ticket is there twice")]
+    TwoTickets,
+    #[error("flags go with a command")]
+    NoCommand,
+    #[error("{verb} takes no {flag}")]
+    NoFlag { verb: String, flag: &'static str },
+    #[error("unexpected word {0:?}: name a ticket with --ticket {0}")]
+    Unexpected(String),
     #[error("{0:?} is not a change ID")]
     NotAChangeId(String),
     #[error("{0:?} is not team, chat or user")]
@@ -66,49 +86,151 @@ pub enum CommandError {
 /// The longest command read; chat tools cap messages well below this.
 const MAX_LEN: usize = 4000;
 
+/// Whether a word starting with `c` is a flag: `-`, every dash of Unicode (category Pd), and
+/// the minus signs that look like one.
+fn is_dash(c: char) -> bool {
+    matches!(
+        c,
+        '-' | '\u{058A}' | '\u{05BE}' | '\u{1400}' | '\u{1806}' | '\u{2010}'
+            ..='\u{2015}'
+            | '\u{2E17}'
+            | '\u{2E1A}'
+            | '\u{2E3A}'
+            | '\u{2E3B}'
+            | '\u{2E40}'
+            | '\u{2E5D}'
+            | '\u{301C}'
+            | '\u{3030}'
+            | '\u{30A0}'
+            | '\u{FE31}'
+            | '\u{FE32}'
+            | '\u{FE58}'
+            | '\u{FE63}'
+            | '\u{FF0D}'
+            | '\u{10D6E}'
+            | '\u{10EAD}'
+            // Minus signs: mathematical, superscript, subscript, heavy, modifier letter.
+            | '\u{2212}'
+            | '\u{207B}'
+            | '\u{208B}'
+            | '\u{2796}'
+            | '\u{02D7}'
+    )
+}
+
+/// A flag the grammar knows.
+enum Flag<'a> {
+    DryRun,
+    /// `--ticket`, with its reference when written `--ticket=<reference>`.
+    Ticket(Option<&'a str>),
+}
+
+/// The flag `word` is, if it is one: `--`, or the em or en dash a phone or macOS makes of
+/// `--`, then a known name.
+fn flag(word: &str) -> Option<Flag<'_>> {
+    let name = ["--", "\u{2014}", "\u{2013}"]
+        .into_iter()
+        .find_map(|dashes| word.strip_prefix(dashes))
+        .filter(|name| !name.starts_with(is_dash))?;
+    let (name, value) = match name.split_once('=') {
+        Some((name, value)) => (name, Some(value)),
+        None => (name, None),
+    };
+    if name.eq_ignore_ascii_case("dry-run") && value.is_none() {
+        Some(Flag::DryRun)
+    } else if name.eq_ignore_ascii_case("ticket") {
+        Some(Flag::Ticket(value))
+    } else {
+        None
+    }
+}
+
+/// The words of a command, with its flags taken out.
+struct Words<'a> {
+    args: Vec<&'a str>,
+    dry_run: bool,
+    ticket: Option<&'a str>,
+}
+
+impl<'a> Words<'a> {
+    fn split(text: &'a str) -> Result<Self, CommandError> {
+        let mut words = Words {
+            args: Vec::new(),
+            dry_run: false,
+            ticket: None,
+        };
+        let mut text = text.split_whitespace();
+        while let Some(word) = text.next() {
+            if !word.starts_with(is_dash) {
+                words.args.push(word);
+                continue;
+            }
+            match flag(word) {
+                Some(Flag::DryRun) => words.dry_run = true,
+                Some(Flag::Ticket(value)) => {
+                    let reference = value
+                        .or_else(|| text.next())
+                        .filter(|r| !r.is_empty() && !r.starts_with(is_dash))
+                        .ok_or(CommandError::NoTicket)?;
+                    if words.ticket.replace(reference).is_some() {
+                        return Err(CommandError::TwoTickets);
+                    }
+                }
+                None => return Err(CommandError::NotAFlag(word.to_owned())),
+            }
+        }
+        Ok(words)
+    }
+
+    /// The first flag given, to a command that takes none.
+    fn flag_given(&self) -> Option<&'static str> {
+        if self.dry_run {
+            Some("--dry-run")
+        } else if self.ticket.is_some() {
+            Some("--ticket")
+        } else {
+            None
+        }
+    }
+}
+
 impl Command {
     /// Parses `text`, made by `requested_by`. The error is a sentence for the chat user.
     pub fn parse(text: &str, requested_by: &str) -> Result<Self, CommandError> {
         if text.len() > MAX_LEN {
             return Err(CommandError::TooLong);
         }
-        let mut words: Vec<&str> = text.split_whitespace().collect();
-        let before = words.len();
-        words.retain(|w| !w.eq_ignore_ascii_case("--dry-run"));
-        let dry_run = words.len() < before;
-        let Some((&verb, args)) = words.split_first() else {
-            return Ok(Command::Help);
+        let words = Words::split(text)?;
+        let Some((&verb, args)) = words.args.split_first() else {
+            return match words.flag_given() {
+                Some(_) => Err(CommandError::NoCommand),
+                None => Ok(Command::Help),
+            };
         };
-        let with_reference = |mut body: Map<String, Value>, fixed: usize| {
-            match args.get(fixed..) {
-                Some([]) | None => {}
-                Some([reference]) => {
-                    body.insert("reference".into(), json!(reference));
-                }
-                Some(_) => return Err(CommandError::TooManyWords(verb.to_owned())),
+        let verb_lower = verb.to_ascii_lowercase();
+        if let ("help" | "status", Some(flag)) = (verb_lower.as_str(), words.flag_given()) {
+            return Err(CommandError::NoFlag {
+                verb: verb.to_owned(),
+                flag,
+            });
+        }
+        let (mut body, taken) = match (verb_lower.as_str(), args) {
+            ("help", []) => return Ok(Command::Help),
+            ("status", [id]) => {
+                return ChangeId::parse(*id)
+                    .map(Command::Status)
+                    .map_err(|_| CommandError::NotAChangeId((*id).to_owned()));
             }
-            body.insert("requestedBy".into(), json!(requested_by));
-            if dry_run {
-                body.insert("dryRun".into(), json!(true));
-            }
-            change(body)
-        };
-        match (verb.to_ascii_lowercase().as_str(), args) {
-            ("help" | "status", _) if dry_run => Err(CommandError::NoDryRun(verb.to_owned())),
-            ("help", []) => Ok(Command::Help),
-            ("status", [id]) => ChangeId::parse(*id)
-                .map(Command::Status)
-                .map_err(|_| CommandError::NotAChangeId((*id).to_owned())),
-            ("update-software", [device, software_type, version, ..]) => with_reference(
+            ("update-software", [device, software_type, version, ..]) => (
                 object(json!({"action": "updateSoftware", "deviceId": device,
                     "softwareType": software_type, "softwareVersion": version})),
                 3,
             ),
-            ("restart", [device, ..]) => with_reference(
+            ("restart", [device, ..]) => (
                 object(json!({"action": "restartDevice", "deviceId": device})),
                 1,
             ),
-            ("diagnostics", [device, ..]) => with_reference(
+            ("diagnostics", [device, ..]) => (
                 object(json!({"action": "runDiagnostics", "deviceId": device})),
                 1,
             ),
@@ -119,7 +241,7 @@ impl Command {
                     "user" => "userId",
                     _ => return Err(CommandError::NotAScope((*scope).to_owned())),
                 };
-                with_reference(
+                (
                     object(
                         json!({"action": "upgradeApp", field: id, "installationId": installation}),
                     ),
@@ -129,9 +251,20 @@ impl Command {
             (
                 "help" | "status" | "update-software" | "restart" | "diagnostics" | "upgrade-app",
                 _,
-            ) => Err(CommandError::OtherArguments(verb.to_owned())),
-            _ => Err(CommandError::Unknown(verb.to_owned())),
+            ) => return Err(CommandError::OtherArguments(verb.to_owned())),
+            _ => return Err(CommandError::Unknown(verb.to_owned())),
+        };
+        if let Some(extra) = args.get(taken) {
+            return Err(CommandError::Unexpected((*extra).to_owned()));
         }
+        if let Some(reference) = words.ticket {
+            body.insert("reference".into(), json!(reference));
+        }
+        body.insert("requestedBy".into(), json!(requested_by));
+        if words.dry_run {
+            body.insert("dryRun".into(), json!(true));
+        }
+        change(body)
     }
 }
 
@@ -163,6 +296,7 @@ fn plain(errors: &[FieldError]) -> String {
 mod tests {
     use super::*;
     use crate::change::{Action, AppScope};
+    use proptest::prelude::*;
 
     fn parse(text: &str) -> Result<Command, String> {
         Command::parse(text, "slack:T1/U2").map_err(|e| e.to_string())
@@ -171,7 +305,7 @@ mod tests {
     #[test]
     fn each_command_becomes_the_request_a_webhook_would_send() {
         let Ok(Command::Change(update)) =
-            parse("update-software rally-1 teamsClient 1.0.96.22 CHG0031234")
+            parse("update-software rally-1 teamsClient 1.0.96.22 --ticket CHG0031234")
         else {
             panic!()
         };
@@ -202,16 +336,89 @@ mod tests {
     }
 
     #[test]
-    fn dry_run_makes_any_change_a_dry_run() {
+    fn the_ticket_is_what_the_ticket_flag_names() {
         for text in [
-            "restart d1 --dry-run",
-            "--dry-run restart d1 CHG1",
-            "update-software d1 teamsClient 1.0 --DRY-RUN",
+            "restart d1 --ticket CHG0030001",
+            "--ticket CHG0030001 restart d1",
+            "restart --ticket=CHG0030001 d1",
+            "restart d1 \u{2014}ticket CHG0030001",
+            "restart d1 \u{2013}TICKET=CHG0030001 --dry-run",
         ] {
             let Ok(Command::Change(request)) = parse(text) else {
                 panic!("{text}")
             };
-            assert!(request.dry_run, "{text}");
+            assert_eq!(request.reference.as_deref(), Some("CHG0030001"), "{text}");
+        }
+        for (text, says) in [
+            (
+                "restart d1 CHG0030001",
+                "unexpected word \"CHG0030001\": name a ticket with --ticket CHG0030001",
+            ),
+            ("restart d1 --ticket", "--ticket needs a reference"),
+            ("restart d1 --ticket=", "--ticket needs a reference"),
+            (
+                "restart d1 --ticket --dry-run",
+                "--ticket needs a reference",
+            ),
+            ("restart d1 --ticket=-1", "--ticket needs a reference"),
+            ("restart d1 --ticket A --ticket B", "name one ticket"),
+            ("status x --ticket A", "status takes no --ticket"),
+            ("--ticket A", "flags go with a command"),
+            // The reference meets the webhook's rules for it.
+            ("restart d1 --ticket CHG\u{202E}1", "reference:"),
+        ] {
+            assert!(parse(text).unwrap_err().contains(says), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_flag_is_a_dry_run_in_its_spellings_and_refused_in_any_other() {
+        let accepted = [
+            "--dry-run",
+            "--DRY-RUN",
+            "\u{2014}dry-run", // the em dash phones and macOS make of --
+            "\u{2013}dry-run", // an en dash, which they make too
+            "\u{2014}Dry-Run",
+        ];
+        let refused = [
+            "-dry-run",
+            "--dryrun",
+            "--dry_run",
+            "---dry-run",
+            "--dry-rn",
+            "--dry-run=yes",
+            "--dry\u{2010}run",
+            "\u{2212}\u{2212}dry-run", // minus signs
+            "\u{2010}\u{2010}dry-run", // hyphens
+            "\u{2011}\u{2011}dry-run", // non-breaking hyphens
+            "\u{2012}dry-run",         // figure dash
+            "\u{2015}dry-run",         // horizontal bar
+            "\u{2014}\u{2014}dry-run",
+            "\u{2014}-dry-run",
+            "\u{FE58}dry-run",         // small em dash
+            "\u{FE63}\u{FE63}dry-run", // small hyphen-minus
+            "\u{FF0D}\u{FF0D}dry-run", // fullwidth hyphen-minus
+            "\u{2E3A}dry-run",         // two-em dash, category Pd
+            "--force",
+            "--",
+            "\u{2014}",
+        ];
+        for (i, flag) in accepted.iter().chain(&refused).enumerate() {
+            for text in [
+                format!("restart d1 {flag}"),
+                format!("{flag} update-software d1 teamsClient 1.0 --ticket CHG1"),
+            ] {
+                match parse(&text) {
+                    Ok(Command::Change(request)) if i < accepted.len() => {
+                        assert!(request.dry_run, "{text}")
+                    }
+                    Err(why) if i >= accepted.len() => {
+                        let named = format!("{flag:?} looks like a flag but is not one");
+                        assert!(why.starts_with(&named), "{text}: {why}");
+                    }
+                    other => panic!("{text}: {other:?}"),
+                }
+            }
         }
         let Ok(Command::Change(request)) = parse("restart d1") else {
             panic!()
@@ -228,7 +435,7 @@ mod tests {
         for (text, says) in [
             ("reboot d1", "unknown command \"reboot\""),
             ("restart", "restart takes other arguments"),
-            ("restart d1 CHG1 extra", "too many words for restart"),
+            ("restart d1 CHG1 extra", "unexpected word \"CHG1\""),
             ("restart ../../x", "deviceId:"),
             ("update-software d1 teamsclient 1.0", "softwareType:"),
             (
@@ -236,10 +443,64 @@ mod tests {
                 "\"room\" is not team, chat or user",
             ),
             ("status a b", "status takes other arguments"),
-            ("restart d1 CHG\u{202E}1", "reference:"),
         ] {
             let err = parse(text).unwrap_err();
             assert!(err.contains(says), "{text}: {err}");
+        }
+    }
+
+    /// Whether `word` is a flag as the grammar's documentation spells them.
+    fn documented_flag(word: &str) -> bool {
+        let word = word.to_ascii_lowercase();
+        ["--", "\u{2014}", "\u{2013}"].iter().any(|dashes| {
+            word.strip_prefix(dashes).is_some_and(|name| {
+                name == "dry-run"
+                    || name == "ticket"
+                    || name
+                        .strip_prefix("ticket=")
+                        .is_some_and(|r| !r.is_empty() && !r.starts_with(is_dash))
+            })
+        })
+    }
+
+    fn dash_word() -> impl Strategy<Value = String> {
+        let dash = prop::sample::select(vec![
+            "-", "--", "---", "\u{2014}", "\u{2013}", "\u{2212}", "\u{2010}", "\u{2011}",
+            "\u{2012}", "\u{2015}", "\u{FE58}", "\u{FE63}", "\u{FF0D}", "\u{058A}", "\u{301C}",
+        ]);
+        let name = prop_oneof![
+            prop::sample::select(vec!["dry-run", "DRY-RUN", "dryrun", "ticket", "ticket=T1"])
+                .prop_map(str::to_owned),
+            "[a-zA-Z=_\u{2010}-]{0,10}",
+        ];
+        (dash, name).prop_map(|(dash, name)| format!("{dash}{name}"))
+    }
+
+    proptest! {
+        #[test]
+        fn no_dash_word_but_a_flag_reaches_a_change(
+            command in prop::sample::select(vec![
+                "restart d1",
+                "diagnostics d1 --ticket CHG1",
+                "update-software d1 teamsClient 1.0",
+                "upgrade-app team t1 i1",
+            ]),
+            inserted in prop::collection::vec((dash_word(), 0usize..6), 1..4),
+        ) {
+            let mut words: Vec<String> = command.split(' ').map(str::to_owned).collect();
+            for (word, at) in &inserted {
+                words.insert((*at).min(words.len()), word.clone());
+            }
+            let text = words.join(" ");
+            if let Ok(Command::Change(request)) = Command::parse(&text, "u") {
+                for (word, _) in &inserted {
+                    prop_assert!(documented_flag(word), "{text}");
+                }
+                prop_assert!(!request.reference.as_deref().is_some_and(|r| r.starts_with(is_dash)), "{text}");
+                if let Some(device) = request.target.device_id() {
+                    prop_assert!(!device.as_ref().starts_with(is_dash), "{text}");
+                }
+            }
         }
     }
 }

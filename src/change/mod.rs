@@ -26,7 +26,7 @@ pub use action::{
     Action, ActionKind, AppScope, ConsentedPermissionSet, DeviceAction, PermissionType,
     ResourceSpecificPermission, SoftwareType, SoftwareVersion,
 };
-pub use callback_url::{BadCallbackUrl, CallbackUrl};
+pub use callback_url::{BadCallbackUrl, CallbackUrl, WrittenUrl};
 pub use command::{Command, CommandError, USAGE};
 pub use delivery::{
     AttemptOutcome, CallbackAttempt, CallbackDelivery, ChatReply, ChatTool, DeliveryStatus,

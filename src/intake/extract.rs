@@ -42,7 +42,7 @@ async fn caller_of(
     };
     callers::authenticate(state.callers.as_ref(), route, &delivery)
         .await
-        .ok_or(ApiError::Unauthorized)
+        .ok_or(ApiError::Unauthorized(route))
 }
 
 /// A request's head, its body's bytes (413 past the limit), and the caller `route` takes

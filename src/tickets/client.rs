@@ -11,7 +11,6 @@ use reqwest::{RequestBuilder, Response, StatusCode};
 use secrecy::SecretString;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
-use url::Url;
 
 use super::TicketError;
 use super::connection::BaseUrl;
@@ -37,10 +36,10 @@ impl TicketClient {
         }
     }
 
-    /// The HTTP client, once `url` is known to be one the deployment may call.
-    pub(super) fn http(&self, url: &Url) -> Result<&reqwest::Client, TicketError> {
+    /// The HTTP client, once `base` is known to be one the deployment may call.
+    pub(super) fn http(&self, base: &BaseUrl) -> Result<&reqwest::Client, TicketError> {
         self.outbound
-            .check_target(url)
+            .check_target(base.written())
             .map_err(|e| TicketError::NotAllowed(e.to_string()))?;
         Ok(self.outbound.http())
     }

@@ -9,6 +9,8 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 
+use crate::change::WrittenUrl;
+
 /// The registry's `ticket` object, as written.
 #[derive(Deserialize)]
 #[serde(tag = "system", rename_all = "lowercase", deny_unknown_fields)]
@@ -116,40 +118,46 @@ impl Secret {
 }
 
 /// A ticket system's address: an absolute http(s) URL with no credentials, query or
-/// fragment, kept without a trailing slash so paths are appended to it. Whether graphgate
-/// may call it (https to a public address in Lambda) is decided where the deployment is
-/// known, as for callbacks.
+/// fragment; paths are appended to it. Whether graphgate may call it (https to a public
+/// address in Lambda) is decided where the deployment is known, on the host as written, as
+/// for callbacks.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BaseUrl(Url);
+pub struct BaseUrl(WrittenUrl);
 
 impl BaseUrl {
     pub fn parse(raw: &str) -> Result<Self, ConnectionError> {
-        let url = Url::parse(raw.trim()).map_err(|_| ConnectionError::Url("is not a URL"))?;
-        if !matches!(url.scheme(), "https" | "http") {
-            return Err(ConnectionError::Url("must be an http(s) URL"));
-        }
+        let written =
+            WrittenUrl::parse(raw.trim()).map_err(|e| ConnectionError::Url(e.to_string()))?;
+        let url = written.url();
         if url.host_str().is_none() {
-            return Err(ConnectionError::Url("must name a host"));
+            return Err(ConnectionError::Url("must name a host".into()));
         }
         if !url.username().is_empty() || url.password().is_some() {
             return Err(ConnectionError::Url(
-                "must not carry credentials; give them in their own fields",
+                "must not carry credentials; give them in their own fields".into(),
             ));
         }
         if url.query().is_some() || url.fragment().is_some() {
-            return Err(ConnectionError::Url("must have no query or fragment"));
+            return Err(ConnectionError::Url(
+                "must have no query or fragment".into(),
+            ));
         }
-        Ok(Self(url))
+        Ok(Self(written))
     }
 
     pub fn url(&self) -> &Url {
+        self.0.url()
+    }
+
+    /// The URL as written, for the deployment's rules on where graphgate may call.
+    pub fn written(&self) -> &WrittenUrl {
         &self.0
     }
 
     /// The URL of `path` (which starts with `/`) under this base.
     pub fn join(&self, path: &str) -> Url {
-        let mut url = self.0.clone();
-        let joined = format!("{}{path}", self.0.path().trim_end_matches('/'));
+        let mut url = self.url().clone();
+        let joined = format!("{}{path}", self.url().path().trim_end_matches('/'));
         url.set_path(&joined);
         url
     }
@@ -187,7 +195,7 @@ pub fn servicenow_state_name(state: &str) -> Option<&'static str> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConnectionError {
     #[error("ticket.url {0}")]
-    Url(&'static str),
+    Url(String),
     #[error(
         "a servicenow ticket connection takes either user and password, or clientId and clientSecret"
     )]

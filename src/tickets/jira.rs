@@ -39,7 +39,7 @@ pub(super) async fn probe(
 ) -> Result<(), TicketError> {
     let url = base.join("/rest/api/3/myself");
     let request = client
-        .http(&url)?
+        .http(base)?
         .get(url)
         .timeout(timeout)
         .basic_auth(user, Some(api_token.0.expose_secret()))
@@ -60,7 +60,7 @@ pub(super) async fn read(
     let mut url = base.join(&format!("/rest/api/3/issue/{key}"));
     url.query_pairs_mut().append_pair("fields", "status");
     let request = client
-        .http(&url)?
+        .http(base)?
         .get(url)
         .timeout(timeout)
         .basic_auth(user, Some(api_token.0.expose_secret()))

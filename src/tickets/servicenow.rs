@@ -55,7 +55,7 @@ pub(super) async fn read(
         .append_pair("sysparm_limit", "1")
         .append_pair("sysparm_display_value", "false")
         .append_pair("sysparm_exclude_reference_link", "true");
-    let request = client.http(&url)?.get(url).timeout(timeout);
+    let request = client.http(base)?.get(url).timeout(timeout);
     let request = signed(client, base, auth, request, timeout).await?;
     let response = match answer(request.header("accept", "application/json")).await {
         Err(e @ TicketError::SignIn(_)) => {
@@ -97,7 +97,7 @@ pub(super) async fn probe(
     url.query_pairs_mut()
         .append_pair("sysparm_fields", "sys_id,number")
         .append_pair("sysparm_limit", "1");
-    let request = client.http(&url)?.get(url).timeout(timeout);
+    let request = client.http(base)?.get(url).timeout(timeout);
     let request = signed(client, base, auth, request, timeout).await?;
     let response = answer(request.header("accept", "application/json")).await?;
     read_json::<Found>(response).await.map(drop)
@@ -146,7 +146,7 @@ async fn token(
     timeout: Duration,
 ) -> Result<(SecretString, Duration), TicketError> {
     let url = base.join("/oauth_token.do");
-    let request = client.http(&url)?.post(url).timeout(timeout).form(&[
+    let request = client.http(base)?.post(url).timeout(timeout).form(&[
         ("grant_type", "client_credentials"),
         ("client_id", client_id),
         ("client_secret", secret.expose_secret()),

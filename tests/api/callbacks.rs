@@ -343,13 +343,11 @@ async fn ip_literals_in_any_spelling_are_judged_by_their_address() {
     })
     .await;
     for bad in [
-        "https://2130706433/hook",       // 127.0.0.1 as one decimal number
-        "https://0x7f.1/hook",           // 127.0.0.1 in hex
-        "https://0251.0376.0251.0376/x", // 169.254.169.254 in octal
         "https://[::a9fe:a9fe]/hook",    // IPv4-compatible 169.254.169.254
         "https://[::ffff:a9fe:a9fe]/h",  // IPv4-mapped
         "https://[64:ff9b::a9fe:a9fe]/", // NAT64
         "https://[2002:a9fe:a9fe::]/h",  // 6to4
+        "https://[5f00::1]/hook",        // SRv6 segment identifiers (RFC 9602)
     ] {
         let response = app
             .post_change(json!({"action": "restartDevice", "deviceId": "d1", "callbackUrl": bad}))
@@ -365,6 +363,113 @@ async fn ip_literals_in_any_spelling_are_judged_by_their_address() {
         );
     }
     assert!(app.graph_requests().await.is_empty());
+}
+
+/// Posts a restart whose `callbackUrl` is each of `spellings`, and answers each 400's detail
+/// for the field; none reaches Graph.
+async fn refused_callback_urls(app: &TestApp, spellings: &[&str]) -> Vec<String> {
+    let mut details = Vec::new();
+    for bad in spellings {
+        let response = app
+            .post_change(json!({"action": "restartDevice", "deviceId": "d1", "callbackUrl": bad}))
+            .await;
+        let p = problem(response, 400).await;
+        assert_eq!(p["type"], "urn:graphgate:problem:validation", "{bad}");
+        assert_eq!(p["errors"][0]["field"], "callbackUrl", "{bad}");
+        details.push(p["errors"][0]["detail"].as_str().unwrap().to_owned());
+    }
+    assert!(app.graph_requests().await.is_empty());
+    assert!(app.token_requests().await.is_empty());
+    details
+}
+
+#[tokio::test]
+async fn a_host_written_as_another_is_refused_under_either_policy() {
+    for policy in [
+        TargetPolicy::AllowLoopbackHttp,
+        TargetPolicy::PublicHttpsOnly,
+    ] {
+        let app = spawn_app_with(Options {
+            callback_policy: policy,
+            ..Options::default()
+        })
+        .await;
+        let details = refused_callback_urls(
+            &app,
+            &[
+                "http://127.1:9/hook",
+                "http://2130706433:9/hook",
+                "http://0x7f000001:9/hook",
+                "http://\u{FF4C}\u{FF4F}\u{FF43}\u{FF41}\u{FF4C}\u{FF48}\u{FF4F}\u{FF53}\u{FF54}:9/hook",
+                "https://0x7f.1/hook",
+                "https://0251.0376.0251.0376/x",
+            ],
+        )
+        .await;
+        for (detail, (written, read_as)) in details.iter().zip([
+            ("127.1", "127.0.0.1"),
+            ("2130706433", "127.0.0.1"),
+            ("0x7f000001", "127.0.0.1"),
+            (
+                "\u{FF4C}\u{FF4F}\u{FF43}\u{FF41}\u{FF4C}\u{FF48}\u{FF4F}\u{FF53}\u{FF54}",
+                "localhost",
+            ),
+            ("0x7f.1", "127.0.0.1"),
+            ("0251.0376.0251.0376", "169.254.169.254"),
+        ]) {
+            assert!(
+                detail.starts_with(&format!(
+                    "the host \"{written}\" is read as {read_as}: write the host as it is called"
+                )),
+                "{policy:?}: {detail}"
+            );
+        }
+        let details = refused_callback_urls(
+            &app,
+            &[
+                "https://[5f00::1]/hook",
+                "https://[5f00::1]:443/hook",
+                "https://itsm.example.com:0/hook",
+                "http://127.0.0.1:0/hook",
+            ],
+        )
+        .await;
+        assert!(details[0].contains("not a public address"), "{details:?}");
+        assert!(details[1].contains("not a public address"), "{details:?}");
+        assert_eq!(details[2], "callbacks may not go to port 0");
+        assert_eq!(details[3], "callbacks may not go to port 0");
+    }
+}
+
+#[tokio::test]
+async fn serve_allows_plain_http_to_the_local_hosts_written_just_so() {
+    let app = spawn_app().await;
+    let details = refused_callback_urls(
+        &app,
+        &["http://127.0.0.2:9/hook", "http://foo.localhost:9/hook"],
+    )
+    .await;
+    assert!(
+        details.iter().all(|d| d == "callbacks must use https"),
+        "{details:?}"
+    );
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"id": "d1", "deviceType": "teamsRoom", "healthStatus": "healthy"}),
+        ))
+        .mount(&app.graph)
+        .await;
+    for ok in [
+        "http://127.0.0.1:9/hook",
+        "http://[::1]:9/hook",
+        "http://localhost:9/hook",
+        "http://LocalHost:9/hook",
+    ] {
+        let response = app
+            .post_change(json!({"action": "restartDevice", "deviceId": "d1", "callbackUrl": ok, "dryRun": true}))
+            .await;
+        assert_eq!(response.status(), 200, "{ok}");
+    }
 }
 
 crate::on_every_store!(

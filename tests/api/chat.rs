@@ -9,6 +9,8 @@ use tokio::time::Instant;
 use wiremock::matchers::method;
 use wiremock::{Mock, ResponseTemplate};
 
+use graphgate::change::USAGE;
+
 use crate::helpers::*;
 
 fn slack_form(text: &str, user: &str, team: &str, trigger: &str) -> String {
@@ -66,7 +68,7 @@ async fn a_slash_command_restarts_a_device_and_says_so() {
     every_post(accepted("rally-1")).mount(&app.graph).await;
     let now = app.now().unix_timestamp();
     let body = slack_form(
-        "restart rally-1 CHG0060001",
+        "restart rally-1 --ticket CHG0060001",
         "U1ALICE",
         SLACK_TEAM,
         "1.2.abc",
@@ -217,12 +219,28 @@ async fn slack_requests_that_are_not_slacks_or_not_allowed_do_nothing() {
     every_post(accepted("rally-1")).mount(&app.graph).await;
     let now = app.now().unix_timestamp();
     let body = slack_form("restart rally-1", "U1ALICE", SLACK_TEAM, "t1");
+    let unsigned = app
+        .http
+        .post(format!("{}/v1/slack/commands", app.address))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("authorization", "Bearer some-token-of-a-webhook-caller")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
     for response in [
         slack(&app, &body, now, "some-other-signing-secret-123456").await,
         slack(&app, &body, now - 301, SLACK_SECRET).await,
+        unsigned,
     ] {
+        // What a Slack administrator reads is what Slack's route takes: no bearer token.
+        assert!(response.headers().get("www-authenticate").is_none());
         let p = problem(response, 401).await;
         assert_eq!(p["type"], "urn:graphgate:problem:unauthorized");
+        assert_eq!(
+            p["detail"],
+            "this route takes Slack's request signature: X-Slack-Signature and X-Slack-Request-Timestamp (within 5 minutes), signed with the Slack app's signing secret registered in GRAPHGATE_CALLERS"
+        );
     }
     let outsider = slack_form("restart rally-1", "U9EVE", "T0OTHER", "t2");
     let reply = slack_text(slack(&app, &outsider, now, SLACK_SECRET).await).await;
@@ -300,7 +318,29 @@ async fn a_teams_mention_restarts_a_device_and_refuses_what_it_may_not_do() {
         "c29tZSBvdGhlciB0b2tlbiBvZiAzMiBieXRlcyEhISE=",
     )
     .await;
-    assert_eq!(forged.status(), 401);
+    let unsigned = app
+        .http
+        .post(format!("{}/v1/teams/messages", app.address))
+        .header("content-type", "application/json")
+        .body(teams_activity(
+            "<at>graphgate</at> restart rally-2",
+            "1700000000004",
+        ))
+        .send()
+        .await
+        .unwrap();
+    for response in [forged, unsigned] {
+        assert_eq!(
+            response.headers()["www-authenticate"],
+            "HMAC realm=\"graphgate\""
+        );
+        let p = problem(response, 401).await;
+        assert_eq!(p["type"], "urn:graphgate:problem:unauthorized");
+        assert_eq!(
+            p["detail"],
+            "this route takes a Teams outgoing webhook's signature: Authorization: HMAC <signature>, made with the security token Teams showed when the webhook was created, registered in GRAPHGATE_CALLERS"
+        );
+    }
     assert_eq!(app.graph_requests().await.len(), 1);
 }
 
@@ -324,7 +364,7 @@ async fn the_final_result_goes_back_to_slacks_response_url_while_it_is_valid() {
     let form = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("team_id", SLACK_TEAM)
         .append_pair("user_id", "U1ALICE")
-        .append_pair("text", "restart rally-1 CHG0060002")
+        .append_pair("text", "restart rally-1 --ticket CHG0060002")
         .append_pair(
             "response_url",
             &format!("{}/commands/T0GRAPHG/1/abc", slack_api.uri()),
@@ -437,4 +477,126 @@ async fn past_30_minutes_the_result_goes_to_the_callers_webhook_or_is_recorded_a
         "{delivery:?}"
     );
     assert_eq!(record.due(), None);
+}
+
+/// Flags as a hostile tester typed them into Slack and Teams: none is `--dry-run`, so each is
+/// refused, where once the real change was carried out with the stray word as its reference.
+const MISTYPED_DRY_RUNS: [&str; 14] = [
+    "-dry-run",
+    "--dryrun",
+    "--dry_run",
+    "---dry-run",
+    "--dry-rn",
+    "--dry-run=yes",
+    "\u{2212}\u{2212}dry-run", // minus signs
+    "\u{2010}\u{2010}dry-run", // hyphens
+    "\u{2014}\u{2014}dry-run", // two em dashes
+    "\u{2015}dry-run",         // a horizontal bar
+    "\u{FE58}dry-run",         // a small em dash
+    "\u{FF0D}\u{FF0D}dry-run", // fullwidth hyphen-minus
+    "\u{2014}-dry-run",
+    "--force",
+];
+
+async fn teams_text(response: reqwest::Response) -> String {
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["type"], "message");
+    body["text"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_mistyped_flag_or_a_leftover_word_is_refused_with_the_grammar_and_nothing_is_done() {
+    let app = spawn_app().await;
+    every_post(accepted("rally-1")).mount(&app.graph).await;
+    let now = app.now().unix_timestamp();
+    for (i, flag) in MISTYPED_DRY_RUNS.iter().enumerate() {
+        let text = format!("restart rally-1 {flag}");
+        let form = slack_form(&text, "U1ALICE", SLACK_TEAM, &format!("typo.{i}"));
+        let from_slack = slack_text(slack(&app, &form, now, SLACK_SECRET).await).await;
+        let activity = teams_activity(
+            &format!("<at>graphgate</at> {text}"),
+            &format!("17000000001{i:02}"),
+        );
+        let from_teams = teams_text(teams(&app, activity, TEAMS_TOKEN).await).await;
+        for reply in [from_slack, from_teams] {
+            assert_eq!(
+                reply,
+                format!(
+                    "{flag:?} looks like a flag but is not one: the flags are --dry-run and --ticket <reference>\n{USAGE}"
+                )
+            );
+        }
+    }
+    let form = slack_form(
+        "restart rally-1 CHG0030001",
+        "U1ALICE",
+        SLACK_TEAM,
+        "typo.ticket",
+    );
+    let reply = slack_text(slack(&app, &form, now, SLACK_SECRET).await).await;
+    assert_eq!(
+        reply,
+        format!("unexpected word \"CHG0030001\": name a ticket with --ticket CHG0030001\n{USAGE}")
+    );
+    assert!(app.graph_requests().await.is_empty());
+    assert!(app.token_requests().await.is_empty());
+    let far = app.now() + time::Duration::days(400);
+    assert!(app.store.due(far, 10).await.unwrap().is_empty(), "recorded");
+    // No delivery was kept: the same trigger, typed right, is carried out.
+    let form = slack_form(
+        "restart rally-1 --ticket CHG0030001",
+        "U1ALICE",
+        SLACK_TEAM,
+        "typo.0",
+    );
+    let reply = slack_text(slack(&app, &form, now, SLACK_SECRET).await).await;
+    assert!(reply.starts_with("accepted: change "), "{reply}");
+    let id = reply.split_whitespace().nth(2).unwrap();
+    assert_eq!(app.record(id).await.reference(), Some("CHG0030001"));
+}
+
+#[tokio::test]
+async fn the_dash_a_phone_makes_of_two_hyphens_is_still_a_dry_run() {
+    let app = spawn_app().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "rally-1", "deviceType": "collaborationBar", "healthStatus": "healthy"})))
+        .mount(&app.graph)
+        .await;
+    let now = app.now().unix_timestamp();
+    for (i, dash) in ["\u{2014}", "\u{2013}"].iter().enumerate() {
+        let text = format!("restart rally-1 {dash}dry-run {dash}ticket CHG0030001");
+        let form = slack_form(&text, "U1ALICE", SLACK_TEAM, &format!("dash.{i}"));
+        let from_slack = slack_text(slack(&app, &form, now, SLACK_SECRET).await).await;
+        let activity = teams_activity(
+            &format!("<at>graphgate</at> {text}"),
+            &format!("17000000002{i:02}"),
+        );
+        let from_teams = teams_text(teams(&app, activity, TEAMS_TOKEN).await).await;
+        for reply in [from_slack, from_teams] {
+            assert!(
+                reply.starts_with("dry run: restartDevice would send POST "),
+                "{reply}"
+            );
+        }
+    }
+    assert!(
+        app.graph_requests()
+            .await
+            .iter()
+            .all(|r| r.method.as_str() == "GET")
+    );
+}
+
+#[test]
+fn the_chat_page_shows_the_help_reply() {
+    let page = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/src/calling/chat.md"),
+    )
+    .unwrap();
+    assert!(
+        page.contains(USAGE),
+        "docs/src/calling/chat.md shows:\n{USAGE}"
+    );
 }

@@ -542,9 +542,17 @@ fn corpus(now: i64) -> Vec<Case> {
         "restart d1 CHG1 more",
         "update-software d1 TeamsClient 1",
         "upgrade-app room r i",
-        "restart d1 CHG\u{202E}1",
+        "restart d1 --ticket CHG\u{202E}1",
         "status",
         "diagnostics %2e%2e",
+        // A mistyped flag, or a leftover word, is refused: none is carried out.
+        "restart d1 -dry-run",
+        "restart d1 --dryrun",
+        "restart d1 \u{2212}\u{2212}dry-run",
+        "restart d1 \u{FF0D}\u{FF0D}dry-run",
+        "restart d1 \u{2014}\u{2014}dry-run",
+        "restart d1 --force",
+        "restart d1 CHG1",
     ] {
         let body = form(text, "U1", SLACK_TEAM);
         cases.push(slack_case(
@@ -612,6 +620,10 @@ fn corpus(now: i64) -> Vec<Case> {
         "<at>g</at> upgrade-app team t i",
         "<at>g</at> reboot",
         "<at>g</at>",
+        "<at>g</at> restart d1 -dry-run",
+        "<at>g</at> restart d1 \u{2010}\u{2010}dry-run",
+        "<at>g</at> restart d1 \u{FE58}dry-run",
+        "<at>g</at> restart d1 CHG1",
     ] {
         cases.push(teams_case(
             &format!("command {text:?}"),

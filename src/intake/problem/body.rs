@@ -19,6 +19,9 @@ pub(super) struct Problem {
     pub(super) detail: String,
     pub(super) extensions: Map<String, Value>,
     pub(super) retry_after: Option<Duration>,
+    /// The `WWW-Authenticate` challenge of a 401, for a route whose proof is an HTTP
+    /// authentication scheme.
+    pub(super) challenge: Option<&'static str>,
 }
 
 impl Problem {
@@ -35,6 +38,7 @@ impl Problem {
             detail: detail.into(),
             extensions: Map::new(),
             retry_after: None,
+            challenge: None,
         }
     }
 

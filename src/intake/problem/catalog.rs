@@ -9,6 +9,7 @@ use super::body::Problem;
 use super::error::ApiError;
 use super::graph::{graph_problem, read_problem};
 use super::ticket::gate_problem;
+use crate::callers::Route;
 use crate::intake::status_url;
 
 /// How much of a duplicate key the problem repeats back.
@@ -89,12 +90,7 @@ impl ApiError {
                 "Unsupported content type",
                 "send the change request with Content-Type: application/json",
             ),
-            Unauthorized => Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "Missing or invalid credentials",
-                "send Authorization: Bearer <token> with a token registered in GRAPHGATE_CALLERS",
-            ),
+            Unauthorized(route) => unauthorized(*route),
             Forbidden { caller, action } => Problem::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
@@ -191,4 +187,32 @@ impl ApiError {
             ),
         }
     }
+}
+
+/// A 401 that says what proof `route` takes. Slack and Teams sign their deliveries, and a
+/// chat tool's administrator reading the answer needs their own signature named, not a
+/// bearer token.
+fn unauthorized(route: Route) -> Problem {
+    let (detail, challenge) = match route {
+        Route::Api | Route::Read => (
+            "send Authorization: Bearer <token> with a token registered in GRAPHGATE_CALLERS",
+            Some("Bearer realm=\"graphgate\""),
+        ),
+        Route::Slack => (
+            "this route takes Slack's request signature: X-Slack-Signature and X-Slack-Request-Timestamp (within 5 minutes), signed with the Slack app's signing secret registered in GRAPHGATE_CALLERS",
+            None,
+        ),
+        Route::Teams => (
+            "this route takes a Teams outgoing webhook's signature: Authorization: HMAC <signature>, made with the security token Teams showed when the webhook was created, registered in GRAPHGATE_CALLERS",
+            Some("HMAC realm=\"graphgate\""),
+        ),
+    };
+    let mut problem = Problem::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "Missing or invalid credentials",
+        detail,
+    );
+    problem.challenge = challenge;
+    problem
 }

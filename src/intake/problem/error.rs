@@ -1,6 +1,7 @@
 //! Every error the HTTP API returns, named by what went wrong; what each tells the client is
 //! in `catalog.rs` and `graph.rs`.
 
+use crate::callers::Route;
 use crate::change::{Action, ActionKind, ChangeId, FieldError, GraphFailure, Status};
 use crate::graph::GraphError;
 use crate::store::StoreError;
@@ -32,8 +33,9 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("the content type must be application/json")]
     UnsupportedMediaType,
+    /// No proof that `route` takes, from any registered caller.
     #[error("missing or invalid credentials")]
-    Unauthorized,
+    Unauthorized(Route),
     #[error("caller {caller} is not allowed to {action}")]
     Forbidden { caller: String, action: ActionKind },
     #[error("caller {caller} may act on no device, so may not read the inventory")]

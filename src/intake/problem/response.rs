@@ -81,10 +81,10 @@ impl IntoResponse for ApiError {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
-        if problem.status == StatusCode::UNAUTHORIZED {
+        if let Some(challenge) = problem.challenge {
             headers.insert(
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"graphgate\""),
+                HeaderValue::from_static(challenge),
             );
         }
         response

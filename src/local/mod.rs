@@ -129,18 +129,17 @@ pub async fn sweep_once() -> Result<(), Box<dyn std::error::Error>> {
 /// loopback port, the Graph credentials default to placeholders, and when no callers are
 /// configured a demo caller is made and its token printed.
 pub async fn serve(listen: SocketAddr, simulate: bool) -> Result<(), Box<dyn std::error::Error>> {
-    let (settings, demo_token, simulator_addr) = if simulate {
+    let (settings, demo, simulator_addr) = if simulate {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let simulated = SimulatorState::default();
         simulated.seed_demo_fleet();
+        simulated.seed_demo_tickets();
         tokio::spawn(simulator::serve(listener, simulated));
-        let demo_token = process_env("GRAPHGATE_CALLERS")
+        let demo = process_env("GRAPHGATE_CALLERS")
             .is_none()
-            .then(|| hex::encode(rand::random::<[u8; 24]>()));
-        let demo_callers = demo_token.as_ref().map(|token| {
-            format!(r#"[{{"name":"demo","auth":{{"scheme":"bearer","token":"{token}"}},"allow":["*"]}}]"#)
-        });
+            .then(|| Demo::new(&format!("http://{addr}")));
+        let demo_callers = demo.as_ref().map(Demo::callers);
         let overlay = |name: &str| match name {
             "GRAPH_BASE_URL" => Some(format!("http://{addr}")),
             "GRAPH_TOKEN_URL" => Some(format!("http://{addr}/simulated-tenant/oauth2/v2.0/token")),
@@ -157,7 +156,7 @@ pub async fn serve(listen: SocketAddr, simulate: bool) -> Result<(), Box<dyn std
         };
         (
             Settings::load_from(&overlay, Arc::new(SystemClock)).await?,
-            demo_token,
+            demo,
             Some(addr),
         )
     } else {
@@ -175,15 +174,79 @@ pub async fn serve(listen: SocketAddr, simulate: bool) -> Result<(), Box<dyn std
             "Graph simulator on http://{sim} (faults: PUT http://{sim}/_simulator/faults)\n"
         );
     }
-    if let Some(token) = demo_token {
-        banner += &format!(
-            "demo caller token: {token}\ntry:\n  curl -si http://{addr}/v1/changes -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n    \
-             -d '{{\"action\":\"updateSoftware\",\"deviceId\":\"demo-device-1\",\"softwareType\":\"teamsClient\",\"softwareVersion\":\"1.0.96.22\",\"reference\":\"CHG0031234\"}}'\n"
-        );
+    if let Some(demo) = demo {
+        banner += &demo.banner(addr);
     }
     show(&banner);
     application.run_until_stopped().await?;
     Ok(())
+}
+
+/// The callers `serve --simulate` makes when none are configured: `demo`, which may do
+/// anything, and two gated on the simulator's ServiceNow and Jira, so the gate can be seen
+/// refusing a change whose ticket is not approved. Each has a token of its own, made now.
+struct Demo {
+    simulator: String,
+    token: String,
+    servicenow_token: String,
+    jira_token: String,
+}
+
+impl Demo {
+    fn new(simulator: &str) -> Self {
+        let token = || hex::encode(rand::random::<[u8; 24]>());
+        Demo {
+            simulator: simulator.to_owned(),
+            token: token(),
+            servicenow_token: token(),
+            jira_token: token(),
+        }
+    }
+
+    fn callers(&self) -> String {
+        let Demo {
+            simulator,
+            token,
+            servicenow_token,
+            jira_token,
+        } = self;
+        serde_json::json!([
+            {"name": "demo", "auth": {"scheme": "bearer", "token": token}, "allow": ["*"]},
+            {"name": "demo-servicenow", "auth": {"scheme": "bearer", "token": servicenow_token},
+             "allow": ["*"],
+             "ticket": {"system": "servicenow", "url": simulator,
+                "user": simulator::SERVICENOW_USER, "password": simulator::SERVICENOW_PASSWORD,
+                "gate": true}},
+            {"name": "demo-jira", "auth": {"scheme": "bearer", "token": jira_token},
+             "allow": ["*"],
+             "ticket": {"system": "jira", "url": simulator, "user": simulator::JIRA_EMAIL,
+                "apiToken": simulator::JIRA_API_TOKEN, "approvedStatuses": ["Approved"],
+                "gate": true}},
+        ])
+        .to_string()
+    }
+
+    fn banner(&self, addr: SocketAddr) -> String {
+        let restart = |token: &str, reference: &str| {
+            format!(
+                "  curl -si http://{addr}/v1/changes -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n    \
+                 -d '{{\"action\":\"restartDevice\",\"deviceId\":\"demo-device-1\",\"reference\":\"{reference}\"}}'\n"
+            )
+        };
+        format!(
+            "demo caller token: {token}\ntry:\n  curl -si http://{addr}/v1/changes -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n    \
+             -d '{{\"action\":\"updateSoftware\",\"deviceId\":\"demo-device-1\",\"softwareType\":\"teamsClient\",\"softwareVersion\":\"1.0.96.22\",\"reference\":\"CHG0031234\"}}'\n\
+             gated on the simulated ServiceNow (caller demo-servicenow, token {snow}): CHG0030001 is approved, CHG0030002 is not:\n{approved}{refused}\
+             gated on the simulated Jira (caller demo-jira, token {jira}): CHG-1 is approved, CHG-2 is not\n\
+             the tickets, and the notes written to them: {sim}/_simulator/tickets\n",
+            token = self.token,
+            snow = self.servicenow_token,
+            jira = self.jira_token,
+            approved = restart(&self.servicenow_token, "CHG0030001"),
+            refused = restart(&self.servicenow_token, "CHG0030002"),
+            sim = self.simulator,
+        )
+    }
 }
 
 /// Runs a pass every `interval` until the process ends; for `graphgate serve`. Each pass is

@@ -600,3 +600,71 @@ fn the_chat_page_shows_the_help_reply() {
         "docs/src/calling/chat.md shows:\n{USAGE}"
     );
 }
+
+/// A chat caller gated on its tickets meets the gate as a webhook does: the command names
+/// its ticket with `--ticket`, and one not approved is refused in words, with nothing sent.
+#[tokio::test]
+async fn a_gated_chat_caller_acts_only_on_an_approved_ticket() {
+    const GATED_SECRET: &str = "0f742231b10e8888abcd99b1f2e4c5a8";
+    let snow = ServiceNow::start().await;
+    let options = Options {
+        more_callers: vec![json!({"name": "slack-gated",
+            "auth": {"scheme": "slack", "secret": GATED_SECRET}, "allow": ["*"],
+            "ticket": snow.connection()})],
+        ..Options::default()
+    };
+    let app = spawn_app_with(options).await;
+    every_post(accepted("room-1")).mount(&app.graph).await;
+    snow.change("CHG0030001", "approved", "-1", ("", "")).await;
+    snow.change("CHG0030002", "requested", "-3", ("", "")).await;
+    let now = app.now().unix_timestamp();
+    let say = |text: &str, trigger: &str| slack_form(text, "U1", SLACK_TEAM, trigger);
+
+    let words =
+        slack_text(slack(&app, &say("restart room-1", "t1"), now, GATED_SECRET).await).await;
+    assert!(
+        words.contains("reference") && words.contains("is required"),
+        "{words}"
+    );
+    let words = slack_text(
+        slack(
+            &app,
+            &say("restart room-1 --ticket CHG0030002", "t2"),
+            now,
+            GATED_SECRET,
+        )
+        .await,
+    )
+    .await;
+    assert!(
+        words.contains("not approved") && words.contains("requested"),
+        "{words}"
+    );
+    assert_eq!(
+        app.graph_requests()
+            .await
+            .iter()
+            .filter(|r| r.method.as_str() == "POST")
+            .count(),
+        0
+    );
+
+    slack_text(
+        slack(
+            &app,
+            &say("restart room-1 --ticket CHG0030001", "t3"),
+            now,
+            GATED_SECRET,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        app.graph_requests()
+            .await
+            .iter()
+            .filter(|r| r.method.as_str() == "POST")
+            .count(),
+        1
+    );
+}

@@ -225,3 +225,68 @@ async fn serve_simulate_signs_in_with_a_certificate_when_given_one() {
         .unwrap();
     assert_eq!(response.status(), 202);
 }
+
+/// `serve --simulate` shows the gate: its demo callers gated on the simulated ServiceNow
+/// and Jira act on an approved ticket and are refused on one that is not.
+#[tokio::test]
+async fn serve_simulate_shows_the_gate_on_simulated_tickets() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_serve, lines) = start(
+        &["serve", "--simulate", "--listen", "127.0.0.1:0"],
+        dir.path(),
+        &[],
+        |lines| {
+            after(lines, "graphgate listening on ").is_some()
+                && after(lines, "gated on the simulated Jira").is_some()
+        },
+    );
+    let address = after(&lines, "graphgate listening on ").unwrap();
+    let token_of = |system: &str| {
+        let line = after(&lines, &format!("gated on the simulated {system} (caller ")).unwrap();
+        let token = line.split("token ").nth(1).unwrap();
+        token.split(')').next().unwrap().to_owned()
+    };
+    let http = reqwest::Client::new();
+    // A device each: the simulator answers 409 while a device has an operation queued.
+    for (system, device, approved, refused) in [
+        ("ServiceNow", "room-lisbon", "CHG0030001", "CHG0030002"),
+        ("Jira", "room-oslo", "CHG-1", "CHG-2"),
+    ] {
+        let token = token_of(system);
+        let post = |reference: &str| {
+            http.post(format!("{address}/v1/changes"))
+                .bearer_auth(&token)
+                .json(&json!({"action": "restartDevice", "deviceId": device,
+                    "reference": reference}))
+                .send()
+        };
+        let accepted = post(approved).await.unwrap();
+        let status = accepted.status();
+        assert_eq!(status, 202, "{system}: {}", accepted.text().await.unwrap());
+        let refusal = post(refused).await.unwrap();
+        assert_eq!(refusal.status(), 409, "{system}");
+        let problem: Value = refusal.json().await.unwrap();
+        assert_eq!(problem["type"], "urn:graphgate:problem:ticket-not-approved");
+    }
+    // Approved in the simulator, as the tutorial shows, the refused change goes ahead.
+    let simulator = after(&lines, "Graph simulator on ").unwrap();
+    let simulator = simulator.split(' ').next().unwrap();
+    let approved = http
+        .patch(format!(
+            "{simulator}/_simulator/tickets/servicenow/CHG0030002"
+        ))
+        .json(&json!({"approval": "approved", "state": "-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(approved.status().is_success());
+    let again = http
+        .post(format!("{address}/v1/changes"))
+        .bearer_auth(token_of("ServiceNow"))
+        .json(&json!({"action": "restartDevice", "deviceId": "room-kyoto",
+            "reference": "CHG0030002"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 202);
+}

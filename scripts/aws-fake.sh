@@ -20,7 +20,10 @@ ensure_venv() {
 start_moto() {
   local port
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"${TMPDIR:-/tmp}/graphgate-moto-$port.log" 2>&1 &
+  # moto's server, taking requests one at a time as DynamoDB's conditional writes need
+  # (see the script).
+  "$venv/bin/python" "$(dirname "${BASH_SOURCE[0]}")/moto_server.py" 127.0.0.1 "$port" \
+    >"${TMPDIR:-/tmp}/graphgate-moto-$port.log" 2>&1 &
   moto_pid=$!
   trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
   for _ in $(seq 1 100); do

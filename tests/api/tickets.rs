@@ -49,6 +49,17 @@ async fn graph_posts(app: &TestApp) -> usize {
         .count()
 }
 
+/// ServiceNow's `CHG0030001`, approved, and `CHG0030002`, waiting for approval, both
+/// planned from an hour before `now` to an hour after.
+async fn approved_and_requested(snow: &ServiceNow, now: OffsetDateTime) {
+    let hour = time::Duration::HOUR;
+    let open = (planned(now, -hour), planned(now, hour));
+    snow.change("CHG0030001", "approved", "-1", (&open.0, &open.1))
+        .await;
+    snow.change("CHG0030002", "requested", "-3", (&open.0, &open.1))
+        .await;
+}
+
 /// Approved and within its window, a change goes ahead; each other verdict refuses it,
 /// naming what the ticket said, and Graph hears nothing of it.
 async fn a_servicenow_change_goes_ahead_only_when_approved_in_its_window(backend: Backend) {
@@ -56,11 +67,7 @@ async fn a_servicenow_change_goes_ahead_only_when_approved_in_its_window(backend
     let app = gated_app(backend, "snow", SNOW_CALLER_TOKEN, snow.connection()).await;
     let now = app.now();
     let hour = time::Duration::HOUR;
-    let open = (planned(now, -hour), planned(now, hour));
-    snow.change("CHG0030001", "approved", "-1", (&open.0, &open.1))
-        .await;
-    snow.change("CHG0030002", "requested", "-3", (&open.0, &open.1))
-        .await;
+    approved_and_requested(&snow, now).await;
     snow.change(
         "CHG0030003",
         "approved",
@@ -272,12 +279,7 @@ async fn a_dry_run_reports_the_verdict_and_a_fleet_is_gated(backend: Backend) {
     let snow = ServiceNow::start().await;
     let app = gated_app(backend, "snow", SNOW_CALLER_TOKEN, snow.connection()).await;
     let now = app.now();
-    let hour = time::Duration::HOUR;
-    let open = (planned(now, -hour), planned(now, hour));
-    snow.change("CHG0030001", "approved", "-1", (&open.0, &open.1))
-        .await;
-    snow.change("CHG0030002", "requested", "-3", (&open.0, &open.1))
-        .await;
+    approved_and_requested(&snow, now).await;
     Mock::given(method("GET"))
         .and(path("/beta/teamwork/devices/room-1"))
         .respond_with(

@@ -583,3 +583,31 @@ async fn the_preflight_check_reaches_each_ticket_system() {
         basic(SNOW_USER, SNOW_PASSWORD).as_str()
     );
 }
+
+/// In Lambda a ticket system is called only over https at a public address, as callbacks
+/// are: a connection to plain http is refused before any request leaves, and nothing is done.
+#[tokio::test]
+async fn a_ticket_url_the_deployment_may_not_call_stops_the_change() {
+    let snow = ServiceNow::start().await;
+    let mut options = Backend::Sqlite.options().await;
+    options.callback_policy = graphgate::callback::TargetPolicy::PublicHttpsOnly;
+    options.more_callers = vec![gated_caller("snow", SNOW_CALLER_TOKEN, snow.connection())];
+    let app = spawn_app_with(options).await;
+    every_post(accepted("room-1")).mount(&app.graph).await;
+    let p = problem(
+        app.post_change_as(SNOW_CALLER_TOKEN, restart_for("CHG0030001"))
+            .await,
+        502,
+    )
+    .await;
+    assert_eq!(p["type"], "urn:graphgate:problem:ticket-error");
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("https to a public address"),
+        "{p}"
+    );
+    assert!(snow.reads().await.is_empty());
+    assert_eq!(graph_posts(&app).await, 0);
+}

@@ -134,6 +134,44 @@ impl SigningSecret {
     }
 }
 
+/// The `Authorization` a caller's receiver demands of its callbacks (`Bearer <token>` or
+/// `Basic <base64>`), sent besides the signature. It never prints, and no error repeats it.
+#[derive(Clone)]
+pub struct CallbackAuthorization(reqwest::header::HeaderValue);
+
+impl fmt::Debug for CallbackAuthorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CallbackAuthorization([REDACTED])")
+    }
+}
+
+impl CallbackAuthorization {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        const FORM: &str = "callbackAuthorization must be \"Bearer <token>\" or \"Basic <base64>\"";
+        let (scheme, credential) = raw.split_once(' ').ok_or(FORM)?;
+        if credential.is_empty() {
+            return Err("callbackAuthorization has an empty credential");
+        }
+        // A header value is visible ASCII; a space or a control character inside the
+        // credential would be read as something else by the receiver.
+        if !credential.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(
+                "callbackAuthorization's credential must be printable ASCII without spaces",
+            );
+        }
+        if scheme.eq_ignore_ascii_case("Basic") {
+            BASE64
+                .decode(credential)
+                .map_err(|_| "callbackAuthorization's Basic credential must be base64")?;
+        } else if !scheme.eq_ignore_ascii_case("Bearer") {
+            return Err(FORM);
+        }
+        let mut value = reqwest::header::HeaderValue::from_str(raw).map_err(|_| FORM)?;
+        value.set_sensitive(true);
+        Ok(Self(value))
+    }
+}
+
 /// Whether `ip` is reachable on the public internet: not loopback, private, link-local
 /// (which holds the cloud metadata service), shared, documentation, multicast or reserved,
 /// nor any other of IANA's special-purpose ranges that are not globally reachable.
@@ -279,12 +317,14 @@ impl CallbackSender {
         self.policy.check(url)
     }
 
-    /// Reports a finished change to `url`: one signed attempt, stamped `now`. `Ok` holds
-    /// the receiver's HTTP status, whatever it is.
+    /// Reports a finished change to `url`: one signed attempt, stamped `now`, carrying the
+    /// caller's `authorization` when it has one. `Ok` holds the receiver's HTTP status,
+    /// whatever it is.
     pub async fn send_finished(
         &self,
         url: &WrittenUrl,
         secret: &SigningSecret,
+        authorization: Option<&CallbackAuthorization>,
         change: ChangeView,
         now: time::OffsetDateTime,
         timeout: Duration,
@@ -298,14 +338,18 @@ impl CallbackSender {
         }))
         .expect("a change view serializes");
         let signature = secret.sign(&message_id, now.unix_timestamp(), &body);
-        let response = self
+        let mut request = self
             .http()
             .post(url.url().clone())
             .timeout(timeout.min(ATTEMPT_TIMEOUT))
             .header("content-type", "application/json")
             .header("webhook-id", &message_id)
             .header("webhook-timestamp", now.unix_timestamp().to_string())
-            .header("webhook-signature", signature)
+            .header("webhook-signature", signature);
+        if let Some(authorization) = authorization {
+            request = request.header(reqwest::header::AUTHORIZATION, authorization.0.clone());
+        }
+        let response = request
             .body(body)
             .send()
             .await
@@ -421,6 +465,33 @@ mod tests {
         assert!(SigningSecret::parse("whsec_c2hvcnQ=").is_err());
         let secret = SigningSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
         assert_eq!(format!("{secret:?}"), "SigningSecret([REDACTED])");
+    }
+
+    #[test]
+    fn callback_authorizations_are_bearer_or_basic_and_never_print() {
+        for good in [
+            "Bearer s3cr3t-t0ken",
+            "Basic dXNlcjpwYXNz",
+            "bearer abc.def~",
+        ] {
+            let parsed = CallbackAuthorization::parse(good).unwrap();
+            assert_eq!(format!("{parsed:?}"), "CallbackAuthorization([REDACTED])");
+        }
+        for bad in [
+            "",
+            "s3cr3t",
+            "Bearer ",
+            "Bearer  s3cr3t",
+            "Bearer s3cr3t\n",
+            "Bearer s3c\u{7f}r3t",
+            "Bearer sécret",
+            "Basic not base64!",
+            "Digest s3cr3t",
+            "Token s3cr3t",
+        ] {
+            let error = CallbackAuthorization::parse(bad).unwrap_err();
+            assert!(!error.contains("s3cr3t"), "{bad:?}: {error}");
+        }
     }
 
     #[test]

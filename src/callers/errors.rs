@@ -1,7 +1,7 @@
 //! Why a caller list cannot be used, entry by entry. No error holds a token or a secret.
 
 use super::schemes::SchemeError;
-use crate::change::{ActionKind, BadCallbackUrl};
+use crate::change::{ActionKind, BadCallbackUrl, DeviceScopeError};
 use crate::tickets::ConnectionError;
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +50,12 @@ pub enum EntryError {
     UnknownAction { number: usize },
     #[error("{0}")]
     SigningSecret(&'static str),
+    #[error("{0}")]
+    CallbackAuthorization(&'static str),
+    #[error("callbackAuthorization goes with callbacks, which need a signingSecret")]
+    AuthorizationWithoutSecret,
+    #[error(transparent)]
+    Devices(#[from] DeviceScopeError),
     #[error("chat applies only to slack and teams-outgoing-webhook callers")]
     ChatNotForScheme,
     #[error("chat.resultWebhookUrl {0}")]

@@ -1,5 +1,5 @@
-//! Who may call graphgate, how they prove it, what each may ask for, and the secret its
-//! callbacks are signed with.
+//! Who may call graphgate, how they prove it, what each may ask for and on which devices, and
+//! the secret its callbacks are signed with (and the credential they carry).
 
 use std::collections::HashSet;
 use std::fmt;
@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::callback::SigningSecret;
-use crate::change::{ActionKind, CallbackUrl};
+use crate::callback::{CallbackAuthorization, SigningSecret};
+use crate::change::{ActionKind, CallbackUrl, DeviceScope};
 use crate::tickets::{Connection, TicketEntry};
 
 mod errors;
@@ -27,6 +27,8 @@ pub struct Caller {
     scheme: Scheme,
     allow: Allow,
     signing_secret: Option<SigningSecret>,
+    callback_authorization: Option<CallbackAuthorization>,
+    devices: Option<DeviceScope>,
     chat_users: Option<HashSet<String>>,
     chat_teams: Option<HashSet<String>>,
     chat_results: Option<CallbackUrl>,
@@ -39,6 +41,7 @@ impl fmt::Debug for Caller {
             .field("name", &self.name)
             .field("scheme", &self.scheme)
             .field("allow", &self.allow)
+            .field("devices", &self.devices)
             .finish_non_exhaustive()
     }
 }
@@ -55,6 +58,17 @@ impl Caller {
     /// The secret callbacks to this caller are signed with; without one it gets none.
     pub fn signing_secret(&self) -> Option<&SigningSecret> {
         self.signing_secret.as_ref()
+    }
+
+    /// The `Authorization` its callbacks carry, for a receiver that demands one.
+    pub fn callback_authorization(&self) -> Option<&CallbackAuthorization> {
+        self.callback_authorization.as_ref()
+    }
+
+    /// The devices the caller is limited to; any device, when `None`. App installations are
+    /// not devices: a limit does not reach them.
+    pub fn devices(&self) -> Option<&DeviceScope> {
+        self.devices.as_ref()
     }
 
     /// Where a chat command's final result goes when the chat's own reply URL cannot take it.
@@ -109,6 +123,11 @@ struct Entry {
     allow: Vec<String>,
     #[serde(rename = "signingSecret")]
     signing_secret: Option<String>,
+    /// Sent as `Authorization` with its callbacks, for a receiver that takes no anonymous call.
+    #[serde(rename = "callbackAuthorization")]
+    callback_authorization: Option<String>,
+    /// The only devices it may act on.
+    devices: Option<DevicesEntry>,
     /// For a chat caller: who in the chat tool may use it.
     chat: Option<ChatEntry>,
     /// The ticket system its changes are gated on, or written back to.
@@ -126,6 +145,15 @@ struct ChatEntry {
     /// Slack incoming webhook, or a Teams Workflows webhook.
     #[serde(rename = "resultWebhookUrl")]
     result_webhook_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DevicesEntry {
+    #[serde(rename = "idPatterns", default)]
+    id_patterns: Vec<String>,
+    #[serde(rename = "deviceTypes", default)]
+    device_types: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -252,6 +280,22 @@ impl CallerRegistry {
             .signing_secret
             .map(|raw| SigningSecret::parse(&raw).map_err(|e| fail(EntryError::SigningSecret(e))))
             .transpose()?;
+        let callback_authorization = entry
+            .callback_authorization
+            .map(|raw| {
+                CallbackAuthorization::parse(&raw)
+                    .map_err(|e| fail(EntryError::CallbackAuthorization(e)))
+            })
+            .transpose()?;
+        // It travels with callbacks, and only a caller with a signingSecret gets any.
+        if callback_authorization.is_some() && signing_secret.is_none() {
+            return Err(fail(EntryError::AuthorizationWithoutSecret));
+        }
+        let devices = entry
+            .devices
+            .map(|d| DeviceScope::parse(&d.id_patterns, &d.device_types))
+            .transpose()
+            .map_err(|e| fail(e.into()))?;
         let (chat_users, chat_teams, chat_results) = match entry.chat {
             None => (None, None, None),
             Some(_)
@@ -285,6 +329,8 @@ impl CallerRegistry {
             scheme,
             allow,
             signing_secret,
+            callback_authorization,
+            devices,
             chat_users,
             chat_teams,
             chat_results,
@@ -484,6 +530,51 @@ pub(crate) mod tests {
                 ),
                 "not available in this version",
             ),
+            (
+                &format!(
+                    r#"[{{"name":"a","auth":{{"scheme":"bearer","token":"x{TOKEN}"}},"allow":["*"],
+                        "signingSecret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw","callbackAuthorization":"Token {TOKEN}"}}]"#
+                ),
+                "\"Bearer <token>\" or \"Basic <base64>\"",
+            ),
+            (
+                &format!(
+                    r#"[{{"name":"a","auth":{{"scheme":"bearer","token":"x{TOKEN}"}},"allow":["*"],
+                        "signingSecret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw","callbackAuthorization":"Basic {TOKEN}\u0007"}}]"#
+                ),
+                "printable ASCII",
+            ),
+            (
+                &format!(
+                    r#"[{{"name":"a","auth":{{"scheme":"bearer","token":"x{TOKEN}"}},"allow":["*"],
+                        "callbackAuthorization":"Bearer {TOKEN}"}}]"#
+                ),
+                "need a signingSecret",
+            ),
+            (
+                &format!(
+                    r#"[{{"name":"a","auth":{{"scheme":"bearer","token":"{TOKEN}"}},"allow":["*"],"devices":{{}}}}]"#
+                ),
+                "at least one of idPatterns or deviceTypes",
+            ),
+            (
+                &format!(
+                    r#"[{{"name":"a","auth":{{"scheme":"bearer","token":"{TOKEN}"}},"allow":["*"],"devices":{{"idPatterns":["lisbon-?"]}}}}]"#
+                ),
+                "idPatterns #1",
+            ),
+            (
+                &format!(
+                    r#"[{{"name":"a","auth":{{"scheme":"bearer","token":"{TOKEN}"}},"allow":["*"],"devices":{{"deviceTypes":["toaster"]}}}}]"#
+                ),
+                "unknown device type",
+            ),
+            (
+                &format!(
+                    r#"[{{"name":"a","auth":{{"scheme":"bearer","token":"{TOKEN}"}},"allow":["*"],"devices":{{"ids":["x"]}}}}]"#
+                ),
+                "unknown field",
+            ),
         ];
         for (json, expected) in cases {
             let err = registry(json).unwrap_err();
@@ -493,6 +584,25 @@ pub(crate) mod tests {
                 "the error must not echo a token: {err}"
             );
         }
+    }
+
+    #[test]
+    fn callback_authorization_and_devices_are_read() {
+        let r = registry(&format!(
+            r#"[{{"name":"snow","auth":{{"scheme":"bearer","token":"{TOKEN}"}},"allow":["restartDevice"],
+                 "signingSecret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                 "callbackAuthorization":"Basic c25vdzpwYXNzd29yZA==",
+                 "devices":{{"idPatterns":["lisbon-*"],"deviceTypes":["teamsRoom"]}}}}]"#
+        ))
+        .unwrap();
+        let snow = by_token(&r, TOKEN).unwrap();
+        assert!(snow.callback_authorization().is_some());
+        let scope = snow.devices().unwrap();
+        let id = |raw: &str| crate::change::DeviceId::parse(raw).unwrap();
+        assert!(scope.matches(&id("lisbon-1"), "teamsRoom"));
+        assert!(!scope.matches(&id("porto-1"), "teamsRoom"));
+        let printed = format!("{r:?}");
+        assert!(!printed.contains("c25vdzpwYXNzd29yZA"), "{printed}");
     }
 
     #[test]

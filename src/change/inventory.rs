@@ -25,6 +25,24 @@ pub const DEVICE_TYPES: [&str; 10] = [
     "sip",
 ];
 
+/// `text` as one of Graph's device types, or why it is none.
+pub fn device_type(text: &str) -> Result<&'static str, String> {
+    DEVICE_TYPES
+        .into_iter()
+        .find(|known| *known == text)
+        .ok_or_else(|| {
+            format!(
+                "unknown device type {text:?}; expected one of {}",
+                DEVICE_TYPES.join(", ")
+            )
+        })
+}
+
+/// Whether a device of type `found`, as Graph spelled it, is of type `wanted`.
+pub fn same_device_type(wanted: &str, found: &str) -> bool {
+    wanted.eq_ignore_ascii_case(found)
+}
+
 /// One Teams device, as Graph lists it, with where its software stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -156,13 +174,10 @@ impl DeviceFilter {
                 continue;
             };
             match name.as_str() {
-                "deviceType" if DEVICE_TYPES.contains(&text) => {
-                    filter.device_type = Some(text.to_owned())
-                }
-                "deviceType" => errors.push(error(format!(
-                    "unknown device type {text:?}; expected one of {}",
-                    DEVICE_TYPES.join(", ")
-                ))),
+                "deviceType" => match device_type(text) {
+                    Ok(known) => filter.device_type = Some(known.to_owned()),
+                    Err(why) => errors.push(error(why)),
+                },
                 "updateAvailable" => match SoftwareType::parse(text) {
                     Some(kind) => filter.update_available = Some(kind),
                     None => errors.push(error(format!(
@@ -187,7 +202,7 @@ impl DeviceFilter {
     pub fn takes_type(&self, device_type: &str) -> bool {
         self.device_type
             .as_deref()
-            .is_none_or(|wanted| wanted.eq_ignore_ascii_case(device_type))
+            .is_none_or(|wanted| same_device_type(wanted, device_type))
     }
 
     /// Whether the filter needs each device's software health to judge it.

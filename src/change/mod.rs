@@ -5,6 +5,7 @@ mod action;
 mod callback_url;
 mod command;
 mod delivery;
+mod device_scope;
 mod failure_reason;
 mod field_error;
 mod fleet;
@@ -31,6 +32,7 @@ pub use command::{Command, CommandError, USAGE};
 pub use delivery::{
     AttemptOutcome, CallbackAttempt, CallbackDelivery, ChatReply, ChatTool, DeliveryStatus,
 };
+pub use device_scope::{DeviceScope, DeviceScopeError};
 pub use failure_reason::FailureReason;
 pub use field_error::FieldError;
 pub use fleet::{Child, Fleet, Stop};

@@ -8,7 +8,9 @@ use tokio::time::Instant;
 use super::client::GraphClient;
 use super::error::GraphError;
 use super::version::ApiFamily;
-use crate::change::{Device, DeviceFilter, DeviceId, GraphFailure, Inventory, SoftwareHealth};
+use crate::change::{
+    Device, DeviceFilter, DeviceId, DeviceScope, GraphFailure, Inventory, SoftwareHealth,
+};
 
 /// Pages of the device list read before giving up on following `@odata.nextLink`: far more
 /// than any tenant's rooms and phones, at Graph's page sizes.
@@ -116,11 +118,26 @@ impl GraphClient {
         filter: &DeviceFilter,
         deadline: Instant,
     ) -> Result<Inventory, GraphError> {
+        self.inventory_within(filter, None, deadline).await
+    }
+
+    /// The devices `filter` takes among those of `scope` (a caller's own), each with its
+    /// software health. Health is read only for devices of the scope and the type asked for,
+    /// so no other device is read or named.
+    pub async fn inventory_within(
+        &self,
+        filter: &DeviceFilter,
+        scope: Option<&DeviceScope>,
+        deadline: Instant,
+    ) -> Result<Inventory, GraphError> {
         let mut devices: Vec<Device> = self
             .list_devices(deadline)
             .await?
             .into_iter()
-            .filter(|d| filter.takes_type(&d.device_type))
+            .filter(|d| {
+                filter.takes_type(&d.device_type)
+                    && scope.is_none_or(|s| s.matches(&d.id, &d.device_type))
+            })
             .collect();
         let ids: Vec<DeviceId> = devices.iter().map(|d| d.id.clone()).collect();
         let health = self.software_health(&ids, deadline).await?;

@@ -1,21 +1,27 @@
 //! What a change must pass before it is recorded, or rehearsed, whichever route brought it:
-//! the checks every change meets, and a fleet's devices resolved.
+//! the checks every change meets (a caller limited to its devices changes no other), and a
+//! fleet's devices resolved.
+
+use std::collections::HashMap;
 
 use tokio::time::Instant;
 
 use super::{ApiError, Intake};
 use crate::callers::Caller;
 use crate::change::{
-    Action, ActionKind, ChangeRecord, DeviceId, FieldError, FleetDevices, FleetRequest,
-    GraphFailure, MAX_DEVICES, Opening, Requested, SoftwareHealth, Unjudged,
+    Action, ActionKind, ChangeRecord, DeviceId, DeviceScope, FieldError, FleetDevices,
+    FleetRequest, GraphFailure, MAX_DEVICES, Opening, Requested, SoftwareHealth, Unjudged,
 };
-use crate::graph::Capability;
+use crate::graph::{Capability, GraphError};
 
 /// What a change can be for, one action or a fleet's, as the checks see it: the action's
-/// kind, and what Graph must offer for it.
+/// kind, what Graph must offer for it, and the devices it names.
 pub(super) trait Target {
     fn kind(&self) -> ActionKind;
     fn needs(&self) -> Capability;
+    /// The devices named in the request: none for an app upgrade (not a device), nor for a
+    /// fleet filter, whose devices are narrowed to the caller's when it is resolved.
+    fn devices(&self) -> &[DeviceId];
 }
 
 impl Target for Action {
@@ -25,6 +31,12 @@ impl Target for Action {
 
     fn needs(&self) -> Capability {
         Capability::of(self)
+    }
+
+    fn devices(&self) -> &[DeviceId] {
+        self.device_id()
+            .map(std::slice::from_ref)
+            .unwrap_or_default()
     }
 }
 
@@ -37,16 +49,24 @@ impl Target for FleetRequest {
     fn needs(&self) -> Capability {
         Capability::DeviceAction(self.action.kind())
     }
+
+    fn devices(&self) -> &[DeviceId] {
+        match &self.devices {
+            FleetDevices::Ids(ids) => ids,
+            FleetDevices::Filter(_) => &[],
+        }
+    }
 }
 
 /// The checks every change meets before it is recorded, whichever route brought it (see
 /// [`check`]). Answers the record to store, `submitting`.
-pub(super) fn admit(
+pub(super) async fn admit(
     intake: &Intake,
     caller: &Caller,
     request: Requested<Action>,
+    deadline: Instant,
 ) -> Result<ChangeRecord, ApiError> {
-    check(intake, caller, &request)?;
+    check(intake, caller, &request, deadline).await?;
     let now = intake.clock.now();
     Ok(match request.schedule.opening(now) {
         Opening::At(opens_at) => ChangeRecord::scheduled(request, caller.name(), now, opens_at),
@@ -60,12 +80,13 @@ pub(super) fn admit(
 }
 
 /// What every change, and every dry run of one, must pass: the caller may ask for it, Graph
-/// offers it in this cloud, its window opens before its `notAfter`, and its callback may go
-/// where it says.
-pub(super) fn check<T: Target>(
+/// offers it in this cloud, its window opens before its `notAfter`, its callback may go
+/// where it says, and the devices it names are the caller's.
+pub(super) async fn check<T: Target>(
     intake: &Intake,
     caller: &Caller,
     request: &Requested<T>,
+    deadline: Instant,
 ) -> Result<(), ApiError> {
     let now = intake.clock.now();
     let schedule = &request.schedule;
@@ -111,7 +132,60 @@ pub(super) fn check<T: Target>(
             }]));
         }
     }
-    Ok(())
+    match caller.devices() {
+        Some(scope) => within(intake, caller, scope, request.target.devices(), deadline).await,
+        None => Ok(()),
+    }
+}
+
+/// Refuses `devices` unless each is one of the caller's. By ID alone when that suffices;
+/// when the caller is limited to device types, the devices are read from Graph (one, or
+/// the list for many). A device Graph does not know is refused as one of another type is,
+/// so the answer does not tell which devices exist outside the caller's.
+async fn within(
+    intake: &Intake,
+    caller: &Caller,
+    scope: &DeviceScope,
+    devices: &[DeviceId],
+    deadline: Instant,
+) -> Result<(), ApiError> {
+    let refuse = |outside: Vec<&DeviceId>| match outside.split_first() {
+        None => Ok(()),
+        Some((device, others)) => Err(ApiError::DeviceForbidden {
+            caller: caller.name().to_owned(),
+            device: (*device).clone(),
+            others: others.iter().map(|d| (*d).clone()).collect(),
+        }),
+    };
+    refuse(devices.iter().filter(|d| !scope.takes_id(d)).collect())?;
+    if !scope.limits_types() || devices.is_empty() {
+        return Ok(());
+    }
+    let read = |source: GraphError| ApiError::GraphRead {
+        what: "the device's type",
+        source,
+    };
+    let types: HashMap<DeviceId, String> = match devices {
+        [one] => match intake.graph.device(one, deadline).await {
+            Ok(device) => HashMap::from([(one.clone(), device.device_type)]),
+            Err(GraphError::Refused(failure)) if failure.http_status == Some(404) => HashMap::new(),
+            Err(source) => return Err(read(source)),
+        },
+        _ => intake
+            .graph
+            .list_devices(deadline)
+            .await
+            .map_err(read)?
+            .into_iter()
+            .map(|d| (d.id, d.device_type))
+            .collect(),
+    };
+    refuse(
+        devices
+            .iter()
+            .filter(|d| !types.get(*d).is_some_and(|t| scope.matches(d, t)))
+            .collect(),
+    )
 }
 
 /// The devices a fleet takes, in order; those its filter could not judge; and, when the
@@ -122,8 +196,11 @@ pub(super) struct Resolved {
     pub health: Option<Vec<Result<SoftwareHealth, GraphFailure>>>,
 }
 
+/// The devices a fleet takes: those it lists (already checked against the caller's devices
+/// by [`check`]), or those its filter takes among the caller's own.
 pub(super) async fn resolve(
     intake: &Intake,
+    caller: &Caller,
     fleet: &FleetRequest,
     deadline: Instant,
 ) -> Result<Resolved, ApiError> {
@@ -139,7 +216,7 @@ pub(super) async fn resolve(
     };
     let inventory = intake
         .graph
-        .inventory(filter, deadline)
+        .inventory_within(filter, caller.devices(), deadline)
         .await
         .map_err(|source| ApiError::GraphRead {
             what: "the device inventory",

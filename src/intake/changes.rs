@@ -33,12 +33,12 @@ pub async fn create(
     let key = idempotency::key_of(&headers, &caller, &bytes)?;
     let request = match request {
         ChangeRequest::One(request) if request.dry_run => {
-            check(&intake, &caller, &request)?;
+            check(&intake, &caller, &request, deadline).await?;
             let rehearsal = rehearsal::rehearse(&intake, &caller, &request, deadline).await?;
             return Ok(Json(rehearsal.to_json()).into_response());
         }
         ChangeRequest::Fleet(request) if request.dry_run => {
-            check(&intake, &caller, &request)?;
+            check(&intake, &caller, &request, deadline).await?;
             let rehearsal = rehearsal::rehearse_fleet(&intake, &caller, &request, deadline).await?;
             return Ok(Json(rehearsal.to_json()).into_response());
         }
@@ -67,7 +67,7 @@ pub async fn create(
         }
         ChangeRequest::One(request) => request,
     };
-    let record = admit(&intake, &caller, request)?;
+    let record = admit(&intake, &caller, request, deadline).await?;
     let change_id = record.id().clone();
     idempotency::once(&intake, &caller, key, &bytes, change_id, deadline, async {
         carry_out(&intake, &caller, record, deadline)

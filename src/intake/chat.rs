@@ -90,7 +90,7 @@ pub async fn run(
         Err(why) => return Ok(refused(format!("{why}\n{USAGE}"), "validation")),
     };
     if request.dry_run {
-        let rehearsed = match check(intake, caller, &request) {
+        let rehearsed = match check(intake, caller, &request, deadline).await {
             Ok(()) => rehearse(intake, caller, &request, deadline).await,
             Err(e) => Err(e),
         };
@@ -99,7 +99,7 @@ pub async fn run(
             Err(e) => failed(e),
         });
     }
-    let record = match admit(intake, caller, request) {
+    let record = match admit(intake, caller, request, deadline).await {
         Ok(record) => with_reply(intake, caller, record, &origin),
         Err(e) => return Ok(failed(e)),
     };

@@ -1,5 +1,6 @@
 //! `GET /v1/devices`: the Teams devices Graph lists, with where each one's software stands,
-//! narrowed by `deviceType` and `updateAvailable`.
+//! narrowed by `deviceType` and `updateAvailable`, and to the caller's own devices when the
+//! registry limits it to some.
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
@@ -23,7 +24,7 @@ pub async fn list(
     let filter = filter_of(query.as_deref().unwrap_or_default())?;
     let inventory = intake
         .graph
-        .inventory(&filter, deadline)
+        .inventory_within(&filter, caller.devices(), deadline)
         .await
         .map_err(|source| ApiError::GraphRead {
             what: "the device inventory",

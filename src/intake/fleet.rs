@@ -28,7 +28,7 @@ pub(super) async fn admit(
     id: ChangeId,
     deadline: Instant,
 ) -> Result<Admitted, ApiError> {
-    check(intake, caller, &request)?;
+    check(intake, caller, &request, deadline).await?;
     gate(
         intake,
         caller,
@@ -37,7 +37,7 @@ pub(super) async fn admit(
         deadline,
     )
     .await?;
-    let resolved = resolve(intake, &request.target, deadline).await?;
+    let resolved = resolve(intake, caller, &request.target, deadline).await?;
     let now = intake.clock.now();
     let opening = request.schedule.opening(now);
     let parent = ChangeRecord::fleet_parent(id, request, caller.name(), now, resolved.ids, opening)

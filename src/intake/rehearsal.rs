@@ -139,7 +139,7 @@ pub(super) async fn rehearse_fleet(
 ) -> Result<Rehearsal, ApiError> {
     let ticket = verdict(intake, caller, request, deadline).await?;
     let fleet = &request.target;
-    let resolved = resolve(intake, fleet, deadline).await?;
+    let resolved = resolve(intake, caller, fleet, deadline).await?;
     let devices = resolved.ids;
     let unjudged = resolved.unjudged;
     // A filter's devices were read with their health; listed devices are read now.

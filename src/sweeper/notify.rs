@@ -89,15 +89,22 @@ impl Sweeper {
             },
             None => {
                 let registry = self.callers.current().await;
-                match registry
-                    .get(record.caller())
-                    .and_then(|c| c.signing_secret())
-                {
+                let caller = registry.get(record.caller());
+                match caller.and_then(|c| c.signing_secret().map(|s| (c, s))) {
                     None => Err(CallbackError::NoSecret),
-                    Some(secret) => {
+                    // The receiver's own credential, when it demands one, goes with the
+                    // signature; both are read from the registry as it is now.
+                    Some((caller, secret)) => {
                         let view = ChangeView::from(record.clone());
                         self.callbacks
-                            .send_finished(url.url(), secret, view, now, timeout)
+                            .send_finished(
+                                url.url(),
+                                secret,
+                                caller.callback_authorization(),
+                                view,
+                                now,
+                                timeout,
+                            )
                             .await
                     }
                 }

@@ -8,7 +8,7 @@ use graphgate::change::{DeliveryStatus, Due, Pacing, Status};
 use graphgate::sweeper::SweepSettings;
 use serde_json::{Value, json};
 use tokio::time::Instant;
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::*;
@@ -53,6 +53,10 @@ async fn a_finished_change_is_reported_with_a_standard_webhooks_signature(backen
         secret.sign(&format!("msg_{id}"), timestamp, &call.body)
     );
     assert_eq!(header("content-type"), "application/json");
+    assert!(
+        !call.headers.contains_key("authorization"),
+        "a caller without callbackAuthorization sends none"
+    );
 
     let body: Value = call.body_json().unwrap();
     assert_eq!(body["type"], "change.finished");
@@ -75,6 +79,70 @@ async fn a_finished_change_is_reported_with_a_standard_webhooks_signature(backen
     assert_eq!(record.due(), None, "nothing left to do");
     let view: Value = app.get_change(TOKEN, &id).await.json().await.unwrap();
     assert_eq!(view["callback"]["status"], "delivered");
+}
+
+#[tokio::test]
+async fn a_receiver_that_demands_credentials_gets_them_besides_the_signature() {
+    const SNOW_TOKEN: &str = "snow-caller-token-0123456789abcdef0123";
+    const RECEIVER_CREDENTIAL: &str = "Basic Z3JhcGhnYXRlOnJlY2VpdmVyLXBhc3N3b3Jk";
+    let app = spawn_app_with(Options {
+        more_callers: vec![
+            json!({"name": "snow-rest", "auth": {"scheme": "bearer", "token": SNOW_TOKEN},
+            "allow": ["restartDevice"], "signingSecret": SIGNING_SECRET,
+            "callbackAuthorization": RECEIVER_CREDENTIAL}),
+        ],
+        ..Options::default()
+    })
+    .await;
+    graph_finishing_with(&app.graph, "succeeded").await;
+    // Like a ServiceNow scripted REST API: anonymous calls are refused.
+    let hook = receiver().await;
+    Mock::given(method("POST"))
+        .and(path("/api/x_graphgate/callback"))
+        .and(header("authorization", RECEIVER_CREDENTIAL))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&hook)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&hook)
+        .await;
+    let response = app
+        .post_change_as(
+            SNOW_TOKEN,
+            json!({"action": "restartDevice", "deviceId": "d1",
+                "callbackUrl": format!("{}/api/x_graphgate/callback", hook.uri())}),
+        )
+        .await;
+    assert_eq!(response.status(), 202);
+    let answer: Value = response.json().await.unwrap();
+    let id = answer["changeId"].as_str().unwrap().to_owned();
+
+    app.sweep().await;
+
+    let received = hook.received_requests().await.unwrap();
+    assert_eq!(received.len(), 1);
+    let call = &received[0];
+    let timestamp: i64 = call.headers["webhook-timestamp"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        call.headers["webhook-signature"].to_str().unwrap(),
+        SigningSecret::parse(SIGNING_SECRET).unwrap().sign(
+            &format!("msg_{id}"),
+            timestamp,
+            &call.body
+        )
+    );
+    // The credential is the receiver's: the change's caller never reads it back.
+    let shown = app.get_change(SNOW_TOKEN, &id).await.text().await.unwrap();
+    let view: Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(view["callback"]["status"], "delivered", "{view}");
+    assert!(!shown.contains("Z3JhcGhnYXRl"), "{shown}");
+    assert!(!format!("{:?}", app.record(&id).await).contains("Z3JhcGhnYXRl"));
 }
 
 async fn a_failed_callback_is_retried_and_every_attempt_recorded(backend: Backend) {

@@ -285,6 +285,56 @@ async fn teams(app: &TestApp, body: Vec<u8>, token: &str) -> reqwest::Response {
 }
 
 #[tokio::test]
+async fn a_chat_caller_limited_to_its_devices_may_not_restart_another() {
+    // A base64 token of 32 bytes, the `teams` caller's own being taken.
+    let token = "bGlzYm9uLXJvb21zLW9ubHktd2ViaG9vay10b2tlbiE=";
+    let app = spawn_app_with(Options {
+        more_callers: vec![json!({
+            "name": "teams-lisbon",
+            "auth": {"scheme": "teams-outgoing-webhook", "secret": token},
+            "allow": ["restartDevice"],
+            "devices": {"idPatterns": ["lisbon-*"]},
+        })],
+        ..Options::default()
+    })
+    .await;
+    every_post(accepted("lisbon-1")).mount(&app.graph).await;
+    let reply: Value = teams(
+        &app,
+        teams_activity("<at>graphgate</at> restart porto-1", "1700000000101"),
+        token,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let text = reply["text"].as_str().unwrap();
+    assert!(
+        text.contains("porto-1") && text.contains("not one of them"),
+        "{text}"
+    );
+    assert!(app.graph_requests().await.is_empty());
+
+    let reply: Value = teams(
+        &app,
+        teams_activity("<at>graphgate</at> restart lisbon-1", "1700000000102"),
+        token,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("accepted: change "),
+        "{reply}"
+    );
+    assert_eq!(app.graph_requests().await.len(), 1);
+}
+
+#[tokio::test]
 async fn a_teams_mention_restarts_a_device_and_refuses_what_it_may_not_do() {
     let app = spawn_app().await;
     every_post(accepted("rally-1")).mount(&app.graph).await;

@@ -51,6 +51,8 @@ const PLACEHOLDERS: &[(&str, &str)] = &[
         "wBEnSqKyHbw1ZLIKNNMUPjZwbXRXU3t1Zc6nIX+7ba0=",
     ),
     ("<a device id>", "room-lisbon"),
+    // A receiver's own user, for `callbackAuthorization`.
+    ("<base64 of user:password>", "Z3JhcGhnYXRlOnBhc3N3b3Jk"),
     // Ticket systems' credentials, as their admin pages give them.
     ("<password>", "correct horse battery staple"),
     ("<OAuth client ID>", "ac0dd8bdcbe2d4c8eb6e1e5c5e9b4b3a"),

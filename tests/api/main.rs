@@ -10,6 +10,7 @@ mod check;
 mod cli;
 mod connections;
 mod credentials;
+mod device_scope;
 mod devices;
 mod docs;
 mod dry_run;

@@ -98,6 +98,30 @@ impl ApiError {
                 format!("caller {caller:?} is not allowed to request {action}"),
             )
             .with("action", action.as_str()),
+            DeviceForbidden {
+                caller,
+                device,
+                others,
+            } => Problem::new(
+                StatusCode::FORBIDDEN,
+                "device-forbidden",
+                "This caller may not change this device",
+                format!(
+                    "caller {caller:?} is limited to its own devices, and device {device} is not one of them{}",
+                    match others.len() {
+                        0 => String::new(),
+                        n => format!(" (nor are {n} more; deviceIds lists them all)"),
+                    }
+                ),
+            )
+            .with("deviceId", device.as_ref())
+            .with(
+                "deviceIds",
+                std::iter::once(device)
+                    .chain(others)
+                    .map(|d| d.as_ref().to_owned())
+                    .collect::<Vec<_>>(),
+            ),
             InventoryForbidden { caller } => Problem::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",

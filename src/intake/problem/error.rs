@@ -2,7 +2,7 @@
 //! in `catalog.rs` and `graph.rs`.
 
 use crate::callers::Route;
-use crate::change::{Action, ActionKind, ChangeId, FieldError, GraphFailure, Status};
+use crate::change::{Action, ActionKind, ChangeId, DeviceId, FieldError, GraphFailure, Status};
 use crate::graph::GraphError;
 use crate::store::StoreError;
 use crate::tickets::GateError;
@@ -38,6 +38,14 @@ pub enum ApiError {
     Unauthorized(Route),
     #[error("caller {caller} is not allowed to {action}")]
     Forbidden { caller: String, action: ActionKind },
+    /// The registry limits the caller to its devices, and `device` (and `others`) are not
+    /// among them, or Graph does not know them.
+    #[error("caller {caller} may not change device {device}")]
+    DeviceForbidden {
+        caller: String,
+        device: DeviceId,
+        others: Vec<DeviceId>,
+    },
     #[error("caller {caller} may act on no device, so may not read the inventory")]
     InventoryForbidden { caller: String },
     #[error("Graph did not give {what}")]

@@ -9,7 +9,7 @@ use super::accepted::Accepted;
 use super::admission::{admit, check};
 use super::extract::{Authenticated, Deadline, SignedJson};
 use super::fleet;
-use super::gate::gate;
+use super::gate::gated_turn;
 use super::idempotency::{self, Place};
 use super::rehearsal;
 use super::submit::submit;
@@ -46,17 +46,18 @@ pub async fn create(
             // The parent's ID comes first, so that repeats of this delivery in this process
             // wait behind it before any of them reads the store or resolves the devices.
             let change_id = ChangeId::new();
-            let place =
-                idempotency::wait_turn(&intake, &caller, key, &bytes, change_id.clone(), deadline)
-                    .await?;
-            let place = match place {
-                Place::Answered(answer) => return Ok(answer),
-                Place::Keyed(keyed) => match idempotency::answered(&intake, &keyed).await? {
-                    Some(first) => return Ok(first),
-                    None => Place::Keyed(keyed),
-                },
-                Place::Unkeyed => Place::Unkeyed,
-            };
+            let place = idempotency::turn_to_read(
+                &intake,
+                &caller,
+                key,
+                &bytes,
+                change_id.clone(),
+                deadline,
+            )
+            .await?;
+            if let Place::Answered(answer) = place {
+                return Ok(answer);
+            }
             let admitted = fleet::admit(&intake, &caller, request, change_id, deadline).await?;
             return idempotency::once_at(&intake, place, deadline, async {
                 fleet::record(&intake, admitted)
@@ -68,32 +69,25 @@ pub async fn create(
         ChangeRequest::One(request) => request,
     };
     let record = admit(&intake, &caller, request, deadline).await?;
-    let change_id = record.id().clone();
-    idempotency::once(&intake, &caller, key, &bytes, change_id, deadline, async {
-        carry_out(&intake, &caller, record, deadline)
+    let place = match gated_turn(&intake, &caller, key, &bytes, &record, deadline).await? {
+        Place::Answered(answer) => return Ok(answer),
+        place => place,
+    };
+    idempotency::once_at(&intake, place, deadline, async {
+        carry_out(&intake, record, deadline)
             .await
             .unwrap_or_else(IntoResponse::into_response)
     })
     .await
 }
 
-/// Once its ticket lets it go ahead, records the change, sends it to Graph, and says what
-/// came of it; or, for a change whose window has not opened, records it for the sweeper to
-/// send then.
+/// Records the change, sends it to Graph, and says what came of it; or, for a change whose
+/// window has not opened, records it for the sweeper to send then.
 async fn carry_out(
     intake: &Intake,
-    caller: &Caller,
     record: ChangeRecord,
     deadline: tokio::time::Instant,
 ) -> Result<Response, ApiError> {
-    gate(
-        intake,
-        caller,
-        record.reference(),
-        record.schedule(),
-        deadline,
-    )
-    .await?;
     if record.status() == Status::Scheduled {
         intake.store.insert(&record).await?;
         tracing::info!(change_id = %record.id(), caller = record.caller(), action = %record.action().kind(), "scheduled change");

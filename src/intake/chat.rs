@@ -12,9 +12,9 @@ use axum::response::Response;
 use tokio::time::Instant;
 
 use super::admission::{admit, check};
-use super::gate::gate;
-use super::idempotency;
-use super::problem::{NothingDone, Refused};
+use super::gate::gated_turn;
+use super::idempotency::{self, Place};
+use super::problem::Refused;
 use super::rehearsal::rehearse;
 use super::submit::submit;
 use super::{ApiError, Intake};
@@ -22,6 +22,7 @@ use crate::callers::Caller;
 use crate::change::{
     CallbackUrl, ChangeRecord, ChangeView, ChatReply, ChatTool, Command, IdempotencyKey, USAGE,
 };
+use crate::tickets::GateError;
 
 /// Where a command came from, and where its final result may go back to.
 pub struct Origin<'a> {
@@ -65,14 +66,15 @@ pub async fn run(
         response
     };
     let failed = |e: ApiError| {
-        let mut response = match e.refusal() {
-            Some(reason) => refused(e.sentence(), reason),
-            None => render(&e.sentence()),
-        };
-        if e.did_nothing() {
-            response.extensions_mut().insert(NothingDone);
+        let mut words = e.sentence();
+        // The webhook's field is `reference`; a command's is its flag.
+        if matches!(e, ApiError::Gate(GateError::Reference(_))) {
+            words += "; a command names its ticket with --ticket";
         }
-        response
+        match e.refusal() {
+            Some(reason) => refused(words, reason),
+            None => render(&words),
+        }
     };
     let request = match Command::parse(text, origin.requested_by) {
         Ok(Command::Help) => return Ok(render(USAGE)),
@@ -103,43 +105,31 @@ pub async fn run(
         Ok(record) => with_reply(intake, caller, record, &origin),
         Err(e) => return Ok(failed(e)),
     };
-    let change_id = record.id().clone();
+    // The ticket is read within the time the chat tool waits, so a refusal reaches it.
+    let within = deadline.min(Instant::now() + delivery.reply_within);
+    let place = match gated_turn(intake, caller, delivery.key, delivery.body, &record, within).await
+    {
+        Ok(Place::Answered(answer)) => return Ok(answer),
+        Ok(place) => place,
+        Err(e) => return Ok(failed(e)),
+    };
     let work = async {
-        match carry_out(intake, caller, record, delivery.reply_within, deadline).await {
+        match carry_out(intake, record, delivery.reply_within, deadline).await {
             Ok(words) => render(&words),
             Err(e) => failed(e),
         }
     };
-    idempotency::once(
-        intake,
-        caller,
-        delivery.key,
-        delivery.body,
-        change_id,
-        deadline,
-        work,
-    )
-    .await
+    idempotency::once_at(intake, place, deadline, work).await
 }
 
-/// Once its ticket lets it go ahead, records the change and sends it to Graph, answering
-/// within `reply_within`: Graph's answer, or "accepted" when Graph is slower (the
-/// submission goes on).
+/// Records the change and sends it to Graph, answering within `reply_within`: Graph's
+/// answer, or "accepted" when Graph is slower (the submission goes on).
 async fn carry_out(
     intake: &Intake,
-    caller: &Caller,
     record: ChangeRecord,
     reply_within: Duration,
     deadline: Instant,
 ) -> Result<String, ApiError> {
-    gate(
-        intake,
-        caller,
-        record.reference(),
-        record.schedule(),
-        deadline,
-    )
-    .await?;
     let id = record.id().clone();
     let submitting = {
         let intake = intake.clone();

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::Intake;
 use super::extract::{Authenticated, Deadline};
-use crate::callers::CallerRegistry;
+use crate::callers::Caller;
 use crate::graph::{GraphClient, Preflight};
 use crate::tickets::{TicketCheck, TicketClient};
 
@@ -24,16 +24,15 @@ pub struct Readiness {
 }
 
 impl Readiness {
-    /// Checks Graph, and each caller of `registry` with a ticket connection, at once.
-    pub async fn check(
+    /// Checks Graph, and each of `callers` with a ticket connection, at once.
+    pub async fn check<'a>(
         graph: &GraphClient,
         tickets: &TicketClient,
-        registry: Option<&CallerRegistry>,
+        callers: impl IntoIterator<Item = &'a Caller>,
         deadline: Instant,
     ) -> Self {
-        let connections = registry
+        let connections = callers
             .into_iter()
-            .flat_map(CallerRegistry::callers)
             .filter_map(|caller| Some((caller.name(), caller.ticket()?)));
         let timeout = deadline.saturating_duration_since(Instant::now());
         let (graph, tickets) = tokio::join!(
@@ -68,11 +67,12 @@ impl Readiness {
     }
 }
 
+/// A caller sees its own ticket connection, not the others' (their systems and URLs are
+/// not its business), and cannot make graphgate sign in to them.
 pub async fn show(
     State(intake): State<Intake>,
-    Authenticated(_): Authenticated,
+    Authenticated(caller): Authenticated,
     Deadline(deadline): Deadline,
 ) -> Json<Readiness> {
-    let registry = intake.callers.current().await;
-    Json(Readiness::check(&intake.graph, &intake.tickets, Some(&registry), deadline).await)
+    Json(Readiness::check(&intake.graph, &intake.tickets, [caller.as_ref()], deadline).await)
 }

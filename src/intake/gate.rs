@@ -6,9 +6,10 @@
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use super::idempotency::{self, Place};
 use super::{ApiError, Intake};
 use crate::callers::Caller;
-use crate::change::{Opening, Schedule};
+use crate::change::{ChangeRecord, IdempotencyKey, Opening, Schedule};
 use crate::tickets::{Connection, GateError};
 
 /// Whether the caller's ticket lets a change with `reference` and `schedule` go ahead.
@@ -27,12 +28,43 @@ pub(super) async fn gate(
         Opening::At(at) => at,
         Opening::Now | Opening::Never => now,
     };
-    let timeout = deadline.saturating_duration_since(Instant::now());
     intake
         .tickets
-        .gate(connection, reference, at, timeout)
+        .gate(connection, reference, at, deadline)
         .await
         .map_err(ApiError::Gate)
+}
+
+/// A change's turn at its delivery key (see `idempotency`), once its ticket lets it go
+/// ahead. A gated caller's ticket is read before the key is taken, behind this process's
+/// other requests for the same delivery: a refusal keeps nothing, so the sender's repeat goes
+/// ahead once the ticket is approved, and a delivery cut off while the ticket is read leaves
+/// no answer claiming the change was recorded. A repeat of a delivery already answered gets
+/// that answer without a read.
+pub(super) async fn gated_turn(
+    intake: &Intake,
+    caller: &Caller,
+    key: Option<IdempotencyKey>,
+    body: &[u8],
+    record: &ChangeRecord,
+    deadline: Instant,
+) -> Result<Place, ApiError> {
+    let change_id = record.id().clone();
+    if gated(caller).is_none() {
+        return idempotency::wait_turn(intake, caller, key, body, change_id, deadline).await;
+    }
+    let place = idempotency::turn_to_read(intake, caller, key, body, change_id, deadline).await?;
+    if !matches!(place, Place::Answered(_)) {
+        gate(
+            intake,
+            caller,
+            record.reference(),
+            record.schedule(),
+            deadline,
+        )
+        .await?;
+    }
+    Ok(place)
 }
 
 /// The gate's verdict for a dry run, when the caller is gated: `goesAhead`, and the

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use sha2::{Digest, Sha256};
 
 use super::in_flight::{Leading, Turn};
-use super::{ApiError, Intake, NothingDone};
+use super::{ApiError, Intake};
 use crate::callers::{Caller, Scheme};
 use crate::change::{ChangeId, FieldError, IdempotencyKey, KeptAnswer, KeyedDelivery};
 use crate::graph::RetryPolicy;
@@ -87,24 +87,6 @@ fn key_in(headers: &HeaderMap, name: &'static str) -> Result<Option<IdempotencyK
         })
 }
 
-/// Runs `work` for a delivery of `body` by `caller` under `key`, unless a delivery under the
-/// same key ran it already; without a key, simply runs it. A repeat gets the kept answer;
-/// one with another body gets 422; one that arrives while the first is in flight waits for
-/// its answer until `deadline`, then gets 409. `change_id` is the change `work` records:
-/// a delivery interrupted before it is answered is answered as pending with it.
-pub async fn once(
-    intake: &Intake,
-    caller: &Caller,
-    key: Option<IdempotencyKey>,
-    body: &[u8],
-    change_id: ChangeId,
-    deadline: Instant,
-    work: impl Future<Output = Response>,
-) -> Result<Response, ApiError> {
-    let place = wait_turn(intake, caller, key, body, change_id, deadline).await?;
-    once_at(intake, place, deadline, work).await
-}
-
 /// A delivery once it has waited its turn among this process's requests.
 pub enum Place {
     /// It has no key: its work simply runs.
@@ -125,8 +107,8 @@ pub struct Keyed {
 }
 
 /// Waits behind the request of this process that handles the same delivery, if one does,
-/// for its answer until `deadline` (then 409); the first part of [`once`], for work that
-/// must read before it can be carried out once (a fleet resolving its devices).
+/// for its answer until `deadline` (then 409). `change_id` is the change the delivery's work
+/// records: a delivery interrupted before it is answered is answered as pending with it.
 pub async fn wait_turn(
     intake: &Intake,
     caller: &Caller,
@@ -164,7 +146,31 @@ pub async fn wait_turn(
     }
 }
 
-/// [`once`] for a delivery at its `place`: the store decides whether `work` runs.
+/// [`wait_turn`], for work that must read before it can be carried out once (a fleet
+/// resolving its devices, a gated change reading its ticket): a repeat of a delivery
+/// already answered gets that answer, read without taking the key, rather than what
+/// Graph or the ticket says now.
+pub async fn turn_to_read(
+    intake: &Intake,
+    caller: &Caller,
+    key: Option<IdempotencyKey>,
+    body: &[u8],
+    change_id: ChangeId,
+    deadline: Instant,
+) -> Result<Place, ApiError> {
+    match wait_turn(intake, caller, key, body, change_id, deadline).await? {
+        Place::Keyed(keyed) => Ok(match answered(intake, &keyed).await? {
+            Some(first) => Place::Answered(first),
+            None => Place::Keyed(keyed),
+        }),
+        place => Ok(place),
+    }
+}
+
+/// Runs `work` for a delivery at its `place`, unless a delivery under the same key ran it
+/// already; without a key, simply runs it. A repeat gets the kept answer; one with another
+/// body gets 422; one that arrives while the first is in flight waits for its answer until
+/// `deadline`, then gets 409.
 pub async fn once_at(
     intake: &Intake,
     place: Place,
@@ -233,9 +239,9 @@ pub async fn once_at(
     };
     let response = work.await;
     unanswered.delivery = None;
-    let nothing_done = response.extensions().get::<NothingDone>().is_some();
     let (answer, response) = kept(response).await;
-    let stored = if nothing_done {
+    // 503 means nothing was done: a repeat may try again.
+    let stored = if answer.status == StatusCode::SERVICE_UNAVAILABLE.as_u16() {
         intake.store.forget_delivery(&delivery).await
     } else {
         let answered = delivery.answered(answer);
@@ -270,10 +276,8 @@ async fn follow(
 }
 
 /// The kept answer to a repeat of a delivery already answered, read without taking the
-/// key: for work that reads Graph before it can be carried out once (a fleet's filter), so
-/// a repeat gets the first answer rather than what Graph says now. The repeats of this
-/// process waiting behind this one hear it too.
-pub async fn answered(intake: &Intake, keyed: &Keyed) -> Result<Option<Response>, ApiError> {
+/// key. The repeats of this process waiting behind this one hear it too.
+async fn answered(intake: &Intake, keyed: &Keyed) -> Result<Option<Response>, ApiError> {
     let Keyed {
         delivery, leading, ..
     } = keyed;

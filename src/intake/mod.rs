@@ -21,7 +21,7 @@ mod teams;
 
 pub use check::Readiness;
 pub use in_flight::InFlight;
-use problem::{ApiError, NothingDone, Refused};
+use problem::{ApiError, Refused};
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -59,7 +59,8 @@ pub async fn check(json: bool) -> Result<bool, Box<dyn std::error::Error>> {
         )
     };
     let tickets = TicketClient::new(Arc::new(CallbackSender::new(policy)));
-    let readiness = Readiness::check(&graph, &tickets, registry.as_deref(), deadline).await;
+    let callers = registry.iter().flat_map(|r| r.callers());
+    let readiness = Readiness::check(&graph, &tickets, callers, deadline).await;
     let text = if json {
         serde_json::to_string_pretty(&readiness)?
     } else {

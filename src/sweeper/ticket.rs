@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use super::Sweeper;
 use crate::change::ChangeRecord;
-use crate::tickets::GateError;
+use crate::tickets::{GateError, TicketError};
 
 /// What the caller's ticket says of a change now.
 pub(super) enum Verdict {
@@ -33,11 +33,10 @@ impl Sweeper {
         else {
             return Verdict::GoesAhead;
         };
-        let timeout = deadline.saturating_duration_since(Instant::now());
         let now = self.clock.now();
         match self
             .tickets
-            .gate(connection, record.reference(), now, timeout)
+            .gate(connection, record.reference(), now, deadline)
             .await
         {
             Ok(()) => Verdict::GoesAhead,
@@ -47,14 +46,18 @@ impl Sweeper {
             Err(GateError::Reference(detail)) => {
                 Verdict::Withdrawn(format!("the change's reference {detail}"))
             }
+            Err(GateError::Unread {
+                error: TicketError::Unavailable { retry_after },
+                ..
+            }) => {
+                tracing::warn!(change_id = %record.id(), "the change's ticket system is unavailable; the change waits");
+                Verdict::Unknown(retry_after.unwrap_or(UNREAD_WAIT))
+            }
+            // Signing in refused, or a URL the deployment may not call: it will not mend
+            // itself, so it is an error for an administrator, and the change waits for them.
             Err(GateError::Unread { error, .. }) => {
-                tracing::warn!(change_id = %record.id(), error = %error, "the change's ticket could not be read; it waits");
-                Verdict::Unknown(match error {
-                    crate::tickets::TicketError::Unavailable {
-                        retry_after: Some(wait),
-                    } => wait,
-                    _ => UNREAD_WAIT,
-                })
+                tracing::error!(change_id = %record.id(), error = %error, "the change's ticket cannot be read; the change waits");
+                Verdict::Unknown(UNREAD_WAIT)
             }
         }
     }

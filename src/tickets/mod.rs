@@ -15,6 +15,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde::Serialize;
 use time::OffsetDateTime;
+use tokio::time::Instant;
 
 pub use client::TicketClient;
 pub use connection::{Connection, ConnectionError, System, TicketEntry};
@@ -89,13 +90,14 @@ impl TicketClient {
         }
     }
 
-    /// Whether the ticket `reference` names lets a change run at `at`: read, then judged.
+    /// Whether the ticket `reference` names lets a change run at `at`: read by `deadline`
+    /// (signing in included), then judged.
     pub async fn gate(
         &self,
         connection: &Connection,
         reference: Option<&str>,
         at: OffsetDateTime,
-        timeout: Duration,
+        deadline: Instant,
     ) -> Result<(), GateError> {
         let system = connection.system.name();
         let reference = match reference {
@@ -107,10 +109,13 @@ impl TicketClient {
             }
             Some(raw) => TicketRef::parse(&connection.system, raw).map_err(GateError::Reference)?,
         };
-        let ticket = self
-            .read(connection, &reference, timeout)
-            .await
-            .map_err(|error| GateError::Unread { system, error })?;
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        let read = tokio::time::timeout_at(deadline, self.read(connection, &reference, timeout));
+        let ticket = match read.await {
+            Ok(read) => read,
+            Err(_) => Err(TicketError::Unavailable { retry_after: None }),
+        }
+        .map_err(|error| GateError::Unread { system, error })?;
         verdict::judge(connection, ticket.as_ref(), at).map_err(|refusal| GateError::Refused {
             system,
             reference: reference.clone(),

@@ -673,7 +673,7 @@ async fn a_gated_chat_caller_acts_only_on_an_approved_ticket() {
     let words =
         slack_text(slack(&app, &say("restart room-1", "t1"), now, GATED_SECRET).await).await;
     assert!(
-        words.contains("reference") && words.contains("is required"),
+        words.contains("is required") && words.contains("--ticket"),
         "{words}"
     );
     let words = slack_text(

@@ -238,6 +238,50 @@ async fn an_unreadable_ticket_stops_the_change(backend: Backend) {
     assert_eq!(graph_posts(&app).await, 1);
 }
 
+/// The ticket is read before the delivery's key is taken: a refusal keeps nothing, and a
+/// sender that gives up while the ticket is read leaves nothing behind either, so its repeat
+/// goes ahead once the ticket is approved.
+async fn a_refused_or_abandoned_delivery_goes_ahead_when_sent_again(backend: Backend) {
+    let snow = ServiceNow::start().await;
+    let app = gated_app(backend, "snow", SNOW_CALLER_TOKEN, snow.connection()).await;
+    every_post(accepted("room-1")).mount(&app.graph).await;
+    let post = |key: &'static str, timeout: Duration| {
+        app.http
+            .post(format!("{}/v1/changes", app.address))
+            .bearer_auth(SNOW_CALLER_TOKEN)
+            .header("Idempotency-Key", key)
+            .timeout(timeout)
+            .json(&restart_for("CHG0030002"))
+            .send()
+    };
+    snow.change("CHG0030002", "requested", "-3", ("", "")).await;
+    let refused = post("k-refused", Duration::from_secs(5)).await.unwrap();
+    assert_eq!(refused.status(), 409);
+
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(2)))
+        .with_priority(1)
+        .up_to_n_times(1)
+        .mount(&snow.server)
+        .await;
+    assert!(
+        post("k-abandoned", Duration::from_millis(300))
+            .await
+            .is_err()
+    );
+    // The abandoned request finishes its read on the server before the repeat.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    snow.now_reads("CHG0030002", "approved", "-1", ("", ""))
+        .await;
+    for key in ["k-refused", "k-abandoned"] {
+        let response = post(key, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(response.status(), 202, "{key}");
+        assert!(response.headers().get("idempotent-replayed").is_none());
+    }
+    assert_eq!(graph_posts(&app).await, 2);
+}
+
 /// Jira: the issue's status must be one of `approvedStatuses`, compared without case; an
 /// issue Jira does not show is not found.
 async fn a_jira_issue_must_be_in_an_approved_status(backend: Backend) {
@@ -520,6 +564,7 @@ async fn a_fleet_stops_when_its_ticket_is_withdrawn(backend: Backend) {
 }
 
 crate::on_every_store!(
+    a_refused_or_abandoned_delivery_goes_ahead_when_sent_again,
     a_scheduled_change_whose_ticket_is_withdrawn_is_never_sent,
     a_fleet_stops_when_its_ticket_is_withdrawn,
     a_servicenow_change_goes_ahead_only_when_approved_in_its_window,
@@ -529,10 +574,11 @@ crate::on_every_store!(
     a_scheduled_change_is_judged_when_it_would_run,
 );
 
-/// The preflight check signs in to each caller's ticket system and reads one record, and
-/// says per caller whether its gate can work; it shows no credential.
+/// The preflight check signs in to the asking caller's ticket system and reads one record,
+/// and says whether its gate can work; a caller sees only its own connection, and no
+/// credential.
 #[tokio::test]
-async fn the_preflight_check_reaches_each_ticket_system() {
+async fn the_preflight_check_reaches_the_callers_ticket_system() {
     let snow = ServiceNow::start().await;
     let jira = Jira::start().await;
     Mock::given(method("GET"))
@@ -551,30 +597,32 @@ async fn the_preflight_check_reaches_each_ticket_system() {
         ..Options::default()
     };
     let app = spawn_app_with(options).await;
-    let text = app
-        .http
-        .get(format!("{}/v1/check", app.address))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        !text.contains(SNOW_PASSWORD) && !text.contains(JIRA_TOKEN),
-        "{text}"
-    );
-    let report: Value = serde_json::from_str(&text).unwrap();
+    let check = |token: &'static str| {
+        let request = app
+            .http
+            .get(format!("{}/v1/check", app.address))
+            .bearer_auth(token);
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let mut reports = Vec::new();
+    for token in [SNOW_CALLER_TOKEN, JIRA_CALLER_TOKEN, TOKEN] {
+        let text = check(token).await;
+        assert!(
+            !text.contains(SNOW_PASSWORD) && !text.contains(JIRA_TOKEN),
+            "{text}"
+        );
+        reports.push(serde_json::from_str::<Value>(&text).unwrap()["tickets"].clone());
+    }
     assert_eq!(
-        report["tickets"],
-        json!([
-            {"caller": "snow", "system": "servicenow", "url": format!("{}/", snow.server.uri()),
-             "reached": true, "gate": true},
-            {"caller": "jira-gated", "system": "jira", "url": format!("{}/", jira.server.uri()),
-             "reached": false, "gate": true,
-             "problem": "the ticket system refused graphgate's sign-in (401 Unauthorized)"},
-        ])
+        reports,
+        [
+            json!([{"caller": "snow", "system": "servicenow",
+                "url": format!("{}/", snow.server.uri()), "reached": true, "gate": true}]),
+            json!([{"caller": "jira-gated", "system": "jira",
+                "url": format!("{}/", jira.server.uri()), "reached": false, "gate": true,
+                "problem": "the ticket system refused graphgate's sign-in (401 Unauthorized)"}]),
+            Value::Null,
+        ]
     );
     let read = snow.reads().await.pop().unwrap();
     assert!(read.url.query().unwrap().contains("sysparm_limit=1"));

@@ -11,4 +11,4 @@ mod response;
 mod ticket;
 
 pub use error::ApiError;
-pub use response::{NothingDone, Refused};
+pub use response::Refused;

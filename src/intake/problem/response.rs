@@ -2,7 +2,7 @@
 //! as one sentence for a chat reply. Logs get the whole error chain; the body gets only the
 //! problem.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -31,13 +31,6 @@ impl ApiError {
         body
     }
 
-    /// Whether the request did nothing a repeat of its delivery must not do again: a 503
-    /// (nothing was sent), or the gate's stop (the ticket may let a repeat through later).
-    pub fn did_nothing(&self) -> bool {
-        matches!(self, ApiError::Gate(_))
-            || self.problem().status == StatusCode::SERVICE_UNAVAILABLE
-    }
-
     /// The problem's name, when it refuses the request (a 4xx) rather than failing it.
     pub fn refusal(&self) -> Option<&'static str> {
         let problem = self.problem();
@@ -51,11 +44,6 @@ impl ApiError {
 #[derive(Debug, Clone, Copy)]
 pub struct Refused(pub &'static str);
 
-/// Marks an answer to a request that did nothing (see [`ApiError::did_nothing`]): its
-/// delivery's key is not kept, so a repeat is carried out afresh.
-#[derive(Debug, Clone, Copy)]
-pub struct NothingDone;
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let problem = self.problem();
@@ -68,9 +56,6 @@ impl IntoResponse for ApiError {
         let mut response = (problem.status, body.to_string()).into_response();
         if problem.status.is_client_error() {
             response.extensions_mut().insert(Refused(problem.slug));
-        }
-        if self.did_nothing() {
-            response.extensions_mut().insert(NothingDone);
         }
         let headers = response.headers_mut();
         headers.insert(

@@ -75,7 +75,8 @@ impl ServiceNow {
                 ResponseTemplate::new(200)
                     .set_body_json(json!({"result": [only_fields(&record, request)]}))
             })
-            .with_priority(1)
+            // Below a test's own answers (priority 1), above the default "not found".
+            .with_priority(2)
             .mount(&self.server)
             .await;
     }

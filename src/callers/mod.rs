@@ -82,6 +82,11 @@ impl Caller {
         self.ticket.as_ref()
     }
 
+    /// The caller's ticket connection, if its changes go ahead only on an approved ticket.
+    pub fn gate(&self) -> Option<&Connection> {
+        self.ticket.as_ref().filter(|connection| connection.gate)
+    }
+
     /// Whether a chat user, of a workspace or tenant, may use this caller.
     pub fn admits_chat_user(&self, user: &str, team: &str) -> bool {
         self.chat_users.as_ref().is_none_or(|u| u.contains(user))

@@ -68,7 +68,7 @@ pub(super) async fn admit(
 ) -> Result<ChangeRecord, ApiError> {
     check(intake, caller, &request, deadline).await?;
     let now = intake.clock.now();
-    Ok(match request.schedule.opening(now) {
+    let record = match request.schedule.opening(now) {
         Opening::At(opens_at) => ChangeRecord::scheduled(request, caller.name(), now, opens_at),
         Opening::Now | Opening::Never => ChangeRecord::submitting(
             request,
@@ -76,6 +76,12 @@ pub(super) async fn admit(
             now,
             now + intake.settings.submit_lease(),
         ),
+    };
+    // Recorded only once the gate let it in (`gate::gated_turn`).
+    Ok(if caller.gate().is_some() {
+        record.let_in_by_ticket()
+    } else {
+        record
     })
 }
 

@@ -40,8 +40,12 @@ pub(super) async fn admit(
     let resolved = resolve(intake, caller, &request.target, deadline).await?;
     let now = intake.clock.now();
     let opening = request.schedule.opening(now);
-    let parent = ChangeRecord::fleet_parent(id, request, caller.name(), now, resolved.ids, opening)
-        .ok_or(ApiError::FleetSize { found: 0 })?;
+    let mut parent =
+        ChangeRecord::fleet_parent(id, request, caller.name(), now, resolved.ids, opening)
+            .ok_or(ApiError::FleetSize { found: 0 })?;
+    if caller.gate().is_some() {
+        parent = parent.let_in_by_ticket();
+    }
     Ok(Admitted {
         parent,
         unjudged: resolved.unjudged,

@@ -10,7 +10,7 @@ use super::idempotency::{self, Place};
 use super::{ApiError, Intake};
 use crate::callers::Caller;
 use crate::change::{ChangeRecord, IdempotencyKey, Opening, Schedule};
-use crate::tickets::{Connection, GateError};
+use crate::tickets::GateError;
 
 /// Whether the caller's ticket lets a change with `reference` and `schedule` go ahead.
 pub(super) async fn gate(
@@ -20,7 +20,7 @@ pub(super) async fn gate(
     schedule: &Schedule,
     deadline: Instant,
 ) -> Result<(), ApiError> {
-    let Some(connection) = gated(caller) else {
+    let Some(connection) = caller.gate() else {
         return Ok(());
     };
     let now = intake.clock.now();
@@ -50,7 +50,7 @@ pub(super) async fn gated_turn(
     deadline: Instant,
 ) -> Result<Place, ApiError> {
     let change_id = record.id().clone();
-    if gated(caller).is_none() {
+    if caller.gate().is_none() {
         return idempotency::wait_turn(intake, caller, key, body, change_id, deadline).await;
     }
     let place = idempotency::turn_to_read(intake, caller, key, body, change_id, deadline).await?;
@@ -77,7 +77,7 @@ pub(super) async fn verdict(
     schedule: &Schedule,
     deadline: Instant,
 ) -> Result<Option<Value>, ApiError> {
-    let Some(connection) = gated(caller) else {
+    let Some(connection) = caller.gate() else {
         return Ok(None);
     };
     let system = connection.system.name();
@@ -95,9 +95,4 @@ pub(super) async fn verdict(
         }))),
         Err(e) => Err(e),
     }
-}
-
-/// The caller's connection, if it gates changes.
-fn gated(caller: &Caller) -> Option<&Connection> {
-    caller.ticket().filter(|connection| connection.gate)
 }

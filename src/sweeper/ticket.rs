@@ -26,12 +26,18 @@ const UNREAD_WAIT: Duration = Duration::from_secs(60);
 impl Sweeper {
     pub(super) async fn ticket(&self, record: &ChangeRecord, deadline: Instant) -> Verdict {
         let registry = self.callers.current().await;
-        let Some(connection) = registry
-            .get(record.caller())
-            .and_then(|caller| caller.ticket())
-            .filter(|connection| connection.gate)
-        else {
-            return Verdict::GoesAhead;
+        let caller = registry.get(record.caller());
+        let Some(connection) = caller.and_then(|caller| caller.gate()) else {
+            // A caller an administrator took out of the registry can no longer act; one
+            // whose gate was turned off acts as it now may.
+            return if record.gated() && caller.is_none() {
+                Verdict::Withdrawn(format!(
+                    "its caller {:?} is no longer registered",
+                    record.caller()
+                ))
+            } else {
+                Verdict::GoesAhead
+            };
         };
         let now = self.clock.now();
         match self

@@ -510,6 +510,41 @@ async fn a_scheduled_change_whose_ticket_is_withdrawn_is_never_sent(backend: Bac
     );
 }
 
+/// A gated caller taken out of the registry can no longer act: its scheduled change is not
+/// sent when its window opens.
+async fn a_gated_callers_change_is_not_sent_once_the_caller_is_removed(backend: Backend) {
+    let snow = ServiceNow::start().await;
+    let app = gated_app(backend, "snow", SNOW_CALLER_TOKEN, snow.connection()).await;
+    every_post(accepted("room-1")).mount(&app.graph).await;
+    snow.change("CHG0030001", "approved", "-2", ("", "")).await;
+    let mut body = restart_for("CHG0030001");
+    let rfc3339 = &time::format_description::well_known::Rfc3339;
+    body["notBefore"] = json!((app.now() + time::Duration::HOUR).format(rfc3339).unwrap());
+    let answer: Value = app
+        .post_change_as(SNOW_CALLER_TOKEN, body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = answer["changeId"].as_str().unwrap().to_owned();
+
+    let mut sweeper = app.app.sweeper();
+    let without = graphgate::callers::CallerRegistry::parse(&callers_json()).unwrap();
+    sweeper.callers = std::sync::Arc::new(graphgate::callers::FixedCallers::new(without));
+    app.advance(Duration::from_secs(3601));
+    sweeper.sweep_once(soon()).await.unwrap();
+    let record = app.record(&id).await;
+    assert_eq!(record.status().as_str(), "cancelled");
+    let failure = record.failure().unwrap();
+    assert_eq!(failure.code.as_str(), "ticketWithdrawn");
+    assert!(
+        failure.message.contains("no longer registered"),
+        "{}",
+        failure.message
+    );
+    assert_eq!(graph_posts(&app).await, 0);
+}
+
 /// While a fleet's children are sent, its ticket is read again at least once a minute;
 /// withdrawn, it cancels the devices not yet sent, and the parent says why.
 async fn a_fleet_stops_when_its_ticket_is_withdrawn(backend: Backend) {
@@ -565,6 +600,7 @@ async fn a_fleet_stops_when_its_ticket_is_withdrawn(backend: Backend) {
 
 crate::on_every_store!(
     a_refused_or_abandoned_delivery_goes_ahead_when_sent_again,
+    a_gated_callers_change_is_not_sent_once_the_caller_is_removed,
     a_scheduled_change_whose_ticket_is_withdrawn_is_never_sent,
     a_fleet_stops_when_its_ticket_is_withdrawn,
     a_servicenow_change_goes_ahead_only_when_approved_in_its_window,

@@ -76,6 +76,7 @@ impl ChangeRecord {
             chat_reply: None,
             polls: 0,
             resubmitted: false,
+            gated: false,
             schedule: Schedule::default(),
             fleet: None,
             parent: None,

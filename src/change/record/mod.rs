@@ -94,6 +94,10 @@ pub struct ChangeRecord {
     /// Whether the sweeper already sent this change to Graph again, recovering it.
     #[serde(default)]
     resubmitted: bool,
+    /// Whether its caller's ticket let it in (a caller gated on its tickets): the sweeper
+    /// asks the ticket again before sending what the intake only scheduled.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    gated: bool,
     /// When the change may go to Graph, as its caller asked.
     #[serde(default, skip_serializing_if = "Schedule::is_empty")]
     pub(super) schedule: Schedule,
@@ -201,6 +205,19 @@ impl ChangeRecord {
     }
 
     /// While `scheduled`: when its window next opens and it goes to Graph.
+    /// Whether its caller's ticket let it in.
+    pub fn gated(&self) -> bool {
+        self.gated
+    }
+
+    /// The record of a change its caller's ticket let in.
+    pub fn let_in_by_ticket(self) -> Self {
+        ChangeRecord {
+            gated: true,
+            ..self
+        }
+    }
+
     pub fn opens_at(&self) -> Option<OffsetDateTime> {
         match self.due {
             Some(Due::Open(at)) => Some(at),

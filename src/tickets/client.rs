@@ -98,7 +98,10 @@ pub(super) async fn answer(request: RequestBuilder) -> Result<Response, TicketEr
         s if s.is_server_error() => TicketError::Unavailable {
             retry_after: retry_after(&response),
         },
-        s => TicketError::Status(s),
+        s => {
+            tracing::warn!(status = s.as_u16(), "a ticket system refused a request");
+            TicketError::Status(s)
+        }
     })
 }
 
@@ -108,7 +111,16 @@ pub(super) async fn read_json<T: DeserializeOwned>(response: Response) -> Result
         .bytes()
         .await
         .map_err(|_| TicketError::Unavailable { retry_after: None })?;
-    serde_json::from_slice(&bytes).map_err(|_| TicketError::Unreadable)
+    serde_json::from_slice(&bytes).map_err(|e| {
+        // Where it went wrong, not serde's words: they may quote a value, and a token
+        // answer holds a token.
+        tracing::warn!(
+            line = e.line(),
+            column = e.column(),
+            "a ticket system's answer is not what its API documents"
+        );
+        TicketError::Unreadable
+    })
 }
 
 /// A `Retry-After` in seconds, within reason.

@@ -203,7 +203,7 @@ pub enum ConnectionError {
     #[error("ticket.{field} must not be empty")]
     Empty { field: &'static str },
     #[error(
-        "ticket.acceptedStates entry #{number} is not a change state; give its number (-2) or name (scheduled)"
+        "ticket.acceptedStates entry #{number} is not a change state; give its number (-2, or a state your instance added) or a standard state's name (scheduled)"
     )]
     UnknownState { number: usize },
     #[error("ticket.approvedStatuses must name at least one status when gate is true")]
@@ -331,9 +331,13 @@ fn servicenow_states(states: &[String]) -> Result<BTreeSet<String>, ConnectionEr
         .enumerate()
         .map(|(i, state)| {
             let state = state.trim();
+            // An instance may add states of its own: any number is taken as it is.
+            if state.parse::<i32>().is_ok() {
+                return Ok(state.to_owned());
+            }
             SERVICENOW_STATES
                 .iter()
-                .find(|(name, number)| state.eq_ignore_ascii_case(name) || state == *number)
+                .find(|(name, _)| state.eq_ignore_ascii_case(name))
                 .map(|(_, number)| (*number).to_owned())
                 .ok_or(ConnectionError::UnknownState { number: i + 1 })
         })
@@ -394,13 +398,13 @@ mod tests {
         assert!(now.gate && !now.write_back);
 
         let oauth = connection(
-            r#"{"system":"servicenow","url":"https://x.service-now.com","clientId":"id","clientSecret":"s","acceptedStates":["Implement","0"],"writeBack":true}"#,
+            r#"{"system":"servicenow","url":"https://x.service-now.com","clientId":"id","clientSecret":"s","acceptedStates":["Implement","0","-7"],"writeBack":true}"#,
         )
         .unwrap();
         assert!(matches!(
             &oauth.system,
             System::ServiceNow { auth: ServiceNowAuth::OAuth { .. }, accepted_states, .. }
-                if accepted_states.iter().collect::<Vec<_>>() == ["-1", "0"]
+                if accepted_states.iter().collect::<Vec<_>>() == ["-1", "-7", "0"]
         ));
 
         let jira = connection(

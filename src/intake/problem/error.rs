@@ -1,5 +1,5 @@
 //! Every error the HTTP API returns, named by what went wrong; what each tells the client is
-//! in `catalog.rs` and `graph.rs`.
+//! in `catalog.rs`, `graph.rs` and `ticket.rs`.
 
 use crate::callers::Route;
 use crate::change::{Action, ActionKind, ChangeId, DeviceId, FieldError, GraphFailure, Status};

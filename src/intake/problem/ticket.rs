@@ -100,7 +100,7 @@ fn unread(error: &TicketError) -> Problem {
             StatusCode::BAD_GATEWAY,
             "ticket-error",
             "The ticket system's answer could not be used",
-            "the ticket system answered in a way its API does not document, so graphgate did not act; the answer is logged",
+            "the ticket system answered in a way its API does not document, so graphgate did not act; what it answered is logged",
         ),
         TicketError::NotAllowed(_) => Problem::new(
             StatusCode::BAD_GATEWAY,

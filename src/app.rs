@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::graph::GraphClient;
 use crate::intake::{self, InFlight, Intake, IntakeSettings};
+use crate::outbound::Outbound;
 use crate::store::{self, Store, StoreError};
 use crate::sweeper::{SweepSettings, Sweeper};
 use crate::tickets::TicketClient;
@@ -22,7 +23,8 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub callers: Arc<dyn CallerSource>,
     pub callbacks: Arc<CallbackSender>,
-    /// Ticket systems are called through the callbacks' client, under the same rules.
+    /// Ticket systems are called through the same outbound client as callbacks, under the
+    /// same rules.
     pub tickets: Arc<TicketClient>,
     pub clock: Arc<dyn Clock>,
     pub intake: IntakeSettings,
@@ -43,13 +45,13 @@ impl App {
 
     /// As [`App::from_settings`], over a store already opened from `settings.store`.
     pub fn with_store(settings: Settings, store: Arc<dyn Store>) -> Self {
-        let callbacks = Arc::new(CallbackSender::new(settings.callback_policy));
+        let outbound = Arc::new(Outbound::new(settings.callback_policy));
         App {
             store,
             graph: Arc::new(settings.graph.client()),
             callers: settings.callers,
-            tickets: Arc::new(TicketClient::new(callbacks.clone())),
-            callbacks,
+            callbacks: Arc::new(CallbackSender::new(outbound.clone())),
+            tickets: Arc::new(TicketClient::new(outbound)),
             clock: settings.clock,
             intake: settings.intake,
             sweep: settings.sweep,

@@ -12,6 +12,7 @@ pub mod intake;
 pub mod lambda;
 pub mod local;
 pub mod metrics;
+pub mod outbound;
 pub mod secrets;
 pub mod simulator;
 pub mod store;

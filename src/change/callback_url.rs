@@ -7,7 +7,7 @@ use url::{Host, Url};
 /// An absolute http(s) URL, and how its sender wrote its host, which `Url` forgets: it reads
 /// `127.1`, `2130706433` and `0x7f000001` as `127.0.0.1`, and maps a fullwidth
 /// `ｌｏｃａｌｈｏｓｔ` to `localhost`. Which hosts may be called is the deployment's to say
-/// (`callback::TargetPolicy`), on the host as written.
+/// (`outbound::TargetPolicy`), on the host as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WrittenUrl {
     url: Url,

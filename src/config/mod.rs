@@ -15,11 +15,11 @@ mod store;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::callback::TargetPolicy;
 use crate::callers::CallerSource;
 use crate::change::Pacing;
 use crate::clock::{Clock, SystemClock};
 use crate::intake::IntakeSettings;
+use crate::outbound::TargetPolicy;
 use crate::store::StoreSettings;
 use crate::sweeper::SweepSettings;
 

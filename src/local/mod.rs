@@ -14,11 +14,11 @@ use tokio::net::TcpListener;
 use tokio::time::Instant;
 
 use crate::app::App;
-use crate::callback::{CallbackSender, TargetPolicy};
 use crate::change::DeviceFilter;
 use crate::clock::SystemClock;
 use crate::config::{CREDENTIAL_VARS, GraphSettings, Settings, process_env};
 use crate::intake::{IntakeSettings, Readiness};
+use crate::outbound::{Outbound, TargetPolicy};
 use crate::simulator::{self, SimulatorState};
 use crate::store::StoreSettings;
 use crate::sweeper::Sweeper;
@@ -58,7 +58,7 @@ pub async fn check(json: bool) -> Result<bool, Box<dyn std::error::Error>> {
             None,
         )
     };
-    let tickets = TicketClient::new(Arc::new(CallbackSender::new(policy)));
+    let tickets = TicketClient::new(Arc::new(Outbound::new(policy)));
     let callers = registry.iter().flat_map(|r| r.callers());
     let readiness = Readiness::check(&graph, &tickets, callers, deadline).await;
     let text = if json {

@@ -1,6 +1,6 @@
-//! The one HTTP client every ticket system is called with, and what its answers mean: the
-//! callbacks' client (no redirects, no proxy, only the addresses the deployment allows),
-//! and a cache of OAuth tokens.
+//! Calling ticket systems: through the process's outbound client (no redirects, no proxy,
+//! only the addresses the deployment allows), with a cache of OAuth tokens; and what their
+//! answers mean.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -14,11 +14,11 @@ use tokio::time::Instant;
 
 use super::TicketError;
 use super::connection::BaseUrl;
-use crate::callback::CallbackSender;
+use crate::outbound::Outbound;
 
 /// Calls ticket systems; one per process.
 pub struct TicketClient {
-    outbound: Arc<CallbackSender>,
+    outbound: Arc<Outbound>,
     /// By instance and client ID, the OAuth token graphgate holds and when it stops
     /// being used.
     tokens: Mutex<HashMap<(String, String), (SecretString, Instant)>>,
@@ -29,7 +29,7 @@ const TOKEN_MARGIN: Duration = Duration::from_secs(60);
 
 impl TicketClient {
     /// A client sending through `outbound`, under its rules for where requests may go.
-    pub fn new(outbound: Arc<CallbackSender>) -> Self {
+    pub fn new(outbound: Arc<Outbound>) -> Self {
         Self {
             outbound,
             tokens: Mutex::new(HashMap::new()),
@@ -39,7 +39,7 @@ impl TicketClient {
     /// The HTTP client, once `base` is known to be one the deployment may call.
     pub(super) fn http(&self, base: &BaseUrl) -> Result<&reqwest::Client, TicketError> {
         self.outbound
-            .check_target(base.written())
+            .check(base.written())
             .map_err(|e| TicketError::NotAllowed(e.to_string()))?;
         Ok(self.outbound.http())
     }

@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use graphgate::callback::{SigningSecret, TargetPolicy};
+use graphgate::callback::SigningSecret;
 use graphgate::change::{DeliveryStatus, Due, Pacing, Status};
+use graphgate::outbound::TargetPolicy;
 use graphgate::sweeper::SweepSettings;
 use serde_json::{Value, json};
 use tokio::time::Instant;

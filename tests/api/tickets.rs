@@ -674,7 +674,7 @@ async fn the_preflight_check_reaches_the_callers_ticket_system() {
 async fn a_ticket_url_the_deployment_may_not_call_stops_the_change() {
     let snow = ServiceNow::start().await;
     let mut options = Backend::Sqlite.options().await;
-    options.callback_policy = graphgate::callback::TargetPolicy::PublicHttpsOnly;
+    options.callback_policy = graphgate::outbound::TargetPolicy::PublicHttpsOnly;
     options.more_callers = vec![gated_caller("snow", SNOW_CALLER_TOKEN, snow.connection())];
     let app = spawn_app_with(options).await;
     every_post(accepted("room-1")).mount(&app.graph).await;

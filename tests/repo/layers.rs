@@ -16,6 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["callers", "simulator", "submission"],
     &["tickets"],
     &["graph", "store", "callback", "secrets"],
+    &["outbound"],
     &["change", "clock"],
     &["telemetry", "metrics", "aws"],
     &["tls"],

@@ -6,11 +6,11 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use graphgate::app::App;
-use graphgate::callback::TargetPolicy;
 use graphgate::change::{ChangeId, ChangeRecord, Pacing};
 use graphgate::config::{ConnectionLimits, Settings};
 use graphgate::graph::RetryPolicy;
 use graphgate::local::Application;
+use graphgate::outbound::TargetPolicy;
 use graphgate::simulator::{self, SimulatorState};
 use graphgate::store::{Durability, DynamoStore, SqliteStore, Store};
 use graphgate::sweeper::{SweepReport, SweepSettings, Sweeper};

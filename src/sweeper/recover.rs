@@ -5,6 +5,7 @@
 use tokio::time::Instant;
 use url::Url;
 
+use super::ticket::Verdict;
 use super::{Sweeper, VisitError};
 use crate::change::{
     Action, ActionOutcome, ChangeRecord, DeviceOperation, FailureReason, GraphFailure,
@@ -61,6 +62,17 @@ impl Sweeper {
         }
         if record.resubmitted() {
             return Ok(record.submission_lost(self.clock.now())?);
+        }
+        // Graph never had it: before it is sent after all, its ticket must still let it.
+        match self.ticket(record, deadline).await {
+            Verdict::GoesAhead => {}
+            Verdict::Withdrawn(why) => {
+                tracing::warn!(change_id = %record.id(), why, "the change's ticket no longer lets it go ahead; it is not resubmitted");
+                return Ok(record.ticket_withdrawn(self.clock.now(), &why)?);
+            }
+            Verdict::Unknown(wait) => {
+                return Ok(record.retry_later(Some(wait), self.clock.now(), &self.pacing)?);
+            }
         }
         // Stored before the call: a sweeper that dies after Graph answers must not resubmit.
         let marked = self.store.update(&record.resubmitting()?).await?;

@@ -545,6 +545,38 @@ async fn a_gated_callers_change_is_not_sent_once_the_caller_is_removed(backend: 
     assert_eq!(graph_posts(&app).await, 0);
 }
 
+/// A gated change whose submitter died before Graph had it is sent again only if its
+/// ticket still lets it: withdrawn meanwhile, it ends `cancelled`, never sent.
+async fn a_lost_submission_is_not_resent_once_its_ticket_is_withdrawn(backend: Backend) {
+    let snow = ServiceNow::start().await;
+    let app = gated_app(backend, "snow", SNOW_CALLER_TOKEN, snow.connection()).await;
+    snow.change("CHG0030002", "rejected", "4", ("", "")).await;
+    Mock::given(method("GET"))
+        .and(path("/beta/teamwork/devices/room-1/operations"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": []})))
+        .mount(&app.graph)
+        .await;
+    let created = app.now() - time::Duration::minutes(2);
+    let graphgate::change::ChangeRequest::One(asked) = request(restart_for("CHG0030002")) else {
+        panic!("one device")
+    };
+    let stuck = graphgate::change::ChangeRecord::submitting(
+        asked,
+        "snow",
+        created,
+        created + time::Duration::seconds(55),
+    )
+    .let_in_by_ticket();
+    app.store.insert(&stuck).await.unwrap();
+
+    app.sweep().await;
+    let record = app.record(stuck.id().as_ref()).await;
+    assert_eq!(record.status().as_str(), "cancelled");
+    assert_eq!(record.failure().unwrap().code, "ticketWithdrawn");
+    assert!(record.failure().unwrap().message.contains("CHG0030002"));
+    assert_eq!(graph_posts(&app).await, 0, "never sent again");
+}
+
 /// While a fleet's children are sent, its ticket is read again at least once a minute;
 /// withdrawn, it cancels the devices not yet sent, and the parent says why.
 async fn a_fleet_stops_when_its_ticket_is_withdrawn(backend: Backend) {
@@ -600,6 +632,7 @@ async fn a_fleet_stops_when_its_ticket_is_withdrawn(backend: Backend) {
 
 crate::on_every_store!(
     a_refused_or_abandoned_delivery_goes_ahead_when_sent_again,
+    a_lost_submission_is_not_resent_once_its_ticket_is_withdrawn,
     a_gated_callers_change_is_not_sent_once_the_caller_is_removed,
     a_scheduled_change_whose_ticket_is_withdrawn_is_never_sent,
     a_fleet_stops_when_its_ticket_is_withdrawn,

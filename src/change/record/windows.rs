@@ -78,14 +78,15 @@ impl ChangeRecord {
         )
     }
 
-    /// A scheduled change whose ticket no longer lets it go ahead when its window opens
-    /// (`why`, in words) ends `cancelled`, never sent.
+    /// A change not yet sent whose ticket no longer lets it go ahead (`why`, in words) ends
+    /// `cancelled`, never sent: a scheduled one when its window opens, or one whose
+    /// submitter died before Graph had it.
     pub fn ticket_withdrawn(
         &self,
         now: OffsetDateTime,
         why: &str,
     ) -> Result<Self, InvalidTransition> {
-        self.only_from(&[Status::Scheduled], "cancelled")?;
+        self.only_from(&[Status::Scheduled, Status::Submitting], "cancelled")?;
         self.ended(
             Status::Cancelled,
             GraphFailure::graphgate(

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use super::idempotency::{self, Place};
 use super::{ApiError, Intake};
 use crate::callers::Caller;
-use crate::change::{ChangeRecord, IdempotencyKey, Opening, Schedule};
+use crate::change::{ChangeRecord, IdempotencyKey, Opening, Requested, Schedule};
 use crate::tickets::GateError;
 
 /// Whether the caller's ticket lets a change with `reference` and `schedule` go ahead.
@@ -70,18 +70,18 @@ pub(super) async fn gated_turn(
 /// The gate's verdict for a dry run, when the caller is gated: `goesAhead`, and the
 /// problem a real change would get. A ticket that cannot be read fails the dry run as it
 /// would fail the change.
-pub(super) async fn verdict(
+pub(super) async fn verdict<T>(
     intake: &Intake,
     caller: &Caller,
-    reference: Option<&str>,
-    schedule: &Schedule,
+    request: &Requested<T>,
     deadline: Instant,
 ) -> Result<Option<Value>, ApiError> {
     let Some(connection) = caller.gate() else {
         return Ok(None);
     };
     let system = connection.system.name();
-    match gate(intake, caller, reference, schedule, deadline).await {
+    let reference = request.reference.as_deref();
+    match gate(intake, caller, reference, &request.schedule, deadline).await {
         Ok(()) => Ok(Some(json!({
             "system": system,
             "reference": reference,

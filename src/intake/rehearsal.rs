@@ -82,7 +82,7 @@ pub(super) async fn rehearse(
     request: &Requested<Action>,
     deadline: Instant,
 ) -> Result<Rehearsal, ApiError> {
-    let ticket = verdict(intake, caller, request, deadline).await?;
+    let ticket = gate::verdict(intake, caller, request, deadline).await?;
     let graph = &intake.graph;
     let action = &request.target;
     let (target, current_version) = match action {
@@ -137,7 +137,7 @@ pub(super) async fn rehearse_fleet(
     request: &Requested<FleetRequest>,
     deadline: Instant,
 ) -> Result<Rehearsal, ApiError> {
-    let ticket = verdict(intake, caller, request, deadline).await?;
+    let ticket = gate::verdict(intake, caller, request, deadline).await?;
     let fleet = &request.target;
     let resolved = resolve(intake, caller, fleet, deadline).await?;
     let devices = resolved.ids;
@@ -196,17 +196,6 @@ pub(super) async fn rehearse_fleet(
         opens_at: opens_at(intake, &request.schedule),
         ticket,
     })
-}
-
-/// The gate's verdict on `request`'s ticket, for a gated caller.
-async fn verdict<T>(
-    intake: &Intake,
-    caller: &Caller,
-    request: &Requested<T>,
-    deadline: Instant,
-) -> Result<Option<Value>, ApiError> {
-    let reference = request.reference.as_deref();
-    gate::verdict(intake, caller, reference, &request.schedule, deadline).await
 }
 
 fn opens_at(intake: &Intake, schedule: &Schedule) -> Option<time::OffsetDateTime> {

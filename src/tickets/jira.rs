@@ -38,13 +38,26 @@ pub(super) async fn probe(
     timeout: Duration,
 ) -> Result<(), TicketError> {
     let url = base.join("/rest/api/3/myself");
-    let request = client
+    answer(get(client, base, url, user, api_token, timeout)?)
+        .await
+        .map(drop)
+}
+
+/// A GET of `url`, signed in as the account.
+fn get(
+    client: &TicketClient,
+    base: &BaseUrl,
+    url: url::Url,
+    user: &str,
+    api_token: &Secret,
+    timeout: Duration,
+) -> Result<reqwest::RequestBuilder, TicketError> {
+    Ok(client
         .http(base)?
         .get(url)
         .timeout(timeout)
         .basic_auth(user, Some(api_token.0.expose_secret()))
-        .header("accept", "application/json");
-    answer(request).await.map(drop)
+        .header("accept", "application/json"))
 }
 
 /// The issue `key` names, if there is one the account may see: Jira answers 404 alike for
@@ -59,13 +72,7 @@ pub(super) async fn read(
 ) -> Result<Option<Ticket>, TicketError> {
     let mut url = base.join(&format!("/rest/api/3/issue/{key}"));
     url.query_pairs_mut().append_pair("fields", "status");
-    let request = client
-        .http(base)?
-        .get(url)
-        .timeout(timeout)
-        .basic_auth(user, Some(api_token.0.expose_secret()))
-        .header("accept", "application/json");
-    let response = match answer(request).await {
+    let response = match answer(get(client, base, url, user, api_token, timeout)?).await {
         Err(TicketError::Status(StatusCode::NOT_FOUND)) => return Ok(None),
         other => other?,
     };

@@ -48,26 +48,15 @@ pub(super) async fn read(
     reference: &TicketRef,
     timeout: Duration,
 ) -> Result<Option<Ticket>, TicketError> {
-    let mut url = base.join("/api/now/table/change_request");
-    url.query_pairs_mut()
-        .append_pair("sysparm_query", &format!("number={reference}"))
-        .append_pair("sysparm_fields", FIELDS)
-        .append_pair("sysparm_limit", "1")
-        .append_pair("sysparm_display_value", "false")
-        .append_pair("sysparm_exclude_reference_link", "true");
-    let request = client.http(base)?.get(url).timeout(timeout);
-    let request = signed(client, base, auth, request, timeout).await?;
-    let response = match answer(request.header("accept", "application/json")).await {
-        Err(e @ TicketError::SignIn(_)) => {
-            // A token the instance revoked is not offered again.
-            if let ServiceNowAuth::OAuth { client_id, .. } = auth {
-                client.forget_token(base, client_id);
-            }
-            return Err(e);
-        }
-        other => other?,
-    };
-    let found: Found = read_json(response).await?;
+    let number = format!("number={reference}");
+    let query = [
+        ("sysparm_query", number.as_str()),
+        ("sysparm_fields", FIELDS),
+        ("sysparm_limit", "1"),
+        ("sysparm_display_value", "false"),
+        ("sysparm_exclude_reference_link", "true"),
+    ];
+    let found = change_requests(client, base, auth, &query, timeout).await?;
     // An instance that does not know a field of the query drops the condition and matches
     // every record: only the record numbered as asked is the ticket.
     let Some(record) = found
@@ -93,14 +82,35 @@ pub(super) async fn probe(
     auth: &ServiceNowAuth,
     timeout: Duration,
 ) -> Result<(), TicketError> {
+    let query = [("sysparm_fields", "sys_id,number"), ("sysparm_limit", "1")];
+    change_requests(client, base, auth, &query, timeout)
+        .await
+        .map(drop)
+}
+
+/// The change requests `query` finds, signed in as the connection says.
+async fn change_requests(
+    client: &TicketClient,
+    base: &BaseUrl,
+    auth: &ServiceNowAuth,
+    query: &[(&str, &str)],
+    timeout: Duration,
+) -> Result<Found, TicketError> {
     let mut url = base.join("/api/now/table/change_request");
-    url.query_pairs_mut()
-        .append_pair("sysparm_fields", "sys_id,number")
-        .append_pair("sysparm_limit", "1");
+    url.query_pairs_mut().extend_pairs(query);
     let request = client.http(base)?.get(url).timeout(timeout);
     let request = signed(client, base, auth, request, timeout).await?;
-    let response = answer(request.header("accept", "application/json")).await?;
-    read_json::<Found>(response).await.map(drop)
+    let response = match answer(request.header("accept", "application/json")).await {
+        Err(e @ TicketError::SignIn(_)) => {
+            // A token the instance revoked is not offered again.
+            if let ServiceNowAuth::OAuth { client_id, .. } = auth {
+                client.forget_token(base, client_id);
+            }
+            return Err(e);
+        }
+        other => other?,
+    };
+    read_json(response).await
 }
 
 /// `request`, signed in as the connection says.

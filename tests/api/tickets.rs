@@ -41,6 +41,11 @@ async fn view(app: &TestApp, id: &str) -> Value {
         .unwrap()
 }
 
+/// The problem graphgate answers, with `status`, to a restart of `room-1` for `ticket`.
+async fn answer_to(app: &TestApp, token: &str, ticket: &str, status: u16) -> Value {
+    problem(app.post_change_as(token, restart_for(ticket)).await, status).await
+}
+
 async fn graph_posts(app: &TestApp) -> usize {
     app.graph_requests()
         .await
@@ -77,12 +82,7 @@ async fn a_servicenow_change_goes_ahead_only_when_approved_in_its_window(backend
     .await;
     snow.change("CHG0030004", "approved", "3", ("", "")).await;
 
-    let p = problem(
-        app.post_change_as(SNOW_CALLER_TOKEN, restart_for("CHG0030002"))
-            .await,
-        409,
-    )
-    .await;
+    let p = answer_to(&app, SNOW_CALLER_TOKEN, "CHG0030002", 409).await;
     assert_eq!(p["type"], "urn:graphgate:problem:ticket-not-approved");
     assert_eq!(p["approval"], "requested");
     assert_eq!(p["state"], "authorize");
@@ -93,12 +93,7 @@ async fn a_servicenow_change_goes_ahead_only_when_approved_in_its_window(backend
         "{p}"
     );
 
-    let p = problem(
-        app.post_change_as(SNOW_CALLER_TOKEN, restart_for("CHG0030003"))
-            .await,
-        409,
-    )
-    .await;
+    let p = answer_to(&app, SNOW_CALLER_TOKEN, "CHG0030003", 409).await;
     assert_eq!(p["type"], "urn:graphgate:problem:ticket-outside-window");
     let start = OffsetDateTime::parse(
         p["window"]["start"].as_str().unwrap(),
@@ -107,20 +102,10 @@ async fn a_servicenow_change_goes_ahead_only_when_approved_in_its_window(backend
     .unwrap();
     assert_eq!(start.unix_timestamp(), (now + hour).unix_timestamp());
 
-    let p = problem(
-        app.post_change_as(SNOW_CALLER_TOKEN, restart_for("CHG0030004"))
-            .await,
-        409,
-    )
-    .await;
+    let p = answer_to(&app, SNOW_CALLER_TOKEN, "CHG0030004", 409).await;
     assert_eq!(p["state"], "closed", "{p}");
 
-    let p = problem(
-        app.post_change_as(SNOW_CALLER_TOKEN, restart_for("CHG0039999"))
-            .await,
-        422,
-    )
-    .await;
+    let p = answer_to(&app, SNOW_CALLER_TOKEN, "CHG0039999", 422).await;
     assert_eq!(p["type"], "urn:graphgate:problem:ticket-not-found");
 
     for (body, detail) in [
@@ -292,21 +277,11 @@ async fn a_jira_issue_must_be_in_an_approved_status(backend: Backend) {
     jira.missing().await;
     every_post(accepted("room-1")).mount(&app.graph).await;
 
-    let p = problem(
-        app.post_change_as(JIRA_CALLER_TOKEN, restart_for("CHG-2"))
-            .await,
-        409,
-    )
-    .await;
+    let p = answer_to(&app, JIRA_CALLER_TOKEN, "CHG-2", 409).await;
     assert_eq!(p["type"], "urn:graphgate:problem:ticket-not-approved");
     assert_eq!(p["state"], "Waiting for approval");
     assert!(p.get("approval").is_none());
-    let p = problem(
-        app.post_change_as(JIRA_CALLER_TOKEN, restart_for("CHG-404"))
-            .await,
-        422,
-    )
-    .await;
+    let p = answer_to(&app, JIRA_CALLER_TOKEN, "CHG-404", 422).await;
     assert_eq!(p["ticketSystem"], "jira");
     assert_eq!(graph_posts(&app).await, 0);
 
@@ -711,12 +686,7 @@ async fn a_ticket_url_the_deployment_may_not_call_stops_the_change() {
     options.more_callers = vec![gated_caller("snow", SNOW_CALLER_TOKEN, snow.connection())];
     let app = spawn_app_with(options).await;
     every_post(accepted("room-1")).mount(&app.graph).await;
-    let p = problem(
-        app.post_change_as(SNOW_CALLER_TOKEN, restart_for("CHG0030001"))
-            .await,
-        502,
-    )
-    .await;
+    let p = answer_to(&app, SNOW_CALLER_TOKEN, "CHG0030001", 502).await;
     assert_eq!(p["type"], "urn:graphgate:problem:ticket-error");
     assert!(
         p["detail"]

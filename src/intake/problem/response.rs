@@ -6,6 +6,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::body::Problem;
 use super::error::ApiError;
 use crate::telemetry::error_chain;
 
@@ -18,17 +19,7 @@ impl ApiError {
 
     /// The problem as its `application/problem+json` body.
     pub fn to_json(&self) -> Value {
-        let problem = self.problem();
-        let mut body = json!({
-            "type": format!("urn:graphgate:problem:{}", problem.slug),
-            "title": problem.title,
-            "status": problem.status.as_u16(),
-            "detail": problem.detail,
-        });
-        if let Value::Object(map) = &mut body {
-            map.extend(problem.extensions);
-        }
-        body
+        body(&self.problem())
     }
 
     /// The problem's name, when it refuses the request (a 4xx) rather than failing it.
@@ -36,6 +27,20 @@ impl ApiError {
         let problem = self.problem();
         problem.status.is_client_error().then_some(problem.slug)
     }
+}
+
+/// `problem` as its `application/problem+json` body.
+fn body(problem: &Problem) -> Value {
+    let mut body = json!({
+        "type": format!("urn:graphgate:problem:{}", problem.slug),
+        "title": problem.title,
+        "status": problem.status.as_u16(),
+        "detail": problem.detail,
+    });
+    if let Value::Object(map) = &mut body {
+        map.extend(problem.extensions.clone());
+    }
+    body
 }
 
 /// Marks a response that refused a request for a change, naming the problem, so the routes
@@ -52,8 +57,7 @@ impl IntoResponse for ApiError {
         } else {
             tracing::info!(status = problem.status.as_u16(), error = %error_chain(&self), "request refused");
         }
-        let body = self.to_json();
-        let mut response = (problem.status, body.to_string()).into_response();
+        let mut response = (problem.status, body(&problem).to_string()).into_response();
         if problem.status.is_client_error() {
             response.extensions_mut().insert(Refused(problem.slug));
         }
